@@ -1,0 +1,113 @@
+#pragma once
+
+// What a client may do with messages (MAPI: IMessage and IMsgStore as a
+// client sees them). The operations reserved for the spooler (lock, finish,
+// the outgoing queue) are not here, so a client cannot call them.
+
+#include <spool/detail/submission.hpp>
+#include <spool/error.hpp>
+#include <spool/message.hpp>
+#include <spool/result.hpp>
+
+#include <range/v3/range/conversion.hpp>
+
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace spool {
+
+/// How a client opens a message (MAPI OpenEntry flags).
+enum class access {
+    read_only, ///< a copy to read
+    modify,    ///< a copy to edit and save back; refused for queued messages (MAPI_MODIFY)
+    best,      ///< modify where allowed, else read-only (MAPI_BEST_ACCESS)
+};
+
+/// A client's handle on a spooler's store. Cheap to copy; valid while its spooler lives.
+template <class Core>
+class client {
+public:
+    using message_type = typename Core::message_type;
+
+    explicit client(Core& core) noexcept : core_(&core) {}
+
+    /// Creates a draft in `folder` and returns its id. Submission state in
+    /// `draft` is ignored: a message becomes submitted only through submit().
+    result<message_id> create(message_type draft, folder_id folder = folders::outbox) {
+        as_draft(draft);
+        return core_->store().create(folder, draft);
+    }
+
+    /// Opens a message. A message the spooler holds locked gives
+    /// errc::no_access; a queued message opened with access::modify gives
+    /// errc::submitted; read_only and best give a copy of a queued message.
+    result<message_type> open(message_id id, access mode = access::best) const {
+        auto& queue = core_->queue();
+        {
+            auto g = queue.guard();
+            if (queue.locked(id)) return errc::no_access;
+        }
+        auto m = core_->store().load(id);
+        if (m && m->submitted() && mode == access::modify) return errc::submitted;
+        return m;
+    }
+
+    /// Saves an edited draft. A queued message gives errc::submitted (errc::no_access while locked).
+    std::error_code save(message_id id, message_type edited) {
+        auto& queue = core_->queue();
+        auto g = queue.guard();
+        if (queue.locked(id)) return errc::no_access;
+        auto current = core_->store().load(id);
+        if (!current) return current.error();
+        if (current->submitted()) return errc::submitted;
+        as_draft(edited);
+        edited.id = id;
+        return core_->store().save(id, edited);
+    }
+
+    /// Submits a draft for sending and returns at once; the spooler does the rest.
+    /// Errors: errc::no_recipients, errc::unresolved_recipient, errc::already_submitted,
+    /// errc::not_found, or the store's own. On error the draft is unchanged.
+    std::error_code submit(message_id id) { return detail::submit(*core_, id); }
+
+    /// create() then submit(). On a submit error the draft stays in the outbox.
+    result<message_id> send(message_type m) {
+        auto id = create(std::move(m));
+        if (!id) return id;
+        if (auto ec = submit(*id)) return ec;
+        return id;
+    }
+
+    /// Takes a queued message back to an editable draft (MAPI AbortSubmit).
+    /// errc::unable_to_abort once the spooler has locked it; errc::not_in_queue
+    /// when it is not queued (never submitted, or already finished).
+    std::error_code abort_submit(message_id id) {
+        auto& queue = core_->queue();
+        auto g = queue.guard();
+        if (queue.locked(id)) return errc::unable_to_abort;
+        auto m = core_->store().load(id);
+        if (!m) return m.error();
+        if (!m->submitted()) return errc::not_in_queue;
+        m->flags = m->flags & ~message_flags::submitted;
+        m->submission = submit_flags::none;
+        if (auto ec = core_->store().abort_submit(id, *m)) return ec;
+        queue.forget(id);
+        return {};
+    }
+
+    /// The ids of the messages in a folder.
+    std::vector<message_id> contents(folder_id folder) const {
+        return core_->store().contents(folder) | ranges::to<std::vector<message_id>>();
+    }
+
+private:
+    static void as_draft(message_type& m) {
+        m.flags = m.flags & ~message_flags::submitted;
+        m.submission = submit_flags::none;
+    }
+
+    Core* core_;
+};
+
+} // namespace spool

@@ -1,0 +1,124 @@
+#pragma once
+
+// The state a spooler shares with its clients: the composed policies, the
+// in-memory queue state and the wake-up signal.
+
+#include <spool/clock.hpp>
+#include <spool/concepts.hpp>
+#include <spool/detail/policy_set.hpp>
+#include <spool/detail/queue_state.hpp>
+#include <spool/retry.hpp>
+
+#include <boost/hana/at.hpp>
+#include <boost/hana/for_each.hpp>
+#include <boost/hana/integral_constant.hpp>
+#include <boost/hana/tuple.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <type_traits>
+#include <variant>
+#include <utility>
+#include <vector>
+
+namespace spool::detail {
+
+namespace hana = boost::hana;
+
+template <class... Ps>
+class core {
+public:
+    using policies = policy_set<Ps...>;
+    using store_type = typename policies::store_type;
+    using message_type = typename policies::message_type;
+    static constexpr bool coupled = CoupledStore<store_type>;
+
+    explicit core(Ps... ps) : parts_(std::move(ps)...) {}
+    core(const core&) = delete;
+    core& operator=(const core&) = delete;
+
+    store_type& store() {
+        if constexpr (policies::valid) return part<policies::store_index>();
+        else return placeholder_;
+    }
+
+    time_point now() {
+        if constexpr (policies::clock_index < policies::size) return part<policies::clock_index>().now();
+        else return system_clock{}.now();
+    }
+
+    std::chrono::seconds max_lifetime() { return retry_policy().max_lifetime(); }
+    /// Never zero: a zero wait would let drain() spin on one message.
+    std::chrono::seconds backoff(unsigned attempts) {
+        return std::max(std::chrono::seconds{retry_policy().backoff(attempts)}, std::chrono::seconds{1});
+    }
+
+    /// The members of a distribution list, or nullopt for a plain recipient:
+    /// from the composed Expander, else from the store if it can expand.
+    std::optional<std::vector<recipient>> expand(const recipient& r) {
+        if constexpr (policies::expander_index < policies::size) return part<policies::expander_index>().expand(r);
+        else if constexpr (expander_expands<store_type>) return store().expand(r);
+        else return std::nullopt;
+    }
+
+    /// Calls f(policy, index) for each Transport in composed order.
+    template <class F>
+    void for_each_transport(F&& f) {
+        visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
+            if constexpr (policies::transports[I]) f(part<I>(), I);
+        });
+    }
+
+    /// Calls f(policy) for each Preprocessor in composed order.
+    template <class F>
+    void for_each_preprocessor(F&& f) {
+        hana::for_each(parts_, [&](auto& p) {
+            if constexpr (enable_preprocessor<unwrap_t<decltype(p)>>) f(unwrap_ref(p));
+        });
+    }
+
+    queue_state& queue() noexcept { return queue_; }
+
+    void wake() {
+        {
+            std::lock_guard g{wake_mutex_};
+            woken_ = true;
+        }
+        wake_cv_.notify_all();
+    }
+
+    /// Sleeps until woken, stopped, or `d` has passed; consumes the wake-up.
+    void sleep(std::stop_token stop, std::chrono::milliseconds d) {
+        std::unique_lock l{wake_mutex_};
+        wake_cv_.wait_for(l, stop, d, [&] { return woken_; });
+        woken_ = false;
+    }
+
+private:
+    template <std::size_t I>
+    auto& part() { return unwrap_ref(parts_[hana::size_c<I>]); }
+
+    decltype(auto) retry_policy() {
+        if constexpr (policies::retry_index < policies::size) return part<policies::retry_index>();
+        else return (default_retry_);
+    }
+
+    template <std::size_t... I, class F>
+    static void visit_indices(std::index_sequence<I...>, F&& f) {
+        (f.template operator()<I>(), ...);
+    }
+
+    hana::tuple<Ps...> parts_;
+    exponential_backoff default_retry_;
+    [[no_unique_address]] std::conditional_t<policies::valid, std::monostate, store_type> placeholder_;
+    queue_state queue_;
+    std::mutex wake_mutex_;
+    std::condition_variable_any wake_cv_;
+    bool woken_ = false;
+};
+
+} // namespace spool::detail

@@ -1,0 +1,183 @@
+#pragma once
+
+// One round of handing a message's recipients to transports, shared by the
+// spooler and by a tightly coupled store's submit. Also the state changes that
+// settle a recipient or a whole message, so both paths apply them alike.
+
+#include <spool/address_types.hpp>
+#include <spool/message.hpp>
+#include <spool/transmission.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace spool::detail {
+
+// RFC 3463 codes for the failures the spooler itself decides.
+inline constexpr const char* no_route_diagnostic = "5.4.4";       // unable to route
+inline constexpr const char* expired_diagnostic = "5.4.7";        // delivery time expired
+inline constexpr const char* preprocessing_diagnostic = "5.6.0";  // content could not be prepared
+
+/// What the spooler remembers of a transport between rounds: how long its
+/// messaging system said it is away (MAPI_E_WAIT / MAPI_E_NETWORK_ERROR).
+struct transport_state {
+    time_point unavailable_until{};
+    std::string reason;
+};
+
+inline void settle(recipient& r, recipient_status s) {
+    r.status = std::move(s);
+    r.responsibility = true;
+}
+
+inline void fail(recipient& r, std::string reason, std::string diagnostic) {
+    settle(r, status::failed{std::move(reason), std::move(diagnostic)});
+}
+
+/// Recipients still wanting a transport, now or later.
+inline bool awaiting_transport(const recipient& r) noexcept { return !r.responsibility && !r.settled(); }
+
+/// When the message next needs the spooler: now if a recipient is ready (or
+/// none is open, so it can finish), else the earliest next attempt, never
+/// past the deadline.
+template <class Message>
+time_point next_due(const Message& m, time_point now, time_point deadline) {
+    std::optional<time_point> earliest;
+    for (const recipient& r : m.recipients) {
+        if (!awaiting_transport(r)) continue;
+        const auto* d = std::get_if<status::deferred>(&r.status);
+        if (!d || d->next_attempt <= now) return now;
+        earliest = earliest ? std::min(*earliest, d->next_attempt) : d->next_attempt;
+    }
+    return earliest ? std::min(*earliest, deadline) : now;
+}
+
+/// The message's remaining recipients fail: it waited past the retry policy's maximum lifetime.
+template <class Message>
+void expire(Message& m, std::chrono::seconds lifetime) {
+    for (recipient& r : m.recipients) {
+        if (!awaiting_transport(r)) continue;
+        std::string reason = "not delivered within the maximum lifetime of " + std::to_string(lifetime.count()) + " s";
+        if (const auto* d = std::get_if<status::deferred>(&r.status)) reason += " (last: " + d->reason + ")";
+        fail(r, std::move(reason), expired_diagnostic);
+    }
+}
+
+/// MAPI FinishedMsg's flag changes: no longer submitted or unsent, read.
+template <class Message>
+void mark_finished(Message& m) {
+    m.flags = (m.flags & ~(message_flags::submitted | message_flags::unsent)) | message_flags::read;
+    m.submission = submit_flags::none;
+}
+
+template <class Message>
+bool all_settled(const Message& m) {
+    return std::all_of(m.recipients.begin(), m.recipients.end(), [](const recipient& r) { return !awaiting_transport(r); });
+}
+
+template <class Message>
+class dispatch_round {
+public:
+    dispatch_round(Message& m, time_point now, time_point deadline)
+        : message_(m), now_(now), deadline_(deadline), in_play_(m.recipients.size()), held_(m.recipients.size()) {
+        for (std::size_t i = 0; i < in_play_.size(); ++i) {
+            const recipient& r = m.recipients[i];
+            const auto* d = std::get_if<status::deferred>(&r.status);
+            in_play_[i] = awaiting_transport(r) && (!d || d->next_attempt <= now);
+        }
+    }
+
+    /// Offers the recipients in play that `transport` handles to it, once.
+    /// `exact` selects the pass: exact address types first, catch-alls after.
+    template <class Transport, class Backoff>
+    void offer(Transport& transport, transport_state& state, bool exact, Backoff&& backoff) {
+        const spool::address_types types = transport.address_types();
+        if (types.catch_all() == exact) return;
+
+        std::vector<std::size_t> assigned;
+        for (std::size_t i = 0; i < in_play_.size(); ++i)
+            if (in_play_[i] && !held_[i] && !message_.recipients[i].responsibility &&
+                types.matches(message_.recipients[i].address_type))
+                assigned.push_back(i);
+        if (assigned.empty()) return;
+
+        if (state.unavailable_until > now_) { // still away: do not call it again before it said
+            for (std::size_t i : assigned) defer(i, state.unavailable_until, state.reason);
+            return;
+        }
+
+        transmission<Message> tx(message_, assigned, now_);
+        transmit_result result = call(transport, tx);
+
+        if (result.what() != transmit_result::kind::not_me)
+            for (std::size_t k = 0; k < assigned.size(); ++k)
+                if (const auto& outcome = tx.outcomes()[k]) settle(message_.recipients[assigned[k]], *outcome);
+
+        switch (result.what()) {
+        case transmit_result::kind::done:
+        case transmit_result::kind::not_me:
+            break; // unreported recipients were declined; later transports may take them
+        case transmit_result::kind::retry_after: {
+            const auto until = now_ + std::max(result.delay(), std::chrono::seconds{1});
+            state = {until, result.reason()};
+            for (std::size_t i : assigned)
+                if (!message_.recipients[i].responsibility) defer(i, until, result.reason());
+            break;
+        }
+        case transmit_result::kind::busy:
+            for (std::size_t i : assigned)
+                if (!message_.recipients[i].responsibility)
+                    defer(i, now_ + backoff(attempts(message_.recipients[i]) + 1), result.reason());
+            break;
+        }
+    }
+
+    /// Recipients in play that no transport took get non-delivery status.
+    void fail_unclaimed() {
+        for (std::size_t i = 0; i < in_play_.size(); ++i) {
+            recipient& r = message_.recipients[i];
+            if (in_play_[i] && !held_[i] && !r.responsibility)
+                fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
+        }
+    }
+
+    /// Recipients deferred in this round.
+    std::size_t deferrals() const { return static_cast<std::size_t>(std::count(held_.begin(), held_.end(), true)); }
+
+private:
+    template <class Transport>
+    static transmit_result call(Transport& transport, transmission<Message>& tx) {
+        // A transport that throws is treated as busy: the message is kept and tried again.
+        try {
+            return transport.transmit(tx);
+        } catch (const std::exception& e) {
+            return transmit_result::busy(std::string("transport threw: ") + e.what());
+        } catch (...) {
+            return transmit_result::busy("transport threw an unknown exception");
+        }
+    }
+
+    static unsigned attempts(const recipient& r) {
+        const auto* d = std::get_if<status::deferred>(&r.status);
+        return d ? d->attempts : 0;
+    }
+
+    void defer(std::size_t i, time_point at, const std::string& reason) {
+        recipient& r = message_.recipients[i];
+        r.status = status::deferred{std::min(at, deadline_), reason, attempts(r) + 1};
+        held_[i] = true;
+    }
+
+    Message& message_;
+    time_point now_;
+    time_point deadline_;
+    std::vector<bool> in_play_;
+    std::vector<bool> held_;
+};
+
+} // namespace spool::detail

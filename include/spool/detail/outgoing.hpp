@@ -1,0 +1,215 @@
+#pragma once
+
+// The spooler's outgoing side (MAPI "Sending messages: MAPI spooler tasks"):
+// take queued messages in submit-time order, lock, preprocess, hand recipients
+// to transports, and finish, defer or fail them.
+
+#include <spool/detail/dispatch.hpp>
+#include <spool/message.hpp>
+#include <spool/preprocessing.hpp>
+
+#include <array>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+
+namespace spool {
+
+/// What one pass over the outgoing queue did.
+struct run_report {
+    std::size_t examined = 0;  ///< queue entries looked at
+    std::size_t processed = 0; ///< messages offered to transports (or preprocessed)
+    std::size_t finished = 0;  ///< messages done: every recipient sent or failed
+    std::size_t deferred = 0;  ///< messages kept for a later attempt
+    std::size_t waiting = 0;   ///< messages not yet due, skipped
+    std::size_t store_errors = 0;
+    std::optional<time_point> next_due; ///< the earliest time a waiting message is due
+};
+
+/// Counters since the spooler was made; a snapshot.
+struct spooler_stats {
+    std::size_t messages_finished = 0;
+    std::size_t recipients_sent = 0;
+    std::size_t recipients_failed = 0;
+    std::size_t recipients_deferred = 0;
+    std::size_t preprocessing_failures = 0;
+    std::size_t store_errors = 0;
+    std::error_code last_store_error;
+};
+
+namespace detail {
+
+template <class Core>
+class outgoing {
+public:
+    using message_type = typename Core::message_type;
+
+    explicit outgoing(Core& core) : core_(core) {}
+
+    run_report run_once() {
+        std::lock_guard run{run_mutex_};
+        run_report report;
+        auto queue = core_.store().outgoing_queue();
+        for (const queue_entry& entry : queue) {
+            ++report.examined;
+            process(entry.id, report);
+        }
+        return report;
+    }
+
+    spooler_stats stats() const {
+        std::lock_guard g{stats_mutex_};
+        return stats_;
+    }
+
+private:
+    void process(message_id id, run_report& report) {
+        auto& queue = core_.queue();
+        const time_point now = core_.now();
+        {
+            auto g = queue.guard();
+            if (queue.waiting(id, now)) {
+                ++report.waiting;
+                note_due(report, queue.waits().at(id));
+                return;
+            }
+            if (!queue.try_lock(id)) return; // a coupled submit holds it
+        }
+        struct unlock_on_exit {
+            queue_state& q;
+            message_id id;
+            ~unlock_on_exit() {
+                auto g = q.guard();
+                q.unlock(id);
+            }
+        } unlock{queue, id};
+
+        auto loaded = core_.store().load(id);
+        if (!loaded) return store_error(report, loaded.error());
+        message_type m = std::move(*loaded);
+        if (!m.submitted()) return; // aborted between the queue snapshot and the lock
+        const tally before = tally_of(m);
+
+        const time_point submitted_at = m.client_submit_time.value_or(now);
+        const time_point deadline = submitted_at + core_.max_lifetime();
+        if (const time_point due = next_due(m, now, deadline); due > now && now < deadline) {
+            wait(id, due, report);
+            return;
+        }
+        ++report.processed;
+
+        if (has(m.submission, submit_flags::preprocess)) {
+            preprocess(m, now);
+            // Preprocessing done is a durable step: a crash after it must not preprocess twice.
+            if (auto ec = core_.store().save(id, m)) return store_error(report, ec);
+        }
+
+        std::size_t deferrals = 0;
+        if (now >= deadline) {
+            expire(m, core_.max_lifetime());
+        } else {
+            dispatch_round<message_type> round(m, now, deadline);
+            auto backoff = [&](unsigned n) { return core_.backoff(n); };
+            for (bool exact : {true, false})
+                core_.for_each_transport([&](auto& t, std::size_t i) { round.offer(t, transports_[i], exact, backoff); });
+            round.fail_unclaimed();
+            deferrals = round.deferrals();
+        }
+        count(before, tally_of(m), deferrals);
+
+        if (all_settled(m)) {
+            mark_finished(m);
+            if (auto ec = core_.store().finish(id, m)) return store_error(report, ec);
+            ++report.finished;
+            std::lock_guard g{stats_mutex_};
+            ++stats_.messages_finished;
+            auto q = queue.guard();
+            queue.forget(id);
+        } else {
+            if (auto ec = core_.store().save(id, m)) return store_error(report, ec);
+            ++report.deferred;
+            wait(id, next_due(m, now, deadline), report);
+        }
+    }
+
+    void preprocess(message_type& m, time_point now) {
+        std::optional<std::string> failure;
+        core_.for_each_preprocessor([&](auto& p) {
+            if (failure) return;
+            const spool::address_types types = p.address_types();
+            const bool applies = std::any_of(m.recipients.begin(), m.recipients.end(), [&](const recipient& r) {
+                return awaiting_transport(r) && types.matches(r.address_type);
+            });
+            if (!applies) return;
+            preprocessing<message_type> job(m, now);
+            preprocess_result result = preprocess_result::ok();
+            try {
+                result = p.preprocess(job);
+            } catch (const std::exception& e) {
+                result = preprocess_result::fail(std::string("preprocessor threw: ") + e.what());
+            } catch (...) {
+                result = preprocess_result::fail("preprocessor threw an unknown exception");
+            }
+            for (const auto& u : job.undeliverable_recipients())
+                for (recipient& r : m.recipients)
+                    if (awaiting_transport(r) && r.address_type == u.address_type && r.address == u.address)
+                        fail(r, u.reason, u.diagnostic.empty() ? preprocessing_diagnostic : u.diagnostic);
+            if (!result.succeeded()) failure = result.reason();
+        });
+        if (failure) {
+            for (recipient& r : m.recipients)
+                if (awaiting_transport(r)) fail(r, "preprocessing failed: " + *failure, preprocessing_diagnostic);
+            std::lock_guard g{stats_mutex_};
+            ++stats_.preprocessing_failures;
+        }
+        m.submission = m.submission & ~submit_flags::preprocess;
+    }
+
+    void wait(message_id id, time_point due, run_report& report) {
+        note_due(report, due);
+        auto g = core_.queue().guard();
+        core_.queue().wait_until(id, due);
+    }
+
+    static void note_due(run_report& report, time_point due) {
+        report.next_due = report.next_due ? std::min(*report.next_due, due) : due;
+    }
+
+    struct tally {
+        std::size_t sent = 0, failed = 0;
+    };
+    static tally tally_of(const message_type& m) {
+        tally t;
+        for (const recipient& r : m.recipients) {
+            t.sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
+            t.failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
+        }
+        return t;
+    }
+    // Sent and failed are final, so the growth of each is what this pass settled.
+    void count(tally before, tally after, std::size_t deferrals) {
+        std::lock_guard g{stats_mutex_};
+        stats_.recipients_sent += after.sent > before.sent ? after.sent - before.sent : 0;
+        stats_.recipients_failed += after.failed > before.failed ? after.failed - before.failed : 0;
+        stats_.recipients_deferred += deferrals;
+    }
+
+    void store_error(run_report& report, std::error_code ec) {
+        ++report.store_errors;
+        std::lock_guard g{stats_mutex_};
+        ++stats_.store_errors;
+        stats_.last_store_error = ec;
+    }
+
+    Core& core_;
+    std::mutex run_mutex_;
+    std::array<transport_state, Core::policies::size> transports_{};
+    mutable std::mutex stats_mutex_;
+    spooler_stats stats_;
+};
+
+} // namespace detail
+} // namespace spool

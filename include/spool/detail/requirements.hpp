@@ -1,0 +1,100 @@
+#pragma once
+
+// The structural requirements behind spool's concepts, one small concept per
+// operation, so that a compiler (and detail/diagnose.hpp) can name the one
+// that is missing.
+
+#include <spool/address_types.hpp>
+#include <spool/message.hpp>
+#include <spool/preprocessing.hpp>
+#include <spool/result.hpp>
+#include <spool/transmission.hpp>
+
+#include <range/v3/range/concepts.hpp>
+#include <range/v3/range/traits.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <optional>
+#include <system_error>
+#include <vector>
+
+namespace spool::detail {
+
+template <class T>
+inline constexpr bool is_basic_message = false;
+template <class P>
+inline constexpr bool is_basic_message<basic_message<P>> = true;
+
+template <class R, class V>
+concept range_of = ranges::input_range<R> && std::same_as<ranges::range_value_t<R>, V>;
+
+// --- Store -------------------------------------------------------------------
+template <class S>
+concept store_names_message_type = requires { typename S::message_type; } && is_basic_message<typename S::message_type>;
+
+template <class S>
+concept store_creates = requires(S& s, folder_id f, const typename S::message_type& m) {
+    { s.create(f, m) } -> std::same_as<result<message_id>>;
+};
+template <class S>
+concept store_loads = requires(const S& s, message_id id) {
+    { s.load(id) } -> std::same_as<result<typename S::message_type>>;
+};
+template <class S>
+concept store_saves = requires(S& s, message_id id, const typename S::message_type& m) {
+    { s.save(id, m) } -> std::same_as<std::error_code>;
+};
+template <class S>
+concept store_enqueues = requires(S& s, message_id id, const typename S::message_type& m) {
+    { s.enqueue(id, m) } -> std::same_as<std::error_code>;
+};
+template <class S>
+concept store_aborts = requires(S& s, message_id id, const typename S::message_type& m) {
+    { s.abort_submit(id, m) } -> std::same_as<std::error_code>;
+};
+template <class S>
+concept store_finishes = requires(S& s, message_id id, const typename S::message_type& m) {
+    { s.finish(id, m) } -> std::same_as<std::error_code>;
+};
+template <class S>
+concept store_lists_queue = requires(const S& s) {
+    { s.outgoing_queue() } -> range_of<queue_entry>;
+};
+template <class S>
+concept store_lists_folders = requires(const S& s, folder_id f) {
+    { s.contents(f) } -> range_of<message_id>;
+};
+
+// --- Transport ---------------------------------------------------------------
+template <class T>
+concept names_address_types = requires(const T& t) {
+    { t.address_types() } -> std::convertible_to<spool::address_types>;
+};
+template <class T, class M>
+concept transport_transmits = requires(T& t, transmission<M>& tx) {
+    { t.transmit(tx) } -> std::same_as<transmit_result>;
+};
+
+// --- Preprocessor ------------------------------------------------------------
+template <class P, class M>
+concept preprocessor_preprocesses = requires(P& p, preprocessing<M>& job) {
+    { p.preprocess(job) } -> std::same_as<preprocess_result>;
+};
+
+// --- Smaller policies --------------------------------------------------------
+template <class E>
+concept expander_expands = requires(E& e, const recipient& r) {
+    { e.expand(r) } -> std::same_as<std::optional<std::vector<recipient>>>;
+};
+template <class C>
+concept clock_tells_time = requires(const C& c) {
+    { c.now() } -> std::same_as<time_point>;
+};
+template <class R>
+concept retry_policy_limits = requires(const R& r, unsigned attempts) {
+    { r.max_lifetime() } -> std::convertible_to<std::chrono::seconds>;
+    { r.backoff(attempts) } -> std::convertible_to<std::chrono::seconds>;
+};
+
+} // namespace spool::detail

@@ -1,0 +1,152 @@
+#pragma once
+
+// A client's submit (MAPI IMessage::SubmitMessage with the store's part of
+// ExpandRecips): validate, expand and de-duplicate recipients, stamp, decide on
+// preprocessing, let a tightly coupled store handle what it can, queue, wake.
+
+#include <spool/detail/dispatch.hpp>
+#include <spool/error.hpp>
+#include <spool/message.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace spool::detail {
+
+inline std::string recipient_key(const recipient& r) {
+    std::string key = r.address_type;
+    key += '\0';
+    // Addresses compare without case: mail systems treat Bob@X and bob@x as one mailbox in practice.
+    for (char c : r.address) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return key;
+}
+
+/// Replaces lists by their members (nested lists too, each list once), then
+/// keeps one row per address; a duplicate keeps the most visible kind (to
+/// before cc before bcc) so that nobody is transmitted twice or hidden.
+template <class Expand>
+std::vector<recipient> expand_recipients(const std::vector<recipient>& given, Expand&& expand) {
+    std::vector<recipient> flat;
+    std::set<std::string> lists_seen;
+    auto walk = [&](auto& self, const recipient& r, recipient_kind kind) -> void {
+        if (auto members = expand(r)) {
+            if (!lists_seen.insert(recipient_key(r)).second) return; // a list that contains itself
+            for (recipient m : *members) self(self, m, kind);
+            return;
+        }
+        recipient copy = r;
+        copy.kind = kind;
+        flat.push_back(std::move(copy));
+    };
+    for (const recipient& r : given) walk(walk, r, r.kind);
+
+    std::vector<recipient> unique;
+    std::vector<std::string> keys;
+    for (recipient& r : flat) {
+        const std::string key = recipient_key(r);
+        auto it = std::find(keys.begin(), keys.end(), key);
+        if (it == keys.end()) {
+            keys.push_back(key);
+            unique.push_back(std::move(r));
+        } else {
+            recipient& kept = unique[static_cast<std::size_t>(it - keys.begin())];
+            kept.kind = std::min(kept.kind, r.kind);
+        }
+    }
+    return unique;
+}
+
+/// True if a composed preprocessor applies to a recipient still waiting for a transport.
+template <class Core, class Message>
+bool needs_preprocessing(Core& core, const Message& m) {
+    bool needed = false;
+    core.for_each_preprocessor([&](auto& p) {
+        if (needed) return;
+        const spool::address_types types = p.address_types();
+        needed = std::any_of(m.recipients.begin(), m.recipients.end(), [&](const recipient& r) {
+            return awaiting_transport(r) && types.matches(r.address_type);
+        });
+    });
+    return needed;
+}
+
+/// A tightly coupled store handles the recipients it can before the spooler
+/// sees the message; a message it settles completely never reaches the spooler.
+/// The message is queued first, so a crash in between loses nothing, and held
+/// locked, so the spooler leaves it alone meanwhile.
+template <class Core, class Message>
+std::error_code submit_coupled(Core& core, message_id id, Message m) {
+    auto& store = core.store();
+    auto& queue = core.queue();
+    {
+        auto g = queue.guard();
+        queue.try_lock(id);
+    }
+    auto unlock = [&] {
+        auto g = queue.guard();
+        queue.unlock(id);
+    };
+    if (auto ec = store.enqueue(id, m)) {
+        unlock();
+        return ec;
+    }
+
+    const time_point now = *m.client_submit_time;
+    dispatch_round<Message> round(m, now, now + core.max_lifetime());
+    transport_state state; // a coupled store's own availability is not remembered across submits
+    round.offer(store, state, !store.address_types().catch_all(), [&](unsigned n) { return core.backoff(n); });
+
+    // The message is accepted once it is queued. If the store cannot record
+    // what the coupled transport did, the spooler finishes the job from the
+    // queue (recipients it cannot see as settled are sent again: at-least-once).
+    const bool finished = all_settled(m);
+    std::error_code ec;
+    if (finished) {
+        mark_finished(m);
+        ec = store.finish(id, m);
+    } else {
+        ec = store.save(id, m);
+    }
+    unlock();
+    if (!finished || ec) core.wake();
+    return {};
+}
+
+template <class Core>
+std::error_code submit(Core& core, message_id id) {
+    auto& store = core.store();
+    auto loaded = store.load(id);
+    if (!loaded) return loaded.error();
+    auto m = std::move(*loaded);
+
+    if (m.submitted()) return errc::already_submitted;
+    if (m.recipients.empty()) return errc::no_recipients;
+    auto recipients = expand_recipients(m.recipients, [&](const recipient& r) { return core.expand(r); });
+    if (recipients.empty()) return errc::no_recipients;
+    if (!std::all_of(recipients.begin(), recipients.end(), [](const recipient& r) { return r.resolved(); }))
+        return errc::unresolved_recipient;
+
+    for (recipient& r : recipients) {
+        r.responsibility = false;
+        r.status = status::pending{};
+    }
+    m.recipients = std::move(recipients);
+    m.flags |= message_flags::submitted | message_flags::unsent;
+    m.client_submit_time = core.now();
+    if (m.message_class.empty()) m.message_class = "IPM";
+    const bool preprocess = needs_preprocessing(core, m);
+    m.submission = preprocess ? submit_flags::preprocess : submit_flags::none;
+
+    if constexpr (Core::coupled) {
+        if (!preprocess) return submit_coupled(core, id, std::move(m));
+    }
+    if (auto ec = store.enqueue(id, m)) return ec;
+    core.wake();
+    return {};
+}
+
+} // namespace spool::detail

@@ -1,0 +1,66 @@
+#pragma once
+
+#include <string>
+#include <system_error>
+
+namespace spool {
+
+/// The conditions a caller of spool can act on. Each value names the MAPI
+/// error it stands for, so that readers of the MAPI documentation find their way.
+enum class errc {
+    /// The message has no recipients (MAPI_E_NO_RECIPIENTS).
+    no_recipients = 1,
+    /// A recipient has no address or no address type, so no transport can take it.
+    unresolved_recipient,
+    /// The message is already on the outgoing queue; submit it once.
+    already_submitted,
+    /// The spooler holds the message locked; no client may open it (MAPI_E_NO_ACCESS).
+    no_access,
+    /// The message is queued and cannot be opened for modification (MAPI_E_SUBMITTED).
+    submitted,
+    /// The spooler has locked the message; it can no longer be aborted (MAPI_E_UNABLE_TO_ABORT).
+    unable_to_abort,
+    /// The message is not on the outgoing queue, typically because it was already sent (MAPI_E_NOT_IN_QUEUE).
+    not_in_queue,
+    /// No message with that id exists in the store (MAPI_E_NOT_FOUND).
+    not_found,
+    /// The store could not carry out a durable step (I/O, full disk, corrupt row).
+    store_failure,
+};
+
+namespace detail {
+class error_category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "spool"; }
+
+    std::string message(int value) const override {
+        switch (static_cast<errc>(value)) {
+        case errc::no_recipients: return "the message has no recipients";
+        case errc::unresolved_recipient: return "a recipient has no address or address type";
+        case errc::already_submitted: return "the message is already submitted";
+        case errc::no_access: return "the message is locked by the spooler";
+        case errc::submitted: return "the message is queued for sending and cannot be modified";
+        case errc::unable_to_abort: return "the spooler has locked the message; it can no longer be aborted";
+        case errc::not_in_queue: return "the message is not in the outgoing queue";
+        case errc::not_found: return "no such message";
+        case errc::store_failure: return "the store could not complete the operation";
+        }
+        return "unknown spool error";
+    }
+};
+} // namespace detail
+
+/// The category of every error_code spool produces.
+inline const std::error_category& spool_category() noexcept {
+    static const detail::error_category category;
+    return category;
+}
+
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), spool_category()};
+}
+
+} // namespace spool
+
+template <>
+struct std::is_error_code_enum<spool::errc> : std::true_type {};

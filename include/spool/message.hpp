@@ -1,0 +1,180 @@
+#pragma once
+
+#include <spool/detail/bitmask.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace spool {
+
+/// Wall-clock time: submit times and next attempts must mean the same after a restart.
+using time_point = std::chrono::system_clock::time_point;
+
+/// A message's identity within its store (MAPI: the entry id). The store assigns it.
+enum class message_id : std::uint64_t {};
+
+/// A folder within a store. The well-known ones are in `spool::folders`;
+/// any other value names a user folder.
+enum class folder_id : std::uint32_t {};
+
+namespace folders {
+inline constexpr folder_id inbox{1};
+inline constexpr folder_id outbox{2};
+inline constexpr folder_id sent_items{3};
+} // namespace folders
+
+// ---------------------------------------------------------------------------
+// Recipients
+
+/// MAPI_TO, MAPI_CC, MAPI_BCC.
+enum class recipient_kind : std::uint8_t { to, cc, bcc };
+
+namespace status {
+/// Nobody has settled this recipient yet.
+struct pending {
+    friend bool operator==(const pending&, const pending&) = default;
+};
+/// A transport handed the message to its messaging system for this recipient.
+struct sent {
+    time_point at{};
+    friend bool operator==(const sent&, const sent&) = default;
+};
+/// Not delivered yet; the spooler tries again at `next_attempt`.
+struct deferred {
+    time_point next_attempt{};
+    std::string reason;
+    unsigned attempts = 0; ///< attempts made so far; the default backoff grows with it
+    friend bool operator==(const deferred&, const deferred&) = default;
+};
+/// Conclusively not delivered (MAPI: a non-delivery report is due).
+struct failed {
+    std::string reason;
+    std::string diagnostic; ///< machine-readable detail, e.g. an RFC 3463 code
+    friend bool operator==(const failed&, const failed&) = default;
+};
+} // namespace status
+
+using recipient_status = std::variant<status::pending, status::sent, status::deferred, status::failed>;
+
+/// One row of a message's recipient table.
+struct recipient {
+    std::string display_name;
+    std::string address;      ///< MAPI PR_EMAIL_ADDRESS
+    std::string address_type; ///< MAPI PR_ADDRTYPE: "SMTP", "FAX", ...; selects the transport
+    recipient_kind kind = recipient_kind::to;
+    /// MAPI PR_RESPONSIBILITY: true once a transport (or a tightly coupled
+    /// store) has settled this recipient; false means a transport is still wanted.
+    bool responsibility = false;
+    recipient_status status = status::pending{};
+
+    /// A recipient is resolved when a transport could be chosen for it.
+    bool resolved() const noexcept { return !address.empty() && !address_type.empty(); }
+    /// Sent or failed: nothing is left to do for this recipient.
+    bool settled() const noexcept {
+        return std::holds_alternative<status::sent>(status) || std::holds_alternative<status::failed>(status);
+    }
+
+    friend bool operator==(const recipient&, const recipient&) = default;
+};
+
+// ---------------------------------------------------------------------------
+// Message-level properties
+
+/// MAPI PR_MESSAGE_FLAGS (the subset a spooler reads or writes).
+enum class message_flags : std::uint32_t {
+    none = 0,
+    read = 0x1,       ///< MSGFLAG_READ
+    unmodified = 0x2, ///< MSGFLAG_UNMODIFIED
+    submitted = 0x4,  ///< MSGFLAG_SUBMIT: on the outgoing queue, read-only to clients
+    unsent = 0x8,     ///< MSGFLAG_UNSENT: the spooler has not finished with it
+    from_me = 0x20,   ///< MSGFLAG_FROMME
+    resend = 0x80,    ///< MSGFLAG_RESEND
+};
+template <>
+inline constexpr bool detail::is_bitmask<message_flags> = true;
+
+/// MAPI PR_SUBMIT_FLAGS.
+enum class submit_flags : std::uint8_t {
+    none = 0,
+    locked = 0x1,     ///< SUBMITFLAG_LOCKED: the spooler holds it (never persisted)
+    preprocess = 0x2, ///< SUBMITFLAG_PREPROCESS: preprocessors must run first
+};
+template <>
+inline constexpr bool detail::is_bitmask<submit_flags> = true;
+
+/// MAPI PR_PRIORITY. It travels with the message; the queue is ordered by submit time, not by this.
+enum class message_priority : std::int8_t { non_urgent = -1, normal = 0, urgent = 1 };
+
+/// What happens to the message once every recipient is settled.
+/// MAPI: PR_SENTMAIL_ENTRYID (move) and PR_DELETE_AFTER_SUBMIT (remove).
+namespace disposition {
+struct move_to {
+    folder_id folder = folders::sent_items;
+    friend bool operator==(const move_to&, const move_to&) = default;
+};
+struct leave_in_place {
+    friend bool operator==(const leave_in_place&, const leave_in_place&) = default;
+};
+struct delete_after_submit {
+    friend bool operator==(const delete_after_submit&, const delete_after_submit&) = default;
+};
+} // namespace disposition
+
+using sent_mail_disposition =
+    std::variant<disposition::move_to, disposition::leave_in_place, disposition::delete_after_submit>;
+
+/// MAPI PR_ORIGINATOR_DELIVERY_REPORT_REQUESTED and PR_ORIGINATOR_NON_DELIVERY_REPORT_REQUESTED.
+struct report_requests {
+    bool delivery = false;                ///< send a delivery report for each delivered recipient
+    bool non_delivery_suppressed = false; ///< no non-delivery report, even on failure
+    friend bool operator==(const report_requests&, const report_requests&) = default;
+};
+
+/// The default payload: what a mail message carries besides its envelope.
+struct mail_payload {
+    std::string subject;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+    friend bool operator==(const mail_payload&, const mail_payload&) = default;
+};
+
+/// A message: the envelope the spooler works on, and a payload it never looks into.
+template <class Payload>
+struct basic_message {
+    using payload_type = Payload;
+
+    message_id id{};                      ///< assigned by the store
+    std::string message_class = "IPM.Note"; ///< MAPI PR_MESSAGE_CLASS; empty becomes "IPM" at submit
+    std::vector<recipient> recipients;
+    message_flags flags = message_flags::unsent;
+    submit_flags submission = submit_flags::none;
+    std::optional<time_point> client_submit_time; ///< stamped at submit (PR_CLIENT_SUBMIT_TIME)
+    message_priority priority = message_priority::normal;
+    sent_mail_disposition sent_mail = disposition::move_to{};
+    report_requests reports;
+    /// MAPI PR_DEFERRED_DELIVERY_TIME: an option of the messaging system. The
+    /// spooler passes it to the transport and does not hold the message for it.
+    std::optional<time_point> deferred_delivery_time;
+    Payload payload{};
+
+    bool submitted() const noexcept { return has(flags, message_flags::submitted); }
+
+    friend bool operator==(const basic_message&, const basic_message&) = default;
+};
+
+using message = basic_message<mail_payload>;
+
+/// One row of the outgoing queue (MAPI: the outgoing queue table).
+struct queue_entry {
+    message_id id{};
+    time_point client_submit_time{};
+    submit_flags submission = submit_flags::none;
+    friend bool operator==(const queue_entry&, const queue_entry&) = default;
+};
+
+} // namespace spool

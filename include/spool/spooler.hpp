@@ -1,0 +1,128 @@
+#pragma once
+
+#include <spool/client.hpp>
+#include <spool/detail/core.hpp>
+#include <spool/detail/outgoing.hpp>
+#include <spool/detail/policy_set.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <exception>
+#include <stop_token>
+#include <thread>
+#include <type_traits>
+#include <utility>
+
+namespace spool {
+
+/// The spooler pipeline: one Store, any number of Transports and
+/// Preprocessors, and optionally an Expander, a Clock and a RetryPolicy, in
+/// any order. Transports are offered recipients, and preprocessors run, in the
+/// order they are given. Pass a policy as std::ref(x) to keep ownership of x.
+///
+///     spool::spooler sp{spool::memory_store{}, smtp_transport{...}, fax_transport{...}};
+///     auto client = sp.client();
+///     client.send(message);
+///     sp.start();                        // or sp.drain() for deterministic use
+template <class... Policies>
+class spooler {
+    using policies = detail::policy_set<Policies...>;
+    // One static_assert, naming the first requirement a policy misses.
+    static_assert(policies::diagnose());
+    using core_type = detail::core<Policies...>;
+
+public:
+    using store_type = typename core_type::store_type;
+    using message_type = typename core_type::message_type;
+    using client_type = spool::client<core_type>;
+
+    /// True when the store is also a transport; the coupled submit path exists only then.
+    static constexpr bool coupled = core_type::coupled;
+
+    explicit spooler(Policies... policies) : core_(std::move(policies)...), outgoing_(core_) {}
+    spooler()
+        requires(std::default_initializable<Policies> && ...)
+        : spooler(Policies{}...) {}
+
+    spooler(const spooler&) = delete;
+    spooler& operator=(const spooler&) = delete;
+    /// Stops the background thread; queued messages stay queued.
+    ~spooler() { stop(); }
+
+    client_type client() noexcept { return client_type{core_}; }
+    store_type& store() noexcept { return core_.store(); }
+
+    /// One pass over the outgoing queue, on the calling thread.
+    run_report run_once() { return outgoing_.run_once(); }
+
+    /// Passes until no message is due now; messages waiting for a later time stay queued.
+    run_report drain() {
+        run_report total;
+        for (;;) {
+            run_report r = run_once();
+            total.examined += r.examined;
+            total.processed += r.processed;
+            total.finished += r.finished;
+            total.deferred += r.deferred;
+            total.store_errors += r.store_errors;
+            total.waiting = r.waiting;
+            total.next_due = r.next_due;
+            if (r.processed == 0) return total;
+        }
+    }
+
+    /// Runs the spooler on a background thread, woken by submits and by due retries.
+    void start() {
+        if (worker_.joinable()) return;
+        worker_ = std::jthread([this](std::stop_token stop) { work(stop); });
+    }
+
+    /// Stops the background thread after the pass in progress. Idempotent.
+    void stop() {
+        if (!worker_.joinable()) return;
+        worker_.request_stop();
+        worker_.join();
+        worker_ = std::jthread{};
+    }
+
+    bool running() const noexcept { return worker_.joinable(); }
+
+    /// Makes the background thread look at the queue now, e.g. after a
+    /// transport's messaging system came back (MAPI NOTIFY_READYTOSEND).
+    void wake() { core_.wake(); }
+
+    spooler_stats stats() const { return outgoing_.stats(); }
+
+    /// Messages the spooler holds locked right now.
+    std::size_t locked_count() { return core_.queue().lock_count(); }
+
+private:
+    static constexpr std::chrono::milliseconds idle_wait{std::chrono::seconds{60}};
+
+    void work(std::stop_token stop) {
+        while (!stop.stop_requested()) {
+            std::chrono::milliseconds wait = idle_wait;
+            try {
+                const run_report r = run_once();
+                if (r.next_due) {
+                    const auto until = std::chrono::ceil<std::chrono::milliseconds>(*r.next_due - core_.now());
+                    wait = std::clamp(until, std::chrono::milliseconds{0}, idle_wait);
+                }
+            } catch (...) {
+                // A store that throws must not end the spooler; try again after a pause.
+                wait = std::chrono::milliseconds{100};
+            }
+            if (wait.count() > 0) core_.sleep(stop, wait);
+        }
+    }
+
+    core_type core_;
+    detail::outgoing<core_type> outgoing_;
+    std::jthread worker_;
+};
+
+template <class... Policies>
+spooler(Policies...) -> spooler<Policies...>;
+
+} // namespace spool

@@ -1,0 +1,172 @@
+#pragma once
+
+#include <spool/error.hpp>
+#include <spool/message.hpp>
+#include <spool/result.hpp>
+#include <spool/tags.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <system_error>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace spool {
+
+/// A mutex that does nothing, for a store used from one thread only.
+struct null_mutex {
+    void lock() noexcept {}
+    void unlock() noexcept {}
+    bool try_lock() noexcept { return true; }
+};
+
+/// A Store that keeps everything in memory: folders (inbox, outbox, sent items
+/// and any user folder) and the outgoing queue. Copies share one store, so a
+/// store can outlive a spooler and serve the next one, as a database would.
+/// `Mutex` guards it; use null_mutex (memory_store_st) when one thread is enough.
+template <class Payload = mail_payload, class Mutex = std::mutex>
+class basic_memory_store {
+public:
+    using spool_concept = store_tag;
+    using message_type = basic_message<Payload>;
+
+    basic_memory_store() : state_(std::make_shared<state>()) {}
+
+    result<message_id> create(folder_id folder, const message_type& m) {
+        std::lock_guard g{state_->mutex};
+        const message_id id{++state_->last_id};
+        auto& entry = state_->messages[id];
+        entry.message = m;
+        entry.message.id = id;
+        entry.folder = folder;
+        state_->folders[folder].insert(id);
+        return id;
+    }
+
+    result<message_type> load(message_id id) const {
+        std::lock_guard g{state_->mutex};
+        auto it = state_->messages.find(id);
+        if (it == state_->messages.end()) return errc::not_found;
+        return it->second.message;
+    }
+
+    std::error_code save(message_id id, const message_type& m) {
+        std::lock_guard g{state_->mutex};
+        auto* entry = find(id);
+        if (!entry) return errc::not_found;
+        write(*entry, id, m);
+        return {};
+    }
+
+    std::error_code enqueue(message_id id, const message_type& m) {
+        std::lock_guard g{state_->mutex};
+        auto* entry = find(id);
+        if (!entry) return errc::not_found;
+        if (entry->queued) return errc::already_submitted;
+        write(*entry, id, m);
+        entry->queue_key = {m.client_submit_time.value_or(time_point{}), ++state_->last_sequence};
+        entry->queued = true;
+        state_->queue.emplace(entry->queue_key, id);
+        return {};
+    }
+
+    std::error_code abort_submit(message_id id, const message_type& m) {
+        std::lock_guard g{state_->mutex};
+        auto* entry = find(id);
+        if (!entry) return errc::not_found;
+        if (!entry->queued) return errc::not_in_queue;
+        dequeue(*entry);
+        write(*entry, id, m);
+        return {};
+    }
+
+    std::error_code finish(message_id id, const message_type& m) {
+        std::lock_guard g{state_->mutex};
+        auto* entry = find(id);
+        if (!entry) return errc::not_found;
+        if (!entry->queued) return errc::not_in_queue;
+        dequeue(*entry);
+        write(*entry, id, m);
+        if (std::holds_alternative<disposition::delete_after_submit>(m.sent_mail)) {
+            state_->folders[entry->folder].erase(id);
+            state_->messages.erase(id);
+        } else if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
+            state_->folders[entry->folder].erase(id);
+            entry->folder = move->folder;
+            state_->folders[move->folder].insert(id);
+        }
+        return {};
+    }
+
+    /// The outgoing queue, ascending client submit time, ties in submit order.
+    std::vector<queue_entry> outgoing_queue() const {
+        std::lock_guard g{state_->mutex};
+        std::vector<queue_entry> out;
+        out.reserve(state_->queue.size());
+        for (const auto& [key, id] : state_->queue)
+            out.push_back({id, key.first, state_->messages.at(id).message.submission});
+        return out;
+    }
+
+    /// The messages in a folder, in creation order.
+    std::vector<message_id> contents(folder_id folder) const {
+        std::lock_guard g{state_->mutex};
+        auto it = state_->folders.find(folder);
+        if (it == state_->folders.end()) return {};
+        return {it->second.begin(), it->second.end()};
+    }
+
+    /// The folder a message is in.
+    result<folder_id> folder_of(message_id id) const {
+        std::lock_guard g{state_->mutex};
+        auto it = state_->messages.find(id);
+        if (it == state_->messages.end()) return errc::not_found;
+        return it->second.folder;
+    }
+
+private:
+    using queue_position = std::pair<time_point, std::uint64_t>;
+
+    struct entry {
+        message_type message;
+        folder_id folder{};
+        bool queued = false;
+        queue_position queue_key{};
+    };
+
+    struct state {
+        mutable Mutex mutex;
+        std::uint64_t last_id = 0;
+        std::uint64_t last_sequence = 0;
+        std::map<message_id, entry> messages;
+        std::map<folder_id, std::set<message_id>> folders;
+        std::map<queue_position, message_id> queue;
+    };
+
+    entry* find(message_id id) {
+        auto it = state_->messages.find(id);
+        return it == state_->messages.end() ? nullptr : &it->second;
+    }
+
+    static void write(entry& e, message_id id, const message_type& m) {
+        e.message = m;
+        e.message.id = id;
+        // The lock is the spooler's, in memory; a store never keeps it.
+        e.message.submission = e.message.submission & ~submit_flags::locked;
+    }
+
+    void dequeue(entry& e) {
+        state_->queue.erase(e.queue_key);
+        e.queued = false;
+    }
+
+    std::shared_ptr<state> state_;
+};
+
+using memory_store = basic_memory_store<>;
+using memory_store_st = basic_memory_store<mail_payload, null_mutex>;
+
+} // namespace spool

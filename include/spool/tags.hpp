@@ -1,0 +1,33 @@
+#pragma once
+
+#include <concepts>
+
+namespace spool {
+
+/// A user type opts in to a role by naming its tag, e.g.
+/// `using spool_concept = spool::transport_tag;`, or, for a type it cannot
+/// edit, by specialising the matching `enable_*` variable to true. The opt-in
+/// keeps an unrelated type that happens to have the right members from being
+/// taken for a policy.
+struct store_tag {};
+struct transport_tag {};
+struct preprocessor_tag {};
+struct expander_tag {};
+struct clock_tag {};
+struct retry_policy_tag {};
+/// A store that is also a transport for some address types (MAPI: a tightly coupled store).
+struct coupled_store_tag : store_tag, transport_tag {};
+
+namespace detail {
+template <class T, class Tag>
+concept declares = requires { typename T::spool_concept; } && std::derived_from<typename T::spool_concept, Tag>;
+} // namespace detail
+
+template <class T> inline constexpr bool enable_store = detail::declares<T, store_tag>;
+template <class T> inline constexpr bool enable_transport = detail::declares<T, transport_tag>;
+template <class T> inline constexpr bool enable_preprocessor = detail::declares<T, preprocessor_tag>;
+template <class T> inline constexpr bool enable_expander = detail::declares<T, expander_tag>;
+template <class T> inline constexpr bool enable_clock = detail::declares<T, clock_tag>;
+template <class T> inline constexpr bool enable_retry_policy = detail::declares<T, retry_policy_tag>;
+
+} // namespace spool

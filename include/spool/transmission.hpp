@@ -1,0 +1,112 @@
+#pragma once
+
+#include <spool/message.hpp>
+
+#include <range/v3/view/transform.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spool {
+
+/// What a transport says about one hand-off (MAPI: the return of IXPLogon::SubmitMessage).
+class transmit_result {
+public:
+    enum class kind {
+        /// Processed. Recipients the transport marked are settled; unmarked ones
+        /// are declined and go to the next matching transport (MAPI: S_OK).
+        done,
+        /// Nothing was processed; offer every recipient to the next matching transport (MAPI_E_NOT_ME).
+        not_me,
+        /// The messaging system is unavailable: keep the message and try again
+        /// after the delay (MAPI_E_WAIT, MAPI_E_NETWORK_ERROR).
+        retry_after,
+        /// The transport cannot take work now; try again after the retry policy's backoff (MAPI_E_BUSY).
+        busy,
+    };
+
+    static transmit_result done() { return transmit_result{kind::done}; }
+    static transmit_result not_me() { return transmit_result{kind::not_me}; }
+    static transmit_result retry_after(std::chrono::seconds delay, std::string reason = "messaging system unavailable") {
+        transmit_result r{kind::retry_after, std::move(reason)};
+        r.delay_ = delay;
+        return r;
+    }
+    static transmit_result busy(std::string reason = "transport busy") {
+        return transmit_result{kind::busy, std::move(reason)};
+    }
+
+    kind what() const noexcept { return kind_; }
+    /// The delay the transport asked for; meaningful for `retry_after` only.
+    std::chrono::seconds delay() const noexcept { return delay_; }
+    const std::string& reason() const noexcept { return reason_; }
+
+private:
+    explicit transmit_result(kind k, std::string reason = {}) : kind_(k), reason_(std::move(reason)) {}
+
+    kind kind_;
+    std::chrono::seconds delay_{0};
+    std::string reason_;
+};
+
+/// One hand-off of a message to a transport: the message, read-only, and the
+/// recipients assigned to this transport (MAPI: those whose PR_RESPONSIBILITY
+/// is false for this call). The transport reports each recipient it settles.
+template <class Message>
+class transmission {
+public:
+    transmission(const Message& message, std::vector<std::size_t> assigned, time_point now)
+        : message_(&message), assigned_(std::move(assigned)), outcomes_(assigned_.size()), now_(now) {}
+
+    const Message& message() const noexcept { return *message_; }
+
+    /// The recipients this transport is asked to handle, in recipient-table order.
+    auto recipients() const {
+        return assigned_ | ranges::views::transform([m = message_](std::size_t i) -> const recipient& {
+                   return m->recipients[i];
+               });
+    }
+
+    /// The recipient was handed to the messaging system.
+    void sent(const recipient& r) { sent(r, now_); }
+    void sent(const recipient& r, time_point at) { outcomes_[slot(r)] = status::sent{at}; }
+    /// The recipient conclusively cannot be delivered.
+    void failed(const recipient& r, std::string reason, std::string diagnostic = {}) {
+        outcomes_[slot(r)] = status::failed{std::move(reason), std::move(diagnostic)};
+    }
+
+    /// A key that is the same every time this message goes to this recipient,
+    /// across retries and restarts, so an idempotent transport can drop duplicates.
+    std::string delivery_key(const recipient& r) const {
+        return std::to_string(static_cast<std::uint64_t>(message_->id)) + '/' + r.address_type + ':' + r.address;
+    }
+
+    /// The spooler's clock at the start of this hand-off.
+    time_point now() const noexcept { return now_; }
+
+    // For the spooler: which recipient each outcome belongs to.
+    const std::vector<std::size_t>& assigned() const noexcept { return assigned_; }
+    const std::vector<std::optional<recipient_status>>& outcomes() const noexcept { return outcomes_; }
+
+private:
+    std::size_t slot(const recipient& r) const {
+        const auto* first = message_->recipients.data();
+        const auto index = static_cast<std::size_t>(&r - first);
+        for (std::size_t k = 0; k < assigned_.size(); ++k)
+            if (assigned_[k] == index) return k;
+        throw std::invalid_argument("spool::transmission: the recipient '" + r.address +
+                                    "' was not assigned to this transport; report only recipients from recipients()");
+    }
+
+    const Message* message_;
+    std::vector<std::size_t> assigned_;
+    std::vector<std::optional<recipient_status>> outcomes_;
+    time_point now_;
+};
+
+} // namespace spool

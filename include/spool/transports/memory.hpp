@@ -1,0 +1,102 @@
+#pragma once
+
+#include <spool/address_types.hpp>
+#include <spool/message.hpp>
+#include <spool/tags.hpp>
+#include <spool/transmission.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spool {
+
+/// A Transport that delivers into memory, for examples and tests. It can be
+/// taken offline (its messaging system "unavailable": transmit returns
+/// retry_after) and brought back, told to reject some addresses (failed) or to
+/// decline them (left for the next transport). Copies share one mailbox.
+class memory_transport {
+public:
+    using spool_concept = transport_tag;
+
+    struct delivery {
+        message_id message{};
+        std::string address_type;
+        std::string address;
+        std::string delivery_key;
+        std::string subject; ///< empty unless the payload is a mail_payload
+        std::optional<time_point> deferred_delivery_time;
+    };
+
+    explicit memory_transport(spool::address_types types = spool::address_types::any())
+        : state_(std::make_shared<state>(std::move(types))) {}
+
+    spool::address_types address_types() const { return state_->types; }
+
+    template <class Message>
+    transmit_result transmit(transmission<Message>& tx) {
+        std::lock_guard g{state_->mutex};
+        ++state_->calls;
+        if (state_->offline) return transmit_result::retry_after(state_->retry_after, "messaging system offline");
+        for (const recipient& r : tx.recipients()) {
+            if (state_->declined.contains(r.address)) continue;
+            if (state_->rejected.contains(r.address)) {
+                tx.failed(r, "mailbox unavailable", "5.1.1");
+                continue;
+            }
+            delivery d{tx.message().id, r.address_type, r.address, tx.delivery_key(r), {}, tx.message().deferred_delivery_time};
+            if constexpr (requires { tx.message().payload.subject; }) d.subject = tx.message().payload.subject;
+            state_->deliveries.push_back(std::move(d));
+            tx.sent(r);
+        }
+        return transmit_result::done();
+    }
+
+    /// Until online(), every transmit answers retry_after(delay).
+    void offline(std::chrono::seconds delay) {
+        std::lock_guard g{state_->mutex};
+        state_->offline = true;
+        state_->retry_after = delay;
+    }
+    void online() {
+        std::lock_guard g{state_->mutex};
+        state_->offline = false;
+    }
+    void reject(std::string address) {
+        std::lock_guard g{state_->mutex};
+        state_->rejected.insert(std::move(address));
+    }
+    void decline(std::string address) {
+        std::lock_guard g{state_->mutex};
+        state_->declined.insert(std::move(address));
+    }
+
+    std::vector<delivery> deliveries() const {
+        std::lock_guard g{state_->mutex};
+        return state_->deliveries;
+    }
+    /// How many times transmit was called.
+    std::size_t calls() const {
+        std::lock_guard g{state_->mutex};
+        return state_->calls;
+    }
+
+private:
+    struct state {
+        explicit state(spool::address_types t) : types(std::move(t)) {}
+        std::mutex mutex;
+        spool::address_types types;
+        bool offline = false;
+        std::chrono::seconds retry_after{60};
+        std::set<std::string> rejected, declined;
+        std::vector<delivery> deliveries;
+        std::size_t calls = 0;
+    };
+    std::shared_ptr<state> state_;
+};
+
+} // namespace spool
