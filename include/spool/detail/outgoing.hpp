@@ -5,9 +5,11 @@
 // to transports, and finish, defer or fail them.
 
 #include <spool/detail/dispatch.hpp>
+#include <spool/detail/queue_state.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <exception>

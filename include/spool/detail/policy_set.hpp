@@ -45,8 +45,10 @@ constexpr std::size_t count_of(const std::array<bool, N>& marks) {
     return n;
 }
 
+// Named so that a compiler that prints the failed requirement (clang) reads
+// "requirement_unmet_by<your_type>".
 template <class T>
-struct always_false : std::false_type {};
+struct requirement_unmet_by : std::false_type {};
 
 template <class S>
 struct message_of_store { using type = message; };
@@ -58,43 +60,43 @@ struct message_of_store<S> { using type = typename S::message_type; };
 
 template <class S>
 constexpr bool diagnose_store() {
-    if constexpr (!store_names_message_type<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_MESSAGE_TYPE);
-    else if constexpr (!store_creates<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_CREATE);
-    else if constexpr (!store_loads<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_LOAD);
-    else if constexpr (!store_saves<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_SAVE);
-    else if constexpr (!store_enqueues<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_ENQUEUE);
-    else if constexpr (!store_aborts<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_ABORT);
-    else if constexpr (!store_finishes<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_FINISH);
-    else if constexpr (!store_lists_queue<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_QUEUE);
-    else if constexpr (!store_lists_folders<S>) static_assert(always_false<S>::value, SPOOL_DETAIL_STORE_CONTENTS);
+    if constexpr (!store_names_message_type<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_MESSAGE_TYPE);
+    else if constexpr (!store_creates<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_CREATE);
+    else if constexpr (!store_loads<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_LOAD);
+    else if constexpr (!store_saves<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_SAVE);
+    else if constexpr (!store_enqueues<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_ENQUEUE);
+    else if constexpr (!store_aborts<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_ABORT);
+    else if constexpr (!store_finishes<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_FINISH);
+    else if constexpr (!store_lists_queue<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_QUEUE);
+    else if constexpr (!store_lists_folders<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_CONTENTS);
     return true;
 }
 
 template <class T, class M>
 constexpr bool diagnose_transport() {
-    if constexpr (!names_address_types<T>) static_assert(always_false<T>::value, SPOOL_DETAIL_TRANSPORT_ADDRESS_TYPES);
-    else if constexpr (!transport_transmits<T, M>) static_assert(always_false<T>::value, SPOOL_DETAIL_TRANSPORT_TRANSMIT);
+    if constexpr (!names_address_types<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_ADDRESS_TYPES);
+    else if constexpr (!transport_transmits<T, M>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_TRANSMIT);
     return true;
 }
 
 template <class P, class M>
 constexpr bool diagnose_preprocessor() {
-    if constexpr (!names_address_types<P>) static_assert(always_false<P>::value, SPOOL_DETAIL_PREPROCESSOR_ADDRESS_TYPES);
-    else if constexpr (!preprocessor_preprocesses<P, M>) static_assert(always_false<P>::value, SPOOL_DETAIL_PREPROCESSOR_PREPROCESS);
+    if constexpr (!names_address_types<P>) static_assert(requirement_unmet_by<P>::value, SPOOL_DETAIL_PREPROCESSOR_ADDRESS_TYPES);
+    else if constexpr (!preprocessor_preprocesses<P, M>) static_assert(requirement_unmet_by<P>::value, SPOOL_DETAIL_PREPROCESSOR_PREPROCESS);
     return true;
 }
 
 template <class T, class M>
 constexpr bool diagnose_policy() {
     if constexpr (!has_role<T>) {
-        static_assert(always_false<T>::value, SPOOL_DETAIL_NOT_A_POLICY);
+        static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_NOT_A_POLICY);
     } else {
         if constexpr (enable_store<T> && !Store<T>) diagnose_store<T>();
         if constexpr (enable_transport<T> && !Transport<T, M>) diagnose_transport<T, M>();
         if constexpr (enable_preprocessor<T> && !Preprocessor<T, M>) diagnose_preprocessor<T, M>();
-        if constexpr (enable_expander<T> && !Expander<T>) static_assert(always_false<T>::value, SPOOL_DETAIL_EXPANDER_EXPAND);
-        if constexpr (enable_clock<T> && !Clock<T>) static_assert(always_false<T>::value, SPOOL_DETAIL_CLOCK_NOW);
-        if constexpr (enable_retry_policy<T> && !RetryPolicy<T>) static_assert(always_false<T>::value, SPOOL_DETAIL_RETRY_POLICY_LIMITS);
+        if constexpr (enable_expander<T> && !Expander<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_EXPANDER_EXPAND);
+        if constexpr (enable_clock<T> && !Clock<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_CLOCK_NOW);
+        if constexpr (enable_retry_policy<T> && !RetryPolicy<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_RETRY_POLICY_LIMITS);
     }
     return true;
 }
@@ -161,10 +163,10 @@ struct policy_set {
     using store_type = typename decltype(store_of_index<store_index>())::type;
 
     static constexpr bool diagnose() {
-        if constexpr (count_of(stores) != 1) static_assert(always_false<policy_set>::value, SPOOL_DETAIL_ONE_STORE);
-        else if constexpr (count_of(expanders) > 1) static_assert(always_false<policy_set>::value, SPOOL_DETAIL_ONE_EXPANDER);
-        else if constexpr (count_of(clocks) > 1) static_assert(always_false<policy_set>::value, SPOOL_DETAIL_ONE_CLOCK);
-        else if constexpr (count_of(retry_policies) > 1) static_assert(always_false<policy_set>::value, SPOOL_DETAIL_ONE_RETRY_POLICY);
+        if constexpr (count_of(stores) != 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_STORE);
+        else if constexpr (count_of(expanders) > 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_EXPANDER);
+        else if constexpr (count_of(clocks) > 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_CLOCK);
+        else if constexpr (count_of(retry_policies) > 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_RETRY_POLICY);
         else (diagnose_first<Ps...>());
         return true;
     }

@@ -39,8 +39,7 @@ public:
         std::lock_guard g{state_->mutex};
         const message_id id{++state_->last_id};
         auto& entry = state_->messages[id];
-        entry.message = m;
-        entry.message.id = id;
+        write(entry, id, m);
         entry.folder = folder;
         state_->folders[folder].insert(id);
         return id;

@@ -1,0 +1,17 @@
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(SPOOL_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/spool"
+  CACHE STRING "Where spool's CMake package files are installed")
+mark_as_advanced(SPOOL_INSTALL_CMAKEDIR)
+
+install(TARGETS spool_spool EXPORT spoolTargets FILE_SET HEADERS)
+install(EXPORT spoolTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+
+configure_package_config_file(cmake/spoolConfig.cmake.in "${PROJECT_BINARY_DIR}/spoolConfig.cmake"
+  INSTALL_DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+# 0.x: a minor version may break the API.
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/spoolConfigVersion.cmake"
+  COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
+install(FILES "${PROJECT_BINARY_DIR}/spoolConfig.cmake" "${PROJECT_BINARY_DIR}/spoolConfigVersion.cmake"
+  DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")

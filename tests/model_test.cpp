@@ -1,0 +1,195 @@
+// The message model, errors, small policies, the concepts, and the in-memory
+// store's own laws.
+
+#include "catch.hpp"
+#include "support/fixtures.hpp"
+
+#include <spool/spool.hpp>
+
+#include <chrono>
+#include <string>
+#include <type_traits>
+
+using namespace std::chrono_literals;
+using spool_test::mail;
+using spool_test::smtp;
+
+TEST_CASE("errors are spool-category error codes with distinct messages") {
+    const std::error_code no_recipients = spool::errc::no_recipients;
+    CHECK(no_recipients.category().name() == std::string("spool"));
+    CHECK(no_recipients == spool::errc::no_recipients);
+    CHECK(no_recipients != spool::errc::unresolved_recipient);
+    CHECK_THAT(no_recipients.message(), ContainsSubstring("no recipients"));
+    CHECK_THAT(std::error_code(spool::errc::unable_to_abort).message(), ContainsSubstring("locked"));
+    CHECK(std::error_code(spool::errc::not_in_queue).message() != std::error_code(spool::errc::submitted).message());
+}
+
+TEST_CASE("result holds a value or an error, and value() throws the error") {
+    spool::result<int> ok = 7;
+    REQUIRE(ok);
+    CHECK(*ok == 7);
+    CHECK(!ok.error());
+
+    spool::result<int> bad = spool::errc::not_found;
+    CHECK(!bad);
+    CHECK(bad.error() == spool::errc::not_found);
+    CHECK_THROWS_AS(bad.value(), std::system_error);
+}
+
+TEST_CASE("address types match exactly; any() matches everything") {
+    spool::address_types smtp_only{"SMTP"};
+    CHECK(smtp_only.matches("SMTP"));
+    CHECK_FALSE(smtp_only.matches("smtp"));
+    CHECK_FALSE(smtp_only.matches("FAX"));
+    CHECK_FALSE(smtp_only.catch_all());
+    CHECK(spool::address_types::any().matches("X400"));
+    CHECK(spool::address_types::any().catch_all());
+}
+
+TEST_CASE("a new message is an unsent draft with the MAPI defaults") {
+    spool::message m;
+    CHECK(m.message_class == "IPM.Note");
+    CHECK(spool::has(m.flags, spool::message_flags::unsent));
+    CHECK_FALSE(m.submitted());
+    CHECK(m.submission == spool::submit_flags::none);
+    CHECK(m.priority == spool::message_priority::normal);
+    CHECK(std::holds_alternative<spool::disposition::move_to>(m.sent_mail));
+    CHECK_FALSE(m.reports.delivery);
+    CHECK_FALSE(m.reports.non_delivery_suppressed);
+    CHECK_FALSE(m.client_submit_time);
+}
+
+TEST_CASE("recipients are resolved when they have an address and a type") {
+    CHECK(smtp("a@x").resolved());
+    CHECK_FALSE(spool::recipient{"A", "", "SMTP"}.resolved());
+    CHECK_FALSE(spool::recipient{"A", "a@x", ""}.resolved());
+    spool::recipient r = smtp("a@x");
+    CHECK_FALSE(r.settled());
+    r.status = spool::status::deferred{};
+    CHECK_FALSE(r.settled());
+    r.status = spool::status::failed{"no", "5.0.0"};
+    CHECK(r.settled());
+}
+
+TEST_CASE("exponential backoff doubles up to its maximum") {
+    spool::exponential_backoff policy;
+    CHECK(policy.backoff(1) == 300s);
+    CHECK(policy.backoff(2) == 600s);
+    CHECK(policy.backoff(3) == 1200s);
+    CHECK(policy.backoff(10) == 4000s);
+    CHECK(policy.max_lifetime() == std::chrono::hours(120));
+}
+
+TEST_CASE("a manual clock moves only when told, and copies share it") {
+    spool::manual_clock clock;
+    auto copy = clock;
+    const auto t0 = clock.now();
+    copy.advance(90s);
+    CHECK(clock.now() - t0 == 90s);
+}
+
+// --- Concepts ----------------------------------------------------------------
+
+namespace {
+struct unrelated_type {};
+struct store_without_tag : spool::memory_store {
+    using spool_concept = void;
+};
+struct transport_missing_transmit {
+    using spool_concept = spool::transport_tag;
+    spool::address_types address_types() const { return spool::address_types::any(); }
+};
+struct preprocessor_missing_types {
+    using spool_concept = spool::preprocessor_tag;
+    spool::preprocess_result preprocess(spool::preprocessing<spool::message>&) { return spool::preprocess_result::ok(); }
+};
+// A type the user cannot edit, opted in from outside.
+struct third_party_transport {
+    spool::address_types address_types() const { return {"X400"}; }
+    spool::transmit_result transmit(spool::transmission<spool::message>&) { return spool::transmit_result::done(); }
+};
+} // namespace
+
+template <>
+inline constexpr bool spool::enable_transport<third_party_transport> = true;
+
+TEST_CASE("the reference parts model their concepts") {
+    STATIC_REQUIRE(spool::Store<spool::memory_store>);
+    STATIC_REQUIRE(spool::Store<spool::memory_store_st>);
+    STATIC_REQUIRE(spool::Transport<spool::memory_transport>);
+    STATIC_REQUIRE(spool::Transport<spool_test::scripted_transport>);
+    STATIC_REQUIRE(spool::Preprocessor<spool_test::logging_preprocessor>);
+    STATIC_REQUIRE(spool::Clock<spool::manual_clock>);
+    STATIC_REQUIRE(spool::Clock<spool::system_clock>);
+    STATIC_REQUIRE(spool::RetryPolicy<spool::exponential_backoff>);
+}
+
+TEST_CASE("a type must opt in to a role, and must meet every requirement of it") {
+    STATIC_REQUIRE_FALSE(spool::Store<unrelated_type>);
+    STATIC_REQUIRE_FALSE(spool::Store<store_without_tag>);
+    STATIC_REQUIRE_FALSE(spool::Transport<transport_missing_transmit>);
+    STATIC_REQUIRE_FALSE(spool::Preprocessor<preprocessor_missing_types>);
+    STATIC_REQUIRE(spool::Transport<third_party_transport>);
+    STATIC_REQUIRE_FALSE(spool::Transport<spool::memory_store>);
+}
+
+TEST_CASE("an empty policy costs no space") {
+    STATIC_REQUIRE(std::is_empty_v<spool::system_clock>);
+    STATIC_REQUIRE(std::is_empty_v<spool::null_mutex>);
+}
+
+// --- The in-memory store's own laws -------------------------------------------
+
+TEST_CASE("memory store: operations on an unknown id fail with not_found") {
+    spool::memory_store store;
+    const spool::message_id nobody{42};
+    CHECK(store.load(nobody).error() == spool::errc::not_found);
+    CHECK(store.save(nobody, spool::message{}) == spool::errc::not_found);
+    CHECK(store.enqueue(nobody, spool::message{}) == spool::errc::not_found);
+    CHECK(store.abort_submit(nobody, spool::message{}) == spool::errc::not_found);
+    CHECK(store.finish(nobody, spool::message{}) == spool::errc::not_found);
+}
+
+TEST_CASE("memory store: enqueue once, abort and finish only what is queued") {
+    spool::memory_store store;
+    auto id = store.create(spool::folders::outbox, mail({smtp("a@x")})).value();
+    CHECK(store.abort_submit(id, spool::message{}) == spool::errc::not_in_queue);
+    CHECK(store.finish(id, spool::message{}) == spool::errc::not_in_queue);
+    REQUIRE_FALSE(store.enqueue(id, mail({smtp("a@x")})));
+    CHECK(store.enqueue(id, mail({smtp("a@x")})) == spool::errc::already_submitted);
+    CHECK(store.outgoing_queue().size() == 1);
+    REQUIRE_FALSE(store.abort_submit(id, mail({smtp("a@x")})));
+    CHECK(store.outgoing_queue().empty());
+}
+
+TEST_CASE("memory store: the queue is ordered by client submit time, ties by submit order") {
+    spool::memory_store store;
+    const spool::time_point t0{};
+    auto enqueue_at = [&](spool::time_point t) {
+        auto m = mail({smtp("a@x")});
+        m.client_submit_time = t;
+        auto id = store.create(spool::folders::outbox, m).value();
+        REQUIRE_FALSE(store.enqueue(id, m));
+        return id;
+    };
+    auto late = enqueue_at(t0 + 10s);
+    auto early = enqueue_at(t0 + 1s);
+    auto tie = enqueue_at(t0 + 10s);
+    auto q = store.outgoing_queue();
+    REQUIRE(q.size() == 3);
+    CHECK(q[0].id == early);
+    CHECK(q[1].id == late);
+    CHECK(q[2].id == tie);
+}
+
+TEST_CASE("memory store: copies share one store, and the lock is never stored") {
+    spool::memory_store store;
+    auto copy = store;
+    auto m = mail({smtp("a@x")});
+    m.submission = spool::submit_flags::locked | spool::submit_flags::preprocess;
+    auto id = store.create(spool::folders::outbox, m).value();
+    REQUIRE_FALSE(copy.save(id, m));
+    auto loaded = store.load(id).value();
+    CHECK(loaded.submission == spool::submit_flags::preprocess);
+    CHECK(loaded.id == id);
+}

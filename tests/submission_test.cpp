@@ -1,0 +1,282 @@
+// The client side: submit (validation, stamping, expansion, de-duplication,
+// the preprocessing decision, queueing), access rules and abort.
+
+#include "catch.hpp"
+#include "support/fixtures.hpp"
+
+#include <spool/spool.hpp>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using spool_test::fax;
+using spool_test::mail;
+using spool_test::smtp;
+
+namespace {
+
+/// An address book with personal distribution lists (MAPI address type MAPIPDL).
+struct address_book {
+    using spool_concept = spool::expander_tag;
+    std::map<std::string, std::vector<spool::recipient>> lists;
+
+    std::optional<std::vector<spool::recipient>> expand(const spool::recipient& r) const {
+        if (r.address_type != "MAPIPDL") return std::nullopt;
+        auto it = lists.find(r.address);
+        return it == lists.end() ? std::vector<spool::recipient>{} : it->second;
+    }
+};
+
+spool::recipient list(std::string name, spool::recipient_kind kind = spool::recipient_kind::to) {
+    return {name, name, "MAPIPDL", kind};
+}
+
+struct fixture {
+    spool::memory_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler<spool::memory_store, spool::memory_transport, spool::manual_clock> sp{store, transport, clock};
+    decltype(sp.client()) client = sp.client();
+};
+
+} // namespace
+
+TEST_CASE("submit refuses a message without recipients, and leaves the draft as it was") {
+    fixture f;
+    auto id = f.client.create(mail({})).value();
+    CHECK(f.client.submit(id) == spool::errc::no_recipients);
+    auto draft = f.client.open(id, spool::access::modify).value();
+    CHECK_FALSE(draft.submitted());
+    CHECK(f.store.outgoing_queue().empty());
+}
+
+TEST_CASE("submit refuses an unresolved recipient") {
+    fixture f;
+    auto id = f.client.create(mail({smtp("a@x"), {"Someone", "", "SMTP"}})).value();
+    CHECK(f.client.submit(id) == spool::errc::unresolved_recipient);
+    auto id2 = f.client.create(mail({{"Someone", "someone@x", ""}})).value();
+    CHECK(f.client.submit(id2) == spool::errc::unresolved_recipient);
+    CHECK(f.store.outgoing_queue().empty());
+}
+
+TEST_CASE("submit refuses a message that is already submitted") {
+    fixture f;
+    auto id = f.client.create(mail({smtp("a@x")})).value();
+    REQUIRE_FALSE(f.client.submit(id));
+    CHECK(f.client.submit(id) == spool::errc::already_submitted);
+    CHECK(f.store.outgoing_queue().size() == 1);
+}
+
+TEST_CASE("submit of an unknown message gives not_found") {
+    fixture f;
+    CHECK(f.client.submit(spool::message_id{999}) == spool::errc::not_found);
+}
+
+TEST_CASE("submit marks the message submitted and unsent, resets responsibility, stamps the time, and queues it") {
+    fixture f;
+    auto m = mail({smtp("a@x"), smtp("b@x")});
+    m.recipients[0].responsibility = true; // a client cannot pre-settle a recipient
+    m.message_class = "";
+    auto id = f.client.create(m).value();
+    const auto now = f.clock.now();
+    REQUIRE_FALSE(f.client.submit(id));
+
+    auto queued = f.client.open(id, spool::access::read_only).value();
+    CHECK(queued.submitted());
+    CHECK(spool::has(queued.flags, spool::message_flags::unsent));
+    CHECK(queued.client_submit_time == now);
+    CHECK(queued.message_class == "IPM");
+    CHECK(queued.submission == spool::submit_flags::none);
+    for (const auto& r : queued.recipients) {
+        CHECK_FALSE(r.responsibility);
+        CHECK(spool_test::is<spool::status::pending>(r));
+    }
+    auto q = f.store.outgoing_queue();
+    REQUIRE(q.size() == 1);
+    CHECK(q[0].id == id);
+    CHECK(q[0].client_submit_time == now);
+    CHECK(f.transport.calls() == 0); // submit returns at once; the spooler sends
+}
+
+TEST_CASE("submit expands distribution lists through the composed expander, nested and cyclic") {
+    spool::memory_store store;
+    spool::memory_transport transport;
+    address_book book;
+    book.lists["team"] = {smtp("ann@x"), list("leads"), smtp("bob@x")};
+    book.lists["leads"] = {smtp("cat@x"), list("team")}; // a cycle back to team
+    spool::spooler sp{store, transport, book};
+    auto client = sp.client();
+
+    auto id = client.create(mail({list("team", spool::recipient_kind::cc), smtp("dan@x")})).value();
+    REQUIRE_FALSE(client.submit(id));
+    auto queued = client.open(id).value();
+    std::vector<std::string> addresses;
+    for (const auto& r : queued.recipients) addresses.push_back(r.address);
+    CHECK(addresses == std::vector<std::string>{"ann@x", "cat@x", "bob@x", "dan@x"});
+    CHECK(queued.recipients[0].kind == spool::recipient_kind::cc); // members keep the list's kind
+}
+
+TEST_CASE("a list that expands to nobody leaves no recipients") {
+    spool::memory_store store;
+    spool::memory_transport transport;
+    address_book book;
+    spool::spooler sp{store, transport, book};
+    auto id = sp.client().create(mail({list("empty")})).value();
+    CHECK(sp.client().submit(id) == spool::errc::no_recipients);
+}
+
+TEST_CASE("a store that can expand lists is used when no expander is composed") {
+    struct expanding_store : spool::memory_store {
+        std::optional<std::vector<spool::recipient>> expand(const spool::recipient& r) {
+            if (r.address_type != "MAPIPDL") return std::nullopt;
+            return std::vector<spool::recipient>{smtp("x@x"), smtp("y@x")};
+        }
+    };
+    expanding_store store;
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    auto id = sp.client().send(mail({list("all")})).value();
+    CHECK(sp.client().open(id).value().recipients.size() == 2);
+}
+
+TEST_CASE("duplicate recipients are removed so that no address is transmitted twice") {
+    fixture f;
+    auto id = f.client.send(mail({smtp("ann@x", spool::recipient_kind::bcc), smtp("bob@x"), smtp("ANN@x", spool::recipient_kind::bcc),
+                                  smtp("ann@x", spool::recipient_kind::cc), fax("ann@x")}))
+                  .value();
+    auto queued = f.client.open(id).value();
+    REQUIRE(queued.recipients.size() == 3); // ann by SMTP, bob, and ann's fax number is another address
+    CHECK(queued.recipients[0].address == "ann@x");
+    CHECK(queued.recipients[0].kind == spool::recipient_kind::cc); // the most visible kind wins
+    f.sp.drain();
+    CHECK(f.transport.deliveries().size() == 3);
+}
+
+TEST_CASE("submit sets the preprocess flag only when a composed preprocessor applies") {
+    auto log = std::make_shared<std::vector<std::string>>();
+    spool::memory_store store;
+    spool::memory_transport transport;
+    spool_test::logging_preprocessor fax_cover{"fax-cover", {"FAX"}, log};
+    spool::spooler sp{store, transport, fax_cover};
+    auto client = sp.client();
+
+    auto plain = client.send(mail({smtp("a@x")})).value();
+    auto faxed = client.send(mail({smtp("a@x"), fax("+15550100")})).value();
+    CHECK(client.open(plain).value().submission == spool::submit_flags::none);
+    CHECK(client.open(faxed).value().submission == spool::submit_flags::preprocess);
+    auto q = store.outgoing_queue();
+    REQUIRE(q.size() == 2);
+    CHECK(q[1].submission == spool::submit_flags::preprocess);
+}
+
+// --- Access rules ------------------------------------------------------------
+
+TEST_CASE("a draft can be opened for modification and saved") {
+    fixture f;
+    auto id = f.client.create(mail({smtp("a@x")}, "first")).value();
+    auto draft = f.client.open(id, spool::access::modify).value();
+    draft.payload.subject = "second";
+    REQUIRE_FALSE(f.client.save(id, draft));
+    CHECK(f.client.open(id).value().payload.subject == "second");
+}
+
+TEST_CASE("a queued message opens read-only, and refuses modification") {
+    fixture f;
+    auto id = f.client.send(mail({smtp("a@x")})).value();
+    CHECK(f.client.open(id, spool::access::modify).error() == spool::errc::submitted);
+    CHECK(f.client.open(id, spool::access::read_only));
+    CHECK(f.client.open(id, spool::access::best));
+    auto copy = f.client.open(id).value();
+    copy.payload.subject = "changed";
+    CHECK(f.client.save(id, copy) == spool::errc::submitted);
+    CHECK(f.client.open(id).value().payload.subject == "hello");
+}
+
+TEST_CASE("a message locked by the spooler cannot be opened, saved or aborted") {
+    spool::memory_store store;
+    std::error_code open_error, abort_error, save_error;
+    std::optional<spool::spooler<spool::memory_store, spool_test::scripted_transport>::client_type> client;
+    spool_test::scripted_transport probe{spool::address_types::any(), [&](auto& tx) {
+                                             // The spooler holds the message while it transmits.
+                                             const auto id = tx.message().id;
+                                             open_error = client->open(id, spool::access::read_only).error();
+                                             abort_error = client->abort_submit(id);
+                                             save_error = client->save(id, tx.message());
+                                             for (const auto& r : tx.recipients()) tx.sent(r);
+                                             return spool::transmit_result::done();
+                                         }};
+    spool::spooler sp{store, probe};
+    client = sp.client();
+    auto id = client->send(mail({smtp("a@x")})).value();
+    sp.drain();
+    CHECK(open_error == spool::errc::no_access);
+    CHECK(abort_error == spool::errc::unable_to_abort);
+    CHECK(save_error == spool::errc::no_access);
+    CHECK(client->open(id)); // unlocked again once finished
+}
+
+TEST_CASE("abort submit while unlocked returns the message to an editable draft") {
+    fixture f;
+    auto id = f.client.send(mail({smtp("a@x")})).value();
+    REQUIRE_FALSE(f.client.abort_submit(id));
+    CHECK(f.store.outgoing_queue().empty());
+    auto draft = f.client.open(id, spool::access::modify).value();
+    CHECK_FALSE(draft.submitted());
+    draft.payload.subject = "edited";
+    REQUIRE_FALSE(f.client.save(id, draft));
+    f.sp.drain();
+    CHECK(f.transport.deliveries().empty());
+    // and it can be submitted again
+    REQUIRE_FALSE(f.client.submit(id));
+    f.sp.drain();
+    REQUIRE(f.transport.deliveries().size() == 1);
+    CHECK(f.transport.deliveries()[0].subject == "edited");
+}
+
+TEST_CASE("abort submit of a finished or never-submitted message gives not_in_queue") {
+    fixture f;
+    auto draft = f.client.create(mail({smtp("a@x")})).value();
+    CHECK(f.client.abort_submit(draft) == spool::errc::not_in_queue);
+    f.client.save(draft, mail({smtp("a@x")})); // still a draft
+    auto sent = f.client.send(mail({smtp("b@x")})).value();
+    f.sp.drain();
+    CHECK(f.client.abort_submit(sent) == spool::errc::not_in_queue);
+    CHECK(f.client.abort_submit(spool::message_id{12345}) == spool::errc::not_found);
+}
+
+TEST_CASE("a message waiting for a retry is unlocked, so it can be aborted") {
+    fixture f;
+    f.transport.offline(60s);
+    auto id = f.client.send(mail({smtp("a@x")})).value();
+    f.sp.drain();
+    CHECK(f.sp.locked_count() == 0);
+    CHECK_FALSE(f.client.abort_submit(id));
+    f.transport.online();
+    f.clock.advance(61s);
+    f.sp.drain();
+    CHECK(f.transport.deliveries().empty());
+}
+
+template <class C>
+concept can_lock = requires(C c, spool::message_id id) { c.lock(id); };
+template <class C>
+concept can_finish = requires(C c, spool::message_id id, spool::message m) { c.finish(id, m); };
+template <class C>
+concept can_read_queue = requires(C c) { c.outgoing_queue(); };
+template <class C>
+concept can_enqueue = requires(C c, spool::message_id id, spool::message m) { c.enqueue(id, m); };
+
+TEST_CASE("operations reserved for the spooler are not part of the client API") {
+    using client = decltype(std::declval<fixture&>().client);
+    STATIC_REQUIRE_FALSE(can_lock<client>);
+    STATIC_REQUIRE_FALSE(can_finish<client>);
+    STATIC_REQUIRE_FALSE(can_read_queue<client>);
+    STATIC_REQUIRE_FALSE(can_enqueue<client>);
+    // The store itself has them: the client is what stands between.
+    STATIC_REQUIRE(can_finish<spool::memory_store&>);
+    STATIC_REQUIRE(can_read_queue<spool::memory_store&>);
+}
