@@ -169,6 +169,23 @@ TEST_CASE("sent-mail disposition: move to sent items, move to a user folder, lea
     CHECK(transport.deliveries().size() == 4);
 }
 
+TEST_CASE("a message that reached nobody is not deleted after submit, whatever its disposition") {
+    spool::memory_store store;
+    spool::memory_transport transport{{"SMTP"}};
+    transport.reject("gone@x");
+    spool::spooler sp{store, transport};
+    auto m = mail({smtp("gone@x"), fax("+1")});
+    m.sent_mail = spool::disposition::delete_after_submit{};
+    auto id = sp.client().send(m).value();
+    sp.drain();
+    auto kept = sp.client().open(id);
+    REQUIRE(kept);
+    CHECK(is<spool::status::failed>(kept->recipients[0]));
+    CHECK(std::holds_alternative<spool::disposition::leave_in_place>(kept->sent_mail));
+    CHECK(sp.client().contents(spool::folders::outbox) == std::vector<spool::message_id>{id});
+    CHECK(store.outgoing_queue().empty());
+}
+
 TEST_CASE("the deferred delivery time is carried to the transport; the spooler does not hold the message") {
     spool::memory_store store;
     spool::memory_transport transport;

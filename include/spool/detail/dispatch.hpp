@@ -69,10 +69,17 @@ void expire(Message& m, std::chrono::seconds lifetime) {
 }
 
 /// MAPI FinishedMsg's flag changes: no longer submitted or unsent, read.
+/// A message that reached nobody is never deleted after submit: it is the only
+/// copy of what failed, so it stays where it is for the user to see or resend.
 template <class Message>
 void mark_finished(Message& m) {
     m.flags = (m.flags & ~(message_flags::submitted | message_flags::unsent)) | message_flags::read;
     m.submission = submit_flags::none;
+    const bool reached_anyone = std::any_of(m.recipients.begin(), m.recipients.end(), [](const recipient& r) {
+        return std::holds_alternative<status::sent>(r.status);
+    });
+    if (!reached_anyone && std::holds_alternative<disposition::delete_after_submit>(m.sent_mail))
+        m.sent_mail = disposition::leave_in_place{};
 }
 
 template <class Message>
