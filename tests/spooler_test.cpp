@@ -37,11 +37,8 @@ spool::transmit_result send_all(spool::transmission<spool::message>& tx) {
 // --- Order, selection, finishing ---------------------------------------------
 
 TEST_CASE("queued messages are sent in submit-time order") {
-    spool::memory_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
-    auto client = sp.client();
+    spool_test::rig rig;
+    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
     for (std::string a : {"1@x", "2@x", "3@x"}) {
         REQUIRE(client.send(mail({smtp(a)})));
         clock.advance(1s);
@@ -125,10 +122,8 @@ TEST_CASE("a transport's per-recipient failure is kept with its reason and diagn
 }
 
 TEST_CASE("a sent recipient records the time, and a finished message leaves the queue, no longer submitted") {
-    spool::memory_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+    spool_test::rig rig;
+    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
     auto id = sp.client().send(mail({smtp("a@x")})).value();
     clock.advance(5s);
     sp.drain();
@@ -187,10 +182,8 @@ TEST_CASE("a message that reached nobody is not deleted after submit, whatever i
 }
 
 TEST_CASE("the deferred delivery time is carried to the transport; the spooler does not hold the message") {
-    spool::memory_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+    spool_test::rig rig;
+    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
     auto m = mail({smtp("a@x")});
     m.deferred_delivery_time = clock.now() + 24h;
     sp.client().send(m);
@@ -399,10 +392,8 @@ TEST_CASE("a coupled store's message that needs preprocessing goes through the s
 // --- Store and forward ---------------------------------------------------------
 
 TEST_CASE("an unavailable messaging system keeps the message; it is forwarded when due") {
-    spool::memory_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+    spool_test::rig rig;
+    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
     transport.offline(120s);
     auto id = sp.client().send(mail({smtp("a@x")})).value();
 

@@ -35,13 +35,7 @@ spool::recipient list(std::string name, spool::recipient_kind kind = spool::reci
     return {name, name, "MAPIPDL", kind};
 }
 
-struct fixture {
-    spool::memory_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler<spool::memory_store, spool::memory_transport, spool::manual_clock> sp{store, transport, clock};
-    decltype(sp.client()) client = sp.client();
-};
+using fixture = spool_test::rig;
 
 } // namespace
 

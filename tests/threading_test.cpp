@@ -58,10 +58,8 @@ TEST_CASE("a submit wakes the background spooler, which sends the message") {
 }
 
 TEST_CASE("wake() makes the background spooler retry after the clock moved") {
-    spool::memory_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+    spool_test::rig rig;
+    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
     transport.offline(30s);
     sp.start();
     sp.client().send(mail({smtp("a@x")}));
@@ -73,10 +71,8 @@ TEST_CASE("wake() makes the background spooler retry after the clock moved") {
 }
 
 TEST_CASE("stopping leaves queued messages queued, for the next start") {
-    spool::memory_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+    spool_test::rig rig;
+    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
     transport.offline(60s);
     sp.start();
     sp.client().send(mail({smtp("a@x")}));

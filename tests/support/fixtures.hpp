@@ -74,4 +74,15 @@ private:
     action action_;
 };
 
+/// The usual set-up: an in-memory store, one catch-all in-memory transport and
+/// a manual clock, composed into a spooler, with a client on it.
+struct rig {
+    using spooler_type = spool::spooler<spool::memory_store, spool::memory_transport, spool::manual_clock>;
+    spool::memory_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spooler_type sp{store, transport, clock};
+    spooler_type::client_type client = sp.client();
+};
+
 } // namespace spool_test

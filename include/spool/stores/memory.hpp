@@ -53,51 +53,47 @@ public:
     }
 
     std::error_code save(message_id id, const message_type& m) {
-        std::lock_guard g{state_->mutex};
-        auto* entry = find(id);
-        if (!entry) return errc::not_found;
-        write(*entry, id, m);
-        return {};
+        return update(id, [&](entry& e) -> std::error_code {
+            write(e, id, m);
+            return {};
+        });
     }
 
     std::error_code enqueue(message_id id, const message_type& m) {
-        std::lock_guard g{state_->mutex};
-        auto* entry = find(id);
-        if (!entry) return errc::not_found;
-        if (entry->queued) return errc::already_submitted;
-        write(*entry, id, m);
-        entry->queue_key = {m.client_submit_time.value_or(time_point{}), ++state_->last_sequence};
-        entry->queued = true;
-        state_->queue.emplace(entry->queue_key, id);
-        return {};
+        return update(id, [&](entry& e) -> std::error_code {
+            if (e.queued) return errc::already_submitted;
+            write(e, id, m);
+            e.queue_key = {m.client_submit_time.value_or(time_point{}), ++state_->last_sequence};
+            e.queued = true;
+            state_->queue.emplace(e.queue_key, id);
+            return {};
+        });
     }
 
     std::error_code abort_submit(message_id id, const message_type& m) {
-        std::lock_guard g{state_->mutex};
-        auto* entry = find(id);
-        if (!entry) return errc::not_found;
-        if (!entry->queued) return errc::not_in_queue;
-        dequeue(*entry);
-        write(*entry, id, m);
-        return {};
+        return update(id, [&](entry& e) -> std::error_code {
+            if (!e.queued) return errc::not_in_queue;
+            dequeue(e);
+            write(e, id, m);
+            return {};
+        });
     }
 
     std::error_code finish(message_id id, const message_type& m) {
-        std::lock_guard g{state_->mutex};
-        auto* entry = find(id);
-        if (!entry) return errc::not_found;
-        if (!entry->queued) return errc::not_in_queue;
-        dequeue(*entry);
-        write(*entry, id, m);
-        if (std::holds_alternative<disposition::delete_after_submit>(m.sent_mail)) {
-            state_->folders[entry->folder].erase(id);
-            state_->messages.erase(id);
-        } else if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
-            state_->folders[entry->folder].erase(id);
-            entry->folder = move->folder;
-            state_->folders[move->folder].insert(id);
-        }
-        return {};
+        return update(id, [&](entry& e) -> std::error_code {
+            if (!e.queued) return errc::not_in_queue;
+            dequeue(e);
+            write(e, id, m);
+            if (std::holds_alternative<disposition::delete_after_submit>(m.sent_mail)) {
+                state_->folders[e.folder].erase(id);
+                state_->messages.erase(id);
+            } else if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
+                state_->folders[e.folder].erase(id);
+                e.folder = move->folder;
+                state_->folders[move->folder].insert(id);
+            }
+            return {};
+        });
     }
 
     /// The outgoing queue, ascending client submit time, ties in submit order.
@@ -145,9 +141,13 @@ private:
         std::map<queue_position, message_id> queue;
     };
 
-    entry* find(message_id id) {
+    // Every change to an existing message: under the lock, not_found for an unknown id.
+    template <class F>
+    std::error_code update(message_id id, F&& change) {
+        std::lock_guard g{state_->mutex};
         auto it = state_->messages.find(id);
-        return it == state_->messages.end() ? nullptr : &it->second;
+        if (it == state_->messages.end()) return errc::not_found;
+        return change(it->second);
     }
 
     static void write(entry& e, message_id id, const message_type& m) {
