@@ -36,9 +36,7 @@ spool::transmit_result send_all(spool::transmission<spool::message>& tx) {
 
 // --- Order, selection, finishing ---------------------------------------------
 
-TEST_CASE("queued messages are sent in submit-time order") {
-    spool_test::rig rig;
-    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
+TEST_CASE_METHOD(spool_test::rig, "queued messages are sent in submit-time order") {
     for (std::string a : {"1@x", "2@x", "3@x"}) {
         REQUIRE(client.send(mail({smtp(a)})));
         clock.advance(1s);
@@ -121,9 +119,7 @@ TEST_CASE("a transport's per-recipient failure is kept with its reason and diagn
     CHECK(sp.stats().recipients_sent == 1);
 }
 
-TEST_CASE("a sent recipient records the time, and a finished message leaves the queue, no longer submitted") {
-    spool_test::rig rig;
-    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
+TEST_CASE_METHOD(spool_test::rig, "a sent recipient records the time, and a finished message leaves the queue, no longer submitted") {
     auto id = sp.client().send(mail({smtp("a@x")})).value();
     clock.advance(5s);
     sp.drain();
@@ -181,9 +177,7 @@ TEST_CASE("a message that reached nobody is not deleted after submit, whatever i
     CHECK(store.outgoing_queue().empty());
 }
 
-TEST_CASE("the deferred delivery time is carried to the transport; the spooler does not hold the message") {
-    spool_test::rig rig;
-    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
+TEST_CASE_METHOD(spool_test::rig, "the deferred delivery time is carried to the transport; the spooler does not hold the message") {
     auto m = mail({smtp("a@x")});
     m.deferred_delivery_time = clock.now() + 24h;
     sp.client().send(m);
@@ -391,9 +385,7 @@ TEST_CASE("a coupled store's message that needs preprocessing goes through the s
 
 // --- Store and forward ---------------------------------------------------------
 
-TEST_CASE("an unavailable messaging system keeps the message; it is forwarded when due") {
-    spool_test::rig rig;
-    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
+TEST_CASE_METHOD(spool_test::rig, "an unavailable messaging system keeps the message; it is forwarded when due") {
     transport.offline(120s);
     auto id = sp.client().send(mail({smtp("a@x")})).value();
 

@@ -35,51 +35,45 @@ spool::recipient list(std::string name, spool::recipient_kind kind = spool::reci
     return {name, name, "MAPIPDL", kind};
 }
 
-using fixture = spool_test::rig;
 
 } // namespace
 
-TEST_CASE("submit refuses a message without recipients, and leaves the draft as it was") {
-    fixture f;
-    auto id = f.client.create(mail({})).value();
-    CHECK(f.client.submit(id) == spool::errc::no_recipients);
-    auto draft = f.client.open(id, spool::access::modify).value();
+TEST_CASE_METHOD(spool_test::rig, "submit refuses a message without recipients, and leaves the draft as it was") {
+    auto id = client.create(mail({})).value();
+    CHECK(client.submit(id) == spool::errc::no_recipients);
+    auto draft = client.open(id, spool::access::modify).value();
     CHECK_FALSE(draft.submitted());
-    CHECK(f.store.outgoing_queue().empty());
+    CHECK(store.outgoing_queue().empty());
 }
 
-TEST_CASE("submit refuses an unresolved recipient") {
-    fixture f;
-    auto id = f.client.create(mail({smtp("a@x"), {"Someone", "", "SMTP"}})).value();
-    CHECK(f.client.submit(id) == spool::errc::unresolved_recipient);
-    auto id2 = f.client.create(mail({{"Someone", "someone@x", ""}})).value();
-    CHECK(f.client.submit(id2) == spool::errc::unresolved_recipient);
-    CHECK(f.store.outgoing_queue().empty());
+TEST_CASE_METHOD(spool_test::rig, "submit refuses an unresolved recipient") {
+    auto id = client.create(mail({smtp("a@x"), {"Someone", "", "SMTP"}})).value();
+    CHECK(client.submit(id) == spool::errc::unresolved_recipient);
+    auto id2 = client.create(mail({{"Someone", "someone@x", ""}})).value();
+    CHECK(client.submit(id2) == spool::errc::unresolved_recipient);
+    CHECK(store.outgoing_queue().empty());
 }
 
-TEST_CASE("submit refuses a message that is already submitted") {
-    fixture f;
-    auto id = f.client.create(mail({smtp("a@x")})).value();
-    REQUIRE_FALSE(f.client.submit(id));
-    CHECK(f.client.submit(id) == spool::errc::already_submitted);
-    CHECK(f.store.outgoing_queue().size() == 1);
+TEST_CASE_METHOD(spool_test::rig, "submit refuses a message that is already submitted") {
+    auto id = client.create(mail({smtp("a@x")})).value();
+    REQUIRE_FALSE(client.submit(id));
+    CHECK(client.submit(id) == spool::errc::already_submitted);
+    CHECK(store.outgoing_queue().size() == 1);
 }
 
-TEST_CASE("submit of an unknown message gives not_found") {
-    fixture f;
-    CHECK(f.client.submit(spool::message_id{999}) == spool::errc::not_found);
+TEST_CASE_METHOD(spool_test::rig, "submit of an unknown message gives not_found") {
+    CHECK(client.submit(spool::message_id{999}) == spool::errc::not_found);
 }
 
-TEST_CASE("submit marks the message submitted and unsent, resets responsibility, stamps the time, and queues it") {
-    fixture f;
+TEST_CASE_METHOD(spool_test::rig, "submit marks the message submitted and unsent, resets responsibility, stamps the time, and queues it") {
     auto m = mail({smtp("a@x"), smtp("b@x")});
     m.recipients[0].responsibility = true; // a client cannot pre-settle a recipient
     m.message_class = "";
-    auto id = f.client.create(m).value();
-    const auto now = f.clock.now();
-    REQUIRE_FALSE(f.client.submit(id));
+    auto id = client.create(m).value();
+    const auto now = clock.now();
+    REQUIRE_FALSE(client.submit(id));
 
-    auto queued = f.client.open(id, spool::access::read_only).value();
+    auto queued = client.open(id, spool::access::read_only).value();
     CHECK(queued.submitted());
     CHECK(spool::has(queued.flags, spool::message_flags::unsent));
     CHECK(queued.client_submit_time == now);
@@ -89,11 +83,11 @@ TEST_CASE("submit marks the message submitted and unsent, resets responsibility,
         CHECK_FALSE(r.responsibility);
         CHECK(spool_test::is<spool::status::pending>(r));
     }
-    auto q = f.store.outgoing_queue();
+    auto q = store.outgoing_queue();
     REQUIRE(q.size() == 1);
     CHECK(q[0].id == id);
     CHECK(q[0].client_submit_time == now);
-    CHECK(f.transport.calls() == 0); // submit returns at once; the spooler sends
+    CHECK(transport.calls() == 0); // submit returns at once; the spooler sends
 }
 
 TEST_CASE("submit expands distribution lists through the composed expander, nested and cyclic") {
@@ -137,17 +131,16 @@ TEST_CASE("a store that can expand lists is used when no expander is composed") 
     CHECK(sp.client().open(id).value().recipients.size() == 2);
 }
 
-TEST_CASE("duplicate recipients are removed so that no address is transmitted twice") {
-    fixture f;
-    auto id = f.client.send(mail({smtp("ann@x", spool::recipient_kind::bcc), smtp("bob@x"), smtp("ANN@x", spool::recipient_kind::bcc),
+TEST_CASE_METHOD(spool_test::rig, "duplicate recipients are removed so that no address is transmitted twice") {
+    auto id = client.send(mail({smtp("ann@x", spool::recipient_kind::bcc), smtp("bob@x"), smtp("ANN@x", spool::recipient_kind::bcc),
                                   smtp("ann@x", spool::recipient_kind::cc), fax("ann@x")}))
                   .value();
-    auto queued = f.client.open(id).value();
+    auto queued = client.open(id).value();
     REQUIRE(queued.recipients.size() == 3); // ann by SMTP, bob, and ann's fax number is another address
     CHECK(queued.recipients[0].address == "ann@x");
     CHECK(queued.recipients[0].kind == spool::recipient_kind::cc); // the most visible kind wins
-    f.sp.drain();
-    CHECK(f.transport.deliveries().size() == 3);
+    sp.drain();
+    CHECK(transport.deliveries().size() == 3);
 }
 
 TEST_CASE("submit sets the preprocess flag only when a composed preprocessor applies") {
@@ -169,25 +162,23 @@ TEST_CASE("submit sets the preprocess flag only when a composed preprocessor app
 
 // --- Access rules ------------------------------------------------------------
 
-TEST_CASE("a draft can be opened for modification and saved") {
-    fixture f;
-    auto id = f.client.create(mail({smtp("a@x")}, "first")).value();
-    auto draft = f.client.open(id, spool::access::modify).value();
+TEST_CASE_METHOD(spool_test::rig, "a draft can be opened for modification and saved") {
+    auto id = client.create(mail({smtp("a@x")}, "first")).value();
+    auto draft = client.open(id, spool::access::modify).value();
     draft.payload.subject = "second";
-    REQUIRE_FALSE(f.client.save(id, draft));
-    CHECK(f.client.open(id).value().payload.subject == "second");
+    REQUIRE_FALSE(client.save(id, draft));
+    CHECK(client.open(id).value().payload.subject == "second");
 }
 
-TEST_CASE("a queued message opens read-only, and refuses modification") {
-    fixture f;
-    auto id = f.client.send(mail({smtp("a@x")})).value();
-    CHECK(f.client.open(id, spool::access::modify).error() == spool::errc::submitted);
-    CHECK(f.client.open(id, spool::access::read_only));
-    CHECK(f.client.open(id, spool::access::best));
-    auto copy = f.client.open(id).value();
+TEST_CASE_METHOD(spool_test::rig, "a queued message opens read-only, and refuses modification") {
+    auto id = client.send(mail({smtp("a@x")})).value();
+    CHECK(client.open(id, spool::access::modify).error() == spool::errc::submitted);
+    CHECK(client.open(id, spool::access::read_only));
+    CHECK(client.open(id, spool::access::best));
+    auto copy = client.open(id).value();
     copy.payload.subject = "changed";
-    CHECK(f.client.save(id, copy) == spool::errc::submitted);
-    CHECK(f.client.open(id).value().payload.subject == "hello");
+    CHECK(client.save(id, copy) == spool::errc::submitted);
+    CHECK(client.open(id).value().payload.subject == "hello");
 }
 
 TEST_CASE("a message locked by the spooler cannot be opened, saved or aborted") {
@@ -213,46 +204,43 @@ TEST_CASE("a message locked by the spooler cannot be opened, saved or aborted") 
     CHECK(client->open(id)); // unlocked again once finished
 }
 
-TEST_CASE("abort submit while unlocked returns the message to an editable draft") {
-    fixture f;
-    auto id = f.client.send(mail({smtp("a@x")})).value();
-    REQUIRE_FALSE(f.client.abort_submit(id));
-    CHECK(f.store.outgoing_queue().empty());
-    auto draft = f.client.open(id, spool::access::modify).value();
+TEST_CASE_METHOD(spool_test::rig, "abort submit while unlocked returns the message to an editable draft") {
+    auto id = client.send(mail({smtp("a@x")})).value();
+    REQUIRE_FALSE(client.abort_submit(id));
+    CHECK(store.outgoing_queue().empty());
+    auto draft = client.open(id, spool::access::modify).value();
     CHECK_FALSE(draft.submitted());
     draft.payload.subject = "edited";
-    REQUIRE_FALSE(f.client.save(id, draft));
-    f.sp.drain();
-    CHECK(f.transport.deliveries().empty());
+    REQUIRE_FALSE(client.save(id, draft));
+    sp.drain();
+    CHECK(transport.deliveries().empty());
     // and it can be submitted again
-    REQUIRE_FALSE(f.client.submit(id));
-    f.sp.drain();
-    REQUIRE(f.transport.deliveries().size() == 1);
-    CHECK(f.transport.deliveries()[0].subject == "edited");
+    REQUIRE_FALSE(client.submit(id));
+    sp.drain();
+    REQUIRE(transport.deliveries().size() == 1);
+    CHECK(transport.deliveries()[0].subject == "edited");
 }
 
-TEST_CASE("abort submit of a finished or never-submitted message gives not_in_queue") {
-    fixture f;
-    auto draft = f.client.create(mail({smtp("a@x")})).value();
-    CHECK(f.client.abort_submit(draft) == spool::errc::not_in_queue);
-    f.client.save(draft, mail({smtp("a@x")})); // still a draft
-    auto sent = f.client.send(mail({smtp("b@x")})).value();
-    f.sp.drain();
-    CHECK(f.client.abort_submit(sent) == spool::errc::not_in_queue);
-    CHECK(f.client.abort_submit(spool::message_id{12345}) == spool::errc::not_found);
+TEST_CASE_METHOD(spool_test::rig, "abort submit of a finished or never-submitted message gives not_in_queue") {
+    auto draft = client.create(mail({smtp("a@x")})).value();
+    CHECK(client.abort_submit(draft) == spool::errc::not_in_queue);
+    client.save(draft, mail({smtp("a@x")})); // still a draft
+    auto sent = client.send(mail({smtp("b@x")})).value();
+    sp.drain();
+    CHECK(client.abort_submit(sent) == spool::errc::not_in_queue);
+    CHECK(client.abort_submit(spool::message_id{12345}) == spool::errc::not_found);
 }
 
-TEST_CASE("a message waiting for a retry is unlocked, so it can be aborted") {
-    fixture f;
-    f.transport.offline(60s);
-    auto id = f.client.send(mail({smtp("a@x")})).value();
-    f.sp.drain();
-    CHECK(f.sp.locked_count() == 0);
-    CHECK_FALSE(f.client.abort_submit(id));
-    f.transport.online();
-    f.clock.advance(61s);
-    f.sp.drain();
-    CHECK(f.transport.deliveries().empty());
+TEST_CASE_METHOD(spool_test::rig, "a message waiting for a retry is unlocked, so it can be aborted") {
+    transport.offline(60s);
+    auto id = client.send(mail({smtp("a@x")})).value();
+    sp.drain();
+    CHECK(sp.locked_count() == 0);
+    CHECK_FALSE(client.abort_submit(id));
+    transport.online();
+    clock.advance(61s);
+    sp.drain();
+    CHECK(transport.deliveries().empty());
 }
 
 template <class C>
@@ -265,7 +253,7 @@ template <class C>
 concept can_enqueue = requires(C c, spool::message_id id, spool::message m) { c.enqueue(id, m); };
 
 TEST_CASE("operations reserved for the spooler are not part of the client API") {
-    using client = decltype(std::declval<fixture&>().client);
+    using client = decltype(std::declval<spool_test::rig&>().client);
     STATIC_REQUIRE_FALSE(can_lock<client>);
     STATIC_REQUIRE_FALSE(can_finish<client>);
     STATIC_REQUIRE_FALSE(can_read_queue<client>);

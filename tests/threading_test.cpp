@@ -57,9 +57,7 @@ TEST_CASE("a submit wakes the background spooler, which sends the message") {
     CHECK(sp.client().contents(spool::folders::sent_items) == std::vector<spool::message_id>{id});
 }
 
-TEST_CASE("wake() makes the background spooler retry after the clock moved") {
-    spool_test::rig rig;
-    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
+TEST_CASE_METHOD(spool_test::rig, "wake() makes the background spooler retry after the clock moved") {
     transport.offline(30s);
     sp.start();
     sp.client().send(mail({smtp("a@x")}));
@@ -70,9 +68,7 @@ TEST_CASE("wake() makes the background spooler retry after the clock moved") {
     REQUIRE(eventually([&] { return transport.deliveries().size() == 1; }));
 }
 
-TEST_CASE("stopping leaves queued messages queued, for the next start") {
-    spool_test::rig rig;
-    [[maybe_unused]] auto& [store, transport, clock, sp, client] = rig;
+TEST_CASE_METHOD(spool_test::rig, "stopping leaves queued messages queued, for the next start") {
     transport.offline(60s);
     sp.start();
     sp.client().send(mail({smtp("a@x")}));
