@@ -186,6 +186,20 @@ TEST_CASE_METHOD(spool_test::rig, "the deferred delivery time is carried to the 
     CHECK(transport.deliveries()[0].deferred_delivery_time == clock.now() + 24h);
 }
 
+TEST_CASE("transports see the message locked by the spooler; the store never keeps the lock") {
+    spool::memory_store store;
+    spool::submit_flags seen{};
+    scripted_transport probe{spool::address_types::any(), [&](auto& tx) {
+                                 seen = tx.message().submission;
+                                 return spool::transmit_result::busy();
+                             }};
+    spool::spooler sp{store, probe};
+    auto id = sp.client().send(mail({smtp("a@x")})).value();
+    sp.drain();
+    CHECK(spool::has(seen, spool::submit_flags::locked));
+    CHECK_FALSE(spool::has(store.load(id).value().submission, spool::submit_flags::locked));
+}
+
 TEST_CASE("each transmission carries a stable delivery key per recipient") {
     spool::memory_store store;
     spool::memory_transport transport;
@@ -337,6 +351,31 @@ TEST_CASE("a tightly coupled store is detected at compile time; a plain store is
     STATIC_REQUIRE_FALSE(spool::CoupledStore<spool::memory_store>);
     STATIC_REQUIRE(spool::spooler<local_store, spool::memory_transport>::coupled);
     STATIC_REQUIRE_FALSE(spool::spooler<spool::memory_store, spool::memory_transport>::coupled);
+}
+
+namespace {
+// A plain store (no coupled tag) with transport-like members whose bodies
+// cannot compile: if spool instantiated its coupled path for this store, the
+// build would stop here.
+struct poisoned_store : spool::memory_store {
+    spool::address_types address_types() const { return {"SMTP"}; }
+    template <class M>
+    spool::transmit_result transmit(spool::transmission<M>&) {
+        static_assert(sizeof(M) == 0, "the coupled path was instantiated for a store that is not coupled");
+        return spool::transmit_result::done();
+    }
+};
+} // namespace
+
+TEST_CASE("for a store that is not coupled, the coupled path is not instantiated") {
+    STATIC_REQUIRE_FALSE(spool::spooler<poisoned_store, spool::memory_transport>::coupled);
+    poisoned_store store;
+    spool::memory_transport transport{{"SMTP"}};
+    spool::spooler sp{store, transport};
+    sp.client().send(mail({smtp("a@x")}));
+    CHECK(store.outgoing_queue().size() == 1); // the store did not deliver at submit
+    sp.drain();
+    CHECK(transport.deliveries().size() == 1);
 }
 
 TEST_CASE("a coupled store that handles every recipient finishes the message inline, with no queue trip") {
@@ -545,4 +584,62 @@ TEST_CASE("a new spooler on the same store picks up queued and waiting messages"
     CHECK(restarted.drain().finished == 1);
     CHECK(transport.deliveries().size() == 1);
     CHECK_FALSE(store.load(id).value().submitted());
+}
+
+// --- A failing store ------------------------------------------------------------
+
+namespace {
+/// A store whose durable steps can be made to fail, as a full disk would.
+struct flaky_store : spool::memory_store {
+    std::shared_ptr<bool> failing = std::make_shared<bool>(false);
+    std::error_code enqueue(spool::message_id id, const spool::message& m) {
+        return *failing ? spool::errc::store_failure : spool::memory_store::enqueue(id, m);
+    }
+    std::error_code finish(spool::message_id id, const spool::message& m) {
+        return *failing ? spool::errc::store_failure : spool::memory_store::finish(id, m);
+    }
+    std::error_code save(spool::message_id id, const spool::message& m) {
+        return *failing ? spool::errc::store_failure : spool::memory_store::save(id, m);
+    }
+};
+} // namespace
+
+TEST_CASE("a store that cannot queue makes submit fail, and the draft stays a draft") {
+    flaky_store store;
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    auto id = client.create(mail({smtp("a@x")})).value();
+    *store.failing = true;
+    CHECK(client.submit(id) == spool::errc::store_failure);
+    *store.failing = false;
+    CHECK_FALSE(client.open(id, spool::access::modify).value().submitted());
+    REQUIRE_FALSE(client.submit(id));
+    sp.drain();
+    CHECK(transport.deliveries().size() == 1);
+}
+
+TEST_CASE("a store that fails a step keeps the message queued; the spooler retries and redelivers with the same key") {
+    flaky_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    auto id = sp.client().send(mail({smtp("a@x")})).value();
+    *store.failing = true;
+    auto report = sp.drain(); // ends: the failed message waits before it is tried again
+    CHECK(report.store_errors == 1);
+    CHECK(sp.stats().store_errors == 1);
+    CHECK(sp.stats().last_store_error == spool::errc::store_failure);
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(sp.locked_count() == 0);
+
+    *store.failing = false;
+    clock.advance(1s);
+    CHECK(sp.drain().finished == 1);
+    // "sent" was never recorded, so the recipient is sent again (at-least-once),
+    // under the same delivery key so that an idempotent transport can drop it.
+    auto ds = transport.deliveries();
+    REQUIRE(ds.size() == 2);
+    CHECK(ds[0].delivery_key == ds[1].delivery_key);
+    CHECK(spool::has(store.load(id).value().flags, spool::message_flags::read));
 }

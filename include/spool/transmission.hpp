@@ -4,6 +4,7 @@
 
 #include <range/v3/view/transform.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <optional>
@@ -94,11 +95,12 @@ public:
     const std::vector<std::optional<recipient_status>>& outcomes() const noexcept { return outcomes_; }
 
 private:
+    // assigned_ is in recipient-table order, so a report finds its slot by bisection.
     std::size_t slot(const recipient& r) const {
         const auto* first = message_->recipients.data();
         const auto index = static_cast<std::size_t>(&r - first);
-        for (std::size_t k = 0; k < assigned_.size(); ++k)
-            if (assigned_[k] == index) return k;
+        const auto it = std::lower_bound(assigned_.begin(), assigned_.end(), index);
+        if (it != assigned_.end() && *it == index) return static_cast<std::size_t>(it - assigned_.begin());
         throw std::invalid_argument("spool::transmission: the recipient '" + r.address +
                                     "' was not assigned to this transport; report only recipients from recipients()");
     }

@@ -11,7 +11,7 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -90,10 +90,11 @@ private:
         } unlock{queue, id};
 
         auto loaded = core_.store().load(id);
-        if (!loaded) return store_error(report, loaded.error());
+        if (!loaded) return store_error(id, now, report, loaded.error());
         message_type m = std::move(*loaded);
         if (!m.submitted()) return; // aborted between the queue snapshot and the lock
         const tally before = tally_of(m);
+        m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
 
         const time_point submitted_at = m.client_submit_time.value_or(now);
         const time_point deadline = submitted_at + core_.max_lifetime();
@@ -106,7 +107,7 @@ private:
         if (has(m.submission, submit_flags::preprocess)) {
             preprocess(m, now);
             // Preprocessing done is a durable step: a crash after it must not preprocess twice.
-            if (auto ec = core_.store().save(id, m)) return store_error(report, ec);
+            if (auto ec = save(id, m)) return store_error(id, now, report, ec);
         }
 
         std::size_t deferrals = 0;
@@ -124,14 +125,14 @@ private:
 
         if (all_settled(m)) {
             mark_finished(m);
-            if (auto ec = core_.store().finish(id, m)) return store_error(report, ec);
+            if (auto ec = core_.store().finish(id, m)) return store_error(id, now, report, ec);
             ++report.finished;
             std::lock_guard g{stats_mutex_};
             ++stats_.messages_finished;
             auto q = queue.guard();
             queue.forget(id);
         } else {
-            if (auto ec = core_.store().save(id, m)) return store_error(report, ec);
+            if (auto ec = save(id, m)) return store_error(id, now, report, ec);
             ++report.deferred;
             wait(id, next_due(m, now, deadline), report);
         }
@@ -199,12 +200,26 @@ private:
         stats_.recipients_deferred += deferrals;
     }
 
-    void store_error(run_report& report, std::error_code ec) {
+    // The lock is the spooler's, in memory: it is never handed to the store.
+    std::error_code save(message_id id, message_type& m) {
+        m.submission = m.submission & ~submit_flags::locked;
+        const auto ec = core_.store().save(id, m);
+        m.submission |= submit_flags::locked;
+        return ec;
+    }
+
+    // A store that failed a step is asked again a little later rather than at
+    // once, so that drain() ends and a failing disk is not hammered. Nothing
+    // is lost: the message stays queued as it was before the failed step.
+    void store_error(message_id id, time_point now, run_report& report, std::error_code ec) {
         ++report.store_errors;
+        wait(id, now + store_retry, report);
         std::lock_guard g{stats_mutex_};
         ++stats_.store_errors;
         stats_.last_store_error = ec;
     }
+
+    static constexpr std::chrono::seconds store_retry{1};
 
     Core& core_;
     std::mutex run_mutex_;

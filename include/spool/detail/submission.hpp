@@ -12,6 +12,7 @@
 #include <cctype>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <system_error>
 #include <vector>
 
@@ -45,17 +46,11 @@ std::vector<recipient> expand_recipients(const std::vector<recipient>& given, Ex
     for (const recipient& r : given) walk(walk, r, r.kind);
 
     std::vector<recipient> unique;
-    std::vector<std::string> keys;
+    std::unordered_map<std::string, std::size_t> position;
     for (recipient& r : flat) {
-        const std::string key = recipient_key(r);
-        auto it = std::find(keys.begin(), keys.end(), key);
-        if (it == keys.end()) {
-            keys.push_back(key);
-            unique.push_back(std::move(r));
-        } else {
-            recipient& kept = unique[static_cast<std::size_t>(it - keys.begin())];
-            kept.kind = std::min(kept.kind, r.kind);
-        }
+        auto [it, added] = position.try_emplace(recipient_key(r), unique.size());
+        if (added) unique.push_back(std::move(r));
+        else unique[it->second].kind = std::min(unique[it->second].kind, r.kind);
     }
     return unique;
 }
