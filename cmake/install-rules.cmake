@@ -15,3 +15,7 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/spoolConfigVersion.cmake
   COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
 install(FILES "${PROJECT_BINARY_DIR}/spoolConfig.cmake" "${PROJECT_BINARY_DIR}/spoolConfigVersion.cmake"
   DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+
+# For build systems other than CMake. Header-only, so it is arch-independent.
+configure_file(cmake/spool.pc.in "${PROJECT_BINARY_DIR}/spool.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/spool.pc" DESTINATION "${CMAKE_INSTALL_DATADIR}/pkgconfig")

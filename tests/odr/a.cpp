@@ -1,0 +1,16 @@
+// With b.cpp: two translation units that include every public header link
+// into one program (no non-inline definitions in headers).
+#include <spool/spool.hpp>
+
+std::size_t finished_in_b();
+
+int main() {
+    spool::spooler sp{spool::memory_store{}, spool::memory_transport{}};
+    spool::message m;
+    m.recipients.push_back({"A", "a@x", "SMTP"});
+    sp.client().send(m);
+    const bool here = sp.drain().finished == 1;
+    const bool there = finished_in_b() == 1;
+    const bool same_category = &spool::spool_category() == &std::error_code(spool::errc::not_found).category();
+    return here && there && same_category ? 0 : 1;
+}
