@@ -1,0 +1,71 @@
+import os
+import re
+
+from conan import ConanFile
+from conan.tools.build import check_min_cppstd
+from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
+from conan.tools.files import load
+
+required_conan_version = ">=2.0"
+
+
+class SpoolConan(ConanFile):
+    name = "spool"
+    description = "Header-only C++20 store-and-forward message spooler with compile-time composed stores, transports and preprocessors"
+    # No licence has been chosen for spool yet; this must be settled before publishing.
+    license = "LicenseRef-spool-unlicensed"
+    topics = ("messaging", "spooler", "store-and-forward", "header-only")
+    package_type = "header-library"
+    settings = "os", "arch", "compiler", "build_type"
+    options = {"sqlite": [True, False]}
+    default_options = {"sqlite": False, "boost/*:header_only": True}
+    exports_sources = "CMakeLists.txt", "cmake/*", "include/*"
+    no_copy_source = True
+
+    def set_version(self):
+        # The version is written once, in include/spool/version.hpp, as CMake reads it.
+        header = load(self, os.path.join(self.recipe_folder, "include", "spool", "version.hpp"))
+        parts = [re.search(rf"#define SPOOL_VERSION_{p} (\d+)", header).group(1) for p in ("MAJOR", "MINOR", "PATCH")]
+        self.version = ".".join(parts)
+
+    def requirements(self):
+        self.requires("boost/1.81.0")
+        self.requires("range-v3/0.12.0")
+        if self.options.sqlite:
+            self.requires("sqlite3/3.40.1")
+
+    def validate(self):
+        check_min_cppstd(self, 20)
+
+    def layout(self):
+        cmake_layout(self, src_folder=".")
+
+    def generate(self):
+        toolchain = CMakeToolchain(self)
+        # Exactly the install the consumer tests in tests/ verify: no tests, no examples.
+        toolchain.cache_variables["SPOOL_BUILD_TESTS"] = False
+        toolchain.cache_variables["SPOOL_BUILD_EXAMPLES"] = False
+        toolchain.cache_variables["SPOOL_INSTALL"] = True
+        toolchain.generate()
+        CMakeDeps(self).generate()
+
+    def build(self):
+        CMake(self).configure()
+
+    def package(self):
+        CMake(self).install()
+
+    def package_id(self):
+        self.info.clear()
+
+    def package_info(self):
+        # CMake users get spool's own installed config (share/spool), the one the
+        # find_package consumer test builds against; other generators use these fields.
+        self.cpp_info.set_property("cmake_find_mode", "none")
+        self.cpp_info.builddirs = [os.path.join("share", "spool")]
+        self.cpp_info.set_property("pkg_config_name", "spool")
+        self.cpp_info.bindirs = []
+        self.cpp_info.libdirs = []
+        self.cpp_info.requires = ["boost::headers", "range-v3::range-v3"]
+        if self.options.sqlite:
+            self.cpp_info.requires.append("sqlite3::sqlite3")
