@@ -6,6 +6,7 @@
 
 #include <spool/detail/submission.hpp>
 #include <spool/error.hpp>
+#include <spool/events.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
 
@@ -93,6 +94,7 @@ public:
         m->submission = submit_flags::none;
         if (auto ec = core_->store().abort_submit(id, *m)) return ec;
         queue.forget(id);
+        core_->notify(queue_changed_event{id, queue_changed_event::change::removed});
         return {};
     }
 

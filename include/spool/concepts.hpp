@@ -60,6 +60,15 @@ template <class T, class M = message>
 concept Transport = enable_transport<std::remove_cvref_t<T>> && detail::names_address_types<T> &&
                     detail::transport_transmits<T, M>;
 
+/// A Transport that also receives mail. It says when mail waits either when
+/// the spooler asks (`bool mail_waiting()`, MAPI LOGON_SP_POLL) or by raising
+/// the signal it was given (`void on_mail_waiting(spool::mail_signal)`, MAPI
+/// NOTIFY_NEWMAIL), and fills messages with `receive_result receive(reception<M>&)`.
+/// Resolved at compile time: a send-only transport costs nothing.
+template <class T, class M = message>
+concept ReceivingTransport = Transport<T, M> && detail::transport_receives<T, M> &&
+                             (detail::transport_is_polled<T> || detail::transport_signals<T>);
+
 /// **Preprocessor**: runs on a locked message before any transport sees it
 /// (MAPI: a preprocessor registered with RegisterPreprocessor).
 ///
@@ -73,6 +82,31 @@ concept Transport = enable_transport<std::remove_cvref_t<T>> && detail::names_ad
 template <class P, class M = message>
 concept Preprocessor = enable_preprocessor<std::remove_cvref_t<P>> && detail::names_address_types<P> &&
                        detail::preprocessor_preprocesses<P, M>;
+
+/// **Postprocessor**: runs on an incoming message before it is committed
+/// (MAPI: an inbound spooler hook). It may modify the message, reroute it to
+/// another folder, or discard it.
+///
+/// Minimal complete definition: `using spool_concept = spool::postprocessor_tag;`
+/// and `postprocess_result postprocess(postprocessing<M>&)`.
+template <class P, class M = message>
+concept Postprocessor = enable_postprocessor<std::remove_cvref_t<P>> && detail::postprocessor_postprocesses<P, M>;
+
+/// **OutboundHook**: runs when a submitted message is finished, before its
+/// sent-mail disposition (MAPI: an outbound spooler hook, run by DoSentMail).
+/// It may modify the message, including its disposition.
+///
+/// Minimal complete definition: `using spool_concept = spool::outbound_hook_tag;`
+/// and `void finishing(M&)`.
+template <class H, class M = message>
+concept OutboundHook = enable_outbound_hook<std::remove_cvref_t<H>> && detail::hook_sees_finished<H, M>;
+
+/// **Observer**: told what happens, for a client to refresh its view. It has
+/// any of `on_new_mail`, `on_message_finished`, `on_recipient_status`,
+/// `on_queue_changed` (each taking the matching event); only those are called.
+/// An observer that throws does not disturb the spooler.
+template <class O>
+concept Observer = enable_observer<std::remove_cvref_t<O>> && detail::observes_something<O>;
 
 /// **Expander**: turns a distribution-list recipient into its members
 /// (MAPI: the expansion half of ExpandRecips). `expand` returns nullopt for a

@@ -71,6 +71,9 @@ struct recipient {
     /// store) has settled this recipient; false means a transport is still wanted.
     bool responsibility = false;
     recipient_status status = status::pending{};
+    /// The spooler has decided on this recipient's report (sent one, or none was
+    /// asked for). Stored with the message, so no retry or restart reports twice.
+    bool reported = false;
 
     /// A recipient is resolved when a transport could be chosen for it.
     bool resolved() const noexcept { return !address.empty() && !address_type.empty(); }
@@ -135,6 +138,46 @@ struct report_requests {
     friend bool operator==(const report_requests&, const report_requests&) = default;
 };
 
+/// Who a message is from, or who gets its reports (MAPI PR_SENDER_*, PR_REPORT_*).
+struct mailbox {
+    std::string display_name;
+    std::string address;
+    std::string address_type;
+    friend bool operator==(const mailbox&, const mailbox&) = default;
+};
+
+/// What a delivery or non-delivery report says about one recipient.
+struct report_entry {
+    std::string display_name;
+    std::string address;
+    std::string address_type;
+    recipient_kind kind = recipient_kind::to;
+    std::optional<time_point> delivered_at; ///< delivery reports (MAPI PR_DELIVER_TIME)
+    std::string reason;                     ///< non-delivery reports (MAPI PR_REPORT_TEXT)
+    std::string diagnostic;                 ///< e.g. an RFC 3463 status code
+    friend bool operator==(const report_entry&, const report_entry&) = default;
+};
+
+enum class report_kind : std::uint8_t { delivery, non_delivery };
+
+template <class Payload>
+struct basic_message;
+
+/// The body of a report message (MAPI: a message of class Report.<class>.DR or .NDR).
+template <class Payload>
+struct basic_report {
+    report_kind kind = report_kind::delivery;
+    time_point report_time{};
+    std::vector<report_entry> entries;
+    message_id original_id{};
+    std::string original_class;
+    std::optional<time_point> original_submit_time;
+    std::vector<recipient> original_recipients; ///< who the original was addressed to (MAPI PR_ORIGINAL_DISPLAY_*)
+    /// A non-delivery report carries the original message, as submitted, so it can be resent.
+    std::vector<basic_message<Payload>> original;
+    friend bool operator==(const basic_report&, const basic_report&) = default;
+};
+
 /// The default payload: what a mail message carries besides its envelope.
 struct mail_payload {
     std::string subject;
@@ -155,8 +198,12 @@ struct basic_message {
     submit_flags submission = submit_flags::none;
     std::optional<time_point> client_submit_time; ///< stamped at submit (PR_CLIENT_SUBMIT_TIME)
     message_priority priority = message_priority::normal;
+    mailbox sender;                   ///< who sent it; reports go here unless report_to is set
+    std::optional<mailbox> report_to; ///< MAPI PR_REPORT_ENTRYID
     sent_mail_disposition sent_mail = disposition::move_to{};
     report_requests reports;
+    /// Set on report messages only.
+    std::optional<basic_report<Payload>> report;
     /// MAPI PR_DEFERRED_DELIVERY_TIME: an option of the messaging system. The
     /// spooler passes it to the transport and does not hold the message for it.
     std::optional<time_point> deferred_delivery_time;

@@ -8,22 +8,27 @@
 
 namespace spool {
 
-/// What a preprocessor says about a message.
-class preprocess_result {
+/// What a preprocessor or postprocessor says about its run.
+class processing_result {
 public:
-    static preprocess_result ok() { return preprocess_result{true, {}}; }
-    /// The message cannot be sent. The spooler keeps it and marks every
-    /// unsettled recipient failed with this reason.
-    static preprocess_result fail(std::string reason) { return preprocess_result{false, std::move(reason)}; }
+    static processing_result ok() { return processing_result{true, {}}; }
+    /// A preprocessor's failure: the message cannot be sent, and every unsettled
+    /// recipient fails with this reason. A postprocessor's: it is counted, and
+    /// the message is committed all the same.
+    static processing_result fail(std::string reason) { return processing_result{false, std::move(reason)}; }
 
     bool succeeded() const noexcept { return ok_; }
     const std::string& reason() const noexcept { return reason_; }
 
 private:
-    preprocess_result(bool ok, std::string reason) : ok_(ok), reason_(std::move(reason)) {}
+    processing_result(bool ok, std::string reason) : ok_(ok), reason_(std::move(reason)) {}
     bool ok_;
     std::string reason_;
 };
+
+/// Each name reads naturally in its own role; they are one type.
+using preprocess_result = processing_result;
+using postprocess_result = processing_result;
 
 /// One preprocessor run on a locked message (MAPI: the PreprocessMessage
 /// function). The preprocessor may change the message, and may report

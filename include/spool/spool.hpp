@@ -9,7 +9,10 @@
 #include <spool/result.hpp>
 
 #include <spool/address_types.hpp>
+#include <spool/events.hpp>
 #include <spool/preprocessing.hpp>
+#include <spool/receive_folders.hpp>
+#include <spool/reception.hpp>
 #include <spool/tags.hpp>
 #include <spool/transmission.hpp>
 

@@ -6,6 +6,7 @@
 #include <spool/detail/policy_set.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <concepts>
 #include <exception>
@@ -56,7 +57,7 @@ public:
     /// One pass over the outgoing queue, on the calling thread.
     run_report run_once() { return outgoing_.run_once(); }
 
-    /// Passes until no message is due now; messages waiting for a later time stay queued.
+    /// Passes until no message is due now and no mail waits; messages waiting for a later time stay queued.
     run_report drain() {
         run_report total;
         for (;;) {
@@ -66,9 +67,10 @@ public:
             total.finished += r.finished;
             total.deferred += r.deferred;
             total.store_errors += r.store_errors;
+            total.received += r.received;
             total.waiting = r.waiting;
             total.next_due = r.next_due;
-            if (r.processed == 0) return total;
+            if (r.processed == 0 && r.received == 0) return total;
         }
     }
 
@@ -92,7 +94,33 @@ public:
     /// transport's messaging system came back (MAPI NOTIFY_READYTOSEND).
     void wake() { core_.wake(); }
 
-    spooler_stats stats() const { return outgoing_.stats(); }
+    spooler_stats stats() const {
+        const auto& c = core_.counts();
+        return {c.messages_finished.load(),      c.messages_received.load(),       c.reports_generated.load(),
+                c.recipients_sent.load(),        c.recipients_failed.load(),       c.recipients_deferred.load(),
+                c.preprocessing_failures.load(), c.postprocessing_failures.load(), c.receive_failures.load(),
+                c.outbound_hook_failures.load(), c.observer_failures.load(),       c.store_errors.load(),
+                c.last_store_error()};
+    }
+
+    /// Incoming mail is taken only while inbound is enabled (MAPI NOTIFY_BEGIN_INBOUND /
+    /// NOTIFY_END_INBOUND); it is enabled from the start. Enabling looks at every
+    /// signalling transport once, since signals raised while disabled were ignored.
+    void enable_inbound() {
+        core_.set_inbound(true);
+        core_.for_each_transport([&](auto& t, std::size_t i) {
+            if constexpr (detail::transport_signals<std::remove_cvref_t<decltype(t)>>) core_.raise_mail_signal(i);
+        });
+        core_.wake();
+    }
+    void disable_inbound() { core_.set_inbound(false); }
+    bool inbound_enabled() const noexcept { return core_.inbound_enabled(); }
+
+    /// The receive-folder table: which folder incoming messages go to, by class.
+    spool::receive_folders& receive_folders() noexcept { return core_.receive_folders(); }
+
+    /// How often the background thread asks polled transports for mail (MAPI LOGON_SP_POLL).
+    void poll_every(std::chrono::milliseconds interval) { poll_interval_ = interval; }
 
     /// Messages the spooler holds locked right now.
     std::size_t locked_count() { return core_.queue().lock_count(); }
@@ -103,6 +131,7 @@ private:
     void work(std::stop_token stop) {
         while (!stop.stop_requested()) {
             std::chrono::milliseconds wait = idle_wait;
+            if constexpr (core_type::polls) wait = std::min(wait, poll_interval_.load());
             try {
                 const run_report r = run_once();
                 if (r.next_due) {
@@ -119,6 +148,7 @@ private:
 
     core_type core_;
     detail::outgoing<core_type> outgoing_;
+    std::atomic<std::chrono::milliseconds> poll_interval_{std::chrono::seconds{5}};
     std::jthread worker_;
 };
 

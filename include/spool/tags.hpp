@@ -15,6 +15,9 @@ struct preprocessor_tag {};
 struct expander_tag {};
 struct clock_tag {};
 struct retry_policy_tag {};
+struct postprocessor_tag {};
+struct outbound_hook_tag {};
+struct observer_tag {};
 /// A store that is also a transport for some address types (MAPI: a tightly coupled store).
 struct coupled_store_tag : store_tag, transport_tag {};
 
@@ -29,5 +32,8 @@ template <class T> inline constexpr bool enable_preprocessor = detail::declares<
 template <class T> inline constexpr bool enable_expander = detail::declares<T, expander_tag>;
 template <class T> inline constexpr bool enable_clock = detail::declares<T, clock_tag>;
 template <class T> inline constexpr bool enable_retry_policy = detail::declares<T, retry_policy_tag>;
+template <class T> inline constexpr bool enable_postprocessor = detail::declares<T, postprocessor_tag>;
+template <class T> inline constexpr bool enable_outbound_hook = detail::declares<T, outbound_hook_tag>;
+template <class T> inline constexpr bool enable_observer = detail::declares<T, observer_tag>;
 
 } // namespace spool

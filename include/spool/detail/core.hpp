@@ -5,8 +5,12 @@
 
 #include <spool/clock.hpp>
 #include <spool/concepts.hpp>
+#include <spool/detail/counters.hpp>
 #include <spool/detail/policy_set.hpp>
 #include <spool/detail/queue_state.hpp>
+#include <spool/events.hpp>
+#include <spool/receive_folders.hpp>
+#include <spool/reception.hpp>
 #include <spool/retry.hpp>
 
 #include <boost/hana/at.hpp>
@@ -14,6 +18,8 @@
 #include <boost/hana/integral_constant.hpp>
 #include <boost/hana/tuple.hpp>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -36,8 +42,23 @@ public:
     using store_type = typename policies::store_type;
     using message_type = typename policies::message_type;
     static constexpr bool coupled = CoupledStore<store_type>;
+    /// Whether some transport must be asked for mail (MAPI LOGON_SP_POLL); only then does the spooler poll.
+    static constexpr bool polls = [] {
+        bool any = false;
+        ((any = any || (enable_transport<unwrap_t<Ps>> && transport_is_polled<unwrap_t<Ps>>)), ...);
+        return any;
+    }();
 
-    explicit core(Ps... ps) : parts_(std::move(ps)...) {}
+    explicit core(Ps... ps) : parts_(std::move(ps)...) {
+        // A signalling transport raises its own flag and wakes the spooler.
+        for_each_transport([&](auto& t, std::size_t i) {
+            if constexpr (transport_signals<std::remove_cvref_t<decltype(t)>>)
+                t.on_mail_waiting(mail_signal{[this, i] {
+                    mail_waiting_[i].store(true);
+                    wake();
+                }});
+        });
+    }
     core(const core&) = delete;
     core& operator=(const core&) = delete;
 
@@ -81,6 +102,43 @@ public:
         });
     }
 
+    /// Calls f(policy) for each policy of the role `Tag` names, in composed order.
+    template <class Tag, class F>
+    void for_each_of(F&& f) {
+        hana::for_each(parts_, [&](auto& p) {
+            if constexpr (declares<unwrap_t<decltype(p)>, Tag>) f(unwrap_ref(p));
+        });
+    }
+
+    /// Tells every observer that handles this event. An observer that throws is counted, not propagated.
+    template <class Event>
+    void notify(const Event& e) {
+        for_each_of<observer_tag>([&](auto& o) {
+            using O = std::remove_cvref_t<decltype(o)>;
+            try {
+                if constexpr (std::is_same_v<Event, new_mail_event> && observes_new_mail<O>) o.on_new_mail(e);
+                else if constexpr (std::is_same_v<Event, message_finished_event> && observes_finished<O>) o.on_message_finished(e);
+                else if constexpr (std::is_same_v<Event, recipient_status_event> && observes_recipients<O>) o.on_recipient_status(e);
+                else if constexpr (std::is_same_v<Event, queue_changed_event> && observes_queue<O>) o.on_queue_changed(e);
+            } catch (...) {
+                counts_.observer_failures.fetch_add(1);
+            }
+        });
+    }
+
+    counters& counts() noexcept { return counts_; }
+    const counters& counts() const noexcept { return counts_; }
+
+    /// Whether a signalling transport at composed position i raised its signal; clears it.
+    bool take_mail_signal(std::size_t i) { return mail_waiting_[i].exchange(false); }
+    void raise_mail_signal(std::size_t i) { mail_waiting_[i].store(true); }
+
+    /// MAPI NOTIFY_BEGIN_INBOUND / NOTIFY_END_INBOUND.
+    bool inbound_enabled() const noexcept { return inbound_.load(); }
+    void set_inbound(bool on) noexcept { inbound_.store(on); }
+
+    spool::receive_folders& receive_folders() noexcept { return receive_folders_; }
+
     queue_state& queue() noexcept { return queue_; }
 
     void wake() {
@@ -116,6 +174,10 @@ private:
     exponential_backoff default_retry_;
     [[no_unique_address]] std::conditional_t<policies::valid, std::monostate, store_type> placeholder_;
     queue_state queue_;
+    spool::receive_folders receive_folders_;
+    std::array<std::atomic<bool>, policies::size> mail_waiting_{};
+    std::atomic<bool> inbound_{true};
+    counters counts_;
     std::mutex wake_mutex_;
     std::condition_variable_any wake_cv_;
     bool woken_ = false;

@@ -37,6 +37,16 @@
 #define SPOOL_DETAIL_TRANSPORT_TRANSMIT \
   "spool::Transport: the transport is missing `transmit`. Add `spool::transmit_result transmit(spool::transmission<M>&);` (M: the store's message_type)"
 
+#define SPOOL_DETAIL_TRANSPORT_MAIL_WAITING \
+  "spool::ReceivingTransport: the transport has `receive` but never says when mail waits. Add `bool mail_waiting();` (polled) or `void on_mail_waiting(spool::mail_signal);` (it signals)."
+
+#define SPOOL_DETAIL_POSTPROCESSOR_POSTPROCESS \
+  "spool::Postprocessor: the postprocessor is missing `postprocess`. Add `spool::postprocess_result postprocess(spool::postprocessing<M>&);` (M: the store's message_type)"
+#define SPOOL_DETAIL_OUTBOUND_HOOK_FINISHING \
+  "spool::OutboundHook: the hook is missing `finishing`. Add `void finishing(M&);` (M: the store's message_type)"
+#define SPOOL_DETAIL_OBSERVER_EVENTS \
+  "spool::Observer: the observer handles no event. Add one of `void on_new_mail(const spool::new_mail_event&);`, on_message_finished, on_recipient_status, on_queue_changed."
+
 #define SPOOL_DETAIL_PREPROCESSOR_ADDRESS_TYPES \
   "spool::Preprocessor: the preprocessor is missing `address_types`. Add `spool::address_types address_types() const;` (address_types::any() for all)"
 #define SPOOL_DETAIL_PREPROCESSOR_PREPROCESS \

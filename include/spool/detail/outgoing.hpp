@@ -4,6 +4,7 @@
 // take queued messages in submit-time order, lock, preprocess, hand recipients
 // to transports, and finish, defer or fail them.
 
+#include <spool/detail/completion.hpp>
 #include <spool/detail/dispatch.hpp>
 #include <spool/detail/queue_state.hpp>
 #include <spool/message.hpp>
@@ -20,13 +21,14 @@
 
 namespace spool {
 
-/// What one pass over the outgoing queue did.
+/// What one pass of the spooler did.
 struct run_report {
     std::size_t examined = 0;  ///< queue entries looked at
     std::size_t processed = 0; ///< messages offered to transports (or preprocessed)
     std::size_t finished = 0;  ///< messages done: every recipient sent or failed
     std::size_t deferred = 0;  ///< messages kept for a later attempt
     std::size_t waiting = 0;   ///< messages not yet due, skipped
+    std::size_t received = 0;  ///< incoming messages committed
     std::size_t store_errors = 0;
     std::optional<time_point> next_due; ///< the earliest time a waiting message is due
 };
@@ -34,10 +36,16 @@ struct run_report {
 /// Counters since the spooler was made; a snapshot.
 struct spooler_stats {
     std::size_t messages_finished = 0;
+    std::size_t messages_received = 0;
+    std::size_t reports_generated = 0;
     std::size_t recipients_sent = 0;
     std::size_t recipients_failed = 0;
     std::size_t recipients_deferred = 0;
     std::size_t preprocessing_failures = 0;
+    std::size_t postprocessing_failures = 0;
+    std::size_t receive_failures = 0;
+    std::size_t outbound_hook_failures = 0;
+    std::size_t observer_failures = 0;
     std::size_t store_errors = 0;
     std::error_code last_store_error;
 };
@@ -54,6 +62,7 @@ public:
     run_report run_once() {
         std::lock_guard run{run_mutex_};
         run_report report;
+        report.received = receive_waiting(core_, incoming_per_pass);
         auto queue = core_.store().outgoing_queue();
         for (const queue_entry& entry : queue) {
             ++report.examined;
@@ -62,12 +71,13 @@ public:
         return report;
     }
 
-    spooler_stats stats() const {
-        std::lock_guard g{stats_mutex_};
-        return stats_;
-    }
-
 private:
+    static constexpr std::size_t incoming_per_pass = 1000;
+    // A store that failed a step is asked again a little later rather than at
+    // once, so that drain() ends and a failing disk is not hammered. Nothing
+    // is lost: the message stays queued as it was before the failed step.
+    static constexpr std::chrono::seconds store_retry{1};
+
     void process(message_id id, run_report& report) {
         auto& queue = core_.queue();
         const time_point now = core_.now();
@@ -90,10 +100,10 @@ private:
         } unlock{queue, id};
 
         auto loaded = core_.store().load(id);
-        if (!loaded) return store_error(id, now, report, loaded.error());
+        if (!loaded) return store_failed(id, now, report, loaded.error());
         message_type m = std::move(*loaded);
         if (!m.submitted()) return; // aborted between the queue snapshot and the lock
-        const tally before = tally_of(m);
+        const auto before = statuses_of(m);
         m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
 
         const time_point submitted_at = m.client_submit_time.value_or(now);
@@ -107,10 +117,11 @@ private:
         if (has(m.submission, submit_flags::preprocess)) {
             preprocess(m, now);
             // Preprocessing done is a durable step: a crash after it must not preprocess twice.
-            if (auto ec = save(id, m)) return store_error(id, now, report, ec);
+            m.submission = m.submission & ~submit_flags::locked;
+            if (auto ec = core_.store().save(id, m)) return store_failed(id, now, report, ec);
+            m.submission |= submit_flags::locked;
         }
 
-        std::size_t deferrals = 0;
         if (now >= deadline) {
             expire(m, core_.max_lifetime());
         } else {
@@ -119,20 +130,19 @@ private:
             for (bool exact : {true, false})
                 core_.for_each_transport([&](auto& t, std::size_t i) { round.offer(t, transports_[i], exact, backoff); });
             round.fail_unclaimed();
-            deferrals = round.deferrals();
+            core_.counts().recipients_deferred.fetch_add(round.deferrals());
         }
-        count(before, tally_of(m), deferrals);
+        count_settled(before, m);
 
-        if (all_settled(m)) {
-            mark_finished(m);
-            if (auto ec = core_.store().finish(id, m)) return store_error(id, now, report, ec);
+        const pass_outcome outcome = complete_pass(core_, id, m, before, now);
+        if (outcome.error) {
+            ++report.store_errors;
+            wait(id, now + store_retry, report);
+        } else if (outcome.finished) {
             ++report.finished;
-            std::lock_guard g{stats_mutex_};
-            ++stats_.messages_finished;
-            auto q = queue.guard();
+            auto g = queue.guard();
             queue.forget(id);
         } else {
-            if (auto ec = save(id, m)) return store_error(id, now, report, ec);
             ++report.deferred;
             wait(id, next_due(m, now, deadline), report);
         }
@@ -165,8 +175,7 @@ private:
         if (failure) {
             for (recipient& r : m.recipients)
                 if (awaiting_transport(r)) fail(r, "preprocessing failed: " + *failure, preprocessing_diagnostic);
-            std::lock_guard g{stats_mutex_};
-            ++stats_.preprocessing_failures;
+            core_.counts().preprocessing_failures.fetch_add(1);
         }
         m.submission = m.submission & ~submit_flags::preprocess;
     }
@@ -181,51 +190,25 @@ private:
         report.next_due = report.next_due ? std::min(*report.next_due, due) : due;
     }
 
-    struct tally {
-        std::size_t sent = 0, failed = 0;
-    };
-    static tally tally_of(const message_type& m) {
-        tally t;
-        for (const recipient& r : m.recipients) {
-            t.sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
-            t.failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
+    // Sent and failed are final: the recipients that are now, and were not before, were settled in this pass.
+    void count_settled(const std::vector<recipient_status>& before, const message_type& m) {
+        for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+            const auto& now = m.recipients[i].status;
+            if (i < before.size() && before[i] == now) continue;
+            if (std::holds_alternative<status::sent>(now)) core_.counts().recipients_sent.fetch_add(1);
+            if (std::holds_alternative<status::failed>(now)) core_.counts().recipients_failed.fetch_add(1);
         }
-        return t;
-    }
-    // Sent and failed are final, so the growth of each is what this pass settled.
-    void count(tally before, tally after, std::size_t deferrals) {
-        std::lock_guard g{stats_mutex_};
-        stats_.recipients_sent += after.sent > before.sent ? after.sent - before.sent : 0;
-        stats_.recipients_failed += after.failed > before.failed ? after.failed - before.failed : 0;
-        stats_.recipients_deferred += deferrals;
     }
 
-    // The lock is the spooler's, in memory: it is never handed to the store.
-    std::error_code save(message_id id, message_type& m) {
-        m.submission = m.submission & ~submit_flags::locked;
-        const auto ec = core_.store().save(id, m);
-        m.submission |= submit_flags::locked;
-        return ec;
-    }
-
-    // A store that failed a step is asked again a little later rather than at
-    // once, so that drain() ends and a failing disk is not hammered. Nothing
-    // is lost: the message stays queued as it was before the failed step.
-    void store_error(message_id id, time_point now, run_report& report, std::error_code ec) {
+    void store_failed(message_id id, time_point now, run_report& report, std::error_code ec) {
         ++report.store_errors;
+        core_.counts().store_error(ec);
         wait(id, now + store_retry, report);
-        std::lock_guard g{stats_mutex_};
-        ++stats_.store_errors;
-        stats_.last_store_error = ec;
     }
-
-    static constexpr std::chrono::seconds store_retry{1};
 
     Core& core_;
     std::mutex run_mutex_;
     std::array<transport_state, Core::policies::size> transports_{};
-    mutable std::mutex stats_mutex_;
-    spooler_stats stats_;
 };
 
 } // namespace detail

@@ -30,7 +30,8 @@ constexpr T& unwrap_ref(std::reference_wrapper<T> x) noexcept { return x.get(); 
 
 template <class T>
 inline constexpr bool has_role = enable_store<T> || enable_transport<T> || enable_preprocessor<T> ||
-                                 enable_expander<T> || enable_clock<T> || enable_retry_policy<T>;
+                                 enable_expander<T> || enable_clock<T> || enable_retry_policy<T> ||
+                                 enable_postprocessor<T> || enable_outbound_hook<T> || enable_observer<T>;
 
 template <std::size_t N>
 constexpr std::size_t first_of(const std::array<bool, N>& marks) {
@@ -56,6 +57,11 @@ template <class S>
     requires store_names_message_type<S>
 struct message_of_store<S> { using type = typename S::message_type; };
 
+// A transport with `receive` must also say when mail waits.
+template <class T, class M>
+inline constexpr bool transport_ok =
+    Transport<T, M> && (!transport_receives<T, M> || transport_is_polled<T> || transport_signals<T>);
+
 // --- Diagnostics: exactly one static_assert, for the first unmet requirement.
 
 template <class S>
@@ -76,6 +82,8 @@ template <class T, class M>
 constexpr bool diagnose_transport() {
     if constexpr (!names_address_types<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_ADDRESS_TYPES);
     else if constexpr (!transport_transmits<T, M>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_TRANSMIT);
+    else if constexpr (transport_receives<T, M> && !transport_is_polled<T> && !transport_signals<T>)
+        static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_MAIL_WAITING);
     return true;
 }
 
@@ -92,18 +100,23 @@ constexpr bool diagnose_policy() {
         static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_NOT_A_POLICY);
     } else {
         if constexpr (enable_store<T> && !Store<T>) diagnose_store<T>();
-        if constexpr (enable_transport<T> && !Transport<T, M>) diagnose_transport<T, M>();
+        if constexpr (enable_transport<T> && !transport_ok<T, M>) diagnose_transport<T, M>();
         if constexpr (enable_preprocessor<T> && !Preprocessor<T, M>) diagnose_preprocessor<T, M>();
         if constexpr (enable_expander<T> && !Expander<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_EXPANDER_EXPAND);
         if constexpr (enable_clock<T> && !Clock<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_CLOCK_NOW);
         if constexpr (enable_retry_policy<T> && !RetryPolicy<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_RETRY_POLICY_LIMITS);
+        if constexpr (enable_postprocessor<T> && !Postprocessor<T, M>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_POSTPROCESSOR_POSTPROCESS);
+        if constexpr (enable_outbound_hook<T> && !OutboundHook<T, M>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_OUTBOUND_HOOK_FINISHING);
+        if constexpr (enable_observer<T> && !Observer<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_OBSERVER_EVENTS);
     }
     return true;
 }
 
 template <class T, class M>
 inline constexpr bool policy_ok =
-    has_role<T> && (!enable_store<T> || Store<T>) && (!enable_transport<T> || Transport<T, M>) &&
+    has_role<T> && (!enable_store<T> || Store<T>) && (!enable_transport<T> || transport_ok<T, M>) &&
+    (!enable_postprocessor<T> || Postprocessor<T, M>) && (!enable_outbound_hook<T> || OutboundHook<T, M>) &&
+    (!enable_observer<T> || Observer<T>) &&
     (!enable_preprocessor<T> || Preprocessor<T, M>) && (!enable_expander<T> || Expander<T>) &&
     (!enable_clock<T> || Clock<T>) && (!enable_retry_policy<T> || RetryPolicy<T>);
 
@@ -133,6 +146,9 @@ struct policy_set {
     static constexpr std::array<bool, size> expanders{enable_expander<unwrap_t<Ps>>...};
     static constexpr std::array<bool, size> clocks{enable_clock<unwrap_t<Ps>>...};
     static constexpr std::array<bool, size> retry_policies{enable_retry_policy<unwrap_t<Ps>>...};
+    static constexpr std::array<bool, size> postprocessors{enable_postprocessor<unwrap_t<Ps>>...};
+    static constexpr std::array<bool, size> outbound_hooks{enable_outbound_hook<unwrap_t<Ps>>...};
+    static constexpr std::array<bool, size> observers{enable_observer<unwrap_t<Ps>>...};
 
     static constexpr std::size_t store_index = first_of(stores);
     static constexpr std::size_t expander_index = first_of(expanders);

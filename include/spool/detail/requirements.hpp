@@ -6,7 +6,9 @@
 
 #include <spool/address_types.hpp>
 #include <spool/message.hpp>
+#include <spool/events.hpp>
 #include <spool/preprocessing.hpp>
+#include <spool/reception.hpp>
 #include <spool/result.hpp>
 #include <spool/transmission.hpp>
 
@@ -76,11 +78,43 @@ concept transport_transmits = requires(T& t, transmission<M>& tx) {
     { t.transmit(tx) } -> std::same_as<transmit_result>;
 };
 
+// A transport that also receives: it fills messages, and says when mail waits
+// either when asked (polled) or by raising a signal (signalling).
+template <class T, class M>
+concept transport_receives = requires(T& t, reception<M>& r) {
+    { t.receive(r) } -> std::same_as<receive_result>;
+};
+template <class T>
+concept transport_is_polled = requires(T& t) {
+    { t.mail_waiting() } -> std::convertible_to<bool>;
+};
+template <class T>
+concept transport_signals = requires(T& t, mail_signal s) { t.on_mail_waiting(s); };
+
 // --- Preprocessor ------------------------------------------------------------
 template <class P, class M>
 concept preprocessor_preprocesses = requires(P& p, preprocessing<M>& job) {
     { p.preprocess(job) } -> std::same_as<preprocess_result>;
 };
+
+// --- Postprocessor, outbound hook, observer -----------------------------------
+template <class P, class M>
+concept postprocessor_postprocesses = requires(P& p, postprocessing<M>& job) {
+    { p.postprocess(job) } -> std::same_as<postprocess_result>;
+};
+template <class H, class M>
+concept hook_sees_finished = requires(H& h, M& m) { h.finishing(m); };
+
+template <class O>
+concept observes_new_mail = requires(O& o, const new_mail_event& e) { o.on_new_mail(e); };
+template <class O>
+concept observes_finished = requires(O& o, const message_finished_event& e) { o.on_message_finished(e); };
+template <class O>
+concept observes_recipients = requires(O& o, const recipient_status_event& e) { o.on_recipient_status(e); };
+template <class O>
+concept observes_queue = requires(O& o, const queue_changed_event& e) { o.on_queue_changed(e); };
+template <class O>
+concept observes_something = observes_new_mail<O> || observes_finished<O> || observes_recipients<O> || observes_queue<O>;
 
 // --- Smaller policies --------------------------------------------------------
 template <class E>

@@ -4,6 +4,7 @@
 // ExpandRecips): validate, expand and de-duplicate recipients, stamp, decide on
 // preprocessing, let a tightly coupled store handle what it can, queue, wake.
 
+#include <spool/detail/completion.hpp>
 #include <spool/detail/dispatch.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
@@ -90,7 +91,10 @@ std::error_code submit_coupled(Core& core, message_id id, Message m) {
         return ec;
     }
 
+    core.notify(queue_changed_event{id, queue_changed_event::change::added});
+
     const time_point now = *m.client_submit_time;
+    const auto before = statuses_of(m);
     dispatch_round<Message> round(m, now, now + core.max_lifetime());
     transport_state state; // a coupled store's own availability is not remembered across submits
     round.offer(store, state, !store.address_types().catch_all(), [&](unsigned n) { return core.backoff(n); });
@@ -98,16 +102,9 @@ std::error_code submit_coupled(Core& core, message_id id, Message m) {
     // The message is accepted once it is queued. If the store cannot record
     // what the coupled transport did, the spooler finishes the job from the
     // queue (recipients it cannot see as settled are sent again: at-least-once).
-    const bool finished = all_settled(m);
-    std::error_code ec;
-    if (finished) {
-        mark_finished(m);
-        ec = store.finish(id, m);
-    } else {
-        ec = store.save(id, m);
-    }
+    const pass_outcome outcome = complete_pass(core, id, m, before, now);
     unlock();
-    if (!finished || ec) core.wake();
+    if (!outcome.finished) core.wake();
     return {};
 }
 
@@ -140,6 +137,7 @@ std::error_code submit(Core& core, message_id id) {
         if (!preprocess) return submit_coupled(core, id, std::move(m));
     }
     if (auto ec = store.enqueue(id, m)) return ec;
+    core.notify(queue_changed_event{id, queue_changed_event::change::added});
     core.wake();
     return {};
 }

@@ -1,0 +1,111 @@
+#pragma once
+
+// The incoming flow (MAPI "Receiving messages"): a transport fills a message,
+// the receive folder is chosen by its class, postprocessors run, the store
+// commits it, and observers hear of the new mail. Reports arrive this way too.
+
+#include <spool/detail/requirements.hpp>
+#include <spool/events.hpp>
+#include <spool/message.hpp>
+#include <spool/preprocessing.hpp>
+#include <spool/reception.hpp>
+#include <spool/tags.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+namespace spool::detail {
+
+/// Commits an incoming message; nullopt when a postprocessor discarded it or the store failed.
+template <class Core, class Message>
+std::optional<message_id> deliver_incoming(Core& core, Message m, time_point now) {
+    if (m.message_class.empty()) m.message_class = "IPM.Note";
+    m.flags = (m.flags & ~(message_flags::read | message_flags::submitted | message_flags::unsent)) |
+              message_flags::unmodified;
+    m.submission = submit_flags::none;
+
+    folder_id folder = core.receive_folders().folder_for(m.message_class);
+    bool discarded = false;
+    core.template for_each_of<postprocessor_tag>([&](auto& p) {
+        if (discarded) return;
+        postprocessing<Message> job(m, folder, now);
+        postprocess_result result = postprocess_result::ok();
+        try {
+            result = p.postprocess(job);
+        } catch (const std::exception& e) {
+            result = postprocess_result::fail(e.what());
+        } catch (...) {
+            result = postprocess_result::fail("postprocessor threw an unknown exception");
+        }
+        // A failing postprocessor is counted; the message is still committed.
+        if (!result.succeeded()) core.counts().postprocessing_failures.fetch_add(1);
+        folder = job.folder();
+        discarded = job.discarded();
+    });
+    if (discarded) return std::nullopt;
+
+    auto id = core.store().create(folder, m);
+    if (!id) {
+        core.counts().store_error(id.error());
+        return std::nullopt;
+    }
+    core.counts().messages_received.fetch_add(1);
+    core.notify(new_mail_event{*id, folder, m.message_class, m.flags});
+    return *id;
+}
+
+/// Takes mail from every receiving transport that has some, while inbound is
+/// enabled. At most `limit` messages per transport per pass, so that sending is not starved.
+template <class Core>
+std::size_t receive_waiting(Core& core, std::size_t limit) {
+    using message_type = typename Core::message_type;
+    if (!core.inbound_enabled()) return 0;
+    std::size_t received = 0;
+    core.for_each_transport([&](auto& t, std::size_t i) {
+        using T = std::remove_cvref_t<decltype(t)>;
+        if constexpr (transport_receives<T, message_type>) {
+            bool waiting = false;
+            if constexpr (transport_signals<T>) waiting = core.take_mail_signal(i);
+            if constexpr (transport_is_polled<T>) {
+                if (!waiting) {
+                    try {
+                        waiting = t.mail_waiting();
+                    } catch (...) {
+                        core.counts().receive_failures.fetch_add(1);
+                    }
+                }
+            }
+            for (std::size_t n = 0; waiting; ++n) {
+                if (n == limit) {
+                    if constexpr (transport_signals<T>) core.raise_mail_signal(i); // the rest next pass
+                    break;
+                }
+                message_type m;
+                const time_point now = core.now();
+                reception<message_type> handover(m, now);
+                receive_result result = receive_result::nothing();
+                try {
+                    result = t.receive(handover);
+                } catch (const std::exception& e) {
+                    result = receive_result::failed(e.what());
+                } catch (...) {
+                    result = receive_result::failed("transport threw an unknown exception");
+                }
+                if (result.what() == receive_result::kind::received) {
+                    if (deliver_incoming(core, std::move(m), now)) ++received;
+                    continue;
+                }
+                // Nothing after all, or the transport could not fill it: nothing is committed.
+                if (result.what() == receive_result::kind::failed) core.counts().receive_failures.fetch_add(1);
+                waiting = false;
+            }
+        }
+    });
+    return received;
+}
+
+} // namespace spool::detail

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <spool/message.hpp>
+
+#include <functional>
+#include <string>
+#include <utility>
+
+namespace spool {
+
+/// What a receiving transport says about one hand-over (MAPI: IXPLogon::StartMessage).
+class receive_result {
+public:
+    enum class kind {
+        received, ///< the message is filled: commit it
+        nothing,  ///< no mail after all (MAPI: StartMessage without SaveChanges)
+        failed,   ///< the transport could not fill it: it is not committed
+    };
+    static receive_result received() { return receive_result{kind::received, {}}; }
+    static receive_result nothing() { return receive_result{kind::nothing, {}}; }
+    static receive_result failed(std::string reason) { return receive_result{kind::failed, std::move(reason)}; }
+
+    kind what() const noexcept { return kind_; }
+    const std::string& reason() const noexcept { return reason_; }
+
+private:
+    receive_result(kind k, std::string reason) : kind_(k), reason_(std::move(reason)) {}
+    kind kind_;
+    std::string reason_;
+};
+
+/// One incoming message being handed over: the transport fills `message()`.
+template <class Message>
+class reception {
+public:
+    reception(Message& message, time_point now) : message_(&message), now_(now) {}
+    Message& message() noexcept { return *message_; }
+    time_point now() const noexcept { return now_; }
+
+private:
+    Message* message_;
+    time_point now_;
+};
+
+/// Given to a signalling transport (one with `on_mail_waiting`): call it when
+/// mail is waiting (MAPI: SpoolerNotify(NOTIFY_NEWMAIL)). Safe from any thread.
+class mail_signal {
+public:
+    explicit mail_signal(std::function<void()> raise) : raise_(std::move(raise)) {}
+    void operator()() const { raise_(); }
+
+private:
+    std::function<void()> raise_;
+};
+
+/// One run of a postprocessor on an incoming message before it is committed.
+template <class Message>
+class postprocessing {
+public:
+    postprocessing(Message& message, folder_id folder, time_point now) : message_(&message), folder_(folder), now_(now) {}
+
+    Message& message() noexcept { return *message_; }
+    const Message& message() const noexcept { return *message_; }
+    /// The folder the message will be committed to.
+    folder_id folder() const noexcept { return folder_; }
+    void reroute(folder_id to) noexcept { folder_ = to; }
+    /// The message is not committed at all (MAPI: a hook deleted it).
+    void discard() noexcept { discarded_ = true; }
+    bool discarded() const noexcept { return discarded_; }
+    time_point now() const noexcept { return now_; }
+
+private:
+    Message* message_;
+    folder_id folder_;
+    time_point now_;
+    bool discarded_ = false;
+};
+
+} // namespace spool
