@@ -61,6 +61,13 @@ struct failed {
 
 using recipient_status = std::variant<status::pending, status::sent, status::deferred, status::failed>;
 
+/// MAPI PR_ORIGINATOR_DELIVERY_REPORT_REQUESTED and PR_ORIGINATOR_NON_DELIVERY_REPORT_REQUESTED.
+struct report_requests {
+    bool delivery = false;                ///< send a delivery report for each delivered recipient
+    bool non_delivery_suppressed = false; ///< no non-delivery report, even on failure
+    friend bool operator==(const report_requests&, const report_requests&) = default;
+};
+
 /// One row of a message's recipient table.
 struct recipient {
     std::string display_name;
@@ -74,6 +81,8 @@ struct recipient {
     /// The spooler has decided on this recipient's report (sent one, or none was
     /// asked for). Stored with the message, so no retry or restart reports twice.
     bool reported = false;
+    /// This recipient's own report requests, overriding the message's.
+    std::optional<report_requests> reports{};
 
     /// A recipient is resolved when a transport could be chosen for it.
     bool resolved() const noexcept { return !address.empty() && !address_type.empty(); }
@@ -130,13 +139,6 @@ struct delete_after_submit {
 
 using sent_mail_disposition =
     std::variant<disposition::move_to, disposition::leave_in_place, disposition::delete_after_submit>;
-
-/// MAPI PR_ORIGINATOR_DELIVERY_REPORT_REQUESTED and PR_ORIGINATOR_NON_DELIVERY_REPORT_REQUESTED.
-struct report_requests {
-    bool delivery = false;                ///< send a delivery report for each delivered recipient
-    bool non_delivery_suppressed = false; ///< no non-delivery report, even on failure
-    friend bool operator==(const report_requests&, const report_requests&) = default;
-};
 
 /// Who a message is from, or who gets its reports (MAPI PR_SENDER_*, PR_REPORT_*).
 struct mailbox {
@@ -199,7 +201,7 @@ struct basic_message {
     std::optional<time_point> client_submit_time; ///< stamped at submit (PR_CLIENT_SUBMIT_TIME)
     message_priority priority = message_priority::normal;
     mailbox sender;                   ///< who sent it; reports go here unless report_to is set
-    std::optional<mailbox> report_to; ///< MAPI PR_REPORT_ENTRYID
+    std::optional<mailbox> report_to{};///< MAPI PR_REPORT_ENTRYID
     sent_mail_disposition sent_mail = disposition::move_to{};
     report_requests reports;
     /// Set on report messages only.

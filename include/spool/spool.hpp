@@ -24,5 +24,7 @@
 #include <spool/client.hpp>
 #include <spool/spooler.hpp>
 
+#include <spool/rfc3464.hpp>
+
 #include <spool/stores/memory.hpp>
 #include <spool/transports/memory.hpp>

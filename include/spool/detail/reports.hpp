@@ -29,7 +29,11 @@ Message as_resendable(const Message& m) {
     copy.flags = message_flags::unsent;
     copy.submission = submit_flags::none;
     copy.client_submit_time.reset();
-    for (recipient& r : copy.recipients) r = recipient{r.display_name, r.address, r.address_type, r.kind};
+    for (recipient& r : copy.recipients) {
+        recipient fresh{r.display_name, r.address, r.address_type, r.kind};
+        fresh.reports = r.reports;
+        r = std::move(fresh);
+    }
     return copy;
 }
 
@@ -68,8 +72,9 @@ std::vector<Message> take_reports(Message& m, time_point now) {
         if (r.reported || !r.settled()) continue;
         r.reported = true;
         const bool sent = std::holds_alternative<status::sent>(r.status);
-        if (sent && m.reports.delivery) delivered.push_back(entry_for(r));
-        if (!sent && !m.reports.non_delivery_suppressed) undelivered.push_back(entry_for(r));
+        const report_requests asked = r.reports.value_or(m.reports);
+        if (sent && asked.delivery) delivered.push_back(entry_for(r));
+        if (!sent && !asked.non_delivery_suppressed) undelivered.push_back(entry_for(r));
     }
     std::vector<Message> out;
     if (!delivered.empty()) out.push_back(make_report(m, report_kind::delivery, std::move(delivered), now));

@@ -2,10 +2,12 @@
 
 #include <spool/address_types.hpp>
 #include <spool/message.hpp>
+#include <spool/reception.hpp>
 #include <spool/tags.hpp>
 #include <spool/transmission.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -18,7 +20,8 @@ namespace spool {
 /// A Transport that delivers into memory, for examples and tests. It can be
 /// taken offline (its messaging system "unavailable": transmit returns
 /// retry_after) and brought back, told to reject some addresses (failed) or to
-/// decline them (left for the next transport). Copies share one mailbox.
+/// decline them (left for the next transport). It also receives: arrive()
+/// puts mail in its messaging system for the spooler to poll. Copies share one mailbox.
 class memory_transport {
 public:
     using spool_concept = transport_tag;
@@ -54,6 +57,32 @@ public:
             tx.sent(r);
         }
         return transmit_result::done();
+    }
+
+    /// Incoming side: mail waiting in the transport's messaging system. The
+    /// spooler polls for it (MAPI LOGON_SP_POLL) and takes it one by one.
+    void arrive(spool::message m) {
+        std::lock_guard g{state_->mutex};
+        state_->incoming.push_back(std::move(m));
+    }
+    bool mail_waiting() const {
+        std::lock_guard g{state_->mutex};
+        ++state_->polls;
+        return !state_->incoming.empty();
+    }
+    template <class Message>
+        requires std::same_as<Message, spool::message>
+    receive_result receive(reception<Message>& handover) {
+        std::lock_guard g{state_->mutex};
+        if (state_->incoming.empty()) return receive_result::nothing();
+        handover.message() = std::move(state_->incoming.front());
+        state_->incoming.erase(state_->incoming.begin());
+        return receive_result::received();
+    }
+    /// How many times the spooler asked whether mail waits.
+    std::size_t polls() const {
+        std::lock_guard g{state_->mutex};
+        return state_->polls;
     }
 
     /// Until online(), every transmit answers retry_after(delay).
@@ -94,7 +123,9 @@ private:
         std::chrono::seconds retry_after{60};
         std::set<std::string> rejected, declined;
         std::vector<delivery> deliveries;
+        std::vector<spool::message> incoming;
         std::size_t calls = 0;
+        std::size_t polls = 0;
     };
     std::shared_ptr<state> state_;
 };

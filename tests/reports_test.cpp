@@ -1,0 +1,326 @@
+// Delivery and non-delivery reports, their RFC 3464 rendering, outbound hooks,
+// and the notifications a client can subscribe to.
+
+#include "catch.hpp"
+#include "support/fixtures.hpp"
+
+#include <spool/spool.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using spool_test::fax;
+using spool_test::is;
+using spool_test::mail;
+using spool_test::smtp;
+
+namespace {
+
+std::vector<spool::message> reports_in(const spool::memory_store& store, spool::folder_id folder = spool::folders::inbox) {
+    std::vector<spool::message> out;
+    for (auto id : store.contents(folder)) {
+        auto m = store.load(id).value();
+        if (m.report) out.push_back(m);
+    }
+    return out;
+}
+
+std::size_t entries(const std::vector<spool::message>& reports, spool::report_kind kind) {
+    std::size_t n = 0;
+    for (const auto& r : reports)
+        if (r.report->kind == kind) n += r.report->entries.size();
+    return n;
+}
+
+spool::message from_ann(std::vector<spool::recipient> to, std::string subject = "quarterly figures") {
+    auto m = mail(std::move(to), std::move(subject));
+    m.sender = {"Ann", "ann@x", "SMTP"};
+    return m;
+}
+
+struct event_log {
+    using spool_concept = spool::observer_tag;
+    std::shared_ptr<std::vector<std::string>> lines = std::make_shared<std::vector<std::string>>();
+    void on_new_mail(const spool::new_mail_event& e) { lines->push_back("new mail " + e.message_class); }
+    void on_message_finished(const spool::message_finished_event& e) {
+        lines->push_back("finished sent=" + std::to_string(e.sent) + " failed=" + std::to_string(e.failed));
+    }
+    void on_recipient_status(const spool::recipient_status_event& e) {
+        const char* what = is<spool::status::sent>(e.recipient)       ? "sent"
+                           : is<spool::status::deferred>(e.recipient) ? "deferred"
+                                                                       : "failed";
+        lines->push_back(e.recipient.address + " " + what);
+    }
+    void on_queue_changed(const spool::queue_changed_event& e) {
+        lines->push_back(e.what == spool::queue_changed_event::change::added ? "queued" : "dequeued");
+    }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(spool_test::rig, "a delivery report when asked, a non-delivery report unless suppressed") {
+    transport.reject("gone@x");
+    auto asked = from_ann({smtp("bob@x"), smtp("gone@x")});
+    asked.reports.delivery = true;
+    client.send(asked);
+    auto quiet = from_ann({smtp("cat@x"), smtp("gone@x")});
+    quiet.reports.non_delivery_suppressed = true;
+    client.send(quiet);
+    sp.drain();
+
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 2); // one DR and one NDR for the first message, none for the second
+    const auto& dr = reports[0];
+    CHECK(dr.message_class == "Report.IPM.Note.DR");
+    REQUIRE(dr.report->entries.size() == 1);
+    CHECK(dr.report->entries[0].address == "bob@x");
+    CHECK(dr.report->entries[0].delivered_at == clock.now());
+    CHECK(dr.report->original.empty()); // a delivery report does not carry the original
+    const auto& ndr = reports[1];
+    CHECK(ndr.message_class == "Report.IPM.Note.NDR");
+    REQUIRE(ndr.report->entries.size() == 1);
+    CHECK(ndr.report->entries[0].reason == "mailbox unavailable");
+    CHECK(ndr.report->entries[0].diagnostic == "5.1.1");
+    CHECK(sp.stats().reports_generated == 2);
+}
+
+TEST_CASE_METHOD(spool_test::rig, "report requests can be set per recipient, overriding the message's") {
+    transport.reject("gone@x");
+    transport.reject("lost@x");
+    auto m = from_ann({smtp("bob@x"), smtp("cat@x"), smtp("gone@x"), smtp("lost@x")});
+    m.recipients[0].reports = spool::report_requests{true, false}; // delivery report for bob only
+    m.recipients[3].reports = spool::report_requests{false, true}; // no NDR for lost@x
+    client.send(m);
+    sp.drain();
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 2);
+    REQUIRE(reports[0].report->entries.size() == 1);
+    CHECK(reports[0].report->entries[0].address == "bob@x");
+    REQUIRE(reports[1].report->entries.size() == 1);
+    CHECK(reports[1].report->entries[0].address == "gone@x");
+}
+
+TEST_CASE_METHOD(spool_test::rig, "a report carries what the original said and goes to report-to, else the sender") {
+    transport.reject("gone@x");
+    auto m = from_ann({smtp("gone@x"), smtp("bob@x", spool::recipient_kind::cc)}, "budget");
+    m.priority = spool::message_priority::urgent;
+    m.message_class = "IPM.Note.Budget";
+    const auto submitted_at = clock.now();
+    auto id = client.send(m).value();
+    clock.advance(1s);
+    sp.drain();
+    auto ndr = reports_in(store).at(0);
+    CHECK(ndr.message_class == "Report.IPM.Note.Budget.NDR");
+    CHECK(ndr.priority == spool::message_priority::urgent);
+    CHECK(ndr.payload.subject == "Undeliverable: budget");
+    REQUIRE(ndr.recipients.size() == 1);
+    CHECK(ndr.recipients[0].address == "ann@x");
+    CHECK(ndr.report->original_id == id);
+    CHECK(ndr.report->original_submit_time == submitted_at);
+    CHECK(ndr.report->report_time == clock.now());
+    REQUIRE(ndr.report->original_recipients.size() == 2);
+    CHECK(ndr.report->original_recipients[1].kind == spool::recipient_kind::cc);
+
+    auto redirected = from_ann({smtp("gone@x")});
+    redirected.report_to = spool::mailbox{"Postmaster", "postmaster@x", "SMTP"};
+    client.send(redirected);
+    sp.drain();
+    CHECK(reports_in(store).at(1).recipients[0].address == "postmaster@x");
+}
+
+TEST_CASE_METHOD(spool_test::rig, "a non-delivery report carries the original so it can be resent") {
+    transport.reject("gone@x");
+    client.send(from_ann({smtp("gone@x")}, "try again"));
+    sp.drain();
+    const auto ndr = reports_in(store).at(0);
+    REQUIRE(ndr.report->original.size() == 1);
+    const spool::message& original = ndr.report->original[0];
+    CHECK(original.payload.subject == "try again");
+    CHECK_FALSE(original.submitted());
+    CHECK(is<spool::status::pending>(original.recipients[0]));
+
+    auto fixed = original;
+    fixed.recipients[0].address = "found@x";
+    REQUIRE(client.send(fixed));
+    sp.drain();
+    CHECK(transport.deliveries().back().address == "found@x");
+}
+
+TEST_CASE_METHOD(spool_test::rig, "reports arrive through the incoming flow: class folder, postprocessors, notifications") {
+    const spool::folder_id reports_folder{40};
+    event_log log;
+    spool::spooler sp2{store, transport, clock, log};
+    sp2.receive_folders().associate("Report.IPM.Note", reports_folder);
+    transport.reject("gone@x");
+    sp2.client().send(from_ann({smtp("gone@x")}));
+    sp2.drain();
+    CHECK(reports_in(store, reports_folder).size() == 1);
+    CHECK(reports_in(store).empty());
+    CHECK(std::find(log.lines->begin(), log.lines->end(), "new mail Report.IPM.Note.NDR") != log.lines->end());
+}
+
+TEST_CASE_METHOD(spool_test::rig, "a deferred recipient that fails after the maximum lifetime gets exactly one report") {
+    spool::exponential_backoff retry{60s, 600s, 1h};
+    spool::spooler sp2{store, transport, clock, retry};
+    transport.offline(20min);
+    sp2.client().send(from_ann({smtp("bob@x")}));
+    for (int i = 0; i < 6; ++i) {
+        sp2.drain();
+        CHECK(reports_in(store).empty());
+        clock.advance(10min);
+    }
+    sp2.drain();
+    sp2.drain();
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 1);
+    CHECK(reports[0].report->entries.at(0).diagnostic == "5.4.7");
+}
+
+TEST_CASE_METHOD(spool_test::rig, "no duplicate reports across retries, several transports and a spooler restart") {
+    spool::memory_transport faxes{{"FAX"}};
+    auto m = from_ann({smtp("bob@x"), fax("+1"), smtp("gone@x")});
+    m.reports.delivery = true;
+    transport.reject("gone@x");
+    faxes.offline(60s);
+    {
+        spool::spooler first{store, transport, faxes, clock};
+        first.client().send(m);
+        first.drain();
+    } // the spooler goes away with the fax still waiting
+    faxes.online();
+    clock.advance(60s);
+    spool::spooler second{store, transport, faxes, clock};
+    second.drain();
+    second.drain();
+    const auto reports = reports_in(store);
+    CHECK(entries(reports, spool::report_kind::delivery) == 2); // bob, then the fax number
+    CHECK(entries(reports, spool::report_kind::non_delivery) == 1);
+    CHECK(reports.size() == 3);
+}
+
+TEST_CASE_METHOD(spool_test::rig, "the RFC 3464 rendering is read by Python's email parser") {
+    transport.reject("gone@x");
+    auto m = from_ann({smtp("gone@x"), smtp("bob@x")}, "line\r\nInjected: header");
+    m.reports.delivery = true;
+    m.payload.body = "the figures";
+    client.send(m);
+    sp.drain();
+    for (const auto& report : reports_in(store)) {
+        const bool ndr = report.report->kind == spool::report_kind::non_delivery;
+        const std::string path = "spool-dsn-" + std::to_string(ndr) + ".eml";
+        std::ofstream(path, std::ios::binary) << spool::render_delivery_status(report);
+        const std::string command =
+            std::string(SPOOL_TEST_PYTHON) + " " + SPOOL_TEST_SUPPORT_DIR + "/parse_dsn.py " + path;
+        std::FILE* pipe = popen(command.c_str(), "r");
+        REQUIRE(pipe);
+        std::string json;
+        char buffer[4096];
+        while (std::fgets(buffer, sizeof buffer, pipe)) json += buffer;
+        REQUIRE(pclose(pipe) == 0);
+        std::remove(path.c_str());
+
+        CHECK_THAT(json, ContainsSubstring(R"("content_type": "multipart/report")"));
+        CHECK_THAT(json, ContainsSubstring(R"("report_type": "delivery-status")"));
+        CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
+        CHECK_THAT(json, ContainsSubstring(R"("Reporting-MTA": "dns; localhost")"));
+        CHECK_THAT(json, !ContainsSubstring(R"("Injected")")); // the CR LF in the subject did not make a header
+        if (ndr) {
+            CHECK_THAT(json, ContainsSubstring(R"("Final-Recipient": "rfc822; gone@x")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Action": "failed")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Status": "5.1.1")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Diagnostic-Code": "X-Spool; mailbox unavailable")"));
+            CHECK_THAT(json, ContainsSubstring(R"("original_subject": "line  Injected: header")"));
+        } else {
+            CHECK_THAT(json, ContainsSubstring(R"("Final-Recipient": "rfc822; bob@x")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Action": "delivered")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Status": "2.0.0")"));
+        }
+    }
+}
+
+TEST_CASE("rendering a message that is not a report is refused") {
+    CHECK_THROWS_AS(spool::render_delivery_status(mail({smtp("a@x")})), std::invalid_argument);
+}
+
+TEST_CASE("a diagnostic that is not an RFC 3463 code is rendered as 5.0.0") {
+    CHECK(spool::detail::is_status_code("5.1.1"));
+    CHECK(spool::detail::is_status_code("4.4.17"));
+    CHECK_FALSE(spool::detail::is_status_code("550"));
+    CHECK_FALSE(spool::detail::is_status_code("5..1"));
+    CHECK_FALSE(spool::detail::is_status_code("3.1.1"));
+}
+
+// --- Outbound hooks ----------------------------------------------------------------
+
+namespace {
+struct archiver {
+    using spool_concept = spool::outbound_hook_tag;
+    std::string name;
+    std::shared_ptr<std::vector<std::string>> log;
+    spool::folder_id archive{};
+    void finishing(spool::message& m) {
+        log->push_back(name);
+        if (archive != spool::folder_id{}) m.sent_mail = spool::disposition::move_to{archive};
+        if (name == "thrower") throw std::runtime_error("hook failed");
+    }
+};
+} // namespace
+
+TEST_CASE_METHOD(spool_test::rig, "outbound hooks run in order when a message is finished, before its disposition") {
+    auto log = std::make_shared<std::vector<std::string>>();
+    const spool::folder_id archive{90};
+    archiver first{"first", log, {}};
+    archiver thrower{"thrower", log, {}};
+    archiver mover{"mover", log, archive};
+    spool::spooler sp2{store, transport, clock, first, thrower, mover};
+    transport.offline(30s);
+    auto id = sp2.client().send(mail({smtp("a@x")})).value();
+    sp2.drain();
+    CHECK(log->empty()); // not finished yet
+    transport.online();
+    clock.advance(30s);
+    sp2.drain();
+    CHECK(*log == std::vector<std::string>{"first", "thrower", "mover"});
+    CHECK(store.contents(archive) == std::vector<spool::message_id>{id});
+    CHECK(sp2.stats().outbound_hook_failures == 1);
+}
+
+// --- Notifications ---------------------------------------------------------------------
+
+TEST_CASE_METHOD(spool_test::rig, "observers hear of queue changes, recipient status changes and finished messages") {
+    event_log log;
+    spool::spooler sp2{store, transport, clock, log};
+    transport.offline(30s);
+    transport.reject("gone@x");
+    sp2.client().send(mail({smtp("bob@x")}));
+    sp2.drain();
+    transport.online();
+    clock.advance(30s);
+    sp2.drain();
+    auto aborted = sp2.client().send(mail({smtp("cat@x")})).value();
+    sp2.client().abort_submit(aborted);
+    sp2.client().send(mail({smtp("gone@x")}));
+    sp2.drain();
+    CHECK(*log.lines == std::vector<std::string>{"queued", "bob@x deferred", "bob@x sent", "finished sent=1 failed=0",
+                                                 "dequeued", "queued", "dequeued", "queued", "gone@x failed",
+                                                 "new mail Report.IPM.Note.NDR", "finished sent=0 failed=1", "dequeued"});
+}
+
+TEST_CASE_METHOD(spool_test::rig, "an observer that throws does not break the spooler") {
+    struct broken {
+        using spool_concept = spool::observer_tag;
+        void on_queue_changed(const spool::queue_changed_event&) { throw std::runtime_error("UI gone"); }
+        void on_message_finished(const spool::message_finished_event&) { throw 42; }
+    };
+    spool::spooler sp2{store, transport, broken{}};
+    REQUIRE(sp2.client().send(mail({smtp("a@x")})));
+    CHECK(sp2.drain().finished == 1);
+    CHECK(sp2.stats().observer_failures == 3);
+    CHECK(transport.deliveries().size() == 1);
+}
