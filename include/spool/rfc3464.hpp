@@ -119,6 +119,11 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
     // 3. The original: whole for a non-delivery report (so it can be resent), its headers otherwise.
     out += "--" + boundary + crlf;
     out += std::string("Content-Type: ") + (original ? "message/rfc822" : "text/rfc822-headers") + crlf + crlf;
+    if (original && !original->sender.address.empty()) {
+        const auto& from = original->sender;
+        out += "From: " + (from.display_name.empty() ? "" : header_value(from.display_name) + " ") + "<" +
+               header_value(from.address) + ">" + crlf;
+    }
     if (!body.original_recipients.empty()) {
         std::string to;
         for (const auto& r : body.original_recipients)
