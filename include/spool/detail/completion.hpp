@@ -6,6 +6,7 @@
 // telling observers. Nothing is announced before the store has recorded it.
 
 #include <spool/detail/dispatch.hpp>
+#include <spool/detail/guarded.hpp>
 #include <spool/detail/incoming.hpp>
 #include <spool/detail/reports.hpp>
 #include <spool/events.hpp>
@@ -38,11 +39,8 @@ pass_outcome complete_pass(Core& core, message_id id, Message& m, const std::vec
     pass_outcome outcome{all_settled(m), {}};
     if (outcome.finished) {
         core.template for_each_of<outbound_hook_tag>([&](auto& hook) {
-            try {
-                hook.finishing(m);
-            } catch (...) {
-                core.counts().outbound_hook_failures.fetch_add(1);
-            }
+            guarded([&] { hook.finishing(m); },
+                    [&](const std::string&) { core.counts().outbound_hook_failures.fetch_add(1); });
         });
         mark_finished(m);
         outcome.error = core.store().finish(id, m);

@@ -6,6 +6,7 @@
 #include <spool/clock.hpp>
 #include <spool/concepts.hpp>
 #include <spool/detail/counters.hpp>
+#include <spool/detail/guarded.hpp>
 #include <spool/detail/policy_set.hpp>
 #include <spool/detail/queue_state.hpp>
 #include <spool/events.hpp>
@@ -115,14 +116,14 @@ public:
     void notify(const Event& e) {
         for_each_of<observer_tag>([&](auto& o) {
             using O = std::remove_cvref_t<decltype(o)>;
-            try {
-                if constexpr (std::is_same_v<Event, new_mail_event> && observes_new_mail<O>) o.on_new_mail(e);
-                else if constexpr (std::is_same_v<Event, message_finished_event> && observes_finished<O>) o.on_message_finished(e);
-                else if constexpr (std::is_same_v<Event, recipient_status_event> && observes_recipients<O>) o.on_recipient_status(e);
-                else if constexpr (std::is_same_v<Event, queue_changed_event> && observes_queue<O>) o.on_queue_changed(e);
-            } catch (...) {
-                counts_.observer_failures.fetch_add(1);
-            }
+            guarded(
+                [&] {
+                    if constexpr (std::is_same_v<Event, new_mail_event> && observes_new_mail<O>) o.on_new_mail(e);
+                    else if constexpr (std::is_same_v<Event, message_finished_event> && observes_finished<O>) o.on_message_finished(e);
+                    else if constexpr (std::is_same_v<Event, recipient_status_event> && observes_recipients<O>) o.on_recipient_status(e);
+                    else if constexpr (std::is_same_v<Event, queue_changed_event> && observes_queue<O>) o.on_queue_changed(e);
+                },
+                [&](const std::string&) { counts_.observer_failures.fetch_add(1); });
         });
     }
 

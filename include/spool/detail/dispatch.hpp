@@ -5,6 +5,7 @@
 // settle a recipient or a whole message, so both paths apply them alike.
 
 #include <spool/address_types.hpp>
+#include <spool/detail/guarded.hpp>
 #include <spool/message.hpp>
 #include <spool/transmission.hpp>
 
@@ -157,16 +158,11 @@ public:
     std::size_t deferrals() const { return static_cast<std::size_t>(std::count(held_.begin(), held_.end(), true)); }
 
 private:
+    // A transport that throws is treated as busy: the message is kept and tried again.
     template <class Transport>
     static transmit_result call(Transport& transport, transmission<Message>& tx) {
-        // A transport that throws is treated as busy: the message is kept and tried again.
-        try {
-            return transport.transmit(tx);
-        } catch (const std::exception& e) {
-            return transmit_result::busy(std::string("transport threw: ") + e.what());
-        } catch (...) {
-            return transmit_result::busy("transport threw an unknown exception");
-        }
+        return guarded([&] { return transport.transmit(tx); },
+                       [](const std::string& what) { return transmit_result::busy("transport threw: " + what); });
     }
 
     static unsigned attempts(const recipient& r) {

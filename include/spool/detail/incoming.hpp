@@ -5,6 +5,7 @@
 // commits it, and observers hear of the new mail. Reports arrive this way too.
 
 #include <spool/detail/requirements.hpp>
+#include <spool/detail/guarded.hpp>
 #include <spool/events.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
@@ -33,14 +34,9 @@ std::optional<message_id> deliver_incoming(Core& core, Message m, time_point now
     core.template for_each_of<postprocessor_tag>([&](auto& p) {
         if (discarded) return;
         postprocessing<Message> job(m, folder, now);
-        postprocess_result result = postprocess_result::ok();
-        try {
-            result = p.postprocess(job);
-        } catch (const std::exception& e) {
-            result = postprocess_result::fail(e.what());
-        } catch (...) {
-            result = postprocess_result::fail("postprocessor threw an unknown exception");
-        }
+        const postprocess_result result =
+            guarded([&] { return p.postprocess(job); },
+                    [](const std::string& what) { return postprocess_result::fail("postprocessor threw: " + what); });
         // A failing postprocessor is counted; the message is still committed.
         if (!result.succeeded()) core.counts().postprocessing_failures.fetch_add(1);
         folder = job.folder();
@@ -71,13 +67,11 @@ std::size_t receive_waiting(Core& core, std::size_t limit) {
             bool waiting = false;
             if constexpr (transport_signals<T>) waiting = core.take_mail_signal(i);
             if constexpr (transport_is_polled<T>) {
-                if (!waiting) {
-                    try {
-                        waiting = t.mail_waiting();
-                    } catch (...) {
+                if (!waiting)
+                    waiting = guarded([&]() -> bool { return t.mail_waiting(); }, [&](const std::string&) {
                         core.counts().receive_failures.fetch_add(1);
-                    }
-                }
+                        return false;
+                    });
             }
             for (std::size_t n = 0; waiting; ++n) {
                 if (n == limit) {
@@ -87,14 +81,9 @@ std::size_t receive_waiting(Core& core, std::size_t limit) {
                 message_type m;
                 const time_point now = core.now();
                 reception<message_type> handover(m, now);
-                receive_result result = receive_result::nothing();
-                try {
-                    result = t.receive(handover);
-                } catch (const std::exception& e) {
-                    result = receive_result::failed(e.what());
-                } catch (...) {
-                    result = receive_result::failed("transport threw an unknown exception");
-                }
+                const receive_result result =
+                    guarded([&] { return t.receive(handover); },
+                            [](const std::string& what) { return receive_result::failed("transport threw: " + what); });
                 if (result.what() == receive_result::kind::received) {
                     if (deliver_incoming(core, std::move(m), now)) ++received;
                     continue;

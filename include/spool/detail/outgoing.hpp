@@ -6,6 +6,7 @@
 
 #include <spool/detail/completion.hpp>
 #include <spool/detail/dispatch.hpp>
+#include <spool/detail/guarded.hpp>
 #include <spool/detail/queue_state.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
@@ -158,14 +159,9 @@ private:
             });
             if (!applies) return;
             preprocessing<message_type> job(m, now);
-            preprocess_result result = preprocess_result::ok();
-            try {
-                result = p.preprocess(job);
-            } catch (const std::exception& e) {
-                result = preprocess_result::fail(std::string("preprocessor threw: ") + e.what());
-            } catch (...) {
-                result = preprocess_result::fail("preprocessor threw an unknown exception");
-            }
+            const preprocess_result result =
+                guarded([&] { return p.preprocess(job); },
+                        [](const std::string& what) { return preprocess_result::fail("preprocessor threw: " + what); });
             for (const auto& u : job.undeliverable_recipients())
                 for (recipient& r : m.recipients)
                     if (awaiting_transport(r) && r.address_type == u.address_type && r.address == u.address)
