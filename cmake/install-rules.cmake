@@ -7,6 +7,11 @@ mark_as_advanced(SPOOL_INSTALL_CMAKEDIR)
 
 install(TARGETS spool_spool EXPORT spoolTargets FILE_SET HEADERS)
 install(EXPORT spoolTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+if(SPOOL_WITH_SQLITE)
+  # Its own export set, so that users who do not want SQLite do not need it.
+  install(TARGETS spool_sqlite EXPORT spoolSqliteTargets)
+  install(EXPORT spoolSqliteTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+endif()
 
 configure_package_config_file(cmake/spoolConfig.cmake.in "${PROJECT_BINARY_DIR}/spoolConfig.cmake"
   INSTALL_DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")

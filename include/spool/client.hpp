@@ -12,6 +12,7 @@
 
 #include <range/v3/range/conversion.hpp>
 
+#include <concepts>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -96,6 +97,17 @@ public:
         queue.forget(id);
         core_->notify(queue_changed_event{id, queue_changed_event::change::removed});
         return {};
+    }
+
+    /// Runs f, making every store operation in it one commit where the store
+    /// can (a store with `batch(f)`, such as the SQLite store); elsewhere f just
+    /// runs. If the store's commit fails, none of f's operations happened.
+    template <class F>
+    std::error_code batch(F&& f) {
+        if constexpr (requires { { core_->store().batch(f) } -> std::same_as<std::error_code>; })
+            return core_->store().batch(std::forward<F>(f));
+        else
+            return std::forward<F>(f)(), std::error_code{};
     }
 
     /// The ids of the messages in a folder.

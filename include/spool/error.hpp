@@ -26,6 +26,12 @@ enum class errc {
     not_found,
     /// The store could not carry out a durable step (I/O, full disk, corrupt row).
     store_failure,
+    /// A stored message could not be decoded; the store moved it to folders::quarantine.
+    corrupt_message,
+    /// The database is not a spool store (another application's, or not a database).
+    not_a_spool_store,
+    /// The database was written by a newer spool, with a schema this build does not know.
+    schema_too_new,
 };
 
 namespace detail {
@@ -44,6 +50,9 @@ public:
         case errc::not_in_queue: return "the message is not in the outgoing queue";
         case errc::not_found: return "no such message";
         case errc::store_failure: return "the store could not complete the operation";
+        case errc::corrupt_message: return "the stored message could not be decoded; it was moved to quarantine";
+        case errc::not_a_spool_store: return "the database is not a spool store";
+        case errc::schema_too_new: return "the database was written by a newer spool and cannot be opened";
         }
         return "unknown spool error";
     }

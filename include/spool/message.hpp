@@ -26,6 +26,8 @@ namespace folders {
 inline constexpr folder_id inbox{1};
 inline constexpr folder_id outbox{2};
 inline constexpr folder_id sent_items{3};
+/// Where a store puts a message it can no longer decode, out of the queue's way.
+inline constexpr folder_id quarantine{4};
 } // namespace folders
 
 // ---------------------------------------------------------------------------

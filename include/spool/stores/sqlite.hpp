@@ -1,0 +1,476 @@
+#pragma once
+
+// A durable Store in an SQLite database: the embedded default for store and
+// forward. Link the spool::sqlite CMake target.
+//
+// Durability contract:
+// - When an operation returns success, its effect is on disk: the database is
+//   in WAL mode with synchronous=FULL (configurable), and every operation is
+//   one transaction. A crash loses nothing that was acknowledged.
+// - The spooler's lock is never stored, so after a restart every queued
+//   message is eligible again, in submit-time order; a message still flagged
+//   for preprocessing is preprocessed again; deferred recipients keep their
+//   next attempt; recipients recorded as sent are never transmitted again, and
+//   recipients that were in flight are transmitted again (at-least-once, each
+//   time with the same transmission::delivery_key).
+// - Group commit: concurrent writers share one transaction and one fsync (the
+//   first becomes the leader and commits for everyone waiting), and batch()
+//   makes many operations from one thread a single transaction.
+// - A message that can no longer be decoded is moved to folders::quarantine
+//   and leaves the queue; load() reports errc::corrupt_message.
+// - A database written by a newer spool, or by another application, is
+//   refused with errc::schema_too_new or errc::not_a_spool_store and left untouched.
+// - A new database file is created with mode 0600.
+
+#include <spool/codec.hpp>
+#include <spool/error.hpp>
+#include <spool/message.hpp>
+#include <spool/result.hpp>
+#include <spool/tags.hpp>
+
+#include <sqlite3.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace spool {
+
+/// SQLite's own result codes, for errors that are SQLite's (can't open, disk full, I/O).
+inline const std::error_category& sqlite_category() noexcept {
+    struct category final : std::error_category {
+        const char* name() const noexcept override { return "sqlite"; }
+        std::string message(int code) const override { return sqlite3_errstr(code); }
+    };
+    static const category instance;
+    return instance;
+}
+
+struct sqlite_options {
+    enum class synchronous { normal, full, extra };
+    /// FULL: a commit is on disk when it returns. NORMAL trades the last commits for speed.
+    synchronous sync = synchronous::full;
+    std::chrono::milliseconds busy_timeout{5000};
+    /// Refuse to grow the database past this size (0: no limit); a limit also
+    /// makes a full disk reproducible in tests.
+    std::int64_t max_size_bytes = 0;
+    /// The most operations one group commit carries.
+    std::size_t group_commit_limit = 256;
+};
+
+namespace detail::sqlite {
+
+// The schema, one step per version. A database is brought forward step by step.
+inline constexpr std::string_view migrations[] = {
+    // 1
+    "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, folder INTEGER NOT NULL, body BLOB NOT NULL);"
+    "CREATE INDEX messages_by_folder ON messages (folder, id);"
+    "CREATE TABLE outgoing_queue (message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,"
+    " submit_time INTEGER NOT NULL, sequence INTEGER NOT NULL, submit_flags INTEGER NOT NULL);"
+    "CREATE INDEX queue_order ON outgoing_queue (submit_time, sequence);",
+};
+inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
+inline constexpr const char* application = "spool";
+
+inline std::error_code error(int code) { return {code & 0xff, sqlite_category()}; }
+
+class statement {
+public:
+    statement(sqlite3* db, std::string_view sql) {
+        rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+    }
+    statement(const statement&) = delete;
+    statement& operator=(const statement&) = delete;
+    ~statement() { sqlite3_finalize(stmt_); }
+
+    bool ok() const noexcept { return rc_ == SQLITE_OK; }
+    int prepare_result() const noexcept { return rc_; }
+    statement& bind(int i, std::int64_t v) { return sqlite3_bind_int64(stmt_, i, v), *this; }
+    statement& bind(int i, std::string_view blob) {
+        return sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT), *this;
+    }
+    int step() { return sqlite3_step(stmt_); }
+    std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
+    std::string text(int column) {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string{};
+    }
+
+private:
+    sqlite3_stmt* stmt_ = nullptr;
+    int rc_ = SQLITE_OK;
+};
+
+inline int exec(sqlite3* db, std::string_view sql) {
+    return sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, nullptr);
+}
+
+inline std::int64_t nanoseconds(time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+} // namespace detail::sqlite
+
+template <encodable_payload Payload = mail_payload>
+class basic_sqlite_store {
+public:
+    using spool_concept = store_tag;
+    using message_type = basic_message<Payload>;
+
+    /// Opens (or creates) the store at `path`. Errors: errc::not_a_spool_store,
+    /// errc::schema_too_new, or SQLite's (sqlite_category()), e.g. for an unwritable path.
+    static result<basic_sqlite_store> open(const std::string& path, sqlite_options options = {}) {
+        auto s = std::make_shared<state>();
+        s->options = options;
+        if (auto ec = s->open(path)) return ec;
+        return basic_sqlite_store{std::move(s)};
+    }
+
+    /// As open(), throwing std::system_error on failure.
+    explicit basic_sqlite_store(const std::string& path, sqlite_options options = {})
+        : basic_sqlite_store(open(path, options).value()) {}
+
+    result<message_id> create(folder_id folder, const message_type& m) {
+        std::int64_t id = 0;
+        const auto body = encode(m);
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            detail::sqlite::statement st(db, "INSERT INTO messages (folder, body) VALUES (?, ?)");
+            if (st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).step() != SQLITE_DONE)
+                return detail::sqlite::error(sqlite3_errcode(db));
+            id = sqlite3_last_insert_rowid(db);
+            return {};
+        });
+        if (ec) return ec;
+        return message_id{static_cast<std::uint64_t>(id)};
+    }
+
+    result<message_type> load(message_id id) const {
+        std::string body;
+        {
+            std::lock_guard g{state_->db_mutex};
+            detail::sqlite::statement st(state_->db, "SELECT body FROM messages WHERE id = ?");
+            const int rc = st.bind(1, key(id)).step();
+            if (rc == SQLITE_DONE) return errc::not_found;
+            if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
+            body = st.text(0);
+        }
+        auto m = decode<Payload>(body);
+        if (!m) {
+            // Out of the queue's way, kept for a person to look at.
+            write([&](sqlite3* db) -> std::error_code {
+                detail::sqlite::statement move(db, "UPDATE messages SET folder = ? WHERE id = ?");
+                move.bind(1, static_cast<std::int64_t>(folders::quarantine)).bind(2, key(id)).step();
+                detail::sqlite::statement dequeue(db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+                dequeue.bind(1, key(id)).step();
+                return {};
+            });
+            return errc::corrupt_message;
+        }
+        m->id = id;
+        return std::move(*m);
+    }
+
+    std::error_code save(message_id id, const message_type& m) {
+        const auto body = encode(m);
+        return write([&](sqlite3* db) { return update_body(db, id, body); });
+    }
+
+    std::error_code enqueue(message_id id, const message_type& m) {
+        const auto body = encode(m);
+        const auto submitted = detail::sqlite::nanoseconds(m.client_submit_time.value_or(time_point{}));
+        return write([&](sqlite3* db) -> std::error_code {
+            if (queued(db, id)) return errc::already_submitted;
+            if (auto ec = update_body(db, id, body)) return ec;
+            detail::sqlite::statement st(db,
+                                         "INSERT INTO outgoing_queue (message_id, submit_time, sequence, submit_flags)"
+                                         " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?)");
+            const auto flags = static_cast<std::int64_t>(m.submission & ~submit_flags::locked);
+            if (st.bind(1, key(id)).bind(2, submitted).bind(3, flags).step() != SQLITE_DONE)
+                return detail::sqlite::error(sqlite3_errcode(db));
+            return {};
+        });
+    }
+
+    std::error_code abort_submit(message_id id, const message_type& m) {
+        const auto body = encode(m);
+        return write([&](sqlite3* db) -> std::error_code {
+            if (auto ec = dequeue(db, id)) return ec;
+            return update_body(db, id, body);
+        });
+    }
+
+    std::error_code finish(message_id id, const message_type& m) {
+        const auto body = encode(m);
+        return write([&](sqlite3* db) -> std::error_code {
+            if (auto ec = dequeue(db, id)) return ec;
+            if (std::holds_alternative<disposition::delete_after_submit>(m.sent_mail)) {
+                detail::sqlite::statement st(db, "DELETE FROM messages WHERE id = ?");
+                return st.bind(1, key(id)).step() == SQLITE_DONE ? std::error_code{}
+                                                                  : detail::sqlite::error(sqlite3_errcode(db));
+            }
+            if (auto ec = update_body(db, id, body)) return ec;
+            if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
+                detail::sqlite::statement st(db, "UPDATE messages SET folder = ? WHERE id = ?");
+                if (st.bind(1, static_cast<std::int64_t>(move->folder)).bind(2, key(id)).step() != SQLITE_DONE)
+                    return detail::sqlite::error(sqlite3_errcode(db));
+            }
+            return {};
+        });
+    }
+
+    std::vector<queue_entry> outgoing_queue() const {
+        std::lock_guard g{state_->db_mutex};
+        detail::sqlite::statement st(state_->db,
+                                     "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
+        std::vector<queue_entry> out;
+        while (st.step() == SQLITE_ROW)
+            out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
+                           time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
+                           static_cast<submit_flags>(st.integer(2))});
+        return out;
+    }
+
+    std::vector<message_id> contents(folder_id folder) const {
+        std::lock_guard g{state_->db_mutex};
+        detail::sqlite::statement st(state_->db, "SELECT id FROM messages WHERE folder = ? ORDER BY id");
+        st.bind(1, static_cast<std::int64_t>(folder));
+        std::vector<message_id> out;
+        while (st.step() == SQLITE_ROW) out.push_back(message_id{static_cast<std::uint64_t>(st.integer(0))});
+        return out;
+    }
+
+    /// Runs f with every store operation it makes, from this thread, in one
+    /// transaction: one commit for all of them. If the commit fails, none of
+    /// them happened, and the error is returned.
+    template <class F>
+    std::error_code batch(F&& f) {
+        std::lock_guard g{state_->db_mutex};
+        if (state_->in_batch) return (std::forward<F>(f)(), std::error_code{}); // nested: part of the outer one
+        if (int rc = detail::sqlite::exec(state_->db, "BEGIN IMMEDIATE")) return detail::sqlite::error(rc);
+        state_->in_batch = true;
+        struct leave {
+            state& s;
+            ~leave() { s.in_batch = false; }
+        } guard{*state_};
+        try {
+            std::forward<F>(f)();
+        } catch (...) {
+            detail::sqlite::exec(state_->db, "ROLLBACK");
+            throw;
+        }
+        if (int rc = detail::sqlite::exec(state_->db, "COMMIT")) {
+            detail::sqlite::exec(state_->db, "ROLLBACK");
+            return detail::sqlite::error(rc);
+        }
+        return {};
+    }
+
+    /// SQLite's integrity check: an empty error when the database is sound.
+    std::error_code integrity_check() const {
+        std::lock_guard g{state_->db_mutex};
+        detail::sqlite::statement st(state_->db, "PRAGMA integrity_check");
+        if (st.step() != SQLITE_ROW) return detail::sqlite::error(sqlite3_errcode(state_->db));
+        return st.text(0) == "ok" ? std::error_code{} : detail::sqlite::error(SQLITE_CORRUPT);
+    }
+
+    static constexpr int schema_version = detail::sqlite::latest_schema;
+
+    /// How many commits the group commit has made, and how many operations they carried.
+    std::pair<std::size_t, std::size_t> commit_counts() const {
+        std::lock_guard g{state_->queue_mutex};
+        return {state_->commits, state_->committed_operations};
+    }
+    /// Writers waiting for the next group commit, and all writers not yet answered (waiting or being committed).
+    std::size_t waiting_writers() const {
+        std::lock_guard g{state_->queue_mutex};
+        return state_->waiting.size();
+    }
+    std::size_t pending_writers() const {
+        std::lock_guard g{state_->queue_mutex};
+        return state_->waiting.size() + state_->in_flight;
+    }
+
+private:
+    using operation = std::function<std::error_code(sqlite3*)>;
+
+    struct pending {
+        const operation* apply;
+        std::error_code result;
+        bool done = false;
+    };
+
+    struct state {
+        sqlite3* db = nullptr;
+        sqlite_options options;
+        std::recursive_mutex db_mutex;
+        bool in_batch = false;
+        std::mutex queue_mutex;
+        std::condition_variable committed;
+        std::deque<pending*> waiting;
+        bool leader = false;
+        std::size_t in_flight = 0;
+        std::size_t commits = 0, committed_operations = 0;
+
+        ~state() {
+            if (db) sqlite3_close_v2(db);
+        }
+
+        std::error_code open(const std::string& path) {
+            // Created by us, owner-only, before SQLite sees it; SQLite gives the WAL the same mode.
+            const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0) return detail::sqlite::error(SQLITE_CANTOPEN);
+            ::close(fd);
+            if (int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr))
+                return detail::sqlite::error(rc);
+            sqlite3_busy_timeout(db, static_cast<int>(options.busy_timeout.count()));
+            // Judge the schema before changing anything: a foreign or newer database stays as it was.
+            int version = 0;
+            if (auto ec = existing_schema(version)) return ec;
+            static constexpr const char* sync_modes[] = {"NORMAL", "FULL", "EXTRA"};
+            const std::string pragmas = std::string("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = ") +
+                                        sync_modes[static_cast<int>(options.sync)] + ";";
+            if (int rc = detail::sqlite::exec(db, pragmas)) return detail::sqlite::error(rc);
+            if (options.max_size_bytes > 0) {
+                detail::sqlite::statement page(db, "PRAGMA page_size");
+                page.step();
+                const auto pages = std::max<std::int64_t>(1, options.max_size_bytes / std::max<std::int64_t>(1, page.integer(0)));
+                detail::sqlite::exec(db, "PRAGMA max_page_count = " + std::to_string(pages));
+            }
+            return migrate(version);
+        }
+
+        // -1 for an empty database; errors for one that is not ours or too new.
+        std::error_code existing_schema(int& version) {
+            detail::sqlite::statement tables(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
+            const int rc = tables.ok() ? tables.step() : tables.prepare_result();
+            if (rc == SQLITE_NOTADB) return errc::not_a_spool_store;
+            if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
+            if (tables.integer(0) == 0) return version = -1, std::error_code{};
+            detail::sqlite::statement schema(db, "SELECT application, version FROM spool_schema");
+            if (!schema.ok() || schema.step() != SQLITE_ROW || schema.text(0) != detail::sqlite::application)
+                return errc::not_a_spool_store;
+            version = static_cast<int>(schema.integer(1));
+            if (version > detail::sqlite::latest_schema) return errc::schema_too_new;
+            return {};
+        }
+
+        std::error_code migrate(int from) {
+            if (from == detail::sqlite::latest_schema) return {};
+            std::string sql = "BEGIN IMMEDIATE;";
+            if (from < 0) {
+                sql += "CREATE TABLE spool_schema (application TEXT NOT NULL, version INTEGER NOT NULL);"
+                       "INSERT INTO spool_schema VALUES ('spool', 0);";
+                from = 0;
+            }
+            for (int v = from; v < detail::sqlite::latest_schema; ++v) sql += std::string(detail::sqlite::migrations[v]);
+            sql += "UPDATE spool_schema SET version = " + std::to_string(detail::sqlite::latest_schema) + "; COMMIT;";
+            if (int rc = detail::sqlite::exec(db, sql)) {
+                detail::sqlite::exec(db, "ROLLBACK");
+                return detail::sqlite::error(rc);
+            }
+            return {};
+        }
+    };
+
+    explicit basic_sqlite_store(std::shared_ptr<state> s) : state_(std::move(s)) {}
+
+    static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
+
+    static bool queued(sqlite3* db, message_id id) {
+        detail::sqlite::statement st(db, "SELECT 1 FROM outgoing_queue WHERE message_id = ?");
+        return st.bind(1, key(id)).step() == SQLITE_ROW;
+    }
+    static std::error_code update_body(sqlite3* db, message_id id, const std::string& body) {
+        detail::sqlite::statement st(db, "UPDATE messages SET body = ? WHERE id = ?");
+        if (st.bind(1, body).bind(2, key(id)).step() != SQLITE_DONE) return detail::sqlite::error(sqlite3_errcode(db));
+        return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_found};
+    }
+    static std::error_code dequeue(sqlite3* db, message_id id) {
+        detail::sqlite::statement exists(db, "SELECT 1 FROM messages WHERE id = ?");
+        if (exists.bind(1, key(id)).step() != SQLITE_ROW) return errc::not_found;
+        detail::sqlite::statement st(db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+        if (st.bind(1, key(id)).step() != SQLITE_DONE) return detail::sqlite::error(sqlite3_errcode(db));
+        return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_in_queue};
+    }
+
+    // One transition, durable when this returns. Inside batch() it joins that
+    // transaction; otherwise it joins the next group commit.
+    std::error_code write(const operation& op) const {
+        {
+            std::unique_lock g{state_->db_mutex, std::try_to_lock};
+            if (g.owns_lock() && state_->in_batch) return run_in_savepoint(op);
+        }
+        pending mine{&op, {}, false};
+        std::unique_lock lk{state_->queue_mutex};
+        state_->waiting.push_back(&mine);
+        while (!mine.done) {
+            if (state_->leader) {
+                state_->committed.wait(lk);
+                continue;
+            }
+            state_->leader = true;
+            std::vector<pending*> group;
+            while (!state_->waiting.empty() && group.size() < state_->options.group_commit_limit) {
+                group.push_back(state_->waiting.front());
+                state_->waiting.pop_front();
+            }
+            state_->in_flight = group.size();
+            lk.unlock();
+            commit_group(group);
+            lk.lock();
+            state_->in_flight = 0;
+            ++state_->commits;
+            state_->committed_operations += group.size();
+            for (pending* p : group) p->done = true;
+            state_->leader = false;
+            state_->committed.notify_all();
+        }
+        return mine.result;
+    }
+
+    // Each operation in its own savepoint, so one that fails leaves the others in the commit.
+    std::error_code run_in_savepoint(const operation& op) const {
+        sqlite3* db = state_->db;
+        if (int rc = detail::sqlite::exec(db, "SAVEPOINT op")) return detail::sqlite::error(rc);
+        std::error_code ec = op(db);
+        if (ec) detail::sqlite::exec(db, "ROLLBACK TO op");
+        detail::sqlite::exec(db, "RELEASE op");
+        return ec;
+    }
+
+    void commit_group(const std::vector<pending*>& group) const {
+        std::lock_guard g{state_->db_mutex};
+        sqlite3* db = state_->db;
+        if (int rc = detail::sqlite::exec(db, "BEGIN IMMEDIATE")) {
+            for (pending* p : group) p->result = detail::sqlite::error(rc);
+            return;
+        }
+        for (pending* p : group) p->result = run_in_savepoint(*p->apply);
+        if (int rc = detail::sqlite::exec(db, "COMMIT")) {
+            detail::sqlite::exec(db, "ROLLBACK");
+            for (pending* p : group)
+                if (!p->result) p->result = detail::sqlite::error(rc);
+        }
+    }
+
+    std::shared_ptr<state> state_;
+};
+
+using sqlite_store = basic_sqlite_store<>;
+
+} // namespace spool

@@ -1,0 +1,268 @@
+// The SQLite store: the Store laws, durability across restarts, schema
+// versions, faults, quarantine and group commit.
+
+#include "catch.hpp"
+#include "support/fixtures.hpp"
+#include "support/temp_dir.hpp"
+
+#include <spool/spool.hpp>
+#include <spool/stores/sqlite.hpp>
+#include <spool/testing/store_conformance.hpp>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+using namespace std::chrono_literals;
+using spool_test::is;
+using spool_test::mail;
+using spool_test::smtp;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void raw_sql(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+    INFO((error ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+}
+
+void report(const std::vector<spool::testing::conformance_failure>& failures) {
+    for (const auto& f : failures) FAIL_CHECK(f.check << ": " << f.problem);
+    CHECK(failures.empty());
+}
+
+} // namespace
+
+TEST_CASE("the in-memory store keeps the Store laws") {
+    report(spool::testing::check_store([] { return spool::memory_store{}; }));
+}
+
+TEST_CASE("the SQLite store keeps the Store laws") {
+    spool_test::temp_dir dir;
+    int n = 0;
+    report(spool::testing::check_store([&] { return spool::sqlite_store(dir.file("s" + std::to_string(n++) + ".db")); }));
+}
+
+TEST_CASE("the conformance suite finds a store that breaks a law") {
+    // A store that forgets to keep the queue in submit-time order.
+    struct lifo_store : spool::memory_store {
+        std::vector<spool::queue_entry> outgoing_queue() const {
+            auto q = spool::memory_store::outgoing_queue();
+            return {q.rbegin(), q.rend()};
+        }
+    };
+    const auto failures = spool::testing::check_store([] { return lifo_store{}; });
+    REQUIRE(failures.size() == 1);
+    CHECK(failures[0].check == "the queue is in submit-time order, ties in submit order");
+}
+
+TEST_CASE("a new database file is readable by its owner only") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    struct stat st {};
+    REQUIRE(::stat(dir.file("spool.db").c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+}
+
+TEST_CASE("after a restart the queue comes back in order, unlocked; sent recipients are not sent again") {
+    spool_test::temp_dir dir;
+    const auto path = dir.file("spool.db");
+    spool::memory_transport transport;
+    spool::memory_transport faxes{{"FAX"}};
+    spool::manual_clock clock;
+    auto log = std::make_shared<std::vector<std::string>>();
+    spool_test::logging_preprocessor pager_pre{"pager", {"PAGER"}, log};
+    spool::message_id mixed{}, later{}, paged{};
+    {
+        spool::sqlite_store store(path);
+        spool::spooler sp{store, faxes, transport, clock, pager_pre};
+        faxes.offline(120s);
+        mixed = sp.client().send(mail({smtp("a@x"), spool_test::fax("+1")})).value();
+        sp.drain(); // a@x sent, the fax deferred
+        clock.advance(1s);
+        sp.disable_inbound();
+        later = sp.client().send(mail({smtp("b@x")})).value();
+        clock.advance(1s);
+        paged = sp.client().send(mail({{"P", "555", "PAGER"}})).value();
+        // The process "stops" here: b@x and the pager message were never processed.
+    }
+    faxes.online();
+    spool::sqlite_store reopened(path);
+    auto queue = reopened.outgoing_queue();
+    REQUIRE(queue.size() == 3);
+    CHECK(queue[0].id == mixed);
+    CHECK(queue[1].id == later);
+    CHECK(queue[2].id == paged);
+    CHECK(queue[2].submission == spool::submit_flags::preprocess);
+    auto m = reopened.load(mixed).value();
+    CHECK(is<spool::status::sent>(m.recipients[0]));
+    CHECK(std::get<spool::status::deferred>(m.recipients[1].status).next_attempt == clock.now() - 2s + 120s);
+
+    spool::spooler again{reopened, faxes, transport, clock, pager_pre};
+    again.drain();
+    CHECK(*log == std::vector<std::string>{"pager"}); // preprocessed after the restart
+    CHECK(transport.deliveries().size() == 3);        // a@x before, b@x and the pager now; a@x not again
+    CHECK(faxes.deliveries().empty());                // the fax waits for its next attempt
+    clock.advance(120s);
+    again.drain();
+    CHECK(faxes.deliveries().size() == 1);
+    CHECK(reopened.outgoing_queue().empty());
+    CHECK_FALSE(reopened.integrity_check());
+}
+
+TEST_CASE("a database from a newer spool is refused and left as it was") {
+    spool_test::temp_dir dir;
+    const auto path = dir.file("spool.db");
+    { spool::sqlite_store store(path); }
+    raw_sql(path, "UPDATE spool_schema SET version = 99");
+    const auto before = read_file(path);
+    auto opened = spool::sqlite_store::open(path);
+    CHECK(opened.error() == spool::errc::schema_too_new);
+    CHECK(read_file(path) == before);
+    CHECK_THROWS_AS(spool::sqlite_store(path), std::system_error);
+}
+
+TEST_CASE("another application's database, or a file that is no database, is refused and left as it was") {
+    spool_test::temp_dir dir;
+    const auto other = dir.file("other.db");
+    raw_sql(other, "CREATE TABLE invoices (id INTEGER PRIMARY KEY, amount INTEGER)");
+    const auto before = read_file(other);
+    CHECK(spool::sqlite_store::open(other).error() == spool::errc::not_a_spool_store);
+    CHECK(read_file(other) == before);
+
+    const auto text = dir.file("notes.txt");
+    std::ofstream(text) << "these are not the droids you are looking for, nor a database, at any length of file\n";
+    const auto text_before = read_file(text);
+    CHECK(spool::sqlite_store::open(text).error() == spool::errc::not_a_spool_store);
+    CHECK(read_file(text) == text_before);
+}
+
+TEST_CASE("an older schema is brought forward") {
+    spool_test::temp_dir dir;
+    const auto path = dir.file("old.db");
+    // What a schema-0 database looks like: only the version table.
+    raw_sql(path, "CREATE TABLE spool_schema (application TEXT NOT NULL, version INTEGER NOT NULL);"
+                  "INSERT INTO spool_schema VALUES ('spool', 0);");
+    auto store = spool::sqlite_store::open(path);
+    REQUIRE(store);
+    CHECK(store->create(spool::folders::outbox, mail({smtp("a@x")})));
+    raw_sql(path, "SELECT version FROM spool_schema WHERE version = " + std::to_string(spool::sqlite_store::schema_version));
+}
+
+TEST_CASE("a path that cannot be written gives SQLite's cannot-open error") {
+    auto opened = spool::sqlite_store::open("/nonexistent-directory/spool.db");
+    REQUIRE_FALSE(opened);
+    CHECK(opened.error().category() == spool::sqlite_category());
+    CHECK(opened.error().value() == SQLITE_CANTOPEN);
+    spool_test::temp_dir dir;
+    CHECK_FALSE(spool::sqlite_store::open(dir.file("")).has_value()); // a directory
+}
+
+TEST_CASE("a full disk refuses new messages with a clear error; queued ones are still sent") {
+    spool_test::temp_dir dir;
+    spool::sqlite_options small;
+    small.max_size_bytes = 64 * 1024;
+    spool::sqlite_store store(dir.file("small.db"), small);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    REQUIRE(client.send(mail({smtp("early@x")})));
+    auto big = mail({smtp("big@x")});
+    big.payload.body.assign(256 * 1024, 'x');
+    auto refused = client.send(big);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().category() == spool::sqlite_category());
+    CHECK(refused.error().value() == SQLITE_FULL);
+    CHECK(sp.drain().finished == 1);
+    CHECK(transport.deliveries().size() == 1);
+    CHECK_FALSE(store.integrity_check());
+}
+
+TEST_CASE("an undecodable message is quarantined and does not block the queue") {
+    spool_test::temp_dir dir;
+    const auto path = dir.file("spool.db");
+    spool::sqlite_store store(path);
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    auto bad = sp.client().send(mail({smtp("bad@x")})).value();
+    clock.advance(1s);
+    sp.client().send(mail({smtp("good@x")}));
+    raw_sql(path, "UPDATE messages SET body = x'ff00ff' WHERE id = " + std::to_string(static_cast<std::uint64_t>(bad)));
+
+    const auto report = sp.drain();
+    CHECK(report.store_errors == 1);
+    CHECK(sp.stats().last_store_error == spool::errc::corrupt_message);
+    REQUIRE(transport.deliveries().size() == 1);
+    CHECK(transport.deliveries()[0].address == "good@x");
+    CHECK(store.contents(spool::folders::quarantine) == std::vector<spool::message_id>{bad});
+    CHECK(store.outgoing_queue().empty());
+    CHECK(sp.client().open(bad).error() == spool::errc::corrupt_message);
+}
+
+TEST_CASE("concurrent writers share one commit") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    std::vector<spool::message_id> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(store.create(spool::folders::outbox, mail({smtp("a@x")})).value());
+    const auto [commits_before, operations_before] = store.commit_counts();
+
+    // A batch holds the database while three writers arrive: the first leads a
+    // commit of its own, the two behind it share the next one.
+    std::atomic<bool> holding{false}, release{false};
+    std::thread holder([&] {
+        store.batch([&] {
+            holding = true;
+            while (!release) std::this_thread::sleep_for(1ms);
+        });
+    });
+    while (!holding) std::this_thread::sleep_for(1ms);
+    std::vector<std::thread> writers;
+    writers.emplace_back([&] { CHECK_FALSE(store.save(ids[0], mail({smtp("a@x")}, "one"))); });
+    // Registered and made leader under one lock: once it counts, it leads a group of one, blocked on the database.
+    while (store.pending_writers() != 1) std::this_thread::sleep_for(1ms);
+    writers.emplace_back([&] { CHECK_FALSE(store.save(ids[1], mail({smtp("a@x")}, "two"))); });
+    writers.emplace_back([&] { CHECK_FALSE(store.save(ids[2], mail({smtp("a@x")}, "three"))); });
+    while (store.waiting_writers() != 2) std::this_thread::sleep_for(1ms);
+    release = true;
+    holder.join();
+    for (auto& w : writers) w.join();
+    const auto [commits, operations] = store.commit_counts();
+    CHECK(operations - operations_before == 3);
+    CHECK(commits - commits_before == 2);
+    CHECK(store.load(ids[2]).value().payload.subject == "three");
+}
+
+TEST_CASE("a batch makes many submits one commit; a client batch works with any store") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    const auto [commits_before, ops_before] = store.commit_counts();
+    REQUIRE_FALSE(client.batch([&] {
+        for (int i = 0; i < 100; ++i) REQUIRE(client.send(mail({smtp(std::to_string(i) + "@x")})));
+    }));
+    CHECK(store.commit_counts().first == commits_before); // none through the group commit: one transaction
+    CHECK(store.outgoing_queue().size() == 100);
+    CHECK(sp.drain().finished == 100);
+
+    spool_test::rig memory; // a store without batch(): the operations simply run
+    REQUIRE_FALSE(memory.client.batch([&] { memory.client.send(mail({smtp("a@x")})); }));
+    CHECK(memory.store.outgoing_queue().size() == 1);
+}
