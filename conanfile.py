@@ -45,7 +45,9 @@ class SpoolConan(ConanFile):
         # Exactly the install the consumer tests in tests/ verify: no tests, no examples.
         toolchain.cache_variables["SPOOL_BUILD_TESTS"] = False
         toolchain.cache_variables["SPOOL_BUILD_EXAMPLES"] = False
+        toolchain.cache_variables["SPOOL_BUILD_BENCHMARKS"] = False
         toolchain.cache_variables["SPOOL_INSTALL"] = True
+        toolchain.cache_variables["SPOOL_WITH_SQLITE"] = bool(self.options.sqlite)
         toolchain.generate()
         CMakeDeps(self).generate()
 
@@ -66,6 +68,6 @@ class SpoolConan(ConanFile):
         self.cpp_info.set_property("pkg_config_name", "spool")
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
-        self.cpp_info.requires = ["boost::headers", "range-v3::range-v3"]
+        self.cpp_info.components["spool"].requires = ["boost::headers", "range-v3::range-v3"]
         if self.options.sqlite:
-            self.cpp_info.requires.append("sqlite3::sqlite3")
+            self.cpp_info.components["sqlite"].requires = ["spool", "sqlite3::sqlite3"]

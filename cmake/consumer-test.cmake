@@ -42,6 +42,7 @@ else()
       -DCMAKE_CXX_COMPILER=${CXX} -DSPOOL_CONSUME=${MODE} -DSPOOL_SOURCE_DIR=${SPOOL_SOURCE_DIR}
       -DSPOOL_EXPECTED_VERSION=${VERSION} -DCMAKE_PREFIX_PATH=${prefix})
   run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
+  run("${WORK_DIR}/build/sqlite_consumer" "${WORK_DIR}/consumer.db")
   run("${WORK_DIR}/build/consumer")
 endif()
 message(STATUS "${MODE} consumer: ${last_output}")

@@ -7,8 +7,10 @@
 // every run (the example is also a test that checks its own output).
 
 #include <spool/spool.hpp>
+#include <spool/stores/sqlite.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -25,12 +27,14 @@ std::string at() {
 }
 
 // --- A store of our own -----------------------------------------------------
-// It keeps messages in a spool::memory_store and writes a journal line for each
-// durable step, which is where a real store would write to disk.
+// It keeps messages in spool's SQLite store, the embedded default, and writes
+// a journal line for each durable step: each is one transaction on disk.
 class journaling_store {
 public:
     using spool_concept = spool::store_tag;
     using message_type = spool::message;
+
+    explicit journaling_store(spool::sqlite_store inner) : inner_(std::move(inner)) {}
 
     spool::result<spool::message_id> create(spool::folder_id f, const spool::message& m) { return inner_.create(f, m); }
     spool::result<spool::message> load(spool::message_id id) const { return inner_.load(id); }
@@ -53,7 +57,7 @@ private:
                   << (ec ? " failed: " + ec.message() : std::string{}) << '\n';
         return ec;
     }
-    spool::memory_store inner_;
+    spool::sqlite_store inner_;
 };
 
 // --- Transports of our own --------------------------------------------------
@@ -115,8 +119,17 @@ const char* describe(const spool::recipient_status& s) {
 
 } // namespace
 
-int main() {
-    journaling_store store;
+int main(int argc, char** argv) {
+    // The database lives where you can look at it, e.g. with `sqlite3 spool-example.db .tables`.
+    const std::string path = argc > 1 ? argv[1] : "spool-example.db";
+    for (const char* suffix : {"", "-wal", "-shm"}) std::remove((path + suffix).c_str()); // start afresh each run
+    auto database = spool::sqlite_store::open(path);
+    if (!database) {
+        std::cerr << "cannot open " << path << ": " << database.error().message() << '\n';
+        return EXIT_FAILURE;
+    }
+    std::cout << "database: " << path << '\n';
+    journaling_store store{*database};
     spool::spooler spooler{std::ref(store), mail_relay{}, pager_network{start + 45s}, pager_formatter{}, clock_};
     auto client = spooler.client();
 

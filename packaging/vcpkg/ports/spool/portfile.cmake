@@ -4,13 +4,17 @@
 set(VCPKG_BUILD_TYPE release) # header-only: one install serves every configuration
 get_filename_component(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../../../.." ABSOLUTE)
 
+vcpkg_check_features(OUT_FEATURE_OPTIONS feature_options FEATURES sqlite SPOOL_WITH_SQLITE)
+
 # Exactly the install the consumer tests in tests/ verify: no tests, no examples.
 vcpkg_cmake_configure(
   SOURCE_PATH "${SOURCE_PATH}"
   OPTIONS
     -DSPOOL_BUILD_TESTS=OFF
     -DSPOOL_BUILD_EXAMPLES=OFF
-    -DSPOOL_INSTALL=ON)
+    -DSPOOL_BUILD_BENCHMARKS=OFF
+    -DSPOOL_INSTALL=ON
+    ${feature_options})
 vcpkg_cmake_install()
 vcpkg_cmake_config_fixup(CONFIG_PATH share/spool)
 vcpkg_fixup_pkgconfig()

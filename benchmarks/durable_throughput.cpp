@@ -1,0 +1,96 @@
+// Durable throughput of the SQLite store, end to end (submit, transmit to a
+// transport that does nothing, finish), beside a raw SQLite insert loop with
+// the same settings (WAL, synchronous=FULL) and row size, in the same run.
+//   build/<preset>/benchmarks/spool_durable_throughput
+// Report items_per_second; the ratios are what the figures mean.
+
+#include <spool/spool.hpp>
+#include <spool/stores/sqlite.hpp>
+
+#include <benchmark/benchmark.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <string>
+#include <unistd.h>
+
+namespace {
+
+constexpr std::size_t row_bytes = 1024;
+
+std::string fresh_db(const char* name) {
+    const auto path = std::filesystem::temp_directory_path() / (std::string("spool-bench-") + std::to_string(::getpid()) + "-" + name);
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
+    return path.string();
+}
+
+struct discard_transport {
+    using spool_concept = spool::transport_tag;
+    spool::address_types address_types() const { return spool::address_types::any(); }
+    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        return spool::transmit_result::done();
+    }
+};
+
+spool::message one_kib_message() {
+    spool::message m;
+    m.recipients = {{"A", "a@example.org", "SMTP"}};
+    m.payload.subject = "benchmark";
+    m.payload.body.assign(row_bytes, 'x');
+    m.sent_mail = spool::disposition::delete_after_submit{};
+    return m;
+}
+
+// The baseline: rows of the same size straight into SQLite, `batch` per transaction.
+void raw_sqlite_insert(benchmark::State& state) {
+    const auto path = fresh_db("raw.db");
+    sqlite3* db = nullptr;
+    sqlite3_open(path.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB)",
+                 nullptr, nullptr, nullptr);
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO t (body) VALUES (?)", -1, &insert, nullptr);
+    const std::string body(row_bytes, 'x');
+    const auto batch = state.range(0);
+    for (auto _ : state) {
+        sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+        for (std::int64_t i = 0; i < batch; ++i) {
+            sqlite3_bind_blob(insert, 1, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+            sqlite3_step(insert);
+            sqlite3_reset(insert);
+        }
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    }
+    state.SetItemsProcessed(state.iterations() * batch);
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+}
+BENCHMARK(raw_sqlite_insert)->Arg(1)->Arg(64)->UseRealTime();
+
+// spool end to end: `batch` messages submitted in one client.batch (1: a commit
+// per step), then the spooler sends and finishes them.
+void spool_sqlite_end_to_end(benchmark::State& state) {
+    const auto path = fresh_db("spool.db");
+    spool::sqlite_store store(path);
+    spool::spooler sp{store, discard_transport{}};
+    auto client = sp.client();
+    const auto m = one_kib_message();
+    const auto batch = state.range(0);
+    for (auto _ : state) {
+        if (batch == 1) {
+            client.send(m);
+        } else {
+            client.batch([&] {
+                for (std::int64_t i = 0; i < batch; ++i) client.send(m);
+            });
+        }
+        sp.drain();
+    }
+    state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(spool_sqlite_end_to_end)->Arg(1)->Arg(64)->UseRealTime();
+
+} // namespace
+
+BENCHMARK_MAIN();
