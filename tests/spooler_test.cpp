@@ -643,3 +643,85 @@ TEST_CASE("a store that fails a step keeps the message queued; the spooler retri
     CHECK(ds[0].delivery_key == ds[1].delivery_key);
     CHECK(spool::has(store.load(id).value().flags, spool::message_flags::read));
 }
+
+// --- Sharing commits ------------------------------------------------------------
+
+namespace {
+/// A memory store that can batch, and tells what happened inside batches.
+struct batching_store : spool::memory_store {
+    struct record {
+        int batches = 0;
+        int finishes_in_batch = 0;
+        int finishes_outside = 0;
+        bool in_batch = false;
+        bool announced_in_batch = false;
+        bool fail_next_batch = false;
+    };
+    std::shared_ptr<record> log = std::make_shared<record>();
+
+    template <class F>
+    std::error_code batch(F&& f) {
+        ++log->batches;
+        log->in_batch = true;
+        f();
+        log->in_batch = false;
+        if (log->fail_next_batch) {
+            log->fail_next_batch = false;
+            return spool::errc::store_failure; // as if the commit failed (the memory store cannot roll back)
+        }
+        return {};
+    }
+    std::error_code finish(spool::message_id id, const spool::message& m) {
+        ++(log->in_batch ? log->finishes_in_batch : log->finishes_outside);
+        return spool::memory_store::finish(id, m);
+    }
+};
+struct watcher {
+    using spool_concept = spool::observer_tag;
+    std::shared_ptr<batching_store::record> log;
+    void on_message_finished(const spool::message_finished_event&) {
+        if (log->in_batch) log->announced_in_batch = true;
+    }
+};
+} // namespace
+
+TEST_CASE("one pass writes many outcomes in one commit, and announces them only after it") {
+    batching_store store;
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport, watcher{store.log}};
+    for (int i = 0; i < 10; ++i) sp.client().send(mail({smtp(std::to_string(i) + "@x")}));
+    CHECK(sp.run_once().finished == 10);
+    CHECK(store.log->batches == 1);
+    CHECK(store.log->finishes_in_batch == 10);
+    CHECK_FALSE(store.log->announced_in_batch);
+    CHECK(sp.stats().messages_finished == 10);
+}
+
+TEST_CASE("group_commits limits how many outcomes share a commit; 1 writes each alone") {
+    batching_store store;
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    sp.group_commits(4);
+    for (int i = 0; i < 10; ++i) sp.client().send(mail({smtp(std::to_string(i) + "@x")}));
+    sp.run_once();
+    CHECK(store.log->batches == 3); // 4 + 4 + 2
+    sp.group_commits(1);
+    for (int i = 0; i < 3; ++i) sp.client().send(mail({smtp("x" + std::to_string(i) + "@x")}));
+    sp.run_once();
+    CHECK(store.log->batches == 3);
+    CHECK(store.log->finishes_outside == 3);
+}
+
+TEST_CASE("when a shared commit fails, its messages stay queued and nothing is announced") {
+    batching_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock, watcher{store.log}};
+    for (int i = 0; i < 3; ++i) sp.client().send(mail({smtp(std::to_string(i) + "@x")}));
+    store.log->fail_next_batch = true;
+    const auto report = sp.run_once();
+    CHECK(report.finished == 0);
+    CHECK(report.store_errors == 3);
+    CHECK(sp.stats().messages_finished == 0);
+    CHECK(sp.locked_count() == 0);
+}

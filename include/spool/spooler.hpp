@@ -119,6 +119,11 @@ public:
     /// The receive-folder table: which folder incoming messages go to, by class.
     spool::receive_folders& receive_folders() noexcept { return core_.receive_folders(); }
 
+    /// The most messages whose outcomes one pass writes in a single store commit
+    /// (64 by default; 1 writes each on its own). Only a store with batch(), such
+    /// as the SQLite store, can share a commit; transports never run inside it.
+    void group_commits(std::size_t limit) { outgoing_.group_commits(limit); }
+
     /// How often the background thread asks polled transports for mail (MAPI LOGON_SP_POLL).
     void poll_every(std::chrono::milliseconds interval) { poll_interval_ = interval; }
 

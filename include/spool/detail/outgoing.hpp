@@ -13,12 +13,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <concepts>
 #include <chrono>
 #include <exception>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace spool {
 
@@ -68,12 +71,56 @@ public:
         for (const queue_entry& entry : queue) {
             ++report.examined;
             process(entry.id, report);
+            if (completions_.size() >= group_limit_.load()) commit(report);
         }
+        commit(report);
         return report;
     }
 
+    /// The most messages whose outcomes share one store commit (1: each its own).
+    void group_commits(std::size_t limit) { group_limit_.store(limit == 0 ? 1 : limit); }
+
 private:
     static constexpr std::size_t incoming_per_pass = 1000;
+
+    // Writes the outcomes gathered so far: one transaction where the store has
+    // batch(), then the announcements, then the locks are released. Messages
+    // stay locked until their outcome is on disk.
+    void commit(run_report& report) {
+        if (completions_.empty()) return;
+        std::vector<std::error_code> errors(completions_.size());
+        auto write_all = [&] {
+            for (std::size_t i = 0; i < completions_.size(); ++i) errors[i] = write_completion(core_, completions_[i].done);
+        };
+        std::error_code batch_error;
+        if constexpr (requires { { core_.store().batch(write_all) } -> std::same_as<std::error_code>; }) {
+            if (completions_.size() > 1) batch_error = core_.store().batch(write_all);
+            else write_all();
+        } else {
+            write_all();
+        }
+        auto& queue = core_.queue();
+        for (std::size_t i = 0; i < completions_.size(); ++i) {
+            auto& [done, deadline] = completions_[i];
+            const std::error_code ec = batch_error ? batch_error : errors[i];
+            if (ec) {
+                store_failed(done.id, done.now, report, ec);
+            } else {
+                announce_completion(core_, done);
+                if (done.finished) {
+                    ++report.finished;
+                    auto g = queue.guard();
+                    queue.forget(done.id);
+                } else {
+                    ++report.deferred;
+                    wait(done.id, next_due(done.message, done.now, deadline), report);
+                }
+            }
+            auto g = queue.guard();
+            queue.unlock(done.id);
+        }
+        completions_.clear();
+    }
     // A store that failed a step is asked again a little later rather than at
     // once, so that drain() ends and a failing disk is not hammered. Nothing
     // is lost: the message stays queued as it was before the failed step.
@@ -91,10 +138,13 @@ private:
             }
             if (!queue.try_lock(id)) return; // a coupled submit holds it
         }
+        // Unlocked on every way out, unless the outcome waits for commit(), which unlocks it.
         struct unlock_on_exit {
             queue_state& q;
             message_id id;
+            bool handed_over = false;
             ~unlock_on_exit() {
+                if (handed_over) return;
                 auto g = q.guard();
                 q.unlock(id);
             }
@@ -135,18 +185,8 @@ private:
         }
         count_settled(before, m);
 
-        const pass_outcome outcome = complete_pass(core_, id, m, before, now);
-        if (outcome.error) {
-            ++report.store_errors;
-            wait(id, now + store_retry, report);
-        } else if (outcome.finished) {
-            ++report.finished;
-            auto g = queue.guard();
-            queue.forget(id);
-        } else {
-            ++report.deferred;
-            wait(id, next_due(m, now, deadline), report);
-        }
+        completions_.push_back({prepare_completion(core_, id, std::move(m), before, now), deadline});
+        unlock.handed_over = true;
     }
 
     void preprocess(message_type& m, time_point now) {
@@ -202,9 +242,16 @@ private:
         wait(id, now + store_retry, report);
     }
 
+    struct pending_completion {
+        completion<message_type> done;
+        time_point deadline;
+    };
+
     Core& core_;
     std::mutex run_mutex_;
     std::array<transport_state, Core::policies::size> transports_{};
+    std::vector<pending_completion> completions_;
+    std::atomic<std::size_t> group_limit_{64};
 };
 
 } // namespace detail
