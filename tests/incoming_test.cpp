@@ -133,7 +133,7 @@ TEST_CASE("a signalling transport's mail is taken when it signals, and wakes the
     CHECK(push.state_->receives == 2); // the message, then "nothing more"
 }
 
-TEST_CASE_METHOD(spool_test::rig, "while inbound is disabled no mail is taken; enabling takes what waits") {
+TEST_CASE_METHOD(spool_test::rig, "while inbound is disabled no mail is taken, and enabling takes what waits") {
     pushing_transport push;
     spool::spooler both{store, transport, push, clock};
     both.disable_inbound();

@@ -36,7 +36,7 @@ TEST_CASE("result holds a value or an error, and value() throws the error") {
     CHECK_THROWS_AS(bad.value(), std::system_error);
 }
 
-TEST_CASE("address types match exactly; any() matches everything") {
+TEST_CASE("address types match exactly, and any() matches everything") {
     spool::address_types smtp_only{"SMTP"};
     CHECK(smtp_only.matches("SMTP"));
     CHECK_FALSE(smtp_only.matches("smtp"));

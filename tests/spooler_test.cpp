@@ -88,7 +88,7 @@ TEST_CASE("not_me passes the whole message on, and its reports are ignored") {
     CHECK(is<spool::status::sent>(store.load(id).value().recipients[0]));
 }
 
-TEST_CASE("recipients no transport takes fail with non-delivery status; the others are sent") {
+TEST_CASE("recipients no transport takes fail with non-delivery status, and the others are sent") {
     spool::memory_store store;
     spool::memory_transport transport{{"SMTP"}};
     transport.decline("declined@x");
@@ -177,7 +177,7 @@ TEST_CASE("a message that reached nobody is not deleted after submit, whatever i
     CHECK(store.outgoing_queue().empty());
 }
 
-TEST_CASE_METHOD(spool_test::rig, "the deferred delivery time is carried to the transport; the spooler does not hold the message") {
+TEST_CASE_METHOD(spool_test::rig, "the deferred delivery time is carried to the transport, and the spooler does not hold the message") {
     auto m = mail({smtp("a@x")});
     m.deferred_delivery_time = clock.now() + 24h;
     sp.client().send(m);
@@ -186,7 +186,7 @@ TEST_CASE_METHOD(spool_test::rig, "the deferred delivery time is carried to the 
     CHECK(transport.deliveries()[0].deferred_delivery_time == clock.now() + 24h);
 }
 
-TEST_CASE("transports see the message locked by the spooler; the store never keeps the lock") {
+TEST_CASE("transports see the message locked by the spooler, and the store never keeps the lock") {
     spool::memory_store store;
     spool::submit_flags seen{};
     scripted_transport probe{spool::address_types::any(), [&](auto& tx) {
@@ -271,7 +271,7 @@ TEST_CASE("a preprocessor runs while the message is locked, and may modify it") 
     CHECK(store.load(id).value().submission == spool::submit_flags::none);
 }
 
-TEST_CASE("recipients a preprocessor reports undeliverable fail; the rest are sent") {
+TEST_CASE("recipients a preprocessor reports undeliverable fail, and the rest are sent") {
     auto log = std::make_shared<std::vector<std::string>>();
     spool::memory_store store;
     spool::memory_transport transport;
@@ -346,7 +346,7 @@ struct local_store : spool::memory_store {
 spool::recipient local(std::string a) { return {a, a, "LOCAL"}; }
 } // namespace
 
-TEST_CASE("a tightly coupled store is detected at compile time; a plain store is not") {
+TEST_CASE("a tightly coupled store is detected at compile time, and a plain store is not") {
     STATIC_REQUIRE(spool::CoupledStore<local_store>);
     STATIC_REQUIRE_FALSE(spool::CoupledStore<spool::memory_store>);
     STATIC_REQUIRE(spool::spooler<local_store, spool::memory_transport>::coupled);
@@ -393,7 +393,7 @@ TEST_CASE("a coupled store that handles every recipient finishes the message inl
     CHECK_FALSE(m.submitted());
 }
 
-TEST_CASE("a coupled store marks what it handled; the spooler sends the rest") {
+TEST_CASE("a coupled store marks what it handled, and the spooler sends the rest") {
     local_store store;
     spool::memory_transport transport{{"SMTP"}};
     spool::spooler sp{store, transport};
@@ -424,7 +424,7 @@ TEST_CASE("a coupled store's message that needs preprocessing goes through the s
 
 // --- Store and forward ---------------------------------------------------------
 
-TEST_CASE_METHOD(spool_test::rig, "an unavailable messaging system keeps the message; it is forwarded when due") {
+TEST_CASE_METHOD(spool_test::rig, "an unavailable messaging system keeps the message, and it is forwarded when due") {
     transport.offline(120s);
     auto id = sp.client().send(mail({smtp("a@x")})).value();
 
@@ -619,7 +619,7 @@ TEST_CASE("a store that cannot queue makes submit fail, and the draft stays a dr
     CHECK(transport.deliveries().size() == 1);
 }
 
-TEST_CASE("a store that fails a step keeps the message queued; the spooler retries and redelivers with the same key") {
+TEST_CASE("a store that fails a step keeps the message queued, and the spooler retries and redelivers with the same key") {
     flaky_store store;
     spool::memory_transport transport;
     spool::manual_clock clock;
@@ -697,7 +697,7 @@ TEST_CASE("one pass writes many outcomes in one commit, and announces them only 
     CHECK(sp.stats().messages_finished == 10);
 }
 
-TEST_CASE("group_commits limits how many outcomes share a commit; 1 writes each alone") {
+TEST_CASE("group_commits limits how many outcomes share a commit, and 1 writes each alone") {
     batching_store store;
     spool::memory_transport transport;
     spool::spooler sp{store, transport};

@@ -79,7 +79,7 @@ TEST_CASE("a new database file is readable by its owner only") {
     CHECK((st.st_mode & 0777) == 0600);
 }
 
-TEST_CASE("after a restart the queue comes back in order, unlocked; sent recipients are not sent again") {
+TEST_CASE("after a restart the queue comes back in order, unlocked, and sent recipients are not sent again") {
     spool_test::temp_dir dir;
     const auto path = dir.file("spool.db");
     spool::memory_transport transport;
@@ -173,7 +173,7 @@ TEST_CASE("a path that cannot be written gives SQLite's cannot-open error") {
     CHECK_FALSE(spool::sqlite_store::open(dir.file("")).has_value()); // a directory
 }
 
-TEST_CASE("a full disk refuses new messages with a clear error; queued ones are still sent") {
+TEST_CASE("a full disk refuses new messages with a clear error, and queued ones are still sent") {
     spool_test::temp_dir dir;
     spool::sqlite_options small;
     small.max_size_bytes = 64 * 1024;
@@ -248,7 +248,7 @@ TEST_CASE("concurrent writers share one commit") {
     CHECK(store.load(ids[2]).value().payload.subject == "three");
 }
 
-TEST_CASE("a batch makes many submits one commit; a client batch works with any store") {
+TEST_CASE("a batch makes many submits one commit, and a client batch works with any store") {
     spool_test::temp_dir dir;
     spool::sqlite_store store(dir.file("spool.db"));
     spool::memory_transport transport;

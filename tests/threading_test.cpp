@@ -31,7 +31,7 @@ bool eventually(F done) {
 }
 } // namespace
 
-TEST_CASE("start and stop are idempotent; the destructor stops the thread") {
+TEST_CASE("start and stop are idempotent, and the destructor stops the thread") {
     spool::memory_store store;
     spool::memory_transport transport;
     spool::spooler sp{store, transport};

@@ -89,14 +89,48 @@ inline constexpr const char* application = "spool";
 
 inline std::error_code error(int code) { return {code & 0xff, sqlite_category()}; }
 
+// Prepared statements, kept per connection and keyed by the SQL text's
+// address (every statement is a string literal), so each is compiled once.
+class statement_cache {
+public:
+    statement_cache() = default;
+    statement_cache(const statement_cache&) = delete;
+    statement_cache& operator=(const statement_cache&) = delete;
+    ~statement_cache() {
+        for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    }
+    sqlite3_stmt* get(sqlite3* db, std::string_view sql, int& rc) {
+        if (auto it = cache_.find(sql.data()); it != cache_.end()) return rc = SQLITE_OK, it->second;
+        sqlite3_stmt* stmt = nullptr;
+        rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+        if (rc == SQLITE_OK) cache_.emplace(sql.data(), stmt);
+        return stmt;
+    }
+
+private:
+    std::map<const char*, sqlite3_stmt*> cache_;
+};
+
 class statement {
 public:
+    /// A one-off statement, finalized when done.
     statement(sqlite3* db, std::string_view sql) {
         rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
     }
+    /// A cached statement, reset for its next use when done.
+    statement(statement_cache& cache, sqlite3* db, std::string_view sql) : cached_(true) {
+        stmt_ = cache.get(db, sql, rc_);
+    }
     statement(const statement&) = delete;
     statement& operator=(const statement&) = delete;
-    ~statement() { sqlite3_finalize(stmt_); }
+    ~statement() {
+        if (!cached_) {
+            sqlite3_finalize(stmt_);
+        } else if (stmt_) {
+            sqlite3_reset(stmt_);
+            sqlite3_clear_bindings(stmt_);
+        }
+    }
 
     bool ok() const noexcept { return rc_ == SQLITE_OK; }
     int prepare_result() const noexcept { return rc_; }
@@ -114,6 +148,7 @@ public:
 private:
     sqlite3_stmt* stmt_ = nullptr;
     int rc_ = SQLITE_OK;
+    bool cached_ = false;
 };
 
 inline int exec(sqlite3* db, std::string_view sql) {
@@ -149,7 +184,7 @@ public:
         std::int64_t id = 0;
         const auto body = encode(m);
         auto ec = write([&](sqlite3* db) -> std::error_code {
-            detail::sqlite::statement st(db, "INSERT INTO messages (folder, body) VALUES (?, ?)");
+            detail::sqlite::statement st(state_->statements, db, "INSERT INTO messages (folder, body) VALUES (?, ?)");
             if (st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).step() != SQLITE_DONE)
                 return detail::sqlite::error(sqlite3_errcode(db));
             id = sqlite3_last_insert_rowid(db);
@@ -163,7 +198,7 @@ public:
         std::string body;
         {
             std::lock_guard g{state_->db_mutex};
-            detail::sqlite::statement st(state_->db, "SELECT body FROM messages WHERE id = ?");
+            detail::sqlite::statement st(state_->statements, state_->db, "SELECT body FROM messages WHERE id = ?");
             const int rc = st.bind(1, key(id)).step();
             if (rc == SQLITE_DONE) return errc::not_found;
             if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
@@ -173,9 +208,9 @@ public:
         if (!m) {
             // Out of the queue's way, kept for a person to look at.
             write([&](sqlite3* db) -> std::error_code {
-                detail::sqlite::statement move(db, "UPDATE messages SET folder = ? WHERE id = ?");
+                detail::sqlite::statement move(state_->statements, db, "UPDATE messages SET folder = ? WHERE id = ?");
                 move.bind(1, static_cast<std::int64_t>(folders::quarantine)).bind(2, key(id)).step();
-                detail::sqlite::statement dequeue(db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+                detail::sqlite::statement dequeue(state_->statements, db, "DELETE FROM outgoing_queue WHERE message_id = ?");
                 dequeue.bind(1, key(id)).step();
                 return {};
             });
@@ -196,7 +231,7 @@ public:
         return write([&](sqlite3* db) -> std::error_code {
             if (queued(db, id)) return errc::already_submitted;
             if (auto ec = update_body(db, id, body)) return ec;
-            detail::sqlite::statement st(db,
+            detail::sqlite::statement st(state_->statements, db,
                                          "INSERT INTO outgoing_queue (message_id, submit_time, sequence, submit_flags)"
                                          " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?)");
             const auto flags = static_cast<std::int64_t>(m.submission & ~submit_flags::locked);
@@ -219,13 +254,13 @@ public:
         return write([&](sqlite3* db) -> std::error_code {
             if (auto ec = dequeue(db, id)) return ec;
             if (std::holds_alternative<disposition::delete_after_submit>(m.sent_mail)) {
-                detail::sqlite::statement st(db, "DELETE FROM messages WHERE id = ?");
+                detail::sqlite::statement st(state_->statements, db, "DELETE FROM messages WHERE id = ?");
                 return st.bind(1, key(id)).step() == SQLITE_DONE ? std::error_code{}
                                                                   : detail::sqlite::error(sqlite3_errcode(db));
             }
             if (auto ec = update_body(db, id, body)) return ec;
             if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
-                detail::sqlite::statement st(db, "UPDATE messages SET folder = ? WHERE id = ?");
+                detail::sqlite::statement st(state_->statements, db, "UPDATE messages SET folder = ? WHERE id = ?");
                 if (st.bind(1, static_cast<std::int64_t>(move->folder)).bind(2, key(id)).step() != SQLITE_DONE)
                     return detail::sqlite::error(sqlite3_errcode(db));
             }
@@ -235,8 +270,7 @@ public:
 
     std::vector<queue_entry> outgoing_queue() const {
         std::lock_guard g{state_->db_mutex};
-        detail::sqlite::statement st(state_->db,
-                                     "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
+        detail::sqlite::statement st(state_->statements, state_->db, "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
         std::vector<queue_entry> out;
         while (st.step() == SQLITE_ROW)
             out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
@@ -247,7 +281,7 @@ public:
 
     std::vector<message_id> contents(folder_id folder) const {
         std::lock_guard g{state_->db_mutex};
-        detail::sqlite::statement st(state_->db, "SELECT id FROM messages WHERE folder = ? ORDER BY id");
+        detail::sqlite::statement st(state_->statements, state_->db, "SELECT id FROM messages WHERE folder = ? ORDER BY id");
         st.bind(1, static_cast<std::int64_t>(folder));
         std::vector<message_id> out;
         while (st.step() == SQLITE_ROW) out.push_back(message_id{static_cast<std::uint64_t>(st.integer(0))});
@@ -283,7 +317,7 @@ public:
     /// SQLite's integrity check: an empty error when the database is sound.
     std::error_code integrity_check() const {
         std::lock_guard g{state_->db_mutex};
-        detail::sqlite::statement st(state_->db, "PRAGMA integrity_check");
+        detail::sqlite::statement st(state_->statements, state_->db, "PRAGMA integrity_check");
         if (st.step() != SQLITE_ROW) return detail::sqlite::error(sqlite3_errcode(state_->db));
         return st.text(0) == "ok" ? std::error_code{} : detail::sqlite::error(SQLITE_CORRUPT);
     }
@@ -318,6 +352,7 @@ private:
         sqlite3* db = nullptr;
         sqlite_options options;
         std::recursive_mutex db_mutex;
+        detail::sqlite::statement_cache statements; // used under db_mutex only
         bool in_batch = false;
         std::mutex queue_mutex;
         std::condition_variable committed;
@@ -391,19 +426,19 @@ private:
 
     static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
 
-    static bool queued(sqlite3* db, message_id id) {
-        detail::sqlite::statement st(db, "SELECT 1 FROM outgoing_queue WHERE message_id = ?");
+    bool queued(sqlite3* db, message_id id) const {
+        detail::sqlite::statement st(state_->statements, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ?");
         return st.bind(1, key(id)).step() == SQLITE_ROW;
     }
-    static std::error_code update_body(sqlite3* db, message_id id, const std::string& body) {
-        detail::sqlite::statement st(db, "UPDATE messages SET body = ? WHERE id = ?");
+    std::error_code update_body(sqlite3* db, message_id id, const std::string& body) const {
+        detail::sqlite::statement st(state_->statements, db, "UPDATE messages SET body = ? WHERE id = ?");
         if (st.bind(1, body).bind(2, key(id)).step() != SQLITE_DONE) return detail::sqlite::error(sqlite3_errcode(db));
         return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_found};
     }
-    static std::error_code dequeue(sqlite3* db, message_id id) {
-        detail::sqlite::statement exists(db, "SELECT 1 FROM messages WHERE id = ?");
+    std::error_code dequeue(sqlite3* db, message_id id) const {
+        detail::sqlite::statement exists(state_->statements, db, "SELECT 1 FROM messages WHERE id = ?");
         if (exists.bind(1, key(id)).step() != SQLITE_ROW) return errc::not_found;
-        detail::sqlite::statement st(db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+        detail::sqlite::statement st(state_->statements, db, "DELETE FROM outgoing_queue WHERE message_id = ?");
         if (st.bind(1, key(id)).step() != SQLITE_DONE) return detail::sqlite::error(sqlite3_errcode(db));
         return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_in_queue};
     }
