@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -46,6 +47,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -196,14 +198,14 @@ public:
 
     result<message_type> load(message_id id) const {
         std::string body;
-        {
-            std::lock_guard g{state_->db_mutex};
-            detail::sqlite::statement st(state_->statements, state_->db, "SELECT body FROM messages WHERE id = ?");
-            const int rc = st.bind(1, key(id)).step();
-            if (rc == SQLITE_DONE) return errc::not_found;
-            if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
-            body = st.text(0);
-        }
+        const int rc = read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, "SELECT body FROM messages WHERE id = ?");
+            const int step = st.bind(1, key(id)).step();
+            if (step == SQLITE_ROW) body = st.text(0);
+            return step;
+        });
+        if (rc == SQLITE_DONE) return errc::not_found;
+        if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
         auto m = decode<Payload>(body);
         if (!m) {
             // Out of the queue's way, kept for a person to look at.
@@ -269,23 +271,26 @@ public:
     }
 
     std::vector<queue_entry> outgoing_queue() const {
-        std::lock_guard g{state_->db_mutex};
-        detail::sqlite::statement st(state_->statements, state_->db, "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
-        std::vector<queue_entry> out;
-        while (st.step() == SQLITE_ROW)
-            out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
-                           time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
-                           static_cast<submit_flags>(st.integer(2))});
-        return out;
+        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db,
+                                         "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
+            std::vector<queue_entry> out;
+            while (st.step() == SQLITE_ROW)
+                out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
+                               time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
+                               static_cast<submit_flags>(st.integer(2))});
+            return out;
+        });
     }
 
     std::vector<message_id> contents(folder_id folder) const {
-        std::lock_guard g{state_->db_mutex};
-        detail::sqlite::statement st(state_->statements, state_->db, "SELECT id FROM messages WHERE folder = ? ORDER BY id");
-        st.bind(1, static_cast<std::int64_t>(folder));
-        std::vector<message_id> out;
-        while (st.step() == SQLITE_ROW) out.push_back(message_id{static_cast<std::uint64_t>(st.integer(0))});
-        return out;
+        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, "SELECT id FROM messages WHERE folder = ? ORDER BY id");
+            st.bind(1, static_cast<std::int64_t>(folder));
+            std::vector<message_id> out;
+            while (st.step() == SQLITE_ROW) out.push_back(message_id{static_cast<std::uint64_t>(st.integer(0))});
+            return out;
+        });
     }
 
     /// Runs f with every store operation it makes, from this thread, in one
@@ -297,9 +302,13 @@ public:
         if (state_->in_batch) return (std::forward<F>(f)(), std::error_code{}); // nested: part of the outer one
         if (int rc = detail::sqlite::exec(state_->db, "BEGIN IMMEDIATE")) return detail::sqlite::error(rc);
         state_->in_batch = true;
+        state_->batch_owner.store(std::this_thread::get_id());
         struct leave {
             state& s;
-            ~leave() { s.in_batch = false; }
+            ~leave() {
+                s.in_batch = false;
+                s.batch_owner.store(std::thread::id{});
+            }
         } guard{*state_};
         try {
             std::forward<F>(f)();
@@ -353,6 +362,11 @@ private:
         sqlite_options options;
         std::recursive_mutex db_mutex;
         detail::sqlite::statement_cache statements; // used under db_mutex only
+        // WAL lets readers work beside the writer: loads need not wait for a commit's fsync.
+        sqlite3* reader = nullptr;
+        std::mutex read_mutex;
+        detail::sqlite::statement_cache read_statements; // used under read_mutex only
+        std::atomic<std::thread::id> batch_owner{};
         bool in_batch = false;
         std::mutex queue_mutex;
         std::condition_variable committed;
@@ -362,6 +376,8 @@ private:
         std::size_t commits = 0, committed_operations = 0;
 
         ~state() {
+            // The caches' statements go first (their destructors run after this body), so close lazily.
+            if (reader) sqlite3_close_v2(reader);
             if (db) sqlite3_close_v2(db);
         }
 
@@ -386,7 +402,11 @@ private:
                 const auto pages = std::max<std::int64_t>(1, options.max_size_bytes / std::max<std::int64_t>(1, page.integer(0)));
                 detail::sqlite::exec(db, "PRAGMA max_page_count = " + std::to_string(pages));
             }
-            return migrate(version);
+            if (auto ec = migrate(version)) return ec;
+            if (int rc = sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr))
+                return detail::sqlite::error(rc);
+            sqlite3_busy_timeout(reader, static_cast<int>(options.busy_timeout.count()));
+            return {};
         }
 
         // -1 for an empty database; errors for one that is not ours or too new.
@@ -425,6 +445,18 @@ private:
     explicit basic_sqlite_store(std::shared_ptr<state> s) : state_(std::move(s)) {}
 
     static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
+
+    // Reads go to the reader connection, except from inside this thread's
+    // batch(), whose uncommitted writes only the writer connection sees.
+    template <class F>
+    auto read(F&& f) const {
+        if (state_->batch_owner.load() == std::this_thread::get_id()) {
+            std::lock_guard g{state_->db_mutex};
+            return f(state_->db, state_->statements);
+        }
+        std::lock_guard g{state_->read_mutex};
+        return f(state_->reader, state_->read_statements);
+    }
 
     bool queued(sqlite3* db, message_id id) const {
         detail::sqlite::statement st(state_->statements, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ?");
