@@ -11,6 +11,9 @@
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -117,6 +120,30 @@ void concurrent_submitters(benchmark::State& state) {
     state.counters["operations_per_commit"] = static_cast<double>(operations) / static_cast<double>(commits);
 }
 BENCHMARK(concurrent_submitters)->Arg(1)->Arg(2)->Arg(4)->UseRealTime();
+
+// Peak resident memory of a process holding a million queued messages in the
+// SQLite store: the store keeps them on disk, not in memory. Run it alone
+// (--benchmark_filter=sqlite_peak_rss): peak RSS is the whole process's.
+void sqlite_peak_rss(benchmark::State& state) {
+    const auto n = state.range(0);
+    for (auto _ : state) {
+        spool::sqlite_store store(fresh_db("million.db"));
+        spool::spooler sp{std::ref(store), discard_transport{}};
+        sp.disable_inbound();
+        auto client = sp.client();
+        auto m = one_kib_message();
+        for (std::int64_t done = 0; done < n; done += 10000)
+            client.batch([&] {
+                for (std::int64_t i = done; i < std::min(n, done + 10000); ++i) client.send(m);
+            });
+        benchmark::DoNotOptimize(store.outgoing_queue().size());
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    state.counters["peak_rss_mib"] = static_cast<double>(usage.ru_maxrss) / 1024.0;
+    state.counters["queued"] = static_cast<double>(n);
+}
+BENCHMARK(sqlite_peak_rss)->Arg(1000000)->Iterations(1)->Unit(benchmark::kSecond);
 
 } // namespace
 

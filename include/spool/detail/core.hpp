@@ -51,6 +51,11 @@ public:
     }();
 
     explicit core(Ps... ps) : parts_(std::move(ps)...) {
+        // Address types do not change while the spooler runs (a Transport and
+        // Preprocessor law), so each is asked once, not once per message.
+        visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
+            if constexpr (policies::transports[I] || policies::preprocessors[I]) types_[I].emplace(part<I>().address_types());
+        });
         // A signalling transport raises its own flag and wakes the spooler.
         for_each_transport([&](auto& t, std::size_t i) {
             if constexpr (transport_signals<std::remove_cvref_t<decltype(t)>>)
@@ -95,13 +100,16 @@ public:
         });
     }
 
-    /// Calls f(policy) for each Preprocessor in composed order.
+    /// Calls f(policy, its address types) for each Preprocessor in composed order.
     template <class F>
     void for_each_preprocessor(F&& f) {
-        hana::for_each(parts_, [&](auto& p) {
-            if constexpr (enable_preprocessor<unwrap_t<decltype(p)>>) f(unwrap_ref(p));
+        visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
+            if constexpr (policies::preprocessors[I]) f(part<I>(), *types_[I]);
         });
     }
+
+    /// The address types of the transport or preprocessor at composed position i.
+    const spool::address_types& types_of(std::size_t i) const { return *types_[i]; }
 
     /// Calls f(policy) for each policy of the role `Tag` names, in composed order.
     template <class Tag, class F>
@@ -172,6 +180,7 @@ private:
     }
 
     hana::tuple<Ps...> parts_;
+    std::array<std::optional<spool::address_types>, policies::size> types_{};
     exponential_backoff default_retry_;
     [[no_unique_address]] std::conditional_t<policies::valid, std::monostate, store_type> placeholder_;
     queue_state queue_;

@@ -103,8 +103,8 @@ public:
     /// Offers the recipients in play that `transport` handles to it, once.
     /// `exact` selects the pass: exact address types first, catch-alls after.
     template <class Transport, class Backoff>
-    void offer(Transport& transport, transport_state& state, bool exact, Backoff&& backoff) {
-        const spool::address_types types = transport.address_types();
+    void offer(Transport& transport, const spool::address_types& types, transport_state& state, bool exact,
+               Backoff&& backoff) {
         if (types.catch_all() == exact) return;
 
         std::vector<std::size_t> assigned;

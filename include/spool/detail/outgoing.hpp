@@ -179,7 +179,8 @@ private:
             dispatch_round<message_type> round(m, now, deadline);
             auto backoff = [&](unsigned n) { return core_.backoff(n); };
             for (bool exact : {true, false})
-                core_.for_each_transport([&](auto& t, std::size_t i) { round.offer(t, transports_[i], exact, backoff); });
+                core_.for_each_transport(
+                    [&](auto& t, std::size_t i) { round.offer(t, core_.types_of(i), transports_[i], exact, backoff); });
             round.fail_unclaimed();
             core_.counts().recipients_deferred.fetch_add(round.deferrals());
         }
@@ -191,9 +192,8 @@ private:
 
     void preprocess(message_type& m, time_point now) {
         std::optional<std::string> failure;
-        core_.for_each_preprocessor([&](auto& p) {
+        core_.for_each_preprocessor([&](auto& p, const spool::address_types& types) {
             if (failure) return;
-            const spool::address_types types = p.address_types();
             const bool applies = std::any_of(m.recipients.begin(), m.recipients.end(), [&](const recipient& r) {
                 return awaiting_transport(r) && types.matches(r.address_type);
             });

@@ -27,6 +27,13 @@ inline std::string recipient_key(const recipient& r) {
     return key;
 }
 
+inline bool same_address(const recipient& a, const recipient& b) {
+    return a.address_type == b.address_type && a.address.size() == b.address.size() &&
+           std::equal(a.address.begin(), a.address.end(), b.address.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
 /// Replaces lists by their members (nested lists too, each list once), then
 /// keeps one row per address; a duplicate keeps the most visible kind (to
 /// before cc before bcc) so that nobody is transmitted twice or hidden.
@@ -47,11 +54,22 @@ std::vector<recipient> expand_recipients(const std::vector<recipient>& given, Ex
     for (const recipient& r : given) walk(walk, r, r.kind);
 
     std::vector<recipient> unique;
+    unique.reserve(flat.size());
+    auto keep = [&](recipient& r, recipient* same) {
+        if (same) same->kind = std::min(same->kind, r.kind);
+        else unique.push_back(std::move(r));
+    };
+    if (flat.size() <= 16) { // the usual message: comparing in place beats hashing
+        for (recipient& r : flat) {
+            auto it = std::find_if(unique.begin(), unique.end(), [&](const recipient& u) { return same_address(u, r); });
+            keep(r, it == unique.end() ? nullptr : &*it);
+        }
+        return unique;
+    }
     std::unordered_map<std::string, std::size_t> position;
     for (recipient& r : flat) {
         auto [it, added] = position.try_emplace(recipient_key(r), unique.size());
-        if (added) unique.push_back(std::move(r));
-        else unique[it->second].kind = std::min(unique[it->second].kind, r.kind);
+        keep(r, added ? nullptr : &unique[it->second]);
     }
     return unique;
 }
@@ -60,9 +78,8 @@ std::vector<recipient> expand_recipients(const std::vector<recipient>& given, Ex
 template <class Core, class Message>
 bool needs_preprocessing(Core& core, const Message& m) {
     bool needed = false;
-    core.for_each_preprocessor([&](auto& p) {
+    core.for_each_preprocessor([&](auto&, const spool::address_types& types) {
         if (needed) return;
-        const spool::address_types types = p.address_types();
         needed = std::any_of(m.recipients.begin(), m.recipients.end(), [&](const recipient& r) {
             return awaiting_transport(r) && types.matches(r.address_type);
         });
@@ -97,7 +114,8 @@ std::error_code submit_coupled(Core& core, message_id id, Message m) {
     const auto before = statuses_of(m);
     dispatch_round<Message> round(m, now, now + core.max_lifetime());
     transport_state state; // a coupled store's own availability is not remembered across submits
-    round.offer(store, state, !store.address_types().catch_all(), [&](unsigned n) { return core.backoff(n); });
+    const spool::address_types& types = core.types_of(Core::policies::store_index);
+    round.offer(store, types, state, !types.catch_all(), [&](unsigned n) { return core.backoff(n); });
 
     // The message is accepted once it is queued. If the store cannot record
     // what the coupled transport did, the spooler finishes the job from the

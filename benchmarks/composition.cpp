@@ -1,0 +1,239 @@
+// What compile-time composition costs at run time, and how the in-memory
+// pipeline scales.
+//   (a) spool: a spooler of the in-memory store, two no-op transports (SMTP,
+//       FAX) and one preprocessor, composed at compile time;
+//   (b) hand-written: the same store operations on the same store, in a plain
+//       loop, with the transports' and preprocessor's work inlined: the
+//       zero-overhead limit;
+//   (c) runtime-polymorphic: the same pipeline from virtual Store, Transport
+//       and Preprocessor interfaces held in registries, as MAPI's COM providers compose.
+// Every message has 3 recipients (two SMTP, one FAX).
+
+#include <spool/spool.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <malloc.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using store_type = spool::memory_store_st;
+
+spool::message three_recipients() {
+    spool::message m;
+    m.recipients = {{"A", "a@example.org", "SMTP"}, {"B", "b@example.org", "SMTP"}, {"F", "+15550100", "FAX"}};
+    m.payload.subject = "benchmark";
+    m.sent_mail = spool::disposition::delete_after_submit{};
+    return m;
+}
+
+// --- (a) spool ---------------------------------------------------------------
+template <const char* Type>
+struct noop_transport {
+    using spool_concept = spool::transport_tag;
+    spool::address_types address_types() const { return {Type}; }
+    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        return spool::transmit_result::done();
+    }
+};
+constexpr char smtp_type[] = "SMTP";
+constexpr char fax_type[] = "FAX";
+
+struct noop_preprocessor {
+    using spool_concept = spool::preprocessor_tag;
+    spool::address_types address_types() const { return spool::address_types::any(); }
+    spool::preprocess_result preprocess(spool::preprocessing<spool::message>& job) {
+        benchmark::DoNotOptimize(job.message().payload.subject.size());
+        return spool::preprocess_result::ok();
+    }
+};
+
+void a_spool_pipeline(benchmark::State& state) {
+    const auto n = state.range(0);
+    const auto m = three_recipients();
+    for (auto _ : state) {
+        spool::spooler sp{store_type{}, noop_transport<smtp_type>{}, noop_transport<fax_type>{}, noop_preprocessor{}};
+        auto client = sp.client();
+        for (std::int64_t i = 0; i < n; ++i) client.send(m);
+        sp.drain();
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(a_spool_pipeline)->Arg(1000);
+
+// --- (b) hand-written ------------------------------------------------------------
+void b_hand_written(benchmark::State& state) {
+    const auto n = state.range(0);
+    const auto m = three_recipients();
+    for (auto _ : state) {
+        store_type store;
+        spool::time_point now{};
+        for (std::int64_t i = 0; i < n; ++i) { // submit: create, load, mark, enqueue
+            auto id = *store.create(spool::folders::outbox, m);
+            auto draft = *store.load(id);
+            draft.flags = draft.flags | spool::message_flags::submitted;
+            draft.client_submit_time = now;
+            draft.submission = spool::submit_flags::preprocess;
+            store.enqueue(id, draft);
+        }
+        for (const auto& entry : store.outgoing_queue()) { // spool: load, preprocess, save, transmit, finish
+            auto msg = *store.load(entry.id);
+            benchmark::DoNotOptimize(msg.payload.subject.size());
+            msg.submission = spool::submit_flags::none;
+            store.save(entry.id, msg);
+            for (auto& r : msg.recipients) {
+                r.status = spool::status::sent{now};
+                r.responsibility = true;
+            }
+            msg.flags = spool::message_flags::read;
+            store.finish(entry.id, msg);
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(b_hand_written)->Arg(1000);
+
+// --- (c) runtime-polymorphic parts -------------------------------------------------
+struct istore {
+    virtual ~istore() = default;
+    virtual spool::result<spool::message_id> create(spool::folder_id, const spool::message&) = 0;
+    virtual spool::result<spool::message> load(spool::message_id) const = 0;
+    virtual std::error_code save(spool::message_id, const spool::message&) = 0;
+    virtual std::error_code enqueue(spool::message_id, const spool::message&) = 0;
+    virtual std::error_code abort_submit(spool::message_id, const spool::message&) = 0;
+    virtual std::error_code finish(spool::message_id, const spool::message&) = 0;
+    virtual std::vector<spool::queue_entry> outgoing_queue() const = 0;
+    virtual std::vector<spool::message_id> contents(spool::folder_id) const = 0;
+};
+struct memory_provider final : istore {
+    store_type s;
+    spool::result<spool::message_id> create(spool::folder_id f, const spool::message& m) override { return s.create(f, m); }
+    spool::result<spool::message> load(spool::message_id id) const override { return s.load(id); }
+    std::error_code save(spool::message_id id, const spool::message& m) override { return s.save(id, m); }
+    std::error_code enqueue(spool::message_id id, const spool::message& m) override { return s.enqueue(id, m); }
+    std::error_code abort_submit(spool::message_id id, const spool::message& m) override { return s.abort_submit(id, m); }
+    std::error_code finish(spool::message_id id, const spool::message& m) override { return s.finish(id, m); }
+    std::vector<spool::queue_entry> outgoing_queue() const override { return s.outgoing_queue(); }
+    std::vector<spool::message_id> contents(spool::folder_id f) const override { return s.contents(f); }
+};
+struct itransport {
+    virtual ~itransport() = default;
+    virtual const std::string& address_type() const = 0;
+    virtual void submit(spool::transmission<spool::message>& tx, const spool::recipient& r) = 0;
+};
+struct noop_provider final : itransport {
+    std::string type;
+    explicit noop_provider(std::string t) : type(std::move(t)) {}
+    const std::string& address_type() const override { return type; }
+    void submit(spool::transmission<spool::message>& tx, const spool::recipient& r) override { tx.sent(r); }
+};
+struct ipreprocessor {
+    virtual ~ipreprocessor() = default;
+    virtual bool preprocess(spool::message&) = 0;
+};
+struct noop_pre_provider final : ipreprocessor {
+    bool preprocess(spool::message& m) override {
+        benchmark::DoNotOptimize(m.payload.subject.size());
+        return true;
+    }
+};
+
+// spool policies that only forward to the registries.
+struct virtual_store {
+    using spool_concept = spool::store_tag;
+    using message_type = spool::message;
+    std::shared_ptr<istore> p;
+    spool::result<spool::message_id> create(spool::folder_id f, const spool::message& m) { return p->create(f, m); }
+    spool::result<spool::message> load(spool::message_id id) const { return p->load(id); }
+    std::error_code save(spool::message_id id, const spool::message& m) { return p->save(id, m); }
+    std::error_code enqueue(spool::message_id id, const spool::message& m) { return p->enqueue(id, m); }
+    std::error_code abort_submit(spool::message_id id, const spool::message& m) { return p->abort_submit(id, m); }
+    std::error_code finish(spool::message_id id, const spool::message& m) { return p->finish(id, m); }
+    std::vector<spool::queue_entry> outgoing_queue() const { return p->outgoing_queue(); }
+    std::vector<spool::message_id> contents(spool::folder_id f) const { return p->contents(f); }
+};
+struct transport_registry {
+    using spool_concept = spool::transport_tag;
+    std::vector<std::unique_ptr<itransport>> providers;
+    spool::address_types address_types() const { return spool::address_types::any(); }
+    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
+        for (const auto& r : tx.recipients())
+            for (auto& p : providers)
+                if (p->address_type() == r.address_type) {
+                    p->submit(tx, r);
+                    break;
+                }
+        return spool::transmit_result::done();
+    }
+};
+struct preprocessor_registry {
+    using spool_concept = spool::preprocessor_tag;
+    std::vector<std::unique_ptr<ipreprocessor>> providers;
+    spool::address_types address_types() const { return spool::address_types::any(); }
+    spool::preprocess_result preprocess(spool::preprocessing<spool::message>& job) {
+        for (auto& p : providers)
+            if (!p->preprocess(job.message())) return spool::preprocess_result::fail("provider failed");
+        return spool::preprocess_result::ok();
+    }
+};
+
+void c_runtime_polymorphic(benchmark::State& state) {
+    const auto n = state.range(0);
+    const auto m = three_recipients();
+    for (auto _ : state) {
+        transport_registry transports;
+        transports.providers.push_back(std::make_unique<noop_provider>("SMTP"));
+        transports.providers.push_back(std::make_unique<noop_provider>("FAX"));
+        preprocessor_registry preprocessors;
+        preprocessors.providers.push_back(std::make_unique<noop_pre_provider>());
+        spool::spooler sp{virtual_store{std::make_shared<memory_provider>()}, std::move(transports), std::move(preprocessors)};
+        auto client = sp.client();
+        for (std::int64_t i = 0; i < n; ++i) client.send(m);
+        sp.drain();
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(c_runtime_polymorphic)->Arg(1000);
+
+// --- Scaling: draining a queue of n messages, per message ---------------------------
+void queue_scaling(benchmark::State& state) {
+    const auto n = state.range(0);
+    const auto m = three_recipients();
+    for (auto _ : state) {
+        state.PauseTiming();
+        spool::spooler sp{store_type{}, noop_transport<smtp_type>{}, noop_transport<fax_type>{}, noop_preprocessor{}};
+        auto client = sp.client();
+        for (std::int64_t i = 0; i < n; ++i) client.send(m);
+        state.ResumeTiming();
+        sp.drain();
+    }
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(queue_scaling)->Arg(1000)->Arg(100000)->Arg(1000000)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// --- Memory: heap bytes per queued message in the in-memory store --------------------
+void memory_per_queued_message(benchmark::State& state) {
+    const auto n = state.range(0);
+    const auto m = three_recipients();
+    double per_message = 0;
+    for (auto _ : state) {
+        const auto before = mallinfo2().uordblks;
+        {
+            spool::spooler sp{store_type{}, noop_transport<smtp_type>{}};
+            auto client = sp.client();
+            for (std::int64_t i = 0; i < n; ++i) client.send(m);
+            per_message = static_cast<double>(mallinfo2().uordblks - before) / static_cast<double>(n);
+        }
+    }
+    state.counters["bytes_per_queued_message"] = per_message;
+}
+BENCHMARK(memory_per_queued_message)->Arg(100000)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+} // namespace
+
+BENCHMARK_MAIN();
