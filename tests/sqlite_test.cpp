@@ -164,6 +164,29 @@ TEST_CASE("an older schema is brought forward") {
     raw_sql(path, "SELECT version FROM spool_schema WHERE version = " + std::to_string(spool::sqlite_store::schema_version));
 }
 
+TEST_CASE("a schema-1 database with queued messages is migrated and keeps them") {
+    spool_test::temp_dir dir;
+    const auto path = dir.file("v1.db");
+    spool::message_id queued{};
+    {
+        spool::sqlite_store store(path);
+        auto m = mail({smtp("a@x")});
+        queued = store.create(spool::folders::outbox, m).value();
+        m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+        REQUIRE_FALSE(store.enqueue(queued, m));
+    }
+    // Take it back to what schema 1 had.
+    raw_sql(path, "DROP INDEX queue_by_sequence; UPDATE spool_schema SET version = 1");
+    spool::sqlite_store store(path);
+    raw_sql(path, "SELECT 1 FROM sqlite_master WHERE name = 'queue_by_sequence'");
+    auto q = store.outgoing_queue();
+    REQUIRE(q.size() == 1);
+    CHECK(q[0].id == queued);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    CHECK(sp.drain().finished == 1);
+}
+
 TEST_CASE("a path that cannot be written gives SQLite's cannot-open error") {
     auto opened = spool::sqlite_store::open("/nonexistent-directory/spool.db");
     REQUIRE_FALSE(opened);

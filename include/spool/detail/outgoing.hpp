@@ -154,7 +154,7 @@ private:
         if (!loaded) return store_failed(id, now, report, loaded.error());
         message_type m = std::move(*loaded);
         if (!m.submitted()) return; // aborted between the queue snapshot and the lock
-        const auto before = statuses_of(m);
+        auto before = statuses_of(m);
         m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
 
         const time_point submitted_at = m.client_submit_time.value_or(now);
@@ -186,7 +186,7 @@ private:
         }
         count_settled(before, m);
 
-        completions_.push_back({prepare_completion(core_, id, std::move(m), before, now), deadline});
+        completions_.push_back({prepare_completion(core_, id, std::move(m), std::move(before), now), deadline});
         unlock.handed_over = true;
     }
 

@@ -38,20 +38,23 @@ inline bool same_address(const recipient& a, const recipient& b) {
 /// keeps one row per address; a duplicate keeps the most visible kind (to
 /// before cc before bcc) so that nobody is transmitted twice or hidden.
 template <class Expand>
-std::vector<recipient> expand_recipients(const std::vector<recipient>& given, Expand&& expand) {
+std::vector<recipient> expand_recipients(std::vector<recipient> given, Expand&& expand) {
     std::vector<recipient> flat;
+    flat.reserve(given.size());
     std::set<std::string> lists_seen;
-    auto walk = [&](auto& self, const recipient& r, recipient_kind kind) -> void {
+    auto walk = [&](auto& self, recipient&& r, recipient_kind kind) -> void {
         if (auto members = expand(r)) {
             if (!lists_seen.insert(recipient_key(r)).second) return; // a list that contains itself
-            for (recipient m : *members) self(self, m, kind);
+            for (recipient& m : *members) self(self, std::move(m), kind);
             return;
         }
-        recipient copy = r;
-        copy.kind = kind;
-        flat.push_back(std::move(copy));
+        r.kind = kind;
+        flat.push_back(std::move(r));
     };
-    for (const recipient& r : given) walk(walk, r, r.kind);
+    for (recipient& r : given) {
+        const recipient_kind kind = r.kind;
+        walk(walk, std::move(r), kind);
+    }
 
     std::vector<recipient> unique;
     unique.reserve(flat.size());
@@ -135,7 +138,8 @@ std::error_code submit(Core& core, message_id id) {
 
     if (m.submitted()) return errc::already_submitted;
     if (m.recipients.empty()) return errc::no_recipients;
-    auto recipients = expand_recipients(m.recipients, [&](const recipient& r) { return core.expand(r); });
+    // m is this call's own copy: a failure below leaves the stored draft as it was.
+    auto recipients = expand_recipients(std::move(m.recipients), [&](const recipient& r) { return core.expand(r); });
     if (recipients.empty()) return errc::no_recipients;
     if (!std::all_of(recipients.begin(), recipients.end(), [](const recipient& r) { return r.resolved(); }))
         return errc::unresolved_recipient;

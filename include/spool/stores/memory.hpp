@@ -83,11 +83,13 @@ public:
         return update(id, [&](entry& e) -> std::error_code {
             if (!e.queued) return errc::not_in_queue;
             dequeue(e);
-            write(e, id, m);
             if (std::holds_alternative<disposition::delete_after_submit>(m.sent_mail)) {
                 state_->folders[e.folder].erase(id);
                 state_->messages.erase(id);
-            } else if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
+                return {};
+            }
+            write(e, id, m);
+            if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
                 state_->folders[e.folder].erase(id);
                 e.folder = move->folder;
                 state_->folders[move->folder].insert(id);

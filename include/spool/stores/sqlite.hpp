@@ -85,6 +85,8 @@ inline constexpr std::string_view migrations[] = {
     "CREATE TABLE outgoing_queue (message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,"
     " submit_time INTEGER NOT NULL, sequence INTEGER NOT NULL, submit_flags INTEGER NOT NULL);"
     "CREATE INDEX queue_order ON outgoing_queue (submit_time, sequence);",
+    // 2: enqueue takes MAX(sequence); without this index that scanned the whole queue.
+    "CREATE INDEX queue_by_sequence ON outgoing_queue (sequence);",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 inline constexpr const char* application = "spool";
