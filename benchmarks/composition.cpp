@@ -31,6 +31,14 @@ spool::message three_recipients() {
     return m;
 }
 
+// What (a), (c) and the scaling runs time: n messages submitted, then drained.
+template <class Spooler>
+void submit_and_drain(Spooler& sp, const spool::message& m, std::int64_t n) {
+    auto client = sp.client();
+    for (std::int64_t i = 0; i < n; ++i) client.send(m);
+    sp.drain();
+}
+
 // --- (a) spool ---------------------------------------------------------------
 template <const char* Type>
 struct noop_transport {
@@ -58,9 +66,7 @@ void a_spool_pipeline(benchmark::State& state) {
     const auto m = three_recipients();
     for (auto _ : state) {
         spool::spooler sp{store_type{}, noop_transport<smtp_type>{}, noop_transport<fax_type>{}, noop_preprocessor{}};
-        auto client = sp.client();
-        for (std::int64_t i = 0; i < n; ++i) client.send(m);
-        sp.drain();
+        submit_and_drain(sp, m, n);
     }
     state.SetItemsProcessed(state.iterations() * n);
 }
@@ -192,9 +198,7 @@ void c_runtime_polymorphic(benchmark::State& state) {
         preprocessor_registry preprocessors;
         preprocessors.providers.push_back(std::make_unique<noop_pre_provider>());
         spool::spooler sp{virtual_store{std::make_shared<memory_provider>()}, std::move(transports), std::move(preprocessors)};
-        auto client = sp.client();
-        for (std::int64_t i = 0; i < n; ++i) client.send(m);
-        sp.drain();
+        submit_and_drain(sp, m, n);
     }
     state.SetItemsProcessed(state.iterations() * n);
 }
