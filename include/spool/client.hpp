@@ -4,6 +4,7 @@
 // client sees them). The operations reserved for the spooler (lock, finish,
 // the outgoing queue) are not here, so a client cannot call them.
 
+#include <spool/detail/one_commit.hpp>
 #include <spool/detail/submission.hpp>
 #include <spool/error.hpp>
 #include <spool/events.hpp>
@@ -104,10 +105,7 @@ public:
     /// runs. If the store's commit fails, none of f's operations happened.
     template <class F>
     std::error_code batch(F&& f) {
-        if constexpr (requires { { core_->store().batch(f) } -> std::same_as<std::error_code>; })
-            return core_->store().batch(std::forward<F>(f));
-        else
-            return std::forward<F>(f)(), std::error_code{};
+        return detail::in_one_commit(core_->store(), std::forward<F>(f));
     }
 
     /// The ids of the messages in a folder.

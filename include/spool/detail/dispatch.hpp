@@ -43,6 +43,14 @@ inline void fail(recipient& r, std::string reason, std::string diagnostic) {
 /// Recipients still wanting a transport, now or later.
 inline bool awaiting_transport(const recipient& r) noexcept { return !r.responsibility && !r.settled(); }
 
+/// A preprocessor registered for `types` applies while a recipient of one of
+/// those types still waits for a transport (at submit, and again in the spooler).
+template <class Message>
+bool preprocessor_applies(const spool::address_types& types, const Message& m) {
+    return std::any_of(m.recipients.begin(), m.recipients.end(),
+                       [&](const recipient& r) { return awaiting_transport(r) && types.matches(r.address_type); });
+}
+
 /// When the message next needs the spooler: now if a recipient is ready (or
 /// none is open, so it can finish), else the earliest next attempt, never
 /// past the deadline.

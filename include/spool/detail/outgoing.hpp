@@ -6,6 +6,7 @@
 
 #include <spool/detail/completion.hpp>
 #include <spool/detail/dispatch.hpp>
+#include <spool/detail/one_commit.hpp>
 #include <spool/detail/guarded.hpp>
 #include <spool/detail/queue_state.hpp>
 #include <spool/message.hpp>
@@ -93,12 +94,8 @@ private:
             for (std::size_t i = 0; i < completions_.size(); ++i) errors[i] = write_completion(core_, completions_[i].done);
         };
         std::error_code batch_error;
-        if constexpr (requires { { core_.store().batch(write_all) } -> std::same_as<std::error_code>; }) {
-            if (completions_.size() > 1) batch_error = core_.store().batch(write_all);
-            else write_all();
-        } else {
-            write_all();
-        }
+        if (completions_.size() > 1) batch_error = in_one_commit(core_.store(), write_all);
+        else write_all();
         auto& queue = core_.queue();
         for (std::size_t i = 0; i < completions_.size(); ++i) {
             auto& [done, deadline] = completions_[i];
@@ -193,11 +190,7 @@ private:
     void preprocess(message_type& m, time_point now) {
         std::optional<std::string> failure;
         core_.for_each_preprocessor([&](auto& p, const spool::address_types& types) {
-            if (failure) return;
-            const bool applies = std::any_of(m.recipients.begin(), m.recipients.end(), [&](const recipient& r) {
-                return awaiting_transport(r) && types.matches(r.address_type);
-            });
-            if (!applies) return;
+            if (failure || !preprocessor_applies(types, m)) return;
             preprocessing<message_type> job(m, now);
             const preprocess_result result =
                 guarded([&] { return p.preprocess(job); },

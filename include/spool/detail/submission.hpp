@@ -81,12 +81,8 @@ std::vector<recipient> expand_recipients(std::vector<recipient> given, Expand&& 
 template <class Core, class Message>
 bool needs_preprocessing(Core& core, const Message& m) {
     bool needed = false;
-    core.for_each_preprocessor([&](auto&, const spool::address_types& types) {
-        if (needed) return;
-        needed = std::any_of(m.recipients.begin(), m.recipients.end(), [&](const recipient& r) {
-            return awaiting_transport(r) && types.matches(r.address_type);
-        });
-    });
+    core.for_each_preprocessor(
+        [&](auto&, const spool::address_types& types) { needed = needed || preprocessor_applies(types, m); });
     return needed;
 }
 

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <concepts>
+#include <system_error>
+#include <utility>
+
+namespace spool::detail {
+
+/// Runs f as one store commit where the store can batch (it has
+/// `std::error_code batch(F)`, as the SQLite store does); elsewhere f just runs.
+template <class Store, class F>
+std::error_code in_one_commit(Store& store, F&& f) {
+    if constexpr (requires { { store.batch(f) } -> std::same_as<std::error_code>; })
+        return store.batch(std::forward<F>(f));
+    else
+        return std::forward<F>(f)(), std::error_code{};
+}
+
+} // namespace spool::detail
