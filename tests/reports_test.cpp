@@ -62,7 +62,31 @@ struct event_log {
     }
 };
 
+// Types from a library the user cannot edit: they take their roles from outside, by enable_*.
+struct status_bar {
+    std::shared_ptr<std::vector<std::string>> seen = std::make_shared<std::vector<std::string>>();
+    void on_message_finished(const spool::message_finished_event&) { seen->push_back("finished"); }
+};
+struct archive_index {
+    std::shared_ptr<std::vector<std::string>> seen = std::make_shared<std::vector<std::string>>();
+    void finishing(spool::message& m) { seen->push_back("archived " + m.payload.subject); }
+};
+struct virus_scanner {
+    std::shared_ptr<std::vector<std::string>> seen = std::make_shared<std::vector<std::string>>();
+    spool::postprocess_result postprocess(spool::postprocessing<spool::message>& job) {
+        seen->push_back("scanned " + job.message().payload.subject);
+        return spool::postprocess_result::ok();
+    }
+};
+
 } // namespace
+
+template <>
+inline constexpr bool spool::enable_observer<status_bar> = true;
+template <>
+inline constexpr bool spool::enable_outbound_hook<archive_index> = true;
+template <>
+inline constexpr bool spool::enable_postprocessor<virus_scanner> = true;
 
 TEST_CASE_METHOD(spool_test::rig, "a delivery report when asked, a non-delivery report unless suppressed") {
     transport.reject("gone@x");
@@ -323,4 +347,19 @@ TEST_CASE_METHOD(spool_test::rig, "an observer that throws does not break the sp
     CHECK(sp2.drain().finished == 1);
     CHECK(sp2.stats().observer_failures == 3);
     CHECK(transport.deliveries().size() == 1);
+}
+
+TEST_CASE_METHOD(spool_test::rig, "observers, outbound hooks and postprocessors opted in from outside take part like tagged ones") {
+    status_bar bar;
+    archive_index archive;
+    virus_scanner scanner;
+    spool::spooler sp2{store, transport, clock, bar, archive, scanner};
+    REQUIRE(sp2.client().send(mail({smtp("a@x")}, "figures")));
+    spool::message arriving;
+    arriving.payload.subject = "hello";
+    transport.arrive(arriving);
+    sp2.drain();
+    CHECK(*bar.seen == std::vector<std::string>{"finished"});
+    CHECK(*archive.seen == std::vector<std::string>{"archived figures"});
+    CHECK(*scanner.seen == std::vector<std::string>{"scanned hello"});
 }

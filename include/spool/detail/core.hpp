@@ -115,7 +115,7 @@ public:
     template <class Tag, class F>
     void for_each_of(F&& f) {
         hana::for_each(parts_, [&](auto& p) {
-            if constexpr (declares<unwrap_t<decltype(p)>, Tag>) f(unwrap_ref(p));
+            if constexpr (plays<unwrap_t<decltype(p)>, Tag>) f(unwrap_ref(p));
         });
     }
 

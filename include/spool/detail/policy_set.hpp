@@ -33,6 +33,19 @@ inline constexpr bool has_role = enable_store<T> || enable_transport<T> || enabl
                                  enable_expander<T> || enable_clock<T> || enable_retry_policy<T> ||
                                  enable_postprocessor<T> || enable_outbound_hook<T> || enable_observer<T>;
 
+/// Whether T plays the role Tag names, by its spool_concept or by the role's enable_ variable.
+template <class T, class Tag>
+inline constexpr bool plays = std::is_same_v<Tag, store_tag>             ? enable_store<T>
+                              : std::is_same_v<Tag, transport_tag>       ? enable_transport<T>
+                              : std::is_same_v<Tag, preprocessor_tag>    ? enable_preprocessor<T>
+                              : std::is_same_v<Tag, expander_tag>        ? enable_expander<T>
+                              : std::is_same_v<Tag, clock_tag>           ? enable_clock<T>
+                              : std::is_same_v<Tag, retry_policy_tag>    ? enable_retry_policy<T>
+                              : std::is_same_v<Tag, postprocessor_tag>   ? enable_postprocessor<T>
+                              : std::is_same_v<Tag, outbound_hook_tag>   ? enable_outbound_hook<T>
+                              : std::is_same_v<Tag, observer_tag>        ? enable_observer<T>
+                                                                         : declares<T, Tag>;
+
 template <std::size_t N>
 constexpr std::size_t first_of(const std::array<bool, N>& marks) {
     for (std::size_t i = 0; i < N; ++i)
