@@ -595,6 +595,10 @@ struct flaky_store : spool::memory_store {
     std::error_code enqueue(spool::message_id id, const spool::message& m) {
         return *failing ? spool::errc::store_failure : spool::memory_store::enqueue(id, m);
     }
+    spool::result<spool::message_id> create_queued(spool::folder_id f, const spool::message& m) {
+        if (*failing) return spool::errc::store_failure;
+        return spool::memory_store::create_queued(f, m);
+    }
     std::error_code finish(spool::message_id id, const spool::message& m) {
         return *failing ? spool::errc::store_failure : spool::memory_store::finish(id, m);
     }
@@ -617,6 +621,12 @@ TEST_CASE("a store that cannot queue makes submit fail, and the draft stays a dr
     REQUIRE_FALSE(client.submit(id));
     sp.drain();
     CHECK(transport.deliveries().size() == 1);
+
+    *store.failing = true; // send() queues in one step: it fails whole, leaving nothing behind
+    const auto outbox = client.contents(spool::folders::outbox).size();
+    CHECK(client.send(mail({smtp("b@x")})).error() == spool::errc::store_failure);
+    CHECK(client.contents(spool::folders::outbox).size() == outbox);
+    CHECK(store.outgoing_queue().empty());
 }
 
 TEST_CASE("a store that fails a step keeps the message queued, and the spooler retries and redelivers with the same key") {

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iterator>
@@ -69,6 +70,18 @@ TEST_CASE("the conformance suite finds a store that breaks a law") {
     const auto failures = spool::testing::check_store([] { return lifo_store{}; });
     REQUIRE(failures.size() == 1);
     CHECK(failures[0].check == "the queue is in submit-time order, ties in submit order");
+
+    // A store whose one-step create forgets the queue.
+    struct unqueued_store : spool::memory_store {
+        spool::result<spool::message_id> create_queued(spool::folder_id f, const spool::message& m) { return create(f, m); }
+    };
+    const auto unqueued = spool::testing::check_store([] { return unqueued_store{}; });
+    REQUIRE_FALSE(unqueued.empty());
+    for (const auto& f : unqueued)
+        CHECK((f.check == "create_queued creates a queued message" ||
+               f.check == "the queue is in submit-time order, ties in submit order"));
+    CHECK(std::any_of(unqueued.begin(), unqueued.end(),
+                      [](const auto& f) { return f.check == "create_queued creates a queued message"; }));
 }
 
 TEST_CASE("a new database file is readable by its owner only") {
@@ -269,6 +282,19 @@ TEST_CASE("concurrent writers share one commit") {
     CHECK(operations - operations_before == 3);
     CHECK(commits - commits_before == 2);
     CHECK(store.load(ids[2]).value().payload.subject == "three");
+}
+
+TEST_CASE("send writes a message and its queue row in one commit") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    const auto [commits_before, ops_before] = store.commit_counts();
+    const auto id = sp.client().send(mail({smtp("a@x")})).value();
+    CHECK(store.commit_counts() == std::pair<std::size_t, std::size_t>{commits_before + 1, ops_before + 1});
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(sp.client().open(id).value().submitted());
+    CHECK(sp.drain().finished == 1);
 }
 
 TEST_CASE("a batch makes many submits one commit, and a client batch works with any store") {

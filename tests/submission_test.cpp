@@ -35,6 +35,46 @@ spool::recipient list(std::string name, spool::recipient_kind kind = spool::reci
     return {name, name, "MAPIPDL", kind};
 }
 
+/// The in-memory store without create_queued, so that send() takes its two-step way.
+struct two_step_store {
+    using spool_concept = spool::store_tag;
+    using message_type = spool::message;
+    spool::memory_store inner;
+    auto create(spool::folder_id f, const spool::message& m) { return inner.create(f, m); }
+    auto load(spool::message_id id) const { return inner.load(id); }
+    auto save(spool::message_id id, const spool::message& m) { return inner.save(id, m); }
+    auto enqueue(spool::message_id id, const spool::message& m) { return inner.enqueue(id, m); }
+    auto abort_submit(spool::message_id id, const spool::message& m) { return inner.abort_submit(id, m); }
+    auto finish(spool::message_id id, const spool::message& m) { return inner.finish(id, m); }
+    auto outgoing_queue() const { return inner.outgoing_queue(); }
+    auto contents(spool::folder_id f) const { return inner.contents(f); }
+};
+
+template <class Store>
+void send_keeps_an_invalid_message_as_given() {
+    Store store;
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    // A duplicate too: submit would merge it, so the draft shows whether submit's changes leaked into it.
+    const auto given = mail({smtp("ann@x"), smtp("ANN@x", spool::recipient_kind::cc), {"Nobody", "", "SMTP"}});
+    CHECK(client.send(given).error() == spool::errc::unresolved_recipient);
+    const auto outbox = client.contents(spool::folders::outbox);
+    REQUIRE(outbox.size() == 1);
+    const auto draft = client.open(outbox[0], spool::access::modify).value();
+    CHECK_FALSE(draft.submitted());
+    CHECK_FALSE(draft.client_submit_time.has_value());
+    CHECK(draft.recipients == given.recipients);
+    CHECK(store.outgoing_queue().empty());
+
+    const auto id = client.send(mail({smtp("bob@x"), smtp("BOB@x")})).value();
+    const auto queued = client.open(id).value();
+    CHECK(queued.submitted());
+    CHECK(queued.recipients.size() == 1);
+    CHECK(sp.drain().finished == 1);
+    CHECK(transport.deliveries().size() == 1);
+}
+
 
 } // namespace
 
@@ -44,6 +84,11 @@ TEST_CASE_METHOD(spool_test::rig, "submit refuses a message without recipients, 
     auto draft = client.open(id, spool::access::modify).value();
     CHECK_FALSE(draft.submitted());
     CHECK(store.outgoing_queue().empty());
+}
+
+TEST_CASE("send stores a message it cannot submit as the draft it was given, with or without a one-step store") {
+    SECTION("a store with create_queued") { send_keeps_an_invalid_message_as_given<spool::memory_store>(); }
+    SECTION("a store without it") { send_keeps_an_invalid_message_as_given<two_step_store>(); }
 }
 
 TEST_CASE_METHOD(spool_test::rig, "submit refuses an unresolved recipient") {

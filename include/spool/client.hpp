@@ -74,12 +74,12 @@ public:
     /// errc::not_found, or the store's own. On error the draft is unchanged.
     std::error_code submit(message_id id) { return detail::submit(*core_, id); }
 
-    /// create() then submit(). On a submit error the draft stays in the outbox.
+    /// create() then submit(), in one durable step where the store can
+    /// (`create_queued`, as the in-memory and SQLite stores can). On a submit
+    /// error the draft stays in the outbox, as given, and the error is returned.
     result<message_id> send(message_type m) {
-        auto id = create(std::move(m));
-        if (!id) return id;
-        if (auto ec = submit(*id)) return ec;
-        return id;
+        as_draft(m);
+        return detail::send(*core_, m);
     }
 
     /// Takes a queued message back to an editable draft (MAPI AbortSubmit).

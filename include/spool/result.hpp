@@ -13,7 +13,10 @@ namespace spool {
 template <class T>
 class result {
 public:
-    result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
+    // Two overloads rather than one by value: a store's load() returns a copy
+    // of a whole message, and a by-value parameter would move it once more.
+    result(const T& value) : state_(std::in_place_index<0>, value) {}
+    result(T&& value) : state_(std::in_place_index<0>, std::move(value)) {}
     result(std::error_code error) : state_(std::in_place_index<1>, error) {}
     result(errc error) : result(make_error_code(error)) {}
 
@@ -32,6 +35,7 @@ public:
 
     T& operator*() & noexcept { return std::get<0>(state_); }
     const T& operator*() const& noexcept { return std::get<0>(state_); }
+    T&& operator*() && noexcept { return std::get<0>(std::move(state_)); }
     T* operator->() noexcept { return &std::get<0>(state_); }
     const T* operator->() const noexcept { return &std::get<0>(state_); }
 

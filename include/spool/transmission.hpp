@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -61,8 +62,10 @@ private:
 template <class Message>
 class transmission {
 public:
-    transmission(const Message& message, std::vector<std::size_t> assigned, time_point now)
-        : message_(&message), assigned_(std::move(assigned)), outcomes_(assigned_.size()), now_(now) {}
+    /// For the spooler: `outcomes` has a slot per assigned recipient, empty, and outlives this.
+    transmission(const Message& message, std::span<const std::size_t> assigned,
+                 std::span<std::optional<recipient_status>> outcomes, time_point now)
+        : message_(&message), assigned_(assigned), outcomes_(outcomes), now_(now) {}
 
     const Message& message() const noexcept { return *message_; }
 
@@ -91,8 +94,8 @@ public:
     time_point now() const noexcept { return now_; }
 
     // For the spooler: which recipient each outcome belongs to.
-    const std::vector<std::size_t>& assigned() const noexcept { return assigned_; }
-    const std::vector<std::optional<recipient_status>>& outcomes() const noexcept { return outcomes_; }
+    std::span<const std::size_t> assigned() const noexcept { return assigned_; }
+    std::span<const std::optional<recipient_status>> outcomes() const noexcept { return outcomes_; }
 
 private:
     // assigned_ is in recipient-table order, so a report finds its slot by bisection.
@@ -105,9 +108,10 @@ private:
                                     "' was not assigned to this transport; report only recipients from recipients()");
     }
 
+    // Views of the spooler's buffers, reused from one hand-off to the next.
     const Message* message_;
-    std::vector<std::size_t> assigned_;
-    std::vector<std::optional<recipient_status>> outcomes_;
+    std::span<const std::size_t> assigned_;
+    std::span<std::optional<recipient_status>> outcomes_;
     time_point now_;
 };
 

@@ -12,42 +12,67 @@
 #include <spool/events.hpp>
 #include <spool/tags.hpp>
 
+#include <cstddef>
 #include <exception>
 #include <system_error>
 #include <vector>
 
 namespace spool::detail {
 
-template <class Message>
-std::vector<recipient_status> statuses_of(const Message& m) {
-    std::vector<recipient_status> out;
-    out.reserve(m.recipients.size());
-    for (const recipient& r : m.recipients) out.push_back(r.status);
-    return out;
-}
+/// The recipients as they were before a pass, to tell what the pass changed.
+/// Sent and failed are final, so counting them is enough to tell how many the
+/// pass settled; every status is kept only for an observer of recipient changes.
+class status_baseline {
+public:
+    status_baseline() = default;
+    template <class Message>
+    status_baseline(const Message& m, bool keep_statuses) {
+        if (keep_statuses) statuses_.reserve(m.recipients.size());
+        for (const recipient& r : m.recipients) {
+            sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
+            failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
+            if (keep_statuses) statuses_.push_back(r.status);
+        }
+    }
+
+    /// Whether recipient i's status is not what it was; always true where
+    /// statuses were not kept (then nobody listens for the answer).
+    bool changed(std::size_t i, const recipient_status& now) const {
+        return i >= statuses_.size() || statuses_[i] != now;
+    }
+
+    std::size_t sent = 0;
+    std::size_t failed = 0;
+
+private:
+    std::vector<recipient_status> statuses_;
+};
 
 struct pass_outcome {
     bool finished = false;
     std::error_code error;
 };
 
-/// What is decided before the store write: reports for what was settled, and,
-/// once everything is, the outbound hooks and the finished flags.
+/// A message at the end of a pass, and what is decided before the store
+/// write: reports for what was settled, and, once everything is, the outbound
+/// hooks and the finished flags. Built in place, since a message is costly to move.
 template <class Message>
 struct completion {
     message_id id{};
     Message message;
-    std::vector<recipient_status> before;
+    status_baseline before;
     std::vector<Message> reports;
     time_point now{};
     bool finished = false;
+
+    /// Remembers the recipients as they are now, at the start of the pass.
+    template <class Core>
+    void begin(Core&) { before = status_baseline(message, Core::template observed<recipient_status_event>); }
 };
 
 template <class Core, class Message>
-completion<Message> prepare_completion(Core& core, message_id id, Message m, std::vector<recipient_status> before,
-                                       time_point now) {
-    completion<Message> c{id, std::move(m), std::move(before), {}, now, false};
-    c.reports = take_reports(c.message, now);
+void prepare_completion(Core& core, completion<Message>& c) {
+    c.reports = take_reports(c.message, c.now);
     c.message.submission = c.message.submission & ~submit_flags::locked; // the lock is never stored
     c.finished = all_settled(c.message);
     if (c.finished) {
@@ -57,7 +82,6 @@ completion<Message> prepare_completion(Core& core, message_id id, Message m, std
         });
         mark_finished(c.message);
     }
-    return c;
 }
 
 /// The one store write of a completion: finish, or save for later.
@@ -69,19 +93,21 @@ std::error_code write_completion(Core& core, const completion<Message>& c) {
 /// After the write is durable: tell observers, and deliver the reports.
 template <class Core, class Message>
 void announce_completion(Core& core, completion<Message>& c) {
-    std::size_t sent = 0, failed = 0;
-    for (std::size_t i = 0; i < c.message.recipients.size(); ++i) {
-        const recipient& r = c.message.recipients[i];
-        sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
-        failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
-        if (i >= c.before.size() || c.before[i] != r.status) core.notify(recipient_status_event{c.id, r});
-    }
+    if constexpr (Core::template observed<recipient_status_event>)
+        for (std::size_t i = 0; i < c.message.recipients.size(); ++i)
+            if (c.before.changed(i, c.message.recipients[i].status))
+                core.notify(recipient_status_event{c.id, c.message.recipients[i]});
     for (auto& report : c.reports) {
         core.counts().reports_generated.fetch_add(1);
         deliver_incoming(core, std::move(report), c.now);
     }
     if (c.finished) {
         core.counts().messages_finished.fetch_add(1);
+        std::size_t sent = 0, failed = 0;
+        for (const recipient& r : c.message.recipients) {
+            sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
+            failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
+        }
         core.notify(message_finished_event{c.id, sent, failed});
         core.notify(queue_changed_event{c.id, queue_changed_event::change::removed});
     }
@@ -89,9 +115,8 @@ void announce_completion(Core& core, completion<Message>& c) {
 
 /// All three in a row, for a single message (a coupled store's submit).
 template <class Core, class Message>
-pass_outcome complete_pass(Core& core, message_id id, Message& m, const std::vector<recipient_status>& before,
-                           time_point now) {
-    auto c = prepare_completion(core, id, std::move(m), before, now);
+pass_outcome complete_pass(Core& core, completion<Message>& c) {
+    prepare_completion(core, c);
     pass_outcome outcome{c.finished, write_completion(core, c)};
     if (outcome.error) {
         // Not recorded: the next pass starts from what the store has, and reports then.
@@ -100,7 +125,6 @@ pass_outcome complete_pass(Core& core, message_id id, Message& m, const std::vec
     } else {
         announce_completion(core, c);
     }
-    m = std::move(c.message);
     return outcome;
 }
 

@@ -50,6 +50,12 @@ public:
         return any;
     }();
 
+    /// Whether some observer listens for Event. Only then is the event made:
+    /// a recipient status event copies the recipient, and comparing statuses
+    /// needs every status kept from before a pass.
+    template <class Event>
+    static constexpr bool observed = ((plays<unwrap_t<Ps>, observer_tag> && observes_event<unwrap_t<Ps>, Event>) || ...);
+
     explicit core(Ps... ps) : parts_(std::move(ps)...) {
         // Address types do not change while the spooler runs (a Transport and
         // Preprocessor law), so each is asked once, not once per message.
@@ -124,14 +130,15 @@ public:
     void notify(const Event& e) {
         for_each_of<observer_tag>([&](auto& o) {
             using O = std::remove_cvref_t<decltype(o)>;
-            guarded(
-                [&] {
-                    if constexpr (std::is_same_v<Event, new_mail_event> && observes_new_mail<O>) o.on_new_mail(e);
-                    else if constexpr (std::is_same_v<Event, message_finished_event> && observes_finished<O>) o.on_message_finished(e);
-                    else if constexpr (std::is_same_v<Event, recipient_status_event> && observes_recipients<O>) o.on_recipient_status(e);
-                    else if constexpr (std::is_same_v<Event, queue_changed_event> && observes_queue<O>) o.on_queue_changed(e);
-                },
-                [&](const std::string&) { counts_.observer_failures.fetch_add(1); });
+            if constexpr (observes_event<O, Event>)
+                guarded(
+                    [&] {
+                        if constexpr (std::is_same_v<Event, new_mail_event>) o.on_new_mail(e);
+                        else if constexpr (std::is_same_v<Event, message_finished_event>) o.on_message_finished(e);
+                        else if constexpr (std::is_same_v<Event, recipient_status_event>) o.on_recipient_status(e);
+                        else o.on_queue_changed(e);
+                    },
+                    [&](const std::string&) { counts_.observer_failures.fetch_add(1); });
         });
     }
 
@@ -153,7 +160,9 @@ public:
     void wake() {
         {
             std::lock_guard g{wake_mutex_};
-            woken_ = true;
+            // A wake-up not yet consumed was notified when it was raised; the
+            // sleeper will see it, so a burst of submits notifies once.
+            if (std::exchange(woken_, true)) return;
         }
         wake_cv_.notify_all();
     }

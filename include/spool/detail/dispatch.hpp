@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <string>
@@ -96,15 +97,25 @@ bool all_settled(const Message& m) {
     return std::all_of(m.recipients.begin(), m.recipients.end(), [](const recipient& r) { return !awaiting_transport(r); });
 }
 
+/// The buffers a dispatch round works in. The spooler keeps one and reuses it
+/// for every message, so a round allocates nothing once they have grown.
+struct dispatch_scratch {
+    std::vector<std::uint8_t> marks; // per recipient: in_play, held
+    std::vector<std::size_t> assigned;
+    std::vector<std::optional<recipient_status>> outcomes;
+};
+
 template <class Message>
 class dispatch_round {
 public:
-    dispatch_round(Message& m, time_point now, time_point deadline)
-        : message_(m), now_(now), deadline_(deadline), in_play_(m.recipients.size()), held_(m.recipients.size()) {
-        for (std::size_t i = 0; i < in_play_.size(); ++i) {
+    dispatch_round(Message& m, time_point now, time_point deadline, dispatch_scratch& scratch)
+        : message_(m), now_(now), deadline_(deadline), scratch_(scratch) {
+        auto& marks = scratch_.marks;
+        marks.assign(m.recipients.size(), 0);
+        for (std::size_t i = 0; i < marks.size(); ++i) {
             const recipient& r = m.recipients[i];
             const auto* d = std::get_if<status::deferred>(&r.status);
-            in_play_[i] = awaiting_transport(r) && (!d || d->next_attempt <= now);
+            if (awaiting_transport(r) && (!d || d->next_attempt <= now)) marks[i] = in_play;
         }
     }
 
@@ -115,11 +126,10 @@ public:
                Backoff&& backoff) {
         if (types.catch_all() == exact) return;
 
-        std::vector<std::size_t> assigned;
-        for (std::size_t i = 0; i < in_play_.size(); ++i)
-            if (in_play_[i] && !held_[i] && !message_.recipients[i].responsibility &&
-                types.matches(message_.recipients[i].address_type))
-                assigned.push_back(i);
+        auto& assigned = scratch_.assigned;
+        assigned.clear();
+        for (std::size_t i = 0; i < scratch_.marks.size(); ++i)
+            if (open(i) && types.matches(message_.recipients[i].address_type)) assigned.push_back(i);
         if (assigned.empty()) return;
 
         if (state.unavailable_until > now_) { // still away: do not call it again before it said
@@ -127,12 +137,14 @@ public:
             return;
         }
 
-        transmission<Message> tx(message_, assigned, now_);
+        auto& outcomes = scratch_.outcomes;
+        outcomes.assign(assigned.size(), std::nullopt);
+        transmission<Message> tx(message_, assigned, outcomes, now_);
         transmit_result result = call(transport, tx);
 
         if (result.what() != transmit_result::kind::not_me)
             for (std::size_t k = 0; k < assigned.size(); ++k)
-                if (const auto& outcome = tx.outcomes()[k]) settle(message_.recipients[assigned[k]], *outcome);
+                if (auto& outcome = outcomes[k]) settle(message_.recipients[assigned[k]], std::move(*outcome));
 
         switch (result.what()) {
         case transmit_result::kind::done:
@@ -155,17 +167,24 @@ public:
 
     /// Recipients in play that no transport took get non-delivery status.
     void fail_unclaimed() {
-        for (std::size_t i = 0; i < in_play_.size(); ++i) {
+        for (std::size_t i = 0; i < scratch_.marks.size(); ++i) {
             recipient& r = message_.recipients[i];
-            if (in_play_[i] && !held_[i] && !r.responsibility)
-                fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
+            if (open(i)) fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
         }
     }
 
     /// Recipients deferred in this round.
-    std::size_t deferrals() const { return static_cast<std::size_t>(std::count(held_.begin(), held_.end(), true)); }
+    std::size_t deferrals() const {
+        return static_cast<std::size_t>(std::count(scratch_.marks.begin(), scratch_.marks.end(), held));
+    }
 
 private:
+    static constexpr std::uint8_t in_play = 1; // due now, waiting for a transport
+    static constexpr std::uint8_t held = 2;    // deferred in this round: later transports leave it
+
+    // In play, not deferred in this round, and no transport has taken it yet.
+    bool open(std::size_t i) const { return scratch_.marks[i] == in_play && !message_.recipients[i].responsibility; }
+
     // A transport that throws is treated as busy: the message is kept and tried again.
     template <class Transport>
     static transmit_result call(Transport& transport, transmission<Message>& tx) {
@@ -181,14 +200,13 @@ private:
     void defer(std::size_t i, time_point at, const std::string& reason) {
         recipient& r = message_.recipients[i];
         r.status = status::deferred{std::min(at, deadline_), reason, attempts(r) + 1};
-        held_[i] = true;
+        scratch_.marks[i] = held;
     }
 
     Message& message_;
     time_point now_;
     time_point deadline_;
-    std::vector<bool> in_play_;
-    std::vector<bool> held_;
+    dispatch_scratch& scratch_;
 };
 
 } // namespace spool::detail

@@ -72,7 +72,9 @@ public:
         for (const queue_entry& entry : queue) {
             ++report.examined;
             process(entry.id, report);
-            if (completions_.size() >= group_limit_.load()) commit(report);
+            // A store that cannot batch commits each write alone anyway: holding
+            // outcomes back would only keep their messages locked longer.
+            if (!can_batch<typename Core::store_type> || completions_.size() >= group_limit_.load()) commit(report);
         }
         commit(report);
         return report;
@@ -89,7 +91,8 @@ private:
     // stay locked until their outcome is on disk.
     void commit(run_report& report) {
         if (completions_.empty()) return;
-        std::vector<std::error_code> errors(completions_.size());
+        auto& errors = errors_;
+        errors.assign(completions_.size(), std::error_code{});
         auto write_all = [&] {
             for (std::size_t i = 0; i < completions_.size(); ++i) errors[i] = write_completion(core_, completions_[i].done);
         };
@@ -104,16 +107,14 @@ private:
                 store_failed(done.id, done.now, report, ec);
             } else {
                 announce_completion(core_, done);
-                if (done.finished) {
-                    ++report.finished;
-                    auto g = queue.guard();
-                    queue.forget(done.id);
-                } else {
+                if (done.finished) ++report.finished;
+                else {
                     ++report.deferred;
                     wait(done.id, next_due(done.message, done.now, deadline), report);
                 }
             }
             auto g = queue.guard();
+            if (!ec && done.finished) queue.forget(done.id);
             queue.unlock(done.id);
         }
         completions_.clear();
@@ -135,27 +136,36 @@ private:
             }
             if (!queue.try_lock(id)) return; // a coupled submit holds it
         }
-        // Unlocked on every way out, unless the outcome waits for commit(), which unlocks it.
-        struct unlock_on_exit {
+        // The message is worked on in its completion slot, in place. On every
+        // way out but the last the slot is dropped and the message unlocked;
+        // at the last, commit() takes both over.
+        struct release_on_exit {
             queue_state& q;
             message_id id;
+            std::vector<pending_completion>* slots = nullptr;
             bool handed_over = false;
-            ~unlock_on_exit() {
+            ~release_on_exit() {
                 if (handed_over) return;
+                if (slots) slots->pop_back();
                 auto g = q.guard();
                 q.unlock(id);
             }
-        } unlock{queue, id};
+        } release{queue, id};
 
         auto loaded = core_.store().load(id);
         if (!loaded) return store_failed(id, now, report, loaded.error());
-        message_type m = std::move(*loaded);
-        if (!m.submitted()) return; // aborted between the queue snapshot and the lock
-        auto before = statuses_of(m);
+        if (!loaded->submitted()) return; // aborted between the queue snapshot and the lock
+        auto& [c, deadline] = completions_.emplace_back();
+        release.slots = &completions_;
+        c.id = id;
+        c.now = now;
+        c.message = std::move(*loaded);
+        c.begin(core_);
+        message_type& m = c.message;
         m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
 
         const time_point submitted_at = m.client_submit_time.value_or(now);
-        const time_point deadline = submitted_at + core_.max_lifetime();
+        deadline = submitted_at + core_.max_lifetime();
         if (const time_point due = next_due(m, now, deadline); due > now && now < deadline) {
             wait(id, due, report);
             return;
@@ -173,7 +183,7 @@ private:
         if (now >= deadline) {
             expire(m, core_.max_lifetime());
         } else {
-            dispatch_round<message_type> round(m, now, deadline);
+            dispatch_round<message_type> round(m, now, deadline, scratch_);
             auto backoff = [&](unsigned n) { return core_.backoff(n); };
             for (bool exact : {true, false})
                 core_.for_each_transport(
@@ -181,10 +191,10 @@ private:
             round.fail_unclaimed();
             core_.counts().recipients_deferred.fetch_add(round.deferrals());
         }
-        count_settled(before, m);
+        count_settled(c.before, m);
 
-        completions_.push_back({prepare_completion(core_, id, std::move(m), std::move(before), now), deadline});
-        unlock.handed_over = true;
+        prepare_completion(core_, c);
+        release.handed_over = true;
     }
 
     void preprocess(message_type& m, time_point now) {
@@ -219,14 +229,16 @@ private:
         report.next_due = report.next_due ? std::min(*report.next_due, due) : due;
     }
 
-    // Sent and failed are final: the recipients that are now, and were not before, were settled in this pass.
-    void count_settled(const std::vector<recipient_status>& before, const message_type& m) {
-        for (std::size_t i = 0; i < m.recipients.size(); ++i) {
-            const auto& now = m.recipients[i].status;
-            if (i < before.size() && before[i] == now) continue;
-            if (std::holds_alternative<status::sent>(now)) core_.counts().recipients_sent.fetch_add(1);
-            if (std::holds_alternative<status::failed>(now)) core_.counts().recipients_failed.fetch_add(1);
+    // Sent and failed are final, so what is settled now and was not before was settled in this pass.
+    void count_settled(const status_baseline& before, const message_type& m) {
+        std::size_t sent = 0, failed = 0;
+        for (const recipient& r : m.recipients) {
+            sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
+            failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
         }
+        // A preprocessor may remove recipients, so the difference is not assumed positive.
+        if (sent > before.sent) core_.counts().recipients_sent.fetch_add(sent - before.sent);
+        if (failed > before.failed) core_.counts().recipients_failed.fetch_add(failed - before.failed);
     }
 
     void store_failed(message_id id, time_point now, run_report& report, std::error_code ec) {
@@ -237,13 +249,15 @@ private:
 
     struct pending_completion {
         completion<message_type> done;
-        time_point deadline;
+        time_point deadline{};
     };
 
     Core& core_;
     std::mutex run_mutex_;
     std::array<transport_state, Core::policies::size> transports_{};
     std::vector<pending_completion> completions_;
+    std::vector<std::error_code> errors_; // commit()'s, kept to reuse its memory
+    dispatch_scratch scratch_;
     std::atomic<std::size_t> group_limit_{64};
 };
 

@@ -2,9 +2,10 @@
 
 #include <spool/message.hpp>
 
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
+#include <vector>
 
 namespace spool::detail {
 
@@ -20,9 +21,18 @@ public:
     std::unique_lock<std::mutex> guard() { return std::unique_lock{mutex_}; }
 
     // The callers of these hold guard().
-    bool locked(message_id id) const { return locked_.contains(id); }
-    bool try_lock(message_id id) { return locked_.insert(id).second; }
-    void unlock(message_id id) { locked_.erase(id); }
+    bool locked(message_id id) const { return std::find(locked_.begin(), locked_.end(), id) != locked_.end(); }
+    bool try_lock(message_id id) {
+        if (locked(id)) return false;
+        locked_.push_back(id);
+        return true;
+    }
+    void unlock(message_id id) {
+        if (auto it = std::find(locked_.begin(), locked_.end(), id); it != locked_.end()) {
+            *it = locked_.back();
+            locked_.pop_back();
+        }
+    }
 
     bool waiting(message_id id, time_point now) const {
         auto it = not_before_.find(id);
@@ -39,7 +49,9 @@ public:
 
 private:
     std::mutex mutex_;
-    std::unordered_set<message_id> locked_;
+    // Few messages are locked at once (one group commit's worth, plus coupled
+    // submits in flight), so a flat vector beats a node per lock.
+    std::vector<message_id> locked_;
     std::unordered_map<message_id, time_point> not_before_;
 };
 

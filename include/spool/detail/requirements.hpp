@@ -51,6 +51,11 @@ template <class S>
 concept store_enqueues = requires(S& s, message_id id, const typename S::message_type& m) {
     { s.enqueue(id, m) } -> std::same_as<std::error_code>;
 };
+/// Optional: create a message already queued, in one durable step (what send() needs).
+template <class S>
+concept store_creates_queued = requires(S& s, folder_id f, const typename S::message_type& m) {
+    { s.create_queued(f, m) } -> std::same_as<result<message_id>>;
+};
 template <class S>
 concept store_aborts = requires(S& s, message_id id, const typename S::message_type& m) {
     { s.abort_submit(id, m) } -> std::same_as<std::error_code>;
@@ -113,6 +118,12 @@ template <class O>
 concept observes_recipients = requires(O& o, const recipient_status_event& e) { o.on_recipient_status(e); };
 template <class O>
 concept observes_queue = requires(O& o, const queue_changed_event& e) { o.on_queue_changed(e); };
+/// Whether O has the handler for Event.
+template <class O, class Event>
+inline constexpr bool observes_event = (std::is_same_v<Event, new_mail_event> && observes_new_mail<O>) ||
+                                       (std::is_same_v<Event, message_finished_event> && observes_finished<O>) ||
+                                       (std::is_same_v<Event, recipient_status_event> && observes_recipients<O>) ||
+                                       (std::is_same_v<Event, queue_changed_event> && observes_queue<O>);
 template <class O>
 concept observes_something = observes_new_mail<O> || observes_finished<O> || observes_recipients<O> || observes_queue<O>;
 

@@ -6,11 +6,16 @@
 
 #include <spool/detail/completion.hpp>
 #include <spool/detail/dispatch.hpp>
+#include <spool/detail/requirements.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
+#include <spool/result.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
+#include <iterator>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -34,45 +39,67 @@ inline bool same_address(const recipient& a, const recipient& b) {
            });
 }
 
-/// Replaces lists by their members (nested lists too, each list once), then
-/// keeps one row per address; a duplicate keeps the most visible kind (to
-/// before cc before bcc) so that nobody is transmitted twice or hidden.
+/// The recipient table with lists replaced by their members (nested lists
+/// too, each list once) and one row per address, a duplicate keeping the most
+/// visible kind (to before cc before bcc) so that nobody is transmitted twice
+/// or hidden. nullopt when the table has no list and no duplicate, the usual
+/// case, which then costs no copy.
 template <class Expand>
-std::vector<recipient> expand_recipients(std::vector<recipient> given, Expand&& expand) {
+std::optional<std::vector<recipient>> expanded_recipients(const std::vector<recipient>& given, Expand&& expand) {
     std::vector<recipient> flat;
-    flat.reserve(given.size());
+    bool changed = false;
     std::set<std::string> lists_seen;
-    auto walk = [&](auto& self, recipient&& r, recipient_kind kind) -> void {
+    auto walk = [&](auto& self, const recipient& r, recipient_kind kind) -> void {
         if (auto members = expand(r)) {
+            changed = true;
             if (!lists_seen.insert(recipient_key(r)).second) return; // a list that contains itself
-            for (recipient& m : *members) self(self, std::move(m), kind);
+            for (const recipient& m : *members) self(self, m, kind);
             return;
         }
-        r.kind = kind;
-        flat.push_back(std::move(r));
+        flat.push_back(r);
+        flat.back().kind = kind;
     };
-    for (recipient& r : given) {
-        const recipient_kind kind = r.kind;
-        walk(walk, std::move(r), kind);
+    std::size_t first_list = 0;
+    std::optional<std::vector<recipient>> members;
+    while (first_list < given.size() && !(members = expand(given[first_list]))) ++first_list;
+    if (first_list < given.size()) {
+        flat.assign(given.begin(), given.begin() + static_cast<std::ptrdiff_t>(first_list));
+        for (std::size_t i = first_list; i < given.size(); ++i) walk(walk, given[i], given[i].kind);
     }
+    const std::vector<recipient>& rs = changed ? flat : given;
+
+    // Where each row's address first occurs; in place for the usual few rows, hashed for many.
+    std::vector<std::size_t> first(rs.size());
+    bool duplicates = false;
+    if (rs.size() <= 16) {
+        for (std::size_t i = 0; i < rs.size(); ++i) {
+            first[i] = i;
+            for (std::size_t j = 0; j < i; ++j)
+                if (first[j] == j && same_address(rs[j], rs[i])) {
+                    first[i] = j;
+                    duplicates = true;
+                    break;
+                }
+        }
+    } else {
+        std::unordered_map<std::string, std::size_t> position;
+        for (std::size_t i = 0; i < rs.size(); ++i) {
+            first[i] = position.try_emplace(recipient_key(rs[i]), i).first->second;
+            duplicates = duplicates || first[i] != i;
+        }
+    }
+    if (!changed && !duplicates) return std::nullopt;
 
     std::vector<recipient> unique;
-    unique.reserve(flat.size());
-    auto keep = [&](recipient& r, recipient* same) {
-        if (same) same->kind = std::min(same->kind, r.kind);
-        else unique.push_back(std::move(r));
-    };
-    if (flat.size() <= 16) { // the usual message: comparing in place beats hashing
-        for (recipient& r : flat) {
-            auto it = std::find_if(unique.begin(), unique.end(), [&](const recipient& u) { return same_address(u, r); });
-            keep(r, it == unique.end() ? nullptr : &*it);
+    std::vector<std::size_t> row(rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        if (first[i] == i) {
+            row[i] = unique.size();
+            unique.push_back(rs[i]);
+        } else {
+            recipient& kept = unique[row[first[i]]];
+            kept.kind = std::min(kept.kind, rs[i].kind);
         }
-        return unique;
-    }
-    std::unordered_map<std::string, std::size_t> position;
-    for (recipient& r : flat) {
-        auto [it, added] = position.try_emplace(recipient_key(r), unique.size());
-        keep(r, added ? nullptr : &unique[it->second]);
     }
     return unique;
 }
@@ -90,8 +117,9 @@ bool needs_preprocessing(Core& core, const Message& m) {
 /// sees the message; a message it settles completely never reaches the spooler.
 /// The message is queued first, so a crash in between loses nothing, and held
 /// locked, so the spooler leaves it alone meanwhile.
-template <class Core, class Message>
-std::error_code submit_coupled(Core& core, message_id id, Message m) {
+template <class Core>
+std::error_code submit_coupled(Core& core, message_id id, typename Core::message_type&& m) {
+    using Message = typename Core::message_type;
     auto& store = core.store();
     auto& queue = core.queue();
     {
@@ -110,8 +138,10 @@ std::error_code submit_coupled(Core& core, message_id id, Message m) {
     core.notify(queue_changed_event{id, queue_changed_event::change::added});
 
     const time_point now = *m.client_submit_time;
-    const auto before = statuses_of(m);
-    dispatch_round<Message> round(m, now, now + core.max_lifetime());
+    completion<Message> c{id, std::move(m), {}, {}, now};
+    c.begin(core);
+    dispatch_scratch scratch;
+    dispatch_round<Message> round(c.message, now, now + core.max_lifetime(), scratch);
     transport_state state; // a coupled store's own availability is not remembered across submits
     const spool::address_types& types = core.types_of(Core::policies::store_index);
     round.offer(store, types, state, !types.catch_all(), [&](unsigned n) { return core.backoff(n); });
@@ -119,45 +149,87 @@ std::error_code submit_coupled(Core& core, message_id id, Message m) {
     // The message is accepted once it is queued. If the store cannot record
     // what the coupled transport did, the spooler finishes the job from the
     // queue (recipients it cannot see as settled are sent again: at-least-once).
-    const pass_outcome outcome = complete_pass(core, id, m, before, now);
+    const pass_outcome outcome = complete_pass(core, c);
     unlock();
     if (!outcome.finished) core.wake();
     return {};
 }
 
-template <class Core>
-std::error_code submit(Core& core, message_id id) {
-    auto& store = core.store();
-    auto loaded = store.load(id);
-    if (!loaded) return loaded.error();
-    auto m = std::move(*loaded);
-
+/// Turns the draft `m` into the message to queue: recipients expanded and
+/// checked, submit time stamped, preprocessing decided. On an error `m` is
+/// left exactly as it was, so it can still be stored as the user's draft.
+template <class Core, class Message>
+std::error_code make_submitted(Core& core, Message& m) {
     if (m.submitted()) return errc::already_submitted;
     if (m.recipients.empty()) return errc::no_recipients;
-    // m is this call's own copy: a failure below leaves the stored draft as it was.
-    auto recipients = expand_recipients(std::move(m.recipients), [&](const recipient& r) { return core.expand(r); });
-    if (recipients.empty()) return errc::no_recipients;
-    if (!std::all_of(recipients.begin(), recipients.end(), [](const recipient& r) { return r.resolved(); }))
+    auto expanded = expanded_recipients(m.recipients, [&](const recipient& r) { return core.expand(r); });
+    const std::vector<recipient>& rs = expanded ? *expanded : m.recipients;
+    if (rs.empty()) return errc::no_recipients;
+    if (!std::all_of(rs.begin(), rs.end(), [](const recipient& r) { return r.resolved(); }))
         return errc::unresolved_recipient;
 
-    for (recipient& r : recipients) {
+    if (expanded) m.recipients = std::move(*expanded);
+    for (recipient& r : m.recipients) {
         r.responsibility = false;
         r.status = status::pending{};
     }
-    m.recipients = std::move(recipients);
     m.flags |= message_flags::submitted | message_flags::unsent;
     m.client_submit_time = core.now();
     if (m.message_class.empty()) m.message_class = "IPM";
-    const bool preprocess = needs_preprocessing(core, m);
-    m.submission = preprocess ? submit_flags::preprocess : submit_flags::none;
+    m.submission = needs_preprocessing(core, m) ? submit_flags::preprocess : submit_flags::none;
+    return {};
+}
 
-    if constexpr (Core::coupled) {
-        if (!preprocess) return submit_coupled(core, id, std::move(m));
-    }
-    if (auto ec = store.enqueue(id, m)) return ec;
+/// After the store queued a message: tell observers, wake the spooler.
+template <class Core>
+void announce_queued(Core& core, message_id id) {
     core.notify(queue_changed_event{id, queue_changed_event::change::added});
     core.wake();
+}
+
+/// Queues the submitted message `m`, stored as a draft under `id`.
+template <class Core>
+std::error_code queue_submitted(Core& core, message_id id, typename Core::message_type&& m) {
+    m.id = id;
+    if constexpr (Core::coupled) {
+        if (!has(m.submission, submit_flags::preprocess)) return submit_coupled(core, id, std::move(m));
+    }
+    if (auto ec = core.store().enqueue(id, m)) return ec;
+    announce_queued(core, id);
     return {};
+}
+
+/// A client's submit of a stored draft.
+template <class Core>
+std::error_code submit(Core& core, message_id id) {
+    auto loaded = core.store().load(id);
+    if (!loaded) return loaded.error();
+    if (auto ec = make_submitted(core, *loaded)) return ec; // the loaded copy is this call's own
+    return queue_submitted(core, id, std::move(*loaded));
+}
+
+/// A client's send: create and submit. On an error the draft is stored as given.
+/// A store that can create a message already queued does it in one step, so a
+/// crash never leaves the draft half sent; a coupled store goes the long way,
+/// since its part of the work starts from a queued message.
+template <class Core, class Message>
+result<message_id> send(Core& core, Message& m) {
+    auto& store = core.store();
+    if constexpr (store_creates_queued<typename Core::store_type> && !Core::coupled) {
+        if (auto invalid = make_submitted(core, m)) {
+            auto id = store.create(folders::outbox, m);
+            return id ? result<message_id>{invalid} : id;
+        }
+        auto id = store.create_queued(folders::outbox, m);
+        if (id) announce_queued(core, *id);
+        return id;
+    } else {
+        auto id = store.create(folders::outbox, m);
+        if (!id) return id;
+        if (auto ec = make_submitted(core, m)) return ec;
+        if (auto ec = queue_submitted(core, *id, std::move(m))) return ec;
+        return id;
+    }
 }
 
 } // namespace spool::detail

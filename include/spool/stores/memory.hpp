@@ -37,12 +37,15 @@ public:
 
     result<message_id> create(folder_id folder, const message_type& m) {
         std::lock_guard g{state_->mutex};
-        const message_id id{++state_->last_id};
-        auto& entry = state_->messages[id];
-        write(entry, id, m);
-        entry.folder = folder;
-        state_->folders[folder].insert(id);
-        return id;
+        return insert(folder, m).message.id;
+    }
+
+    /// create() and enqueue() in one step: a message that is queued from the start.
+    result<message_id> create_queued(folder_id folder, const message_type& m) {
+        std::lock_guard g{state_->mutex};
+        entry& e = insert(folder, m);
+        queue(e, m);
+        return e.message.id;
     }
 
     result<message_type> load(message_id id) const {
@@ -63,9 +66,7 @@ public:
         return update(id, [&](entry& e) -> std::error_code {
             if (e.queued) return errc::already_submitted;
             write(e, id, m);
-            e.queue_key = {m.client_submit_time.value_or(time_point{}), ++state_->last_sequence};
-            e.queued = true;
-            state_->queue.emplace(e.queue_key, id);
+            queue(e, m);
             return {};
         });
     }
@@ -157,6 +158,21 @@ private:
         e.message.id = id;
         // The lock is the spooler's, in memory; a store never keeps it.
         e.message.submission = e.message.submission & ~submit_flags::locked;
+    }
+
+    entry& insert(folder_id folder, const message_type& m) {
+        const message_id id{++state_->last_id};
+        auto& e = state_->messages[id];
+        write(e, id, m);
+        e.folder = folder;
+        state_->folders[folder].insert(id);
+        return e;
+    }
+
+    void queue(entry& e, const message_type& m) {
+        e.queue_key = {m.client_submit_time.value_or(time_point{}), ++state_->last_sequence};
+        e.queued = true;
+        state_->queue.emplace(e.queue_key, e.message.id);
     }
 
     void dequeue(entry& e) {

@@ -139,8 +139,10 @@ public:
     bool ok() const noexcept { return rc_ == SQLITE_OK; }
     int prepare_result() const noexcept { return rc_; }
     statement& bind(int i, std::int64_t v) { return sqlite3_bind_int64(stmt_, i, v), *this; }
+    /// The blob must stay alive while this statement does: SQLite reads it in
+    /// place rather than copying it (every blob here is a caller's local).
     statement& bind(int i, std::string_view blob) {
-        return sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT), *this;
+        return sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC), *this;
     }
     int step() { return sqlite3_step(stmt_); }
     std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
@@ -157,6 +159,15 @@ private:
 
 inline int exec(sqlite3* db, std::string_view sql) {
     return sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, nullptr);
+}
+
+/// exec() for a statement without results that runs often (transaction
+/// control): compiled once and kept, rather than parsed on every call.
+inline int exec(statement_cache& cache, sqlite3* db, std::string_view sql) {
+    statement st(cache, db, sql);
+    if (!st.ok()) return st.prepare_result();
+    const int rc = st.step();
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 inline std::int64_t nanoseconds(time_point t) {
@@ -187,13 +198,7 @@ public:
     result<message_id> create(folder_id folder, const message_type& m) {
         std::int64_t id = 0;
         const auto body = encode(m);
-        auto ec = write([&](sqlite3* db) -> std::error_code {
-            detail::sqlite::statement st(state_->statements, db, "INSERT INTO messages (folder, body) VALUES (?, ?)");
-            if (st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).step() != SQLITE_DONE)
-                return detail::sqlite::error(sqlite3_errcode(db));
-            id = sqlite3_last_insert_rowid(db);
-            return {};
-        });
+        auto ec = write([&](sqlite3* db) { return insert(db, folder, body, id); });
         if (ec) return ec;
         return message_id{static_cast<std::uint64_t>(id)};
     }
@@ -231,18 +236,23 @@ public:
 
     std::error_code enqueue(message_id id, const message_type& m) {
         const auto body = encode(m);
-        const auto submitted = detail::sqlite::nanoseconds(m.client_submit_time.value_or(time_point{}));
         return write([&](sqlite3* db) -> std::error_code {
             if (queued(db, id)) return errc::already_submitted;
             if (auto ec = update_body(db, id, body)) return ec;
-            detail::sqlite::statement st(state_->statements, db,
-                                         "INSERT INTO outgoing_queue (message_id, submit_time, sequence, submit_flags)"
-                                         " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?)");
-            const auto flags = static_cast<std::int64_t>(m.submission & ~submit_flags::locked);
-            if (st.bind(1, key(id)).bind(2, submitted).bind(3, flags).step() != SQLITE_DONE)
-                return detail::sqlite::error(sqlite3_errcode(db));
-            return {};
+            return add_to_queue(db, id, m);
         });
+    }
+
+    /// create() and enqueue() in one transaction: one row, one blob, one commit.
+    result<message_id> create_queued(folder_id folder, const message_type& m) {
+        std::int64_t id = 0;
+        const auto body = encode(m);
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            if (auto ec = insert(db, folder, body, id)) return ec;
+            return add_to_queue(db, message_id{static_cast<std::uint64_t>(id)}, m);
+        });
+        if (ec) return ec;
+        return message_id{static_cast<std::uint64_t>(id)};
     }
 
     std::error_code abort_submit(message_id id, const message_type& m) {
@@ -254,10 +264,11 @@ public:
     }
 
     std::error_code finish(message_id id, const message_type& m) {
-        const auto body = encode(m);
+        const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
+        const auto body = deleted ? std::string{} : encode(m); // a deleted message is not written first
         return write([&](sqlite3* db) -> std::error_code {
             if (auto ec = dequeue(db, id)) return ec;
-            if (std::holds_alternative<disposition::delete_after_submit>(m.sent_mail)) {
+            if (deleted) {
                 detail::sqlite::statement st(state_->statements, db, "DELETE FROM messages WHERE id = ?");
                 return st.bind(1, key(id)).step() == SQLITE_DONE ? std::error_code{}
                                                                   : detail::sqlite::error(sqlite3_errcode(db));
@@ -302,7 +313,7 @@ public:
     std::error_code batch(F&& f) {
         std::lock_guard g{state_->db_mutex};
         if (state_->in_batch) return (std::forward<F>(f)(), std::error_code{}); // nested: part of the outer one
-        if (int rc = detail::sqlite::exec(state_->db, "BEGIN IMMEDIATE")) return detail::sqlite::error(rc);
+        if (int rc = detail::sqlite::exec(state_->statements, state_->db, "BEGIN IMMEDIATE")) return detail::sqlite::error(rc);
         state_->in_batch = true;
         state_->batch_owner.store(std::this_thread::get_id());
         struct leave {
@@ -318,7 +329,7 @@ public:
             detail::sqlite::exec(state_->db, "ROLLBACK");
             throw;
         }
-        if (int rc = detail::sqlite::exec(state_->db, "COMMIT")) {
+        if (int rc = detail::sqlite::exec(state_->statements, state_->db, "COMMIT")) {
             detail::sqlite::exec(state_->db, "ROLLBACK");
             return detail::sqlite::error(rc);
         }
@@ -469,6 +480,23 @@ private:
         if (st.bind(1, body).bind(2, key(id)).step() != SQLITE_DONE) return detail::sqlite::error(sqlite3_errcode(db));
         return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_found};
     }
+    std::error_code insert(sqlite3* db, folder_id folder, const std::string& body, std::int64_t& id) const {
+        detail::sqlite::statement st(state_->statements, db, "INSERT INTO messages (folder, body) VALUES (?, ?)");
+        if (st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).step() != SQLITE_DONE)
+            return detail::sqlite::error(sqlite3_errcode(db));
+        id = sqlite3_last_insert_rowid(db);
+        return {};
+    }
+    std::error_code add_to_queue(sqlite3* db, message_id id, const message_type& m) const {
+        detail::sqlite::statement st(state_->statements, db,
+                                     "INSERT INTO outgoing_queue (message_id, submit_time, sequence, submit_flags)"
+                                     " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?)");
+        const auto submitted = detail::sqlite::nanoseconds(m.client_submit_time.value_or(time_point{}));
+        const auto flags = static_cast<std::int64_t>(m.submission & ~submit_flags::locked);
+        if (st.bind(1, key(id)).bind(2, submitted).bind(3, flags).step() != SQLITE_DONE)
+            return detail::sqlite::error(sqlite3_errcode(db));
+        return {};
+    }
     std::error_code dequeue(sqlite3* db, message_id id) const {
         detail::sqlite::statement exists(state_->statements, db, "SELECT 1 FROM messages WHERE id = ?");
         if (exists.bind(1, key(id)).step() != SQLITE_ROW) return errc::not_found;
@@ -515,22 +543,22 @@ private:
     // Each operation in its own savepoint, so one that fails leaves the others in the commit.
     std::error_code run_in_savepoint(const operation& op) const {
         sqlite3* db = state_->db;
-        if (int rc = detail::sqlite::exec(db, "SAVEPOINT op")) return detail::sqlite::error(rc);
+        if (int rc = detail::sqlite::exec(state_->statements, db, "SAVEPOINT op")) return detail::sqlite::error(rc);
         std::error_code ec = op(db);
         if (ec) detail::sqlite::exec(db, "ROLLBACK TO op");
-        detail::sqlite::exec(db, "RELEASE op");
+        detail::sqlite::exec(state_->statements, db, "RELEASE op");
         return ec;
     }
 
     void commit_group(const std::vector<pending*>& group) const {
         std::lock_guard g{state_->db_mutex};
         sqlite3* db = state_->db;
-        if (int rc = detail::sqlite::exec(db, "BEGIN IMMEDIATE")) {
+        if (int rc = detail::sqlite::exec(state_->statements, db, "BEGIN IMMEDIATE")) {
             for (pending* p : group) p->result = detail::sqlite::error(rc);
             return;
         }
         for (pending* p : group) p->result = run_in_savepoint(*p->apply);
-        if (int rc = detail::sqlite::exec(db, "COMMIT")) {
+        if (int rc = detail::sqlite::exec(state_->statements, db, "COMMIT")) {
             detail::sqlite::exec(db, "ROLLBACK");
             for (pending* p : group)
                 if (!p->result) p->result = detail::sqlite::error(rc);

@@ -13,6 +13,7 @@
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -128,10 +129,15 @@ std::vector<conformance_failure> check_store(Make make) {
         const auto late = enqueue_at(t0 + std::chrono::seconds(10));
         const auto early = enqueue_at(t0 + std::chrono::seconds(1));
         const auto tie = enqueue_at(t0 + std::chrono::seconds(10));
+        std::vector<message_id> expected{early, late, tie};
+        if constexpr (spool::detail::store_creates_queued<store_type>) { // a tie too, made in one step
+            M m = detail::full_message<M>();
+            m.client_submit_time = t0 + std::chrono::seconds(10);
+            expected.push_back(store.create_queued(folders::outbox, m).value());
+        }
         std::vector<message_id> order;
         for (const queue_entry& e : store.outgoing_queue()) order.push_back(e.id);
-        expect("the queue is in submit-time order, ties in submit order", order == std::vector<message_id>{early, late, tie},
-               "wrong order");
+        expect("the queue is in submit-time order, ties in submit order", order == expected, "wrong order");
         for (const queue_entry& e : store.outgoing_queue()) {
             expect("queue entries carry the submit time and flags", e.submission == submit_flags::preprocess, "submit flags");
             if (e.id == early) expect("queue entries carry the submit time and flags", e.client_submit_time == t0 + std::chrono::seconds(1), "time");
@@ -161,6 +167,30 @@ std::vector<conformance_failure> check_store(Make make) {
         expect("finish applies the disposition", contents(archive) == std::vector<message_id>{moved}, "move_to");
         expect("finish applies the disposition", contents(folders::outbox) == std::vector<message_id>{left}, "leave_in_place");
         expect("finish applies the disposition", store.load(deleted).error() == errc::not_found, "delete_after_submit");
+    }
+    if constexpr (spool::detail::store_creates_queued<store_type>) {
+        auto store = make();
+        M m = detail::full_message<M>();
+        m.client_submit_time = t0 + std::chrono::seconds(5);
+        const auto before = store.create(folders::outbox, m).value();
+        (void)store.enqueue(before, m);
+        auto id = store.create_queued(folders::outbox, m);
+        expect("create_queued creates a queued message", id.has_value(), id ? "" : "create_queued failed: " + id.error().message());
+        if (id) {
+            auto back = store.load(*id);
+            M expected = m;
+            expected.id = *id;
+            expect("create_queued creates a queued message", back && *back == expected, "the loaded message differs");
+            std::vector<message_id> queued;
+            for (const queue_entry& e : store.outgoing_queue()) queued.push_back(e.id);
+            expect("create_queued creates a queued message", std::count(queued.begin(), queued.end(), *id) == 1,
+                   "not queued");
+            std::vector<message_id> outbox;
+            for (message_id c : store.contents(folders::outbox)) outbox.push_back(c);
+            expect("create_queued creates a queued message", outbox == std::vector<message_id>{before, *id}, "not in the folder");
+            expect("create_queued creates a queued message", store.enqueue(*id, m) == errc::already_submitted,
+                   "enqueue after create_queued did not give already_submitted");
+        }
     }
     {
         auto store = make();
