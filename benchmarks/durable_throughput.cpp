@@ -97,8 +97,8 @@ void spool_sqlite_end_to_end(benchmark::State& state) {
 }
 BENCHMARK(spool_sqlite_end_to_end)->Arg(1)->Arg(64)->UseRealTime();
 
-// Submitting threads sharing one store: each send is two durable steps
-// (create, enqueue); the group commit lets the threads share fsyncs. One
+// Submitting threads sharing one store: each send is one durable step
+// (create_queued); the group commit lets the threads share fsyncs. One
 // iteration is `threads` threads each sending 32 messages, so the rate is the total.
 void concurrent_submitters(benchmark::State& state) {
     spool::sqlite_store store(fresh_db("concurrent.db"));

@@ -45,6 +45,9 @@ print("| --- | --- | --- | --- | --- |")
 
 a, b, c = (composition[f"{n}/1000"] for n in ("a_spool_pipeline", "b_hand_written", "c_runtime_polymorphic"))
 print(f"| (a) spool pipeline, per message (3 recipients, 2 transports, 1 preprocessor) | {ns_per_item(a):.0f} ns | (b) hand-written loop {ns_per_item(b):.0f} ns | a/b {ns_per_item(a) / ns_per_item(b):.2f} | ≤ 1.10 |")
+b0 = composition.get("b0_store_operations_only/1000")
+if b0:
+    print(f"| (a) spool pipeline vs (b0) the store operations alone, no decisions | {ns_per_item(a):.0f} ns | (b0) {ns_per_item(b0):.0f} ns | a/b0 {ns_per_item(a) / ns_per_item(b0):.2f} | |")
 print(f"| (a) spool pipeline vs (c) runtime-polymorphic parts | {ns_per_item(a):.0f} ns | (c) {ns_per_item(c):.0f} ns | a/c {ns_per_item(a) / ns_per_item(c):.2f} | < 1 |")
 for n in (1000, 100000, 1000000):
     q = composition.get(f"queue_scaling/{n}/iterations:1")

@@ -189,7 +189,7 @@ private:
                 core_.for_each_transport(
                     [&](auto& t, std::size_t i) { round.offer(t, core_.types_of(i), transports_[i], exact, backoff); });
             round.fail_unclaimed();
-            core_.counts().recipients_deferred.fetch_add(round.deferrals());
+            if (const auto deferred = round.deferrals()) core_.counts().recipients_deferred.fetch_add(deferred);
         }
         count_settled(c.before, m);
 

@@ -68,20 +68,25 @@ std::optional<std::vector<recipient>> expanded_recipients(const std::vector<reci
     }
     const std::vector<recipient>& rs = changed ? flat : given;
 
-    // Where each row's address first occurs; in place for the usual few rows, hashed for many.
-    std::vector<std::size_t> first(rs.size());
+    // Where each row's address first occurs: compared pairwise for the usual
+    // few rows (nothing allocated unless a duplicate turns up), hashed for many.
+    std::vector<std::size_t> first;
     bool duplicates = false;
     if (rs.size() <= 16) {
+        for (std::size_t i = 1; i < rs.size() && !duplicates; ++i)
+            for (std::size_t j = 0; j < i && !duplicates; ++j) duplicates = same_address(rs[j], rs[i]);
+        if (!changed && !duplicates) return std::nullopt;
+        first.resize(rs.size());
         for (std::size_t i = 0; i < rs.size(); ++i) {
             first[i] = i;
             for (std::size_t j = 0; j < i; ++j)
                 if (first[j] == j && same_address(rs[j], rs[i])) {
                     first[i] = j;
-                    duplicates = true;
                     break;
                 }
         }
     } else {
+        first.resize(rs.size());
         std::unordered_map<std::string, std::size_t> position;
         for (std::size_t i = 0; i < rs.size(); ++i) {
             first[i] = position.try_emplace(recipient_key(rs[i]), i).first->second;
