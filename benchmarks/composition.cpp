@@ -73,23 +73,28 @@ void a_spool_pipeline(benchmark::State& state) {
 }
 BENCHMARK(a_spool_pipeline)->Arg(1000);
 
-// --- (b) hand-written ------------------------------------------------------------
-// The same job written by hand for exactly this configuration: the store
+// --- (b) hand-written, and (b0) its floor -------------------------------------------
+// (b) is the same job written by hand for exactly this configuration: the store
 // operations spool makes, on the same store, and the decisions any spooler
 // must make for this data, inlined: recipients checked, the submit time
 // stamped, each recipient routed by its address type to the SMTP or FAX
 // transport (and failed if neither takes it), the time of sending recorded,
 // and whether a report is due. Clock reads are the same as spool's.
-void b_hand_written(benchmark::State& state) {
+// (b0) is a floor below (b): the store operations and the copies they need,
+// none of the decisions. Not a program that does the job; shown so that the
+// cost of those decisions is visible too.
+template <bool Decide>
+void hand_written(benchmark::State& state) {
     const auto n = state.range(0);
     const auto m = three_recipients();
     for (auto _ : state) {
         store_type store;
         for (std::int64_t i = 0; i < n; ++i) { // send: created already queued, in one step
             auto msg = m;
-            if (msg.recipients.empty() ||
-                !std::all_of(msg.recipients.begin(), msg.recipients.end(), [](const auto& r) { return r.resolved(); }))
-                continue;
+            if constexpr (Decide)
+                if (msg.recipients.empty() ||
+                    !std::all_of(msg.recipients.begin(), msg.recipients.end(), [](const auto& r) { return r.resolved(); }))
+                    continue;
             msg.flags = msg.flags | spool::message_flags::submitted | spool::message_flags::unsent;
             msg.client_submit_time = spool::system_clock{}.now();
             msg.submission = spool::submit_flags::preprocess;
@@ -103,11 +108,15 @@ void b_hand_written(benchmark::State& state) {
             store.save(entry.id, msg);
             bool report_due = false;
             for (auto& r : msg.recipients) {
+                r.responsibility = true;
+                if constexpr (!Decide) {
+                    r.status = spool::status::sent{now};
+                    continue;
+                }
                 if (r.address_type == smtp_type || r.address_type == fax_type)
                     r.status = spool::status::sent{now};
                 else
                     r.status = spool::status::failed{"no transport", "5.4.4"};
-                r.responsibility = true;
                 r.reported = true;
                 const auto asked = r.reports.value_or(msg.reports);
                 report_due = report_due || (std::holds_alternative<spool::status::sent>(r.status) ? asked.delivery
@@ -120,40 +129,9 @@ void b_hand_written(benchmark::State& state) {
     }
     state.SetItemsProcessed(state.iterations() * n);
 }
+void b_hand_written(benchmark::State& state) { hand_written<true>(state); }
+void b0_store_operations_only(benchmark::State& state) { hand_written<false>(state); }
 BENCHMARK(b_hand_written)->Arg(1000);
-
-// --- (b0) the store operations alone ------------------------------------------------
-// A floor below (b): only the store operations and the copies they need, none
-// of the decisions. Not a program that does the job; shown so that the cost of
-// those decisions is visible too.
-void b0_store_operations_only(benchmark::State& state) {
-    const auto n = state.range(0);
-    const auto m = three_recipients();
-    for (auto _ : state) {
-        store_type store;
-        for (std::int64_t i = 0; i < n; ++i) {
-            auto msg = m;
-            msg.flags = msg.flags | spool::message_flags::submitted | spool::message_flags::unsent;
-            msg.client_submit_time = spool::system_clock{}.now();
-            msg.submission = spool::submit_flags::preprocess;
-            store.create_queued(spool::folders::outbox, msg);
-        }
-        for (const auto& entry : store.outgoing_queue()) {
-            auto msg = *store.load(entry.id);
-            const auto now = spool::system_clock{}.now();
-            benchmark::DoNotOptimize(msg.payload.subject.size());
-            msg.submission = spool::submit_flags::none;
-            store.save(entry.id, msg);
-            for (auto& r : msg.recipients) {
-                r.status = spool::status::sent{now};
-                r.responsibility = true;
-            }
-            msg.flags = spool::message_flags::read;
-            store.finish(entry.id, msg);
-        }
-    }
-    state.SetItemsProcessed(state.iterations() * n);
-}
 BENCHMARK(b0_store_operations_only)->Arg(1000);
 
 // --- (c) runtime-polymorphic parts -------------------------------------------------

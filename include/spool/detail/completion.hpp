@@ -19,6 +19,22 @@
 
 namespace spool::detail {
 
+/// How many of a message's recipients are sent, and how many failed.
+struct settled_counts {
+    std::size_t sent = 0;
+    std::size_t failed = 0;
+};
+
+template <class Message>
+settled_counts count_settled(const Message& m) {
+    settled_counts n;
+    for (const recipient& r : m.recipients) {
+        n.sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
+        n.failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
+    }
+    return n;
+}
+
 /// The recipients as they were before a pass, to tell what the pass changed.
 /// Sent and failed are final, so counting them is enough to tell how many the
 /// pass settled; every status is kept only for an observer of recipient changes.
@@ -26,13 +42,10 @@ class status_baseline {
 public:
     status_baseline() = default;
     template <class Message>
-    status_baseline(const Message& m, bool keep_statuses) {
-        if (keep_statuses) statuses_.reserve(m.recipients.size());
-        for (const recipient& r : m.recipients) {
-            sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
-            failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
-            if (keep_statuses) statuses_.push_back(r.status);
-        }
+    status_baseline(const Message& m, bool keep_statuses) : settled(count_settled(m)) {
+        if (!keep_statuses) return;
+        statuses_.reserve(m.recipients.size());
+        for (const recipient& r : m.recipients) statuses_.push_back(r.status);
     }
 
     /// Whether recipient i's status is not what it was; always true where
@@ -41,8 +54,7 @@ public:
         return i >= statuses_.size() || statuses_[i] != now;
     }
 
-    std::size_t sent = 0;
-    std::size_t failed = 0;
+    settled_counts settled;
 
 private:
     std::vector<recipient_status> statuses_;
@@ -103,12 +115,8 @@ void announce_completion(Core& core, completion<Message>& c) {
     }
     if (c.finished) {
         core.counts().messages_finished.fetch_add(1);
-        std::size_t sent = 0, failed = 0;
-        for (const recipient& r : c.message.recipients) {
-            sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
-            failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
-        }
-        core.notify(message_finished_event{c.id, sent, failed});
+        const settled_counts n = count_settled(c.message);
+        core.notify(message_finished_event{c.id, n.sent, n.failed});
         core.notify(queue_changed_event{c.id, queue_changed_event::change::removed});
     }
 }

@@ -191,7 +191,7 @@ private:
             round.fail_unclaimed();
             if (const auto deferred = round.deferrals()) core_.counts().recipients_deferred.fetch_add(deferred);
         }
-        count_settled(c.before, m);
+        count_newly_settled(c.before, m);
 
         prepare_completion(core_, c);
         release.handed_over = true;
@@ -230,15 +230,12 @@ private:
     }
 
     // Sent and failed are final, so what is settled now and was not before was settled in this pass.
-    void count_settled(const status_baseline& before, const message_type& m) {
-        std::size_t sent = 0, failed = 0;
-        for (const recipient& r : m.recipients) {
-            sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
-            failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
-        }
+    void count_newly_settled(const status_baseline& before, const message_type& m) {
+        const settled_counts now = count_settled(m);
         // A preprocessor may remove recipients, so the difference is not assumed positive.
-        if (sent > before.sent) core_.counts().recipients_sent.fetch_add(sent - before.sent);
-        if (failed > before.failed) core_.counts().recipients_failed.fetch_add(failed - before.failed);
+        if (now.sent > before.settled.sent) core_.counts().recipients_sent.fetch_add(now.sent - before.settled.sent);
+        if (now.failed > before.settled.failed)
+            core_.counts().recipients_failed.fetch_add(now.failed - before.settled.failed);
     }
 
     void store_failed(message_id id, time_point now, run_report& report, std::error_code ec) {

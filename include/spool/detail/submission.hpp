@@ -12,11 +12,13 @@
 #include <spool/result.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstddef>
 #include <iterator>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <system_error>
@@ -69,24 +71,25 @@ std::optional<std::vector<recipient>> expanded_recipients(const std::vector<reci
     const std::vector<recipient>& rs = changed ? flat : given;
 
     // Where each row's address first occurs: compared pairwise for the usual
-    // few rows (nothing allocated unless a duplicate turns up), hashed for many.
-    std::vector<std::size_t> first;
+    // few rows (on the stack), hashed for many.
+    std::array<std::size_t, 16> few{};
+    std::vector<std::size_t> many;
     bool duplicates = false;
-    if (rs.size() <= 16) {
-        for (std::size_t i = 1; i < rs.size() && !duplicates; ++i)
-            for (std::size_t j = 0; j < i && !duplicates; ++j) duplicates = same_address(rs[j], rs[i]);
-        if (!changed && !duplicates) return std::nullopt;
-        first.resize(rs.size());
+    std::span<std::size_t> first;
+    if (rs.size() <= few.size()) {
+        first = std::span(few).first(rs.size());
         for (std::size_t i = 0; i < rs.size(); ++i) {
             first[i] = i;
             for (std::size_t j = 0; j < i; ++j)
                 if (first[j] == j && same_address(rs[j], rs[i])) {
                     first[i] = j;
+                    duplicates = true;
                     break;
                 }
         }
     } else {
-        first.resize(rs.size());
+        many.resize(rs.size());
+        first = many;
         std::unordered_map<std::string, std::size_t> position;
         for (std::size_t i = 0; i < rs.size(); ++i) {
             first[i] = position.try_emplace(recipient_key(rs[i]), i).first->second;
