@@ -391,6 +391,9 @@ TEST_CASE("a coupled store that handles every recipient finishes the message inl
     auto m = store.load(id).value();
     CHECK(m.recipients[0].responsibility);
     CHECK_FALSE(m.submitted());
+    // Counted like a message the spooler finished.
+    CHECK(sp.stats().messages_finished == 1);
+    CHECK(sp.stats().recipients_sent == 2);
 }
 
 TEST_CASE("a coupled store marks what it handled, and the spooler sends the rest") {
@@ -407,6 +410,8 @@ TEST_CASE("a coupled store marks what it handled, and the spooler sends the rest
     CHECK(addresses(transport.deliveries()) == std::vector<std::string>{"bob@x"});
     CHECK(*store.delivered == std::vector<std::string>{"ann"}); // not transmitted twice
     CHECK(store.outgoing_queue().empty());
+    CHECK(sp.stats().recipients_sent == 2); // one at submit, one by the spooler: each counted once
+    CHECK(sp.stats().messages_finished == 1);
 }
 
 TEST_CASE("a coupled store's message that needs preprocessing goes through the spooler") {

@@ -5,16 +5,20 @@
 // outbound hooks and finishing once everything is, or saving for later, then
 // telling observers. Nothing is announced before the store has recorded it.
 
+#include <spool/detail/counters.hpp>
 #include <spool/detail/dispatch.hpp>
 #include <spool/detail/guarded.hpp>
 #include <spool/detail/incoming.hpp>
 #include <spool/detail/reports.hpp>
 #include <spool/events.hpp>
+#include <spool/result.hpp>
 #include <spool/tags.hpp>
 
 #include <cstddef>
 #include <exception>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace spool::detail {
@@ -67,55 +71,79 @@ struct pass_outcome {
 
 /// A message at the end of a pass, and what is decided before the store
 /// write: reports for what was settled, and, once everything is, the outbound
-/// hooks and the finished flags. Built in place, since a message is costly to move.
+/// hooks and the finished flags. The message stays where the store's load()
+/// put it: a message is costly to move.
 template <class Message>
-struct completion {
-    message_id id{};
-    Message message;
-    status_baseline before;
-    std::vector<Message> reports;
-    time_point now{};
-    bool finished = false;
+class completion {
+public:
+    /// Loads the message with `load()`, a store's load; see loaded().
+    template <class Load>
+        requires std::is_invocable_r_v<result<Message>, Load>
+    completion(message_id id, time_point now, Load&& load) : id(id), now(now), loaded_(load()) {}
+    completion(message_id id, time_point now, Message&& m) : id(id), now(now), loaded_(std::move(m)) {}
+
+    /// Whether the load succeeded; if not, nothing else here may be used.
+    bool loaded() const noexcept { return loaded_.has_value(); }
+    std::error_code load_error() const noexcept { return loaded_.error(); }
+
+    Message& message() noexcept { return *loaded_; }
+    const Message& message() const noexcept { return *loaded_; }
 
     /// Remembers the recipients as they are now, at the start of the pass.
     template <class Core>
-    void begin(Core&) { before = status_baseline(message, Core::template observed<recipient_status_event>); }
+    void begin(Core&) { before = status_baseline(message(), Core::template observed<recipient_status_event>); }
+
+    message_id id{};
+    time_point now{};
+    status_baseline before;
+    std::vector<Message> reports;
+    bool finished = false;
+
+private:
+    result<Message> loaded_;
 };
 
 template <class Core, class Message>
 void prepare_completion(Core& core, completion<Message>& c) {
-    c.reports = take_reports(c.message, c.now);
-    c.message.submission = c.message.submission & ~submit_flags::locked; // the lock is never stored
-    c.finished = all_settled(c.message);
+    Message& m = c.message();
+    c.reports = take_reports(m, c.now);
+    m.submission = m.submission & ~submit_flags::locked; // the lock is never stored
+    c.finished = all_settled(m);
     if (c.finished) {
         core.template for_each_of<outbound_hook_tag>([&](auto& hook) {
-            guarded([&] { hook.finishing(c.message); },
+            guarded([&] { hook.finishing(m); },
                     [&](const std::string&) { core.counts().outbound_hook_failures.fetch_add(1); });
         });
-        mark_finished(c.message);
+        mark_finished(m);
     }
 }
 
 /// The one store write of a completion: finish, or save for later.
 template <class Core, class Message>
 std::error_code write_completion(Core& core, const completion<Message>& c) {
-    return c.finished ? core.store().finish(c.id, c.message) : core.store().save(c.id, c.message);
+    return c.finished ? core.store().finish(c.id, c.message()) : core.store().save(c.id, c.message());
 }
 
-/// After the write is durable: tell observers, and deliver the reports.
+/// After the write is durable: tell observers, deliver the reports, and count
+/// what the pass settled into `t` (published by the caller, once per commit).
 template <class Core, class Message>
-void announce_completion(Core& core, completion<Message>& c) {
+void announce_completion(Core& core, completion<Message>& c, tally& t) {
+    const Message& m = c.message();
     if constexpr (Core::template observed<recipient_status_event>)
-        for (std::size_t i = 0; i < c.message.recipients.size(); ++i)
-            if (c.before.changed(i, c.message.recipients[i].status))
-                core.notify(recipient_status_event{c.id, c.message.recipients[i]});
+        for (std::size_t i = 0; i < m.recipients.size(); ++i)
+            if (c.before.changed(i, m.recipients[i].status)) core.notify(recipient_status_event{c.id, m.recipients[i]});
+    // Sent and failed are final, so what is settled now and was not before was
+    // settled in this pass. A preprocessor may remove recipients, so the
+    // difference is not assumed positive.
+    const settled_counts n = count_settled(m);
+    t.recipients_sent += n.sent > c.before.settled.sent ? n.sent - c.before.settled.sent : 0;
+    t.recipients_failed += n.failed > c.before.settled.failed ? n.failed - c.before.settled.failed : 0;
     for (auto& report : c.reports) {
-        core.counts().reports_generated.fetch_add(1);
+        ++t.reports_generated;
         deliver_incoming(core, std::move(report), c.now);
     }
     if (c.finished) {
-        core.counts().messages_finished.fetch_add(1);
-        const settled_counts n = count_settled(c.message);
+        ++t.messages_finished;
         core.notify(message_finished_event{c.id, n.sent, n.failed});
         core.notify(queue_changed_event{c.id, queue_changed_event::change::removed});
     }
@@ -131,7 +159,9 @@ pass_outcome complete_pass(Core& core, completion<Message>& c) {
         core.counts().store_error(outcome.error);
         outcome.finished = false;
     } else {
-        announce_completion(core, c);
+        tally t;
+        announce_completion(core, c, t);
+        core.counts().add(t);
     }
     return outcome;
 }

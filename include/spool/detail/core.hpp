@@ -158,11 +158,14 @@ public:
     queue_state& queue() noexcept { return queue_; }
 
     void wake() {
+        // A wake-up not yet consumed was notified when it was raised, and the
+        // sleeper consumes it before its next pass, which then sees whatever
+        // the caller did before this call: a burst of submits notifies once,
+        // and all but the first take no lock.
+        if (woken_.load()) return;
         {
             std::lock_guard g{wake_mutex_};
-            // A wake-up not yet consumed was notified when it was raised; the
-            // sleeper will see it, so a burst of submits notifies once.
-            if (std::exchange(woken_, true)) return;
+            if (woken_.exchange(true)) return;
         }
         wake_cv_.notify_all();
     }
@@ -170,8 +173,8 @@ public:
     /// Sleeps until woken, stopped, or `d` has passed; consumes the wake-up.
     void sleep(std::stop_token stop, std::chrono::milliseconds d) {
         std::unique_lock l{wake_mutex_};
-        wake_cv_.wait_for(l, stop, d, [&] { return woken_; });
-        woken_ = false;
+        wake_cv_.wait_for(l, stop, d, [&] { return woken_.load(); });
+        woken_.store(false);
     }
 
 private:
@@ -199,7 +202,7 @@ private:
     counters counts_;
     std::mutex wake_mutex_;
     std::condition_variable_any wake_cv_;
-    bool woken_ = false;
+    std::atomic<bool> woken_{false};
 };
 
 } // namespace spool::detail

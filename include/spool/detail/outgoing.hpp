@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace spool {
@@ -99,25 +100,25 @@ private:
         std::error_code batch_error;
         if (completions_.size() > 1) batch_error = in_one_commit(core_.store(), write_all);
         else write_all();
-        auto& queue = core_.queue();
         for (std::size_t i = 0; i < completions_.size(); ++i) {
             auto& [done, deadline] = completions_[i];
-            const std::error_code ec = batch_error ? batch_error : errors[i];
-            if (ec) {
+            if (const std::error_code ec = batch_error ? batch_error : errors[i]) {
                 store_failed(done.id, done.now, report, ec);
             } else {
-                announce_completion(core_, done);
+                announce_completion(core_, done, tally_);
                 if (done.finished) ++report.finished;
                 else {
                     ++report.deferred;
-                    wait(done.id, next_due(done.message, done.now, deadline), report);
+                    wait(done.id, next_due(done.message(), done.now, deadline), report);
                 }
             }
-            auto g = queue.guard();
-            if (!ec && done.finished) queue.forget(done.id);
-            queue.unlock(done.id);
+        }
+        {
+            auto g = core_.queue().guard();
+            for (const auto& slot : completions_) core_.queue().unlock(slot.done.id);
         }
         completions_.clear();
+        core_.counts().add(std::exchange(tally_, {}));
     }
     // A store that failed a step is asked again a little later rather than at
     // once, so that drain() ends and a failing disk is not hammered. Nothing
@@ -129,39 +130,36 @@ private:
         const time_point now = core_.now();
         {
             auto g = queue.guard();
-            if (queue.waiting(id, now)) {
+            if (const auto due = queue.due(id); due > now) {
                 ++report.waiting;
-                note_due(report, queue.waits().at(id));
+                note_due(report, due);
                 return;
             }
             if (!queue.try_lock(id)) return; // a coupled submit holds it
+            // Due: the wait is over. A pass that defers it again sets a new one.
+            queue.forget(id);
         }
-        // The message is worked on in its completion slot, in place. On every
-        // way out but the last the slot is dropped and the message unlocked;
-        // at the last, commit() takes both over.
+        // The message is worked on in its completion slot, where the store's
+        // load put it. On every way out but the last the slot is dropped and
+        // the message unlocked; at the last, commit() takes both over.
+        auto& [c, deadline] = completions_.emplace_back(id, now, [&] { return core_.store().load(id); });
         struct release_on_exit {
             queue_state& q;
             message_id id;
-            std::vector<pending_completion>* slots = nullptr;
+            std::vector<pending_completion>& slots;
             bool handed_over = false;
             ~release_on_exit() {
                 if (handed_over) return;
-                if (slots) slots->pop_back();
+                slots.pop_back();
                 auto g = q.guard();
                 q.unlock(id);
             }
-        } release{queue, id};
+        } release{queue, id, completions_};
 
-        auto loaded = core_.store().load(id);
-        if (!loaded) return store_failed(id, now, report, loaded.error());
-        if (!loaded->submitted()) return; // aborted between the queue snapshot and the lock
-        auto& [c, deadline] = completions_.emplace_back();
-        release.slots = &completions_;
-        c.id = id;
-        c.now = now;
-        c.message = std::move(*loaded);
+        if (!c.loaded()) return store_failed(id, now, report, c.load_error());
+        message_type& m = c.message();
+        if (!m.submitted()) return; // aborted between the queue snapshot and the lock
         c.begin(core_);
-        message_type& m = c.message;
         m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
 
         const time_point submitted_at = m.client_submit_time.value_or(now);
@@ -189,9 +187,8 @@ private:
                 core_.for_each_transport(
                     [&](auto& t, std::size_t i) { round.offer(t, core_.types_of(i), transports_[i], exact, backoff); });
             round.fail_unclaimed();
-            if (const auto deferred = round.deferrals()) core_.counts().recipients_deferred.fetch_add(deferred);
+            tally_.recipients_deferred += round.deferrals();
         }
-        count_newly_settled(c.before, m);
 
         prepare_completion(core_, c);
         release.handed_over = true;
@@ -229,15 +226,6 @@ private:
         report.next_due = report.next_due ? std::min(*report.next_due, due) : due;
     }
 
-    // Sent and failed are final, so what is settled now and was not before was settled in this pass.
-    void count_newly_settled(const status_baseline& before, const message_type& m) {
-        const settled_counts now = count_settled(m);
-        // A preprocessor may remove recipients, so the difference is not assumed positive.
-        if (now.sent > before.settled.sent) core_.counts().recipients_sent.fetch_add(now.sent - before.settled.sent);
-        if (now.failed > before.settled.failed)
-            core_.counts().recipients_failed.fetch_add(now.failed - before.settled.failed);
-    }
-
     void store_failed(message_id id, time_point now, run_report& report, std::error_code ec) {
         ++report.store_errors;
         core_.counts().store_error(ec);
@@ -245,6 +233,8 @@ private:
     }
 
     struct pending_completion {
+        template <class... Args>
+        explicit pending_completion(Args&&... args) : done(std::forward<Args>(args)...) {}
         completion<message_type> done;
         time_point deadline{};
     };
@@ -254,6 +244,7 @@ private:
     std::array<transport_state, Core::policies::size> transports_{};
     std::vector<pending_completion> completions_;
     std::vector<std::error_code> errors_; // commit()'s, kept to reuse its memory
+    tally tally_;                         // counted since the last commit
     dispatch_scratch scratch_;
     std::atomic<std::size_t> group_limit_{64};
 };

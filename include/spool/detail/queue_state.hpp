@@ -34,13 +34,13 @@ public:
         }
     }
 
-    bool waiting(message_id id, time_point now) const {
+    /// When the message may next be tried; the epoch when it does not wait.
+    time_point due(message_id id) const {
         auto it = not_before_.find(id);
-        return it != not_before_.end() && it->second > now;
+        return it == not_before_.end() ? time_point{} : it->second;
     }
     void wait_until(message_id id, time_point t) { not_before_[id] = t; }
     void forget(message_id id) { not_before_.erase(id); }
-    const std::unordered_map<message_id, time_point>& waits() const { return not_before_; }
 
     std::size_t lock_count() {
         auto g = guard();

@@ -146,10 +146,10 @@ std::error_code submit_coupled(Core& core, message_id id, typename Core::message
     core.notify(queue_changed_event{id, queue_changed_event::change::added});
 
     const time_point now = *m.client_submit_time;
-    completion<Message> c{id, std::move(m), {}, {}, now};
+    completion<Message> c(id, now, std::move(m));
     c.begin(core);
     dispatch_scratch scratch;
-    dispatch_round<Message> round(c.message, now, now + core.max_lifetime(), scratch);
+    dispatch_round<Message> round(c.message(), now, now + core.max_lifetime(), scratch);
     transport_state state; // a coupled store's own availability is not remembered across submits
     const spool::address_types& types = core.types_of(Core::policies::store_index);
     round.offer(store, types, state, !types.catch_all(), [&](unsigned n) { return core.backoff(n); });
