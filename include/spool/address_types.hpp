@@ -1,6 +1,6 @@
 #pragma once
 
-#include <algorithm>
+#include <cstddef>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -26,7 +26,10 @@ public:
     bool catch_all() const noexcept { return catch_all_; }
 
     bool matches(std::string_view type) const noexcept {
-        return catch_all_ || std::find(types_.begin(), types_.end(), type) != types_.end();
+        if (catch_all_) return true;
+        for (const std::string& t : types_)
+            if (equal(t, type)) return true;
+        return false;
     }
 
     /// The listed types; empty for the catch-all.
@@ -34,6 +37,15 @@ public:
 
 private:
     address_types() = default;
+
+    // Address types are a few characters long and asked about for every
+    // recipient; a plain loop beats a call to memcmp here.
+    static bool equal(std::string_view a, std::string_view b) noexcept {
+        if (a.size() != b.size()) return false;
+        for (std::size_t i = 0; i < a.size(); ++i)
+            if (a[i] != b[i]) return false;
+        return true;
+    }
 
     std::vector<std::string> types_;
     bool catch_all_ = true;

@@ -7,12 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
-#include <optional>
+#include <cstdint>
 #include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
-#include <vector>
 
 namespace spool {
 
@@ -49,12 +48,26 @@ public:
     const std::string& reason() const noexcept { return reason_; }
 
 private:
-    explicit transmit_result(kind k, std::string reason = {}) : kind_(k), reason_(std::move(reason)) {}
+    explicit transmit_result(kind k) : kind_(k) {}
+    transmit_result(kind k, std::string reason) : kind_(k), reason_(std::move(reason)) {}
 
     kind kind_;
     std::chrono::seconds delay_{0};
     std::string reason_;
 };
+
+namespace detail {
+/// What a transport reported for one assigned recipient, applied by the
+/// spooler after transmit() returns (or dropped, if it answered not_me). Plain
+/// fields, not a recipient_status: a slot is reused for every hand-off.
+struct transmit_outcome {
+    enum class kind : std::uint8_t { none, sent, failed };
+    kind what = kind::none;
+    time_point at{};
+    std::string reason;
+    std::string diagnostic;
+};
+} // namespace detail
 
 /// One hand-off of a message to a transport: the message, read-only, and the
 /// recipients assigned to this transport (MAPI: those whose PR_RESPONSIBILITY
@@ -62,9 +75,10 @@ private:
 template <class Message>
 class transmission {
 public:
-    /// For the spooler: `outcomes` has a slot per assigned recipient, empty, and outlives this.
+    /// For the spooler: `outcomes` has a slot per assigned recipient, each of
+    /// kind none, and outlives this.
     transmission(const Message& message, std::span<const std::size_t> assigned,
-                 std::span<std::optional<recipient_status>> outcomes, time_point now)
+                 std::span<detail::transmit_outcome> outcomes, time_point now)
         : message_(&message), assigned_(assigned), outcomes_(outcomes), now_(now) {}
 
     const Message& message() const noexcept { return *message_; }
@@ -78,10 +92,17 @@ public:
 
     /// The recipient was handed to the messaging system.
     void sent(const recipient& r) { sent(r, now_); }
-    void sent(const recipient& r, time_point at) { outcomes_[slot(r)] = status::sent{at}; }
+    void sent(const recipient& r, time_point at) {
+        auto& o = outcomes_[slot(r)];
+        o.what = detail::transmit_outcome::kind::sent;
+        o.at = at;
+    }
     /// The recipient conclusively cannot be delivered.
     void failed(const recipient& r, std::string reason, std::string diagnostic = {}) {
-        outcomes_[slot(r)] = status::failed{std::move(reason), std::move(diagnostic)};
+        auto& o = outcomes_[slot(r)];
+        o.what = detail::transmit_outcome::kind::failed;
+        o.reason = std::move(reason);
+        o.diagnostic = std::move(diagnostic);
     }
 
     /// A key that is the same every time this message goes to this recipient,
@@ -93,17 +114,19 @@ public:
     /// The spooler's clock at the start of this hand-off.
     time_point now() const noexcept { return now_; }
 
-    // For the spooler: which recipient each outcome belongs to.
-    std::span<const std::size_t> assigned() const noexcept { return assigned_; }
-    std::span<const std::optional<recipient_status>> outcomes() const noexcept { return outcomes_; }
-
 private:
-    // assigned_ is in recipient-table order, so a report finds its slot by bisection.
-    std::size_t slot(const recipient& r) const {
-        const auto* first = message_->recipients.data();
-        const auto index = static_cast<std::size_t>(&r - first);
+    // Transports usually report recipients in the order recipients() gives
+    // them, so the slot after the last one is tried first; else, as assigned_
+    // is in recipient-table order, the slot is found by bisection.
+    std::size_t slot(const recipient& r) {
+        const auto index = static_cast<std::size_t>(&r - message_->recipients.data());
+        if (next_ < assigned_.size() && assigned_[next_] == index) return next_++;
         const auto it = std::lower_bound(assigned_.begin(), assigned_.end(), index);
-        if (it != assigned_.end() && *it == index) return static_cast<std::size_t>(it - assigned_.begin());
+        if (it == assigned_.end() || *it != index) not_assigned(r);
+        next_ = static_cast<std::size_t>(it - assigned_.begin()) + 1;
+        return next_ - 1;
+    }
+    [[noreturn, gnu::cold, gnu::noinline]] static void not_assigned(const recipient& r) {
         throw std::invalid_argument("spool::transmission: the recipient '" + r.address +
                                     "' was not assigned to this transport; report only recipients from recipients()");
     }
@@ -111,8 +134,9 @@ private:
     // Views of the spooler's buffers, reused from one hand-off to the next.
     const Message* message_;
     std::span<const std::size_t> assigned_;
-    std::span<std::optional<recipient_status>> outcomes_;
+    std::span<detail::transmit_outcome> outcomes_;
     time_point now_;
+    std::size_t next_ = 0; // the slot after the last one reported
 };
 
 } // namespace spool

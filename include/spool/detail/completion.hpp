@@ -44,9 +44,10 @@ settled_counts count_settled(const Message& m) {
 /// pass settled; every status is kept only for an observer of recipient changes.
 class status_baseline {
 public:
-    status_baseline() = default;
     template <class Message>
-    status_baseline(const Message& m, bool keep_statuses) : settled(count_settled(m)) {
+    void take(const Message& m, bool keep_statuses) {
+        settled = count_settled(m);
+        statuses_.clear();
         if (!keep_statuses) return;
         statuses_.reserve(m.recipients.size());
         for (const recipient& r : m.recipients) statuses_.push_back(r.status);
@@ -91,7 +92,7 @@ public:
 
     /// Remembers the recipients as they are now, at the start of the pass.
     template <class Core>
-    void begin(Core&) { before = status_baseline(message(), Core::template observed<recipient_status_event>); }
+    void begin(Core&) { before.take(message(), Core::template observed<recipient_status_event>); }
 
     message_id id{};
     time_point now{};
@@ -106,7 +107,7 @@ private:
 template <class Core, class Message>
 void prepare_completion(Core& core, completion<Message>& c) {
     Message& m = c.message();
-    c.reports = take_reports(m, c.now);
+    take_reports(m, c.now, c.reports);
     m.submission = m.submission & ~submit_flags::locked; // the lock is never stored
     c.finished = all_settled(m);
     if (c.finished) {

@@ -90,6 +90,9 @@ public:
         return std::max(std::chrono::seconds{retry_policy().backoff(attempts)}, std::chrono::seconds{1});
     }
 
+    /// Whether anything composed can expand distribution lists.
+    static constexpr bool expands = policies::expander_index < policies::size || expander_expands<store_type>;
+
     /// The members of a distribution list, or nullopt for a plain recipient:
     /// from the composed Expander, else from the store if it can expand.
     std::optional<std::vector<recipient>> expand(const recipient& r) {

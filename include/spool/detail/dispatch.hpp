@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,10 @@ struct transport_state {
     std::string reason;
 };
 
-inline void settle(recipient& r, recipient_status s) {
-    r.status = std::move(s);
+/// Gives a recipient its final or new status (any of recipient_status's alternatives, or one).
+template <class Status>
+void settle(recipient& r, Status&& s) {
+    r.status = std::forward<Status>(s);
     r.responsibility = true;
 }
 
@@ -102,7 +105,7 @@ bool all_settled(const Message& m) {
 struct dispatch_scratch {
     std::vector<std::uint8_t> marks; // per recipient: in_play, held
     std::vector<std::size_t> assigned;
-    std::vector<std::optional<recipient_status>> outcomes;
+    std::vector<transmit_outcome> outcomes;
 };
 
 template <class Message>
@@ -111,11 +114,12 @@ public:
     dispatch_round(Message& m, time_point now, time_point deadline, dispatch_scratch& scratch)
         : message_(m), now_(now), deadline_(deadline), scratch_(scratch) {
         auto& marks = scratch_.marks;
-        marks.assign(m.recipients.size(), 0);
+        marks.resize(m.recipients.size());
+        scratch_.assigned.resize(m.recipients.size());
         for (std::size_t i = 0; i < marks.size(); ++i) {
             const recipient& r = m.recipients[i];
             const auto* d = std::get_if<status::deferred>(&r.status);
-            if (awaiting_transport(r) && (!d || d->next_attempt <= now)) marks[i] = in_play;
+            marks[i] = awaiting_transport(r) && (!d || d->next_attempt <= now) ? in_play : 0;
         }
     }
 
@@ -126,11 +130,12 @@ public:
                Backoff&& backoff) {
         if (types.catch_all() == exact) return;
 
-        auto& assigned = scratch_.assigned;
-        assigned.clear();
+        // scratch_.assigned has room for every recipient.
+        std::size_t count = 0;
         for (std::size_t i = 0; i < scratch_.marks.size(); ++i)
-            if (open(i) && types.matches(message_.recipients[i].address_type)) assigned.push_back(i);
-        if (assigned.empty()) return;
+            if (open(i) && types.matches(message_.recipients[i].address_type)) scratch_.assigned[count++] = i;
+        if (count == 0) return;
+        const std::span<const std::size_t> assigned = std::span(scratch_.assigned).first(count);
 
         if (state.unavailable_until > now_) { // still away: do not call it again before it said
             for (std::size_t i : assigned) defer(i, state.unavailable_until, state.reason);
@@ -138,13 +143,13 @@ public:
         }
 
         auto& outcomes = scratch_.outcomes;
-        outcomes.assign(assigned.size(), std::nullopt);
-        transmission<Message> tx(message_, assigned, outcomes, now_);
+        if (outcomes.size() < assigned.size()) outcomes.resize(assigned.size());
+        for (std::size_t k = 0; k < assigned.size(); ++k) outcomes[k].what = transmit_outcome::kind::none;
+        transmission<Message> tx(message_, assigned, std::span(outcomes).first(assigned.size()), now_);
         transmit_result result = call(transport, tx);
 
         if (result.what() != transmit_result::kind::not_me)
-            for (std::size_t k = 0; k < assigned.size(); ++k)
-                if (auto& outcome = outcomes[k]) settle(message_.recipients[assigned[k]], std::move(*outcome));
+            for (std::size_t k = 0; k < assigned.size(); ++k) apply(outcomes[k], message_.recipients[assigned[k]]);
 
         switch (result.what()) {
         case transmit_result::kind::done:
@@ -165,17 +170,16 @@ public:
         }
     }
 
-    /// Recipients in play that no transport took get non-delivery status.
-    void fail_unclaimed() {
+    /// Ends the round: recipients in play that no transport took get
+    /// non-delivery status. Returns how many recipients the round deferred.
+    std::size_t finish() {
+        std::size_t deferred = 0;
         for (std::size_t i = 0; i < scratch_.marks.size(); ++i) {
             recipient& r = message_.recipients[i];
             if (open(i)) fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
+            deferred += scratch_.marks[i] == held ? 1 : 0;
         }
-    }
-
-    /// Recipients deferred in this round.
-    std::size_t deferrals() const {
-        return static_cast<std::size_t>(std::count(scratch_.marks.begin(), scratch_.marks.end(), held));
+        return deferred;
     }
 
 private:
@@ -190,6 +194,19 @@ private:
     static transmit_result call(Transport& transport, transmission<Message>& tx) {
         return guarded([&] { return transport.transmit(tx); },
                        [](const std::string& what) { return transmit_result::busy("transport threw: " + what); });
+    }
+
+    static void apply(transmit_outcome& o, recipient& r) {
+        switch (o.what) {
+        case transmit_outcome::kind::none:
+            break; // declined
+        case transmit_outcome::kind::sent:
+            settle(r, status::sent{o.at});
+            break;
+        case transmit_outcome::kind::failed:
+            fail(r, std::move(o.reason), std::move(o.diagnostic));
+            break;
+        }
     }
 
     static unsigned attempts(const recipient& r) {

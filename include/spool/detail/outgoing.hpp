@@ -78,6 +78,11 @@ public:
             if (!can_batch<typename Core::store_type> || completions_.size() >= group_limit_.load()) commit(report);
         }
         commit(report);
+        {
+            auto g = core_.queue().guard();
+            release_committed();
+        }
+        publish_counts();
         return report;
     }
 
@@ -113,12 +118,25 @@ private:
                 }
             }
         }
-        {
-            auto g = core_.queue().guard();
-            for (const auto& slot : completions_) core_.queue().unlock(slot.done.id);
-        }
+        for (const auto& slot : completions_) committed_.push_back(slot.done.id);
+        unpublished_ += completions_.size();
         completions_.clear();
+        if (unpublished_ >= publish_every) publish_counts();
+    }
+
+    // Committed messages are unlocked in the next section under the queue's
+    // mutex (the next message's, or the end of the pass), not in one of their own.
+    void release_committed() {
+        for (message_id id : committed_) core_.queue().unlock(id);
+        committed_.clear();
+    }
+
+    // The shared counters are atomics that clients read: they are brought up
+    // to date every so many messages and at the end of a pass, not for each.
+    static constexpr std::size_t publish_every = 64;
+    void publish_counts() {
         core_.counts().add(std::exchange(tally_, {}));
+        unpublished_ = 0;
     }
     // A store that failed a step is asked again a little later rather than at
     // once, so that drain() ends and a failing disk is not hammered. Nothing
@@ -130,6 +148,7 @@ private:
         const time_point now = core_.now();
         {
             auto g = queue.guard();
+            release_committed();
             if (const auto due = queue.due(id); due > now) {
                 ++report.waiting;
                 note_due(report, due);
@@ -186,8 +205,7 @@ private:
             for (bool exact : {true, false})
                 core_.for_each_transport(
                     [&](auto& t, std::size_t i) { round.offer(t, core_.types_of(i), transports_[i], exact, backoff); });
-            round.fail_unclaimed();
-            tally_.recipients_deferred += round.deferrals();
+            tally_.recipients_deferred += round.finish();
         }
 
         prepare_completion(core_, c);
@@ -244,7 +262,9 @@ private:
     std::array<transport_state, Core::policies::size> transports_{};
     std::vector<pending_completion> completions_;
     std::vector<std::error_code> errors_; // commit()'s, kept to reuse its memory
-    tally tally_;                         // counted since the last commit
+    std::vector<message_id> committed_;   // committed, still to unlock
+    tally tally_;                         // counted since the last publish_counts()
+    std::size_t unpublished_ = 0;         // messages committed since then
     dispatch_scratch scratch_;
     std::atomic<std::size_t> group_limit_{64};
 };

@@ -62,11 +62,12 @@ Message make_report(const Message& original, report_kind kind, std::vector<repor
     return r;
 }
 
-/// Reports for the recipients settled since the last call: a delivery report
-/// for the sent ones if the sender asked, a non-delivery report for the failed
-/// ones unless the sender suppressed it. Marks every settled recipient reported.
+/// Adds to `out` the reports for the recipients settled since the last call:
+/// a delivery report for the sent ones if the sender asked, a non-delivery
+/// report for the failed ones unless the sender suppressed it. Marks every
+/// settled recipient reported.
 template <class Message>
-std::vector<Message> take_reports(Message& m, time_point now) {
+void take_reports(Message& m, time_point now, std::vector<Message>& out) {
     std::vector<report_entry> delivered, undelivered;
     for (recipient& r : m.recipients) {
         if (r.reported || !r.settled()) continue;
@@ -76,10 +77,8 @@ std::vector<Message> take_reports(Message& m, time_point now) {
         if (sent && asked.delivery) delivered.push_back(entry_for(r));
         if (!sent && !asked.non_delivery_suppressed) undelivered.push_back(entry_for(r));
     }
-    std::vector<Message> out;
     if (!delivered.empty()) out.push_back(make_report(m, report_kind::delivery, std::move(delivered), now));
     if (!undelivered.empty()) out.push_back(make_report(m, report_kind::non_delivery, std::move(undelivered), now));
-    return out;
 }
 
 } // namespace spool::detail

@@ -13,7 +13,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstddef>
 #include <iterator>
 #include <optional>
@@ -26,34 +25,38 @@
 
 namespace spool::detail {
 
+// Addresses compare without case: mail systems treat Bob@X and bob@x as one
+// mailbox in practice. ASCII only, as std::tolower in the "C" locale, but
+// without its per-character call.
+constexpr char fold_case(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
 inline std::string recipient_key(const recipient& r) {
     std::string key = r.address_type;
     key += '\0';
-    // Addresses compare without case: mail systems treat Bob@X and bob@x as one mailbox in practice.
-    for (char c : r.address) key += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : r.address) key += fold_case(c);
     return key;
 }
 
 inline bool same_address(const recipient& a, const recipient& b) {
-    return a.address_type == b.address_type && a.address.size() == b.address.size() &&
-           std::equal(a.address.begin(), a.address.end(), b.address.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
+    return a.address.size() == b.address.size() &&
+           std::equal(a.address.begin(), a.address.end(), b.address.begin(),
+                      [](char x, char y) { return fold_case(x) == fold_case(y); }) &&
+           a.address_type == b.address_type;
 }
 
 /// The recipient table with lists replaced by their members (nested lists
-/// too, each list once) and one row per address, a duplicate keeping the most
-/// visible kind (to before cc before bcc) so that nobody is transmitted twice
-/// or hidden. nullopt when the table has no list and no duplicate, the usual
-/// case, which then costs no copy.
+/// too, each list once), each member keeping the kind of the row it came
+/// from; nullopt when no recipient is a list.
 template <class Expand>
-std::optional<std::vector<recipient>> expanded_recipients(const std::vector<recipient>& given, Expand&& expand) {
-    std::vector<recipient> flat;
-    bool changed = false;
+std::optional<std::vector<recipient>> flattened(const std::vector<recipient>& given, Expand&& expand) {
+    std::size_t first_list = 0;
+    while (first_list < given.size() && !expand(given[first_list])) ++first_list;
+    if (first_list == given.size()) return std::nullopt;
+
+    std::vector<recipient> flat(given.begin(), given.begin() + static_cast<std::ptrdiff_t>(first_list));
     std::set<std::string> lists_seen;
     auto walk = [&](auto& self, const recipient& r, recipient_kind kind) -> void {
         if (auto members = expand(r)) {
-            changed = true;
             if (!lists_seen.insert(recipient_key(r)).second) return; // a list that contains itself
             for (const recipient& m : *members) self(self, m, kind);
             return;
@@ -61,18 +64,17 @@ std::optional<std::vector<recipient>> expanded_recipients(const std::vector<reci
         flat.push_back(r);
         flat.back().kind = kind;
     };
-    std::size_t first_list = 0;
-    std::optional<std::vector<recipient>> members;
-    while (first_list < given.size() && !(members = expand(given[first_list]))) ++first_list;
-    if (first_list < given.size()) {
-        flat.assign(given.begin(), given.begin() + static_cast<std::ptrdiff_t>(first_list));
-        for (std::size_t i = first_list; i < given.size(); ++i) walk(walk, given[i], given[i].kind);
-    }
-    const std::vector<recipient>& rs = changed ? flat : given;
+    for (std::size_t i = first_list; i < given.size(); ++i) walk(walk, given[i], given[i].kind);
+    return flat;
+}
 
+/// One row per address, a duplicate keeping the most visible kind (to before
+/// cc before bcc) so that nobody is transmitted twice or hidden; nullopt when
+/// there is no duplicate, the usual case, which then costs no copy.
+inline std::optional<std::vector<recipient>> without_duplicates(const std::vector<recipient>& rs) {
     // Where each row's address first occurs: compared pairwise for the usual
     // few rows (on the stack), hashed for many.
-    std::array<std::size_t, 16> few{};
+    std::array<std::size_t, 16> few;
     std::vector<std::size_t> many;
     bool duplicates = false;
     std::span<std::size_t> first;
@@ -96,7 +98,7 @@ std::optional<std::vector<recipient>> expanded_recipients(const std::vector<reci
             duplicates = duplicates || first[i] != i;
         }
     }
-    if (!changed && !duplicates) return std::nullopt;
+    if (!duplicates) return std::nullopt;
 
     std::vector<recipient> unique;
     std::vector<std::size_t> row(rs.size());
@@ -110,6 +112,20 @@ std::optional<std::vector<recipient>> expanded_recipients(const std::vector<reci
         }
     }
     return unique;
+}
+
+/// The recipient table with lists expanded through what is composed (an
+/// Expander, else a store that can expand) and duplicates merged; nullopt
+/// when that changes nothing.
+template <class Core>
+std::optional<std::vector<recipient>> expanded_recipients(Core& core, const std::vector<recipient>& given) {
+    if constexpr (Core::expands) {
+        if (auto flat = flattened(given, [&](const recipient& r) { return core.expand(r); })) {
+            if (auto unique = without_duplicates(*flat)) return unique;
+            return flat;
+        }
+    }
+    return without_duplicates(given);
 }
 
 /// True if a composed preprocessor applies to a recipient still waiting for a transport.
@@ -170,7 +186,7 @@ template <class Core, class Message>
 std::error_code make_submitted(Core& core, Message& m) {
     if (m.submitted()) return errc::already_submitted;
     if (m.recipients.empty()) return errc::no_recipients;
-    auto expanded = expanded_recipients(m.recipients, [&](const recipient& r) { return core.expand(r); });
+    auto expanded = expanded_recipients(core, m.recipients);
     const std::vector<recipient>& rs = expanded ? *expanded : m.recipients;
     if (rs.empty()) return errc::no_recipients;
     if (!std::all_of(rs.begin(), rs.end(), [](const recipient& r) { return r.resolved(); }))
