@@ -6,10 +6,16 @@
 
 #include <spool/spool.hpp>
 
+#include <range/v3/view/filter.hpp>
+#include <range/v3/view/reverse.hpp>
+
+#include <algorithm>
 #include <chrono>
 #include <memory>
+#include <ranges>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -498,6 +504,42 @@ TEST_CASE("busy retries after the retry policy's backoff, growing with each atte
     sp.drain();
     CHECK(is<spool::status::sent>(store.load(id).value().recipients[0]));
     CHECK(transport.calls() == 3);
+}
+
+TEST_CASE("a transport's recipients are a sized random-access range for std and range-v3 alike") {
+    using assigned = decltype(std::declval<const spool::transmission<spool::message>&>().recipients());
+    STATIC_REQUIRE(std::ranges::random_access_range<assigned>);
+    STATIC_REQUIRE(std::ranges::sized_range<assigned>);
+    STATIC_REQUIRE(std::ranges::view<assigned>); // so std's adaptors take it by value
+    STATIC_REQUIRE(ranges::random_access_range<assigned>);
+    STATIC_REQUIRE(ranges::view_<assigned>);
+    STATIC_REQUIRE(ranges::sized_range<assigned>);
+
+    spool::memory_store store;
+    std::vector<std::string> seen_backwards;
+    std::size_t assigned_count = 0;
+    // Only SMTP recipients are assigned; the transport settles those whose
+    // address starts with "ok" and declines the rest, using views on them.
+    scripted_transport transport{{"SMTP"}, [&](auto& tx) {
+                                     assigned_count = tx.recipients().size();
+                                     for (const auto& r : tx.recipients() | ranges::views::reverse)
+                                         seen_backwards.push_back(r.address);
+                                     auto ok = [](const spool::recipient& r) { return r.address.starts_with("ok"); };
+                                     for (const auto& r : tx.recipients() | ranges::views::filter(ok)) tx.sent(r);
+                                     CHECK(std::ranges::count_if(tx.recipients(), ok) == 2);
+                                     CHECK(tx.recipients().begin()[1].address == "no@x");
+                                     return spool::transmit_result::done();
+                                 }};
+    spool::spooler sp{store, transport};
+    auto id = sp.client().send(mail({smtp("ok1@x"), fax("+1"), smtp("no@x"), smtp("ok2@x")})).value();
+    sp.drain();
+    CHECK(assigned_count == 3);
+    CHECK(seen_backwards == std::vector<std::string>{"ok2@x", "no@x", "ok1@x"});
+    auto m = store.load(id).value();
+    CHECK(is<spool::status::sent>(m.recipients[0]));
+    CHECK(is<spool::status::sent>(m.recipients[3]));
+    CHECK(is<spool::status::failed>(m.recipients[1])); // no FAX transport
+    CHECK(is<spool::status::failed>(m.recipients[2])); // declined, and nobody else takes SMTP
 }
 
 TEST_CASE("what a transport reported before answering retry_after is kept") {

@@ -11,8 +11,6 @@
 #include <spool/message.hpp>
 #include <spool/result.hpp>
 
-#include <range/v3/range/conversion.hpp>
-
 #include <concepts>
 #include <system_error>
 #include <utility>
@@ -110,7 +108,9 @@ public:
 
     /// The ids of the messages in a folder.
     std::vector<message_id> contents(folder_id folder) const {
-        return core_->store().contents(folder) | ranges::to<std::vector<message_id>>();
+        std::vector<message_id> ids;
+        for (message_id id : core_->store().contents(folder)) ids.push_back(id);
+        return ids;
     }
 
 private:

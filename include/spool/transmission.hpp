@@ -2,12 +2,14 @@
 
 #include <spool/message.hpp>
 
-#include <range/v3/view/transform.hpp>
+#include <range/v3/range_fwd.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -57,6 +59,61 @@ private:
 };
 
 namespace detail {
+/// The recipients of one hand-off: the message's recipient table seen through
+/// the indices assigned to the transport. A plain view rather than a
+/// range-v3 adaptor, because every transport's body instantiates it; a view
+/// to std and range-v3 alike, so their view adaptors take it by value.
+class assigned_recipients : public ranges::view_base, public std::ranges::view_base {
+public:
+    class iterator {
+    public:
+        using iterator_category = std::random_access_iterator_tag;
+        using iterator_concept = std::random_access_iterator_tag;
+        using value_type = recipient;
+        using difference_type = std::ptrdiff_t;
+        using reference = const recipient&;
+        using pointer = const recipient*;
+
+        iterator() = default;
+        iterator(const recipient* table, const std::size_t* at) noexcept : table_(table), at_(at) {}
+
+        reference operator*() const noexcept { return table_[*at_]; }
+        pointer operator->() const noexcept { return &table_[*at_]; }
+        reference operator[](difference_type n) const noexcept { return table_[at_[n]]; }
+
+        iterator& operator++() noexcept { return ++at_, *this; }
+        iterator operator++(int) noexcept { return {table_, at_++}; }
+        iterator& operator--() noexcept { return --at_, *this; }
+        iterator operator--(int) noexcept { return {table_, at_--}; }
+        iterator& operator+=(difference_type n) noexcept { return at_ += n, *this; }
+        iterator& operator-=(difference_type n) noexcept { return at_ -= n, *this; }
+        friend iterator operator+(iterator i, difference_type n) noexcept { return i += n; }
+        friend iterator operator+(difference_type n, iterator i) noexcept { return i += n; }
+        friend iterator operator-(iterator i, difference_type n) noexcept { return i -= n; }
+        friend difference_type operator-(const iterator& a, const iterator& b) noexcept { return a.at_ - b.at_; }
+
+        friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.at_ == b.at_; }
+        friend auto operator<=>(const iterator& a, const iterator& b) noexcept { return a.at_ <=> b.at_; }
+
+    private:
+        const recipient* table_ = nullptr;
+        const std::size_t* at_ = nullptr;
+    };
+
+    assigned_recipients() = default;
+    assigned_recipients(const recipient* table, std::span<const std::size_t> assigned) noexcept
+        : table_(table), assigned_(assigned) {}
+
+    iterator begin() const noexcept { return {table_, assigned_.data()}; }
+    iterator end() const noexcept { return {table_, assigned_.data() + assigned_.size()}; }
+    std::size_t size() const noexcept { return assigned_.size(); }
+    bool empty() const noexcept { return assigned_.empty(); }
+
+private:
+    const recipient* table_ = nullptr;
+    std::span<const std::size_t> assigned_;
+};
+
 /// What a transport reported for one assigned recipient, applied by the
 /// spooler after transmit() returns (or dropped, if it answered not_me). Plain
 /// fields, not a recipient_status: a slot is reused for every hand-off.
@@ -83,12 +140,9 @@ public:
 
     const Message& message() const noexcept { return *message_; }
 
-    /// The recipients this transport is asked to handle, in recipient-table order.
-    auto recipients() const {
-        return assigned_ | ranges::views::transform([m = message_](std::size_t i) -> const recipient& {
-                   return m->recipients[i];
-               });
-    }
+    /// The recipients this transport is asked to handle, in recipient-table
+    /// order: a sized random-access range (std and range-v3) of const recipient&.
+    detail::assigned_recipients recipients() const noexcept { return {message_->recipients.data(), assigned_}; }
 
     /// The recipient was handed to the messaging system.
     void sent(const recipient& r) { sent(r, now_); }

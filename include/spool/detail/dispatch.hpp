@@ -135,7 +135,8 @@ public:
         for (std::size_t i = 0; i < scratch_.marks.size(); ++i)
             if (open(i) && types.matches(message_.recipients[i].address_type)) scratch_.assigned[count++] = i;
         if (count == 0) return;
-        const std::span<const std::size_t> assigned = std::span(scratch_.assigned).first(count);
+        // (pointer, size) spans: the range constructors' constraints are costly to compile.
+        const std::span<const std::size_t> assigned(scratch_.assigned.data(), count);
 
         if (state.unavailable_until > now_) { // still away: do not call it again before it said
             for (std::size_t i : assigned) defer(i, state.unavailable_until, state.reason);
@@ -145,7 +146,7 @@ public:
         auto& outcomes = scratch_.outcomes;
         if (outcomes.size() < assigned.size()) outcomes.resize(assigned.size());
         for (std::size_t k = 0; k < assigned.size(); ++k) outcomes[k].what = transmit_outcome::kind::none;
-        transmission<Message> tx(message_, assigned, std::span(outcomes).first(assigned.size()), now_);
+        transmission<Message> tx(message_, assigned, std::span<transmit_outcome>(outcomes.data(), count), now_);
         transmit_result result = call(transport, tx);
 
         if (result.what() != transmit_result::kind::not_me)

@@ -79,7 +79,7 @@ inline std::optional<std::vector<recipient>> without_duplicates(const std::vecto
     bool duplicates = false;
     std::span<std::size_t> first;
     if (rs.size() <= few.size()) {
-        first = std::span(few).first(rs.size());
+        first = std::span<std::size_t>(few.data(), rs.size());
         for (std::size_t i = 0; i < rs.size(); ++i) {
             first[i] = i;
             for (std::size_t j = 0; j < i; ++j)
