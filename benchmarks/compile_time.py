@@ -3,7 +3,7 @@
 and instantiates a pipeline with 3 transports and 3 preprocessors, against one
 that includes only <boost/hana.hpp>, <range/v3/all.hpp> and the standard
 headers spool uses. Google Benchmark cannot time a compiler, so this does:
-best of 3 wall-clock runs each. Prints JSON rows for benchmarks/report.py."""
+best of 5 wall-clock runs each. Prints JSON rows for benchmarks/report.py."""
 
 import json
 import pathlib
@@ -51,7 +51,7 @@ BASELINE_TU = r'''
     "unordered_set", "utility", "variant", "vector"]) + "int main() { return 0; }\n"
 
 
-def best_of(command, runs=3):
+def best_of(command, runs=5):
     best = None
     for _ in range(runs):
         start = time.perf_counter()

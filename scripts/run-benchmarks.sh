@@ -10,7 +10,10 @@ out=build/bench/results
 mkdir -p "$out"
 bench=build/bench/benchmarks
 common=(--benchmark_repetitions=3 --benchmark_format=json)
-"$bench/spool_composition" "${common[@]}" > "$out/composition.json"
+# (a), (b) and (c) interleaved at random, so that a machine's drift during the
+# run does not favour whichever ran first.
+"$bench/spool_composition" --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+    --benchmark_format=json > "$out/composition.json"
 "$bench/spool_durable_throughput" "${common[@]}" --benchmark_filter='^(raw|spool|concurrent)' > "$out/durable.json"
 # Alone, since peak RSS is the whole process's.
 "$bench/spool_durable_throughput" --benchmark_format=json --benchmark_filter='^sqlite_peak_rss' > "$out/rss.json"
