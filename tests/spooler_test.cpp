@@ -652,8 +652,27 @@ struct flaky_store : spool::memory_store {
     std::error_code save(spool::message_id id, const spool::message& m) {
         return *failing ? spool::errc::store_failure : spool::memory_store::save(id, m);
     }
+    std::shared_ptr<bool> throwing = std::make_shared<bool>(false);
+    spool::result<spool::message> load(spool::message_id id) const {
+        if (*throwing) throw std::runtime_error("disk gone");
+        return spool::memory_store::load(id);
+    }
 };
 } // namespace
+
+TEST_CASE("a store whose load throws leaves the message queued and unlocked") {
+    flaky_store store;
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    sp.client().send(mail({smtp("a@x")}));
+    *store.throwing = true;
+    CHECK_THROWS_WITH(sp.drain(), "disk gone"); // drain() runs on the caller's thread, so the caller sees it
+    CHECK(sp.locked_count() == 0);
+    CHECK(store.outgoing_queue().size() == 1);
+    *store.throwing = false;
+    CHECK(sp.drain().finished == 1);
+    CHECK(transport.deliveries().size() == 1);
+}
 
 TEST_CASE("a store that cannot queue makes submit fail, and the draft stays a draft") {
     flaky_store store;

@@ -161,19 +161,22 @@ private:
         // The message is worked on in its completion slot, where the store's
         // load put it. On every way out but the last the slot is dropped and
         // the message unlocked; at the last, commit() takes both over.
-        auto& [c, deadline] = completions_.emplace_back(id, now, [&] { return core_.store().load(id); });
         struct release_on_exit {
             queue_state& q;
             message_id id;
             std::vector<pending_completion>& slots;
+            bool has_slot = false;
             bool handed_over = false;
             ~release_on_exit() {
                 if (handed_over) return;
-                slots.pop_back();
+                if (has_slot) slots.pop_back();
                 auto g = q.guard();
                 q.unlock(id);
             }
         } release{queue, id, completions_};
+        // A load that throws adds no slot (emplace_back's strong guarantee); the lock is released all the same.
+        auto& [c, deadline] = completions_.emplace_back(id, now, [&] { return core_.store().load(id); });
+        release.has_slot = true;
 
         if (!c.loaded()) return store_failed(id, now, report, c.load_error());
         message_type& m = c.message();
