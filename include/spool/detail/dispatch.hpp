@@ -113,9 +113,12 @@ class dispatch_round {
 public:
     dispatch_round(Message& m, time_point now, time_point deadline, dispatch_scratch& scratch)
         : message_(m), now_(now), deadline_(deadline), scratch_(scratch) {
+        // Every buffer gets room for every recipient, once per round. Outcome
+        // slots only grow, so their strings keep their memory between rounds.
         auto& marks = scratch_.marks;
         marks.resize(m.recipients.size());
         scratch_.assigned.resize(m.recipients.size());
+        if (scratch_.outcomes.size() < m.recipients.size()) scratch_.outcomes.resize(m.recipients.size());
         for (std::size_t i = 0; i < marks.size(); ++i) {
             const recipient& r = m.recipients[i];
             const auto* d = std::get_if<status::deferred>(&r.status);
@@ -130,7 +133,6 @@ public:
                Backoff&& backoff) {
         if (types.catch_all() == exact) return;
 
-        // scratch_.assigned has room for every recipient.
         std::size_t count = 0;
         for (std::size_t i = 0; i < scratch_.marks.size(); ++i)
             if (open(i) && types.matches(message_.recipients[i].address_type)) scratch_.assigned[count++] = i;
@@ -143,10 +145,9 @@ public:
             return;
         }
 
-        auto& outcomes = scratch_.outcomes;
-        if (outcomes.size() < assigned.size()) outcomes.resize(assigned.size());
-        for (std::size_t k = 0; k < assigned.size(); ++k) outcomes[k].what = transmit_outcome::kind::none;
-        transmission<Message> tx(message_, assigned, std::span<transmit_outcome>(outcomes.data(), count), now_);
+        const std::span<transmit_outcome> outcomes(scratch_.outcomes.data(), count);
+        for (auto& o : outcomes) o.what = transmit_outcome::kind::none;
+        transmission<Message> tx(message_, assigned, outcomes, now_);
         transmit_result result = call(transport, tx);
 
         if (result.what() != transmit_result::kind::not_me)
