@@ -46,6 +46,28 @@ TEST_CASE("address types match exactly, and any() matches everything") {
     CHECK(spool::address_types::any().catch_all());
 }
 
+TEST_CASE("address types compare every character, whatever their length") {
+    // Lengths on each side of the word sizes the comparison works in.
+    for (std::size_t n : {1u, 2u, 3u, 4u, 5u, 7u, 8u, 9u, 15u, 16u, 17u, 24u, 31u}) {
+        const std::string type(n, 'T');
+        const spool::address_types types{type};
+        CHECK(types.matches(type));
+        CHECK_FALSE(types.matches(type + "T"));
+        CHECK_FALSE(types.matches(type.substr(1)));
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string other = type;
+            other[i] = 't';
+            CHECK_FALSE(types.matches(other));
+        }
+    }
+    CHECK(spool::address_types{""}.matches(""));
+    CHECK_FALSE(spool::address_types{""}.matches("X"));
+    const spool::address_types several{"SMTP", "X400", "MOBILE-NUMBER"};
+    CHECK(several.matches("X400"));
+    CHECK(several.matches("MOBILE-NUMBER"));
+    CHECK_FALSE(several.matches("MOBILE-NUMBEr"));
+}
+
 TEST_CASE("a new message is an unsent draft with the MAPI defaults") {
     spool::message m;
     CHECK(m.message_class == "IPM.Note");

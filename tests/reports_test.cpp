@@ -114,6 +114,25 @@ TEST_CASE_METHOD(spool_test::rig, "a delivery report when asked, a non-delivery 
     CHECK(sp.stats().reports_generated == 2);
 }
 
+TEST_CASE_METHOD(spool_test::rig, "a finished message sent again is reported and counted again: submit clears the marks") {
+    auto m = from_ann({smtp("bob@x")});
+    m.reports.delivery = true;
+    client.send(m);
+    sp.drain();
+    const auto sent = store.contents(spool::folders::sent_items);
+    REQUIRE(sent.size() == 1);
+    auto again = store.load(sent[0]).value();
+    REQUIRE(again.recipients[0].reported); // the first pass decided on bob's report
+    REQUIRE(client.send(again));
+    sp.drain();
+
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 2);
+    CHECK(entries(reports, spool::report_kind::delivery) == 2);
+    CHECK(sp.stats().recipients_sent == 2);
+    CHECK(sp.stats().messages_finished == 2);
+}
+
 TEST_CASE_METHOD(spool_test::rig, "report requests can be set per recipient, overriding the message's") {
     transport.reject("gone@x");
     transport.reject("lost@x");

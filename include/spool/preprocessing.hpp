@@ -11,7 +11,7 @@ namespace spool {
 /// What a preprocessor or postprocessor says about its run.
 class processing_result {
 public:
-    static processing_result ok() { return processing_result{true, {}}; }
+    static processing_result ok() { return processing_result{}; }
     /// A preprocessor's failure: the message cannot be sent, and every unsettled
     /// recipient fails with this reason. A postprocessor's: it is counted, and
     /// the message is committed all the same.
@@ -21,8 +21,9 @@ public:
     const std::string& reason() const noexcept { return reason_; }
 
 private:
+    processing_result() = default; // ok, without a reason to build
     processing_result(bool ok, std::string reason) : ok_(ok), reason_(std::move(reason)) {}
-    bool ok_;
+    bool ok_ = true;
     std::string reason_;
 };
 

@@ -23,43 +23,21 @@
 
 namespace spool::detail {
 
-/// How many of a message's recipients are sent, and how many failed.
-struct settled_counts {
-    std::size_t sent = 0;
-    std::size_t failed = 0;
-};
-
-template <class Message>
-settled_counts count_settled(const Message& m) {
-    settled_counts n;
-    for (const recipient& r : m.recipients) {
-        n.sent += std::holds_alternative<status::sent>(r.status) ? 1 : 0;
-        n.failed += std::holds_alternative<status::failed>(r.status) ? 1 : 0;
-    }
-    return n;
-}
-
-/// The recipients as they were before a pass, to tell what the pass changed.
-/// Sent and failed are final, so counting them is enough to tell how many the
-/// pass settled; every status is kept only for an observer of recipient changes.
+/// The recipients' statuses before a pass, kept only for an observer of
+/// recipient changes (what the pass settled is counted by take_reports).
 class status_baseline {
 public:
     template <class Message>
-    void take(const Message& m, bool keep_statuses) {
-        settled = count_settled(m);
+    void take(const Message& m) {
         statuses_.clear();
-        if (!keep_statuses) return;
         statuses_.reserve(m.recipients.size());
         for (const recipient& r : m.recipients) statuses_.push_back(r.status);
     }
 
-    /// Whether recipient i's status is not what it was; always true where
-    /// statuses were not kept (then nobody listens for the answer).
+    /// Whether recipient i's status is not what it was (a recipient the pass added counts as changed).
     bool changed(std::size_t i, const recipient_status& now) const {
         return i >= statuses_.size() || statuses_[i] != now;
     }
-
-    settled_counts settled;
 
 private:
     std::vector<recipient_status> statuses_;
@@ -90,14 +68,18 @@ public:
     Message& message() noexcept { return *loaded_; }
     const Message& message() const noexcept { return *loaded_; }
 
-    /// Remembers the recipients as they are now, at the start of the pass.
+    /// Remembers the recipients as they are now, at the start of the pass,
+    /// where an observer will ask what the pass changed.
     template <class Core>
-    void begin(Core&) { before.take(message(), Core::template observed<recipient_status_event>); }
+    void begin(Core&) {
+        if constexpr (Core::template observed<recipient_status_event>) before.take(message());
+    }
 
     message_id id{};
     time_point now{};
     status_baseline before;
     std::vector<Message> reports;
+    pass_summary summary;
     bool finished = false;
 
 private:
@@ -107,15 +89,15 @@ private:
 template <class Core, class Message>
 void prepare_completion(Core& core, completion<Message>& c) {
     Message& m = c.message();
-    take_reports(m, c.now, c.reports);
+    c.summary = take_reports(m, c.now, c.reports);
     m.submission = m.submission & ~submit_flags::locked; // the lock is never stored
-    c.finished = all_settled(m);
+    c.finished = c.summary.open == 0;
     if (c.finished) {
         core.template for_each_of<outbound_hook_tag>([&](auto& hook) {
             guarded([&] { hook.finishing(m); },
                     [&](const std::string&) { core.counts().outbound_hook_failures.fetch_add(1); });
         });
-        mark_finished(m);
+        mark_finished(m, c.summary.sent > 0);
     }
 }
 
@@ -133,19 +115,15 @@ void announce_completion(Core& core, completion<Message>& c, tally& t) {
     if constexpr (Core::template observed<recipient_status_event>)
         for (std::size_t i = 0; i < m.recipients.size(); ++i)
             if (c.before.changed(i, m.recipients[i].status)) core.notify(recipient_status_event{c.id, m.recipients[i]});
-    // Sent and failed are final, so what is settled now and was not before was
-    // settled in this pass. A preprocessor may remove recipients, so the
-    // difference is not assumed positive.
-    const settled_counts n = count_settled(m);
-    t.recipients_sent += n.sent > c.before.settled.sent ? n.sent - c.before.settled.sent : 0;
-    t.recipients_failed += n.failed > c.before.settled.failed ? n.failed - c.before.settled.failed : 0;
+    t.recipients_sent += c.summary.newly_sent;
+    t.recipients_failed += c.summary.newly_failed;
     for (auto& report : c.reports) {
         ++t.reports_generated;
         deliver_incoming(core, std::move(report), c.now);
     }
     if (c.finished) {
         ++t.messages_finished;
-        core.notify(message_finished_event{c.id, n.sent, n.failed});
+        core.notify(message_finished_event{c.id, c.summary.sent, c.summary.failed});
         core.notify(queue_changed_event{c.id, queue_changed_event::change::removed});
     }
 }

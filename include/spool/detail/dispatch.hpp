@@ -10,6 +10,7 @@
 #include <spool/transmission.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -85,57 +86,85 @@ void expire(Message& m, std::chrono::seconds lifetime) {
 /// A message that reached nobody is never deleted after submit: it is the only
 /// copy of what failed, so it stays where it is for the user to see or resend.
 template <class Message>
-void mark_finished(Message& m) {
+void mark_finished(Message& m, bool reached_anyone) {
     m.flags = (m.flags & ~(message_flags::submitted | message_flags::unsent)) | message_flags::read;
     m.submission = submit_flags::none;
-    const bool reached_anyone = std::any_of(m.recipients.begin(), m.recipients.end(), [](const recipient& r) {
-        return std::holds_alternative<status::sent>(r.status);
-    });
     if (!reached_anyone && std::holds_alternative<disposition::delete_after_submit>(m.sent_mail))
         m.sent_mail = disposition::leave_in_place{};
 }
 
-template <class Message>
-bool all_settled(const Message& m) {
-    return std::all_of(m.recipients.begin(), m.recipients.end(), [](const recipient& r) { return !awaiting_transport(r); });
-}
+/// The order in which a round offers recipients to transports (MAPI: exact
+/// address types first, catch-alls after, each group in composed order): the
+/// address types at each step, and each composed position's step. Address
+/// types do not change while the spooler runs, so it is made once.
+template <std::size_t Positions>
+class offer_order {
+public:
+    static constexpr std::uint8_t not_offered = 0xFF;
+
+    /// `types_at(i)`: the address types of the transport at composed position i,
+    /// nullptr where there is none.
+    template <class TypesAt>
+    explicit offer_order(TypesAt&& types_at) {
+        static_assert(Positions < not_offered, "spool: too many composed policies");
+        step_of_.fill(not_offered);
+        for (bool exact : {true, false})
+            for (std::size_t i = 0; i < Positions; ++i)
+                if (const spool::address_types* t = types_at(i); t && t->catch_all() != exact) {
+                    step_of_[i] = static_cast<std::uint8_t>(size_);
+                    steps_[size_++] = t;
+                }
+    }
+
+    std::span<const spool::address_types* const> steps() const noexcept { return {steps_.data(), size_}; }
+    /// The step of the transport at composed position i.
+    std::size_t step_of(std::size_t i) const noexcept { return step_of_[i]; }
+
+private:
+    std::array<const spool::address_types*, Positions> steps_{};
+    std::array<std::uint8_t, Positions> step_of_{};
+    std::size_t size_ = 0;
+};
 
 /// The buffers a dispatch round works in. The spooler keeps one and reuses it
 /// for every message, so a round allocates nothing once they have grown.
 struct dispatch_scratch {
-    std::vector<std::uint8_t> marks; // per recipient: in_play, held
+    std::vector<std::uint8_t> route; // per recipient: the step it waits for, or a mark below
     std::vector<std::size_t> assigned;
     std::vector<transmit_outcome> outcomes;
 };
 
+/// One round of offers for one message. Each recipient due now is routed once,
+/// to the first step whose address types match it; a transport that declines
+/// it passes it on to the next matching step. Offering is then a scan for the
+/// recipients waiting at a step, not a string comparison per transport.
 template <class Message>
 class dispatch_round {
 public:
-    dispatch_round(Message& m, time_point now, time_point deadline, dispatch_scratch& scratch)
-        : message_(m), now_(now), deadline_(deadline), scratch_(scratch) {
+    /// `steps`: the address types at each step of the offer order.
+    dispatch_round(Message& m, time_point now, time_point deadline, std::span<const spool::address_types* const> steps,
+                   dispatch_scratch& scratch)
+        : message_(m), now_(now), deadline_(deadline), steps_(steps), scratch_(scratch) {
         // Every buffer gets room for every recipient, once per round. Outcome
         // slots only grow, so their strings keep their memory between rounds.
-        auto& marks = scratch_.marks;
-        marks.resize(m.recipients.size());
+        auto& route = scratch_.route;
+        route.resize(m.recipients.size());
         scratch_.assigned.resize(m.recipients.size());
         if (scratch_.outcomes.size() < m.recipients.size()) scratch_.outcomes.resize(m.recipients.size());
-        for (std::size_t i = 0; i < marks.size(); ++i) {
+        for (std::size_t i = 0; i < route.size(); ++i) {
             const recipient& r = m.recipients[i];
             const auto* d = std::get_if<status::deferred>(&r.status);
-            marks[i] = awaiting_transport(r) && (!d || d->next_attempt <= now) ? in_play : 0;
+            route[i] = awaiting_transport(r) && (!d || d->next_attempt <= now) ? route_from(r, 0) : done_here;
         }
     }
 
-    /// Offers the recipients in play that `transport` handles to it, once.
-    /// `exact` selects the pass: exact address types first, catch-alls after.
+    /// Offers `transport`, at `step` of the offer order, the recipients waiting for that step, once.
     template <class Transport, class Backoff>
-    void offer(Transport& transport, const spool::address_types& types, transport_state& state, bool exact,
-               Backoff&& backoff) {
-        if (types.catch_all() == exact) return;
-
+    void offer(Transport& transport, std::size_t step, transport_state& state, Backoff&& backoff) {
+        auto& route = scratch_.route;
         std::size_t count = 0;
-        for (std::size_t i = 0; i < scratch_.marks.size(); ++i)
-            if (open(i) && types.matches(message_.recipients[i].address_type)) scratch_.assigned[count++] = i;
+        for (std::size_t i = 0; i < route.size(); ++i)
+            if (route[i] == step) scratch_.assigned[count++] = i;
         if (count == 0) return;
         // (pointer, size) spans: the range constructors' constraints are costly to compile.
         const std::span<const std::size_t> assigned(scratch_.assigned.data(), count);
@@ -145,51 +174,58 @@ public:
             return;
         }
 
+        // Every slot is of kind none here: the loop below resets what it reads.
         const std::span<transmit_outcome> outcomes(scratch_.outcomes.data(), count);
-        for (auto& o : outcomes) o.what = transmit_outcome::kind::none;
         transmission<Message> tx(message_, assigned, outcomes, now_);
-        transmit_result result = call(transport, tx);
+        const transmit_result result = call(transport, tx);
+        const auto what = result.what();
+        if (what == transmit_result::kind::retry_after)
+            state = {now_ + std::max(result.delay(), std::chrono::seconds{1}), result.reason()};
 
-        if (result.what() != transmit_result::kind::not_me)
-            for (std::size_t k = 0; k < assigned.size(); ++k) apply(outcomes[k], message_.recipients[assigned[k]]);
-
-        switch (result.what()) {
-        case transmit_result::kind::done:
-        case transmit_result::kind::not_me:
-            break; // unreported recipients were declined; later transports may take them
-        case transmit_result::kind::retry_after: {
-            const auto until = now_ + std::max(result.delay(), std::chrono::seconds{1});
-            state = {until, result.reason()};
-            for (std::size_t i : assigned)
-                if (!message_.recipients[i].responsibility) defer(i, until, result.reason());
-            break;
-        }
-        case transmit_result::kind::busy:
-            for (std::size_t i : assigned)
-                if (!message_.recipients[i].responsibility)
-                    defer(i, now_ + backoff(attempts(message_.recipients[i]) + 1), result.reason());
-            break;
+        for (std::size_t k = 0; k < count; ++k) {
+            const std::size_t i = assigned[k];
+            recipient& r = message_.recipients[i];
+            if (what != transmit_result::kind::not_me) apply(outcomes[k], r);
+            outcomes[k].what = transmit_outcome::kind::none;
+            if (r.responsibility) {
+                route[i] = done_here;
+                continue;
+            }
+            switch (what) {
+            case transmit_result::kind::done:
+            case transmit_result::kind::not_me: // declined: the next matching transport may take it
+                route[i] = route_from(r, step + 1);
+                break;
+            case transmit_result::kind::retry_after:
+                defer(i, state.unavailable_until, result.reason());
+                break;
+            case transmit_result::kind::busy:
+                defer(i, now_ + backoff(attempts(r) + 1), result.reason());
+                break;
+            }
         }
     }
 
     /// Ends the round: recipients in play that no transport took get
     /// non-delivery status. Returns how many recipients the round deferred.
     std::size_t finish() {
-        std::size_t deferred = 0;
-        for (std::size_t i = 0; i < scratch_.marks.size(); ++i) {
-            recipient& r = message_.recipients[i];
-            if (open(i)) fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
-            deferred += scratch_.marks[i] == held ? 1 : 0;
-        }
-        return deferred;
+        for (std::size_t i = 0; i < scratch_.route.size(); ++i)
+            if (scratch_.route[i] == unrouted) {
+                recipient& r = message_.recipients[i];
+                fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
+            }
+        return deferred_;
     }
 
 private:
-    static constexpr std::uint8_t in_play = 1; // due now, waiting for a transport
-    static constexpr std::uint8_t held = 2;    // deferred in this round: later transports leave it
+    static constexpr std::uint8_t done_here = 0xFF; // not in play, taken, or deferred in this round
+    static constexpr std::uint8_t unrouted = 0xFE;  // in play, and no step left matches it
 
-    // In play, not deferred in this round, and no transport has taken it yet.
-    bool open(std::size_t i) const { return scratch_.marks[i] == in_play && !message_.recipients[i].responsibility; }
+    std::uint8_t route_from(const recipient& r, std::size_t step) const {
+        for (; step < steps_.size(); ++step)
+            if (steps_[step]->matches(r.address_type)) return static_cast<std::uint8_t>(step);
+        return unrouted;
+    }
 
     // A transport that throws is treated as busy: the message is kept and tried again.
     template <class Transport>
@@ -219,13 +255,16 @@ private:
     void defer(std::size_t i, time_point at, const std::string& reason) {
         recipient& r = message_.recipients[i];
         r.status = status::deferred{std::min(at, deadline_), reason, attempts(r) + 1};
-        scratch_.marks[i] = held;
+        scratch_.route[i] = done_here;
+        ++deferred_;
     }
 
     Message& message_;
     time_point now_;
     time_point deadline_;
+    std::span<const spool::address_types* const> steps_;
     dispatch_scratch& scratch_;
+    std::size_t deferred_ = 0;
 };
 
 } // namespace spool::detail

@@ -63,7 +63,10 @@ class outgoing {
 public:
     using message_type = typename Core::message_type;
 
-    explicit outgoing(Core& core) : core_(core) {}
+    explicit outgoing(Core& core)
+        : core_(core), order_([&](std::size_t i) {
+              return Core::policies::transports[i] ? &core.types_of(i) : nullptr;
+          }) {}
 
     run_report run_once() {
         std::lock_guard run{run_mutex_};
@@ -203,11 +206,12 @@ private:
         if (now >= deadline) {
             expire(m, core_.max_lifetime());
         } else {
-            dispatch_round<message_type> round(m, now, deadline, scratch_);
+            dispatch_round<message_type> round(m, now, deadline, order_.steps(), scratch_);
             auto backoff = [&](unsigned n) { return core_.backoff(n); };
-            for (bool exact : {true, false})
-                core_.for_each_transport(
-                    [&](auto& t, std::size_t i) { round.offer(t, core_.types_of(i), transports_[i], exact, backoff); });
+            for (std::size_t step = 0; step < order_.steps().size(); ++step)
+                core_.for_each_transport([&](auto& t, std::size_t i) {
+                    if (order_.step_of(i) == step) round.offer(t, step, transports_[i], backoff);
+                });
             tally_.recipients_deferred += round.finish();
         }
 
@@ -262,6 +266,7 @@ private:
 
     Core& core_;
     std::mutex run_mutex_;
+    offer_order<Core::policies::size> order_;
     std::array<transport_state, Core::policies::size> transports_{};
     std::vector<pending_completion> completions_;
     std::vector<std::error_code> errors_; // commit()'s, kept to reuse its memory

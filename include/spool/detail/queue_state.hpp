@@ -35,12 +35,16 @@ public:
     }
 
     /// When the message may next be tried; the epoch when it does not wait.
+    /// Usually nothing waits, and then neither call hashes.
     time_point due(message_id id) const {
+        if (not_before_.empty()) return {};
         auto it = not_before_.find(id);
         return it == not_before_.end() ? time_point{} : it->second;
     }
     void wait_until(message_id id, time_point t) { not_before_[id] = t; }
-    void forget(message_id id) { not_before_.erase(id); }
+    void forget(message_id id) {
+        if (!not_before_.empty()) not_before_.erase(id);
+    }
 
     std::size_t lock_count() {
         auto g = guard();

@@ -6,6 +6,7 @@
 
 #include <spool/message.hpp>
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,23 +63,57 @@ Message make_report(const Message& original, report_kind kind, std::vector<repor
     return r;
 }
 
-/// Adds to `out` the reports for the recipients settled since the last call:
-/// a delivery report for the sent ones if the sender asked, a non-delivery
-/// report for the failed ones unless the sender suppressed it. Marks every
-/// settled recipient reported.
+/// The reports for the settled recipients not yet marked reported, which it marks.
 template <class Message>
-void take_reports(Message& m, time_point now, std::vector<Message>& out) {
+[[gnu::noinline]] void make_reports(Message& m, time_point now, std::vector<Message>& out) {
     std::vector<report_entry> delivered, undelivered;
     for (recipient& r : m.recipients) {
         if (r.reported || !r.settled()) continue;
         r.reported = true;
-        const bool sent = std::holds_alternative<status::sent>(r.status);
-        const report_requests asked = r.reports.value_or(m.reports);
-        if (sent && asked.delivery) delivered.push_back(entry_for(r));
-        if (!sent && !asked.non_delivery_suppressed) undelivered.push_back(entry_for(r));
+        (std::holds_alternative<status::sent>(r.status) ? delivered : undelivered).push_back(entry_for(r));
     }
     if (!delivered.empty()) out.push_back(make_report(m, report_kind::delivery, std::move(delivered), now));
     if (!undelivered.empty()) out.push_back(make_report(m, report_kind::non_delivery, std::move(undelivered), now));
+}
+
+/// A message's recipient table at the end of a pass, counted by the same walk
+/// that takes its reports.
+struct pass_summary {
+    std::size_t sent = 0;         ///< recipients sent, in this pass or before
+    std::size_t failed = 0;       ///< recipients failed, in this pass or before
+    std::size_t newly_sent = 0;   ///< of them, settled since the last report walk
+    std::size_t newly_failed = 0;
+    std::size_t open = 0;         ///< recipients still waiting for a transport
+};
+
+/// Adds to `out` the reports for the recipients settled since the last call:
+/// a delivery report for the sent ones if the sender asked, a non-delivery
+/// report for the failed ones unless the sender suppressed it. Marks every
+/// settled recipient reported, so a recipient not yet reported is one settled
+/// in this pass (submit clears the mark).
+template <class Message>
+pass_summary take_reports(Message& m, time_point now, std::vector<Message>& out) {
+    pass_summary s;
+    bool due = false;
+    for (recipient& r : m.recipients) {
+        const bool sent = std::holds_alternative<status::sent>(r.status);
+        const bool failed = !sent && std::holds_alternative<status::failed>(r.status);
+        s.sent += sent ? 1 : 0;
+        s.failed += failed ? 1 : 0;
+        if (!sent && !failed) {
+            s.open += r.responsibility ? 0 : 1;
+            continue;
+        }
+        if (r.reported) continue;
+        s.newly_sent += sent ? 1 : 0;
+        s.newly_failed += failed ? 1 : 0;
+        // Left unmarked when a report is due: make_reports finds it by that.
+        const bool wanted = sent ? r.reports.value_or(m.reports).delivery : !r.reports.value_or(m.reports).non_delivery_suppressed;
+        r.reported = !wanted;
+        due = due || wanted;
+    }
+    if (due) make_reports(m, now, out);
+    return s;
 }
 
 } // namespace spool::detail

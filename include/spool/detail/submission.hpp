@@ -165,10 +165,10 @@ std::error_code submit_coupled(Core& core, message_id id, typename Core::message
     completion<Message> c(id, now, std::move(m));
     c.begin(core);
     dispatch_scratch scratch;
-    dispatch_round<Message> round(c.message(), now, now + core.max_lifetime(), scratch);
+    const spool::address_types* const types = &core.types_of(Core::policies::store_index);
+    dispatch_round<Message> round(c.message(), now, now + core.max_lifetime(), {&types, 1}, scratch);
     transport_state state; // a coupled store's own availability is not remembered across submits
-    const spool::address_types& types = core.types_of(Core::policies::store_index);
-    round.offer(store, types, state, !types.catch_all(), [&](unsigned n) { return core.backoff(n); });
+    round.offer(store, 0, state, [&](unsigned n) { return core.backoff(n); });
 
     // The message is accepted once it is queued. If the store cannot record
     // what the coupled transport did, the spooler finishes the job from the
@@ -196,6 +196,7 @@ std::error_code make_submitted(Core& core, Message& m) {
     for (recipient& r : m.recipients) {
         r.responsibility = false;
         r.status = status::pending{};
+        r.reported = false;
     }
     m.flags |= message_flags::submitted | message_flags::unsent;
     m.client_submit_time = core.now();
