@@ -47,7 +47,7 @@ BASELINE_TU = r'''
 ''' + "".join(f"#include <{h}>\n" for h in [
     "algorithm", "array", "atomic", "cctype", "chrono", "concepts", "condition_variable", "cstddef", "cstdint",
     "exception", "functional", "initializer_list", "map", "memory", "mutex", "optional", "set", "stdexcept",
-    "stop_token", "string", "string_view", "system_error", "thread", "tuple", "type_traits", "unordered_map",
+    "string", "string_view", "system_error", "thread", "tuple", "type_traits", "unordered_map",
     "unordered_set", "utility", "variant", "vector"]) + "int main() { return 0; }\n"
 
 

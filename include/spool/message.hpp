@@ -81,7 +81,8 @@ struct recipient {
     bool responsibility = false;
     recipient_status status = status::pending{};
     /// The spooler has decided on this recipient's report (sent one, or none was
-    /// asked for). Stored with the message, so no retry or restart reports twice.
+    /// asked for). Stored with the message, so no retry or restart reports
+    /// twice; submit clears it, so a message sent again is reported again.
     bool reported = false;
     /// This recipient's own report requests, overriding the message's.
     std::optional<report_requests> reports{};

@@ -10,7 +10,6 @@
 #include <chrono>
 #include <concepts>
 #include <exception>
-#include <stop_token>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -77,15 +76,16 @@ public:
     /// Runs the spooler on a background thread, woken by submits and by due retries.
     void start() {
         if (worker_.joinable()) return;
-        worker_ = std::jthread([this](std::stop_token stop) { work(stop); });
+        core_.clear_stop();
+        worker_ = std::thread([this] { work(); });
     }
 
     /// Stops the background thread after the pass in progress. Idempotent.
     void stop() {
         if (!worker_.joinable()) return;
-        worker_.request_stop();
+        core_.request_stop();
         worker_.join();
-        worker_ = std::jthread{};
+        worker_ = std::thread{};
     }
 
     bool running() const noexcept { return worker_.joinable(); }
@@ -133,8 +133,8 @@ public:
 private:
     static constexpr std::chrono::milliseconds idle_wait{std::chrono::seconds{60}};
 
-    void work(std::stop_token stop) {
-        while (!stop.stop_requested()) {
+    void work() {
+        while (!core_.stop_requested()) {
             std::chrono::milliseconds wait = idle_wait;
             if constexpr (core_type::polls) wait = std::min(wait, poll_interval_.load());
             try {
@@ -147,14 +147,14 @@ private:
                 // A store that throws must not end the spooler; try again after a pause.
                 wait = std::chrono::milliseconds{100};
             }
-            if (wait.count() > 0) core_.sleep(stop, wait);
+            if (wait.count() > 0) core_.sleep(wait);
         }
     }
 
     core_type core_;
     detail::outgoing<core_type> outgoing_;
     std::atomic<std::chrono::milliseconds> poll_interval_{std::chrono::seconds{5}};
-    std::jthread worker_;
+    std::thread worker_;
 };
 
 template <class... Policies>

@@ -26,7 +26,6 @@
 #include <cstddef>
 #include <mutex>
 #include <optional>
-#include <stop_token>
 #include <type_traits>
 #include <variant>
 #include <utility>
@@ -174,11 +173,24 @@ public:
     }
 
     /// Sleeps until woken, stopped, or `d` has passed; consumes the wake-up.
-    void sleep(std::stop_token stop, std::chrono::milliseconds d) {
+    void sleep(std::chrono::milliseconds d) {
         std::unique_lock l{wake_mutex_};
-        wake_cv_.wait_for(l, stop, d, [&] { return woken_.load(); });
+        wake_cv_.wait_for(l, d, [&] { return woken_.load() || stopping_.load(); });
         woken_.store(false);
     }
+
+    /// The background thread's stop signal: set under the sleeper's mutex, so a
+    /// sleeper either sees it before it waits or is notified.
+    void request_stop() {
+        {
+            std::lock_guard g{wake_mutex_};
+            stopping_.store(true);
+        }
+        wake_cv_.notify_all();
+    }
+    bool stop_requested() const noexcept { return stopping_.load(); }
+    /// Before a new background thread starts.
+    void clear_stop() noexcept { stopping_.store(false); }
 
 private:
     template <std::size_t I>
@@ -204,8 +216,12 @@ private:
     std::atomic<bool> inbound_{true};
     counters counts_;
     std::mutex wake_mutex_;
-    std::condition_variable_any wake_cv_;
+    // A plain condition variable and a flag rather than std::jthread's stop
+    // token and condition_variable_any: the same behaviour, and markedly less
+    // for every user's compiler to instantiate.
+    std::condition_variable wake_cv_;
     std::atomic<bool> woken_{false};
+    std::atomic<bool> stopping_{false};
 };
 
 } // namespace spool::detail
