@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads Google Benchmark JSON files and the compile-time rows, and prints one
 markdown table of every figure, with the ratios the issue's targets are about.
-Usage: report.py composition.json durable.json rss.json compile_time.json"""
+Usage: report.py comparison.json scaling.json durable.json rss.json compile_time.json"""
 
 import json
 import os
@@ -24,8 +24,9 @@ def medians(doc):
     return out
 
 
-composition, durable, rss = (medians(load(p)) for p in sys.argv[1:4])
-compile_rows = load(sys.argv[4])
+comparison, scaling, durable, rss = (medians(load(p)) for p in sys.argv[1:5])
+compile_rows = load(sys.argv[5])
+composition = {**comparison, **scaling}
 
 
 def ns_per_item(b):

@@ -9,13 +9,21 @@ cmake --build build/bench >/dev/null
 out=build/bench/results
 mkdir -p "$out"
 bench=build/bench/benchmarks
-common=(--benchmark_repetitions=3 --benchmark_format=json)
-# (a), (b) and (c) interleaved at random, so that a machine's drift during the
-# run does not favour whichever ran first.
-"$bench/spool_composition" --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
-    --benchmark_format=json > "$out/composition.json"
-"$bench/spool_durable_throughput" "${common[@]}" --benchmark_filter='^(raw|spool|concurrent)' > "$out/durable.json"
+# One core for the measured process where taskset exists, so that the
+# scheduler moving it between cores does not add to the spread.
+pin=()
+if command -v taskset >/dev/null; then pin=(taskset -c 1); fi
+# (a), (b), (b0) and (c) on their own, interleaved at random over 10
+# repetitions: a machine's drift then favours none of them, and the heap is
+# not left in whatever state the million-message runs leave it.
+"${pin[@]}" "$bench/spool_composition" --benchmark_filter='^(a|b|b0|c)_' --benchmark_repetitions=10 \
+    --benchmark_enable_random_interleaving=true --benchmark_format=json > "$out/comparison.json"
+"$bench/spool_composition" --benchmark_filter='^(queue_scaling|memory_per)' --benchmark_format=json > "$out/scaling.json"
+# The raw inserts and spool's end-to-end runs interleaved too: they share the disk.
+"$bench/spool_durable_throughput" --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true \
+    --benchmark_format=json --benchmark_filter='^(raw|spool|concurrent)' > "$out/durable.json"
 # Alone, since peak RSS is the whole process's.
 "$bench/spool_durable_throughput" --benchmark_format=json --benchmark_filter='^sqlite_peak_rss' > "$out/rss.json"
 python3 benchmarks/compile_time.py > "$out/compile_time.json"
-python3 benchmarks/report.py "$out/composition.json" "$out/durable.json" "$out/rss.json" "$out/compile_time.json"
+python3 benchmarks/report.py "$out/comparison.json" "$out/scaling.json" "$out/durable.json" "$out/rss.json" \
+    "$out/compile_time.json"

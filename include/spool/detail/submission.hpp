@@ -68,10 +68,8 @@ std::optional<std::vector<recipient>> flattened(const std::vector<recipient>& gi
     return flat;
 }
 
-/// One row per address, a duplicate keeping the most visible kind (to before
-/// cc before bcc) so that nobody is transmitted twice or hidden; nullopt when
-/// there is no duplicate, the usual case, which then costs no copy.
-inline std::optional<std::vector<recipient>> without_duplicates(const std::vector<recipient>& rs) {
+/// The table with duplicates merged (see without_duplicates), or nullopt.
+[[gnu::noinline]] inline std::optional<std::vector<recipient>> merged_duplicates(const std::vector<recipient>& rs) {
     // Where each row's address first occurs: compared pairwise for the usual
     // few rows (on the stack), hashed for many.
     std::array<std::size_t, 16> few;
@@ -112,6 +110,21 @@ inline std::optional<std::vector<recipient>> without_duplicates(const std::vecto
         }
     }
     return unique;
+}
+
+/// One row per address, a duplicate keeping the most visible kind (to before
+/// cc before bcc) so that nobody is transmitted twice or hidden; nullopt when
+/// there is no duplicate. That is the usual case, and for a few rows it is
+/// answered by comparing them pairwise, with nothing built.
+inline std::optional<std::vector<recipient>> without_duplicates(const std::vector<recipient>& rs) {
+    constexpr std::size_t few = 16;
+    if (rs.size() <= few) {
+        bool duplicates = false;
+        for (std::size_t i = 1; i < rs.size() && !duplicates; ++i)
+            for (std::size_t j = 0; j < i && !duplicates; ++j) duplicates = same_address(rs[j], rs[i]);
+        if (!duplicates) return std::nullopt;
+    }
+    return merged_duplicates(rs);
 }
 
 /// The recipient table with lists expanded through what is composed (an
