@@ -12,12 +12,10 @@
 #include <spool/result.hpp>
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <iterator>
 #include <optional>
 #include <set>
-#include <span>
 #include <string>
 #include <unordered_map>
 #include <system_error>
@@ -69,32 +67,14 @@ std::optional<std::vector<recipient>> flattened(const std::vector<recipient>& gi
 }
 
 /// The table with duplicates merged (see without_duplicates), or nullopt.
+/// Off the usual path, so it simply hashes every row's address.
 [[gnu::noinline]] inline std::optional<std::vector<recipient>> merged_duplicates(const std::vector<recipient>& rs) {
-    // Where each row's address first occurs: compared pairwise for the usual
-    // few rows (on the stack), hashed for many.
-    std::array<std::size_t, 16> few;
-    std::vector<std::size_t> many;
+    std::vector<std::size_t> first(rs.size()); // where each row's address first occurs
+    std::unordered_map<std::string, std::size_t> position;
     bool duplicates = false;
-    std::span<std::size_t> first;
-    if (rs.size() <= few.size()) {
-        first = std::span<std::size_t>(few.data(), rs.size());
-        for (std::size_t i = 0; i < rs.size(); ++i) {
-            first[i] = i;
-            for (std::size_t j = 0; j < i; ++j)
-                if (first[j] == j && same_address(rs[j], rs[i])) {
-                    first[i] = j;
-                    duplicates = true;
-                    break;
-                }
-        }
-    } else {
-        many.resize(rs.size());
-        first = many;
-        std::unordered_map<std::string, std::size_t> position;
-        for (std::size_t i = 0; i < rs.size(); ++i) {
-            first[i] = position.try_emplace(recipient_key(rs[i]), i).first->second;
-            duplicates = duplicates || first[i] != i;
-        }
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        first[i] = position.try_emplace(recipient_key(rs[i]), i).first->second;
+        duplicates = duplicates || first[i] != i;
     }
     if (!duplicates) return std::nullopt;
 
