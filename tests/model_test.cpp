@@ -7,6 +7,8 @@
 #include <spool/spool.hpp>
 
 #include <chrono>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 
@@ -34,6 +36,77 @@ TEST_CASE("result holds a value or an error, and value() throws the error") {
     CHECK(!bad);
     CHECK(bad.error() == spool::errc::not_found);
     CHECK_THROWS_AS(bad.value(), std::system_error);
+}
+
+namespace {
+// Counts live copies so that the tests below see every value result
+// constructs destroyed exactly once, whichever way it changes state.
+struct counted {
+    static inline int live = 0;
+    static inline bool throw_on_copy = false;
+    std::string text;
+    explicit counted(std::string t) : text(std::move(t)) { ++live; }
+    counted(const counted& other) : text(other.text) {
+        if (throw_on_copy) throw std::runtime_error("copy refused");
+        ++live;
+    }
+    counted(counted&& other) noexcept : text(std::move(other.text)) { ++live; }
+    counted& operator=(const counted&) = default;
+    counted& operator=(counted&&) = default;
+    ~counted() { --live; }
+};
+} // namespace
+
+TEST_CASE("result copies, moves and assigns between value and error without leaking or losing either") {
+    counted::live = 0;
+    {
+        spool::result<counted> value = counted{"first"};
+        spool::result<counted> error = spool::errc::not_found;
+        CHECK(counted::live == 1);
+
+        spool::result<counted> copy = value;
+        spool::result<counted> moved = std::move(copy);
+        CHECK(moved->text == "first");
+        spool::result<counted> error_copy = error;
+        CHECK(error_copy.error() == spool::errc::not_found);
+        CHECK(counted::live == 3); // value, the moved-from copy, moved
+
+        error_copy = value; // error -> value
+        REQUIRE(error_copy);
+        CHECK(error_copy->text == "first");
+        CHECK(counted::live == 4);
+
+        moved = error; // value -> error destroys the value
+        CHECK(moved.error() == spool::errc::not_found);
+        CHECK(counted::live == 3);
+
+        error_copy = spool::result<counted>{counted{"second"}}; // value -> value
+        CHECK(error_copy->text == "second");
+        CHECK(counted::live == 3);
+
+        counted::throw_on_copy = true;
+        spool::result<counted> unchanged = spool::errc::no_access;
+        CHECK_THROWS_AS(unchanged = value, std::runtime_error);
+        counted::throw_on_copy = false;
+        CHECK(unchanged.error() == spool::errc::no_access);
+        CHECK(counted::live == 3);
+
+        CHECK(std::move(value).value().text == "first");
+    }
+    CHECK(counted::live == 0);
+}
+
+TEST_CASE("result of a move-only type moves and is not copyable") {
+    using handle = spool::result<std::unique_ptr<int>>;
+    STATIC_REQUIRE(std::is_nothrow_move_constructible_v<handle>);
+    STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<handle>);
+    STATIC_REQUIRE_FALSE(std::is_copy_assignable_v<handle>);
+    handle h = std::make_unique<int>(5);
+    handle moved = std::move(h);
+    REQUIRE(moved);
+    CHECK(**moved == 5);
+    moved = handle{spool::errc::not_found};
+    CHECK(moved.error() == spool::errc::not_found);
 }
 
 TEST_CASE("address types match exactly, and any() matches everything") {
