@@ -646,7 +646,9 @@ struct flaky_store : spool::memory_store {
         if (*failing) return spool::errc::store_failure;
         return spool::memory_store::create_queued(f, m);
     }
+    std::shared_ptr<bool> throwing_finish = std::make_shared<bool>(false);
     std::error_code finish(spool::message_id id, const spool::message& m) {
+        if (*throwing_finish) throw std::runtime_error("disk gone");
         return *failing ? spool::errc::store_failure : spool::memory_store::finish(id, m);
     }
     std::error_code save(spool::message_id id, const spool::message& m) {
@@ -672,6 +674,32 @@ TEST_CASE("a store whose load throws leaves the message queued and unlocked") {
     *store.throwing = false;
     CHECK(sp.drain().finished == 1);
     CHECK(transport.deliveries().size() == 1);
+}
+
+TEST_CASE("a store whose finish throws passes the exception on, and the message stays queued, unlocked and is sent later") {
+    flaky_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    auto id = sp.client().send(mail({smtp("a@x")})).value();
+    *store.throwing_finish = true;
+    CHECK_THROWS_WITH(sp.drain(), "disk gone");
+    CHECK(sp.locked_count() == 0);
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(sp.stats().messages_finished == 0);
+
+    // The outcome was not recorded, so a later pass starts from what the
+    // store has: after the pause a failed write earns, it sends again under
+    // the same key, and finishes this time.
+    *store.throwing_finish = false;
+    clock.advance(1s);
+    CHECK(sp.drain().finished == 1);
+    auto ds = transport.deliveries();
+    REQUIRE(ds.size() == 2);
+    CHECK(ds[0].delivery_key == ds[1].delivery_key);
+    CHECK(store.outgoing_queue().empty());
+    CHECK(spool::has(store.load(id).value().flags, spool::message_flags::read));
+    CHECK(sp.stats().messages_finished == 1);
 }
 
 TEST_CASE("a store that cannot queue makes submit fail, and the draft stays a draft") {

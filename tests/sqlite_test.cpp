@@ -16,6 +16,8 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <stdexcept>
 #include <sstream>
 #include <thread>
 
@@ -282,6 +284,74 @@ TEST_CASE("concurrent writers share one commit") {
     CHECK(operations - operations_before == 3);
     CHECK(commits - commits_before == 2);
     CHECK(store.load(ids[2]).value().payload.subject == "three");
+}
+
+namespace {
+/// An SQLite store whose load or finish of one chosen message throws, as a
+/// store whose disk goes away in the middle of a group commit would.
+struct throwing_sqlite_store : spool::sqlite_store {
+    using spool::sqlite_store::sqlite_store;
+    std::shared_ptr<std::optional<spool::message_id>> load_throws = std::make_shared<std::optional<spool::message_id>>();
+    std::shared_ptr<std::optional<spool::message_id>> finish_throws =
+        std::make_shared<std::optional<spool::message_id>>();
+    spool::result<spool::message> load(spool::message_id id) const {
+        if (*load_throws == id) throw std::runtime_error("disk gone");
+        return spool::sqlite_store::load(id);
+    }
+    std::error_code finish(spool::message_id id, const spool::message& m) {
+        if (*finish_throws == id) throw std::runtime_error("disk gone");
+        return spool::sqlite_store::finish(id, m);
+    }
+};
+
+std::vector<spool::message_id> send_three(auto& client) {
+    std::vector<spool::message_id> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(client.send(mail({smtp(std::to_string(i) + "@x")})).value());
+    return ids;
+}
+} // namespace
+
+TEST_CASE("a store that throws inside a group commit: the group is rolled back, stays queued and unlocked, and is sent later") {
+    spool_test::temp_dir dir;
+    throwing_sqlite_store store(dir.file("spool.db"));
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    auto client = sp.client();
+    const auto ids = send_three(client);
+    *store.finish_throws = ids[1];
+    CHECK_THROWS_WITH(sp.drain(), "disk gone");
+    CHECK(sp.locked_count() == 0);
+    CHECK(store.outgoing_queue().size() == 3); // the one commit held all three outcomes
+    CHECK(sp.stats().messages_finished == 0);
+
+    store.finish_throws->reset();
+    clock.advance(1s); // the pause a failed write earns
+    CHECK(sp.drain().finished == 3);
+    CHECK(store.outgoing_queue().empty());
+    // Each was sent twice, under one key, so an idempotent transport drops the repeat.
+    auto ds = transport.deliveries();
+    REQUIRE(ds.size() == 6);
+    for (int i = 0; i < 3; ++i) CHECK(ds[i].delivery_key == ds[i + 3].delivery_key);
+}
+
+TEST_CASE("a load that throws in the middle of a pass: outcomes gathered before it are still committed, and nothing is sent twice") {
+    spool_test::temp_dir dir;
+    throwing_sqlite_store store(dir.file("spool.db"));
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    const auto ids = send_three(client);
+    *store.load_throws = ids[1];
+    CHECK_THROWS_WITH(sp.drain(), "disk gone");
+    CHECK(sp.locked_count() == 0);
+    REQUIRE(store.outgoing_queue().size() == 2);
+    CHECK(store.outgoing_queue().front().id == ids[1]);
+    CHECK(sp.stats().messages_finished == 1);
+
+    store.load_throws->reset();
+    CHECK(sp.drain().finished == 2);
+    CHECK(transport.deliveries().size() == 3);
 }
 
 TEST_CASE("send writes a message and its queue row in one commit") {

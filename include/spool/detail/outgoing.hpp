@@ -73,19 +73,22 @@ public:
         run_report report;
         report.received = receive_waiting(core_, incoming_per_pass);
         auto queue = core_.store().outgoing_queue();
-        for (const queue_entry& entry : queue) {
-            ++report.examined;
-            process(entry.id, report);
-            // A store that cannot batch commits each write alone anyway: holding
-            // outcomes back would only keep their messages locked longer.
-            if (!can_batch<typename Core::store_type> || completions_.size() >= group_limit_.load()) commit(report);
+        try {
+            for (const queue_entry& entry : queue) {
+                ++report.examined;
+                process(entry.id, report);
+                // A store that cannot batch commits each write alone anyway: holding
+                // outcomes back would only keep their messages locked longer.
+                if (!can_batch<typename Core::store_type> || completions_.size() >= group_limit_.load()) commit(report);
+            }
+        } catch (...) {
+            // A store that throws ends the pass and the caller sees the exception.
+            // What the pass settled before it is still written: sending it again
+            // would be worse than a late record.
+            end_pass(report);
+            throw;
         }
-        commit(report);
-        {
-            auto g = core_.queue().guard();
-            release_committed();
-        }
-        publish_counts();
+        end_pass(report);
         return report;
     }
 
@@ -95,19 +98,62 @@ public:
 private:
     static constexpr std::size_t incoming_per_pass = 1000;
 
+    void end_pass(run_report& report) {
+        commit(report);
+        {
+            auto g = core_.queue().guard();
+            release_committed();
+        }
+        publish_counts();
+    }
+
     // Writes the outcomes gathered so far: one transaction where the store has
     // batch(), then the announcements, then the locks are released. Messages
     // stay locked until their outcome is on disk.
     void commit(run_report& report) {
         if (completions_.empty()) return;
+        std::exception_ptr thrown;
+        try {
+            write_group(report);
+        } catch (...) {
+            thrown = std::current_exception();
+        }
+        // However the group ended, its slots go: a slot left behind would keep
+        // its message locked and be written again by a later commit.
+        for (const auto& slot : completions_) committed_.push_back(slot.done.id);
+        unpublished_ += completions_.size();
+        completions_.clear();
+        if (thrown) {
+            {
+                auto g = core_.queue().guard();
+                release_committed();
+            }
+            publish_counts();
+            std::rethrow_exception(thrown);
+        }
+        if (unpublished_ >= publish_every) publish_counts();
+    }
+
+    void write_group(run_report& report) {
         auto& errors = errors_;
         errors.assign(completions_.size(), std::error_code{});
+        std::size_t written = 0;
         auto write_all = [&] {
-            for (std::size_t i = 0; i < completions_.size(); ++i) errors[i] = write_completion(core_, completions_[i].done);
+            for (; written < completions_.size(); ++written)
+                errors[written] = write_completion(core_, completions_[written].done);
         };
+        const bool batched = can_batch<typename Core::store_type> && completions_.size() > 1;
         std::error_code batch_error;
-        if (completions_.size() > 1) batch_error = in_one_commit(core_.store(), write_all);
-        else write_all();
+        std::exception_ptr thrown;
+        try {
+            if (batched) batch_error = in_one_commit(core_.store(), write_all);
+            else write_all();
+        } catch (...) {
+            // A store's batch() rolls back when its work throws, so none of the
+            // group is written; without one, the writes before the throw are.
+            thrown = std::current_exception();
+            for (std::size_t i = batched ? 0 : written; i < errors.size(); ++i) errors[i] = errc::store_failure;
+        }
         for (std::size_t i = 0; i < completions_.size(); ++i) {
             auto& [done, deadline] = completions_[i];
             if (const std::error_code ec = batch_error ? batch_error : errors[i]) {
@@ -121,10 +167,7 @@ private:
                 }
             }
         }
-        for (const auto& slot : completions_) committed_.push_back(slot.done.id);
-        unpublished_ += completions_.size();
-        completions_.clear();
-        if (unpublished_ >= publish_every) publish_counts();
+        if (thrown) std::rethrow_exception(thrown);
     }
 
     // Committed messages are unlocked in the next section under the queue's

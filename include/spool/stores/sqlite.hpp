@@ -308,7 +308,8 @@ public:
 
     /// Runs f with every store operation it makes, from this thread, in one
     /// transaction: one commit for all of them. If the commit fails, none of
-    /// them happened, and the error is returned.
+    /// them happened, and the error is returned; if f throws, none of them
+    /// happened either, and the exception passes on.
     template <class F>
     std::error_code batch(F&& f) {
         std::lock_guard g{state_->db_mutex};
