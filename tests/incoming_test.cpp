@@ -228,3 +228,81 @@ TEST_CASE_METHOD(spool_test::rig, "a failing or throwing postprocessor does not 
     CHECK(sp2.stats().postprocessing_failures == 2);
     CHECK(*order == std::vector<std::string>{"failing", "throwing"});
 }
+
+namespace {
+/// A memory store that refuses new messages while `full` is set.
+struct refusing_store : spool::memory_store {
+    std::shared_ptr<bool> full = std::make_shared<bool>(false);
+    spool::result<spool::message_id> create(spool::folder_id f, const spool::message& m) {
+        if (*full) return spool::errc::store_failure;
+        return spool::memory_store::create(f, m);
+    }
+};
+} // namespace
+
+TEST_CASE("a store that refuses incoming mail does not lose it: the transport keeps it until a later pass commits it") {
+    refusing_store store;
+    spool::memory_transport transport;
+    mail_log log;
+    spool::spooler sp{store, transport, log};
+    transport.arrive(incoming("keep me"));
+    *store.full = true;
+    CHECK(sp.drain().received == 0);
+    CHECK(store.contents(spool::folders::inbox).empty());
+    CHECK(sp.stats().store_errors == 1);
+    CHECK(sp.stats().last_store_error == spool::errc::store_failure);
+    CHECK(sp.stats().receive_failures == 1); // the transport answered failed, and kept the mail
+    CHECK(transport.mail_waiting());
+    CHECK(log.seen->empty());
+
+    *store.full = false;
+    CHECK(sp.drain().received == 1);
+    const auto inbox = store.contents(spool::folders::inbox);
+    REQUIRE(inbox.size() == 1);
+    CHECK(store.load(inbox[0]).value().payload.subject == "keep me");
+    CHECK_FALSE(transport.mail_waiting());
+    REQUIRE(log.seen->size() == 1);
+    CHECK((*log.seen)[0].id == inbox[0]);
+}
+
+namespace {
+/// A transport that saves what it receives itself, as many times as it is told.
+struct saving_transport {
+    using spool_concept = spool::transport_tag;
+    struct state {
+        std::deque<spool::message> waiting;
+        int saves = 1;
+        std::vector<std::error_code> results;
+    };
+    std::shared_ptr<state> state_ = std::make_shared<state>();
+    spool::address_types address_types() const { return {"SAVE"}; }
+    spool::transmit_result transmit(spool::transmission<spool::message>&) { return spool::transmit_result::not_me(); }
+    bool mail_waiting() const { return !state_->waiting.empty(); }
+    spool::receive_result receive(spool::reception<spool::message>& r) {
+        if (state_->waiting.empty()) return spool::receive_result::nothing();
+        r.message() = state_->waiting.front();
+        state_->waiting.pop_front();
+        for (int i = 0; i < state_->saves; ++i) state_->results.push_back(r.save());
+        return spool::receive_result::received();
+    }
+};
+} // namespace
+
+TEST_CASE_METHOD(spool_test::rig, "a transport that saves commits the message once, and a discarded message saves as a success") {
+    saving_transport saver;
+    auto order = std::make_shared<std::vector<std::string>>();
+    tagging_postprocessor drop_ads{"drop", order, [](spool::postprocessing<spool::message>& job) {
+                                       if (job.message().payload.subject == "ads") job.discard();
+                                       return spool::postprocess_result::ok();
+                                   }};
+    mail_log log;
+    spool::spooler sp2{store, saver, drop_ads, log};
+    saver.state_->saves = 2;
+    saver.state_->waiting = {incoming("hello"), incoming("ads")};
+    CHECK(sp2.drain().received == 1);
+    CHECK(saver.state_->results == std::vector<std::error_code>(4)); // every save() succeeded
+    CHECK(*order == std::vector<std::string>{"drop", "drop"});      // postprocessed once each
+    REQUIRE(store.contents(spool::folders::inbox).size() == 1);    // committed once, the ad not at all
+    REQUIRE(log.seen->size() == 1);
+    CHECK(sp2.stats().messages_received == 1);
+}

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace spool {
@@ -33,13 +34,41 @@ private:
 template <class Message>
 class reception {
 public:
-    reception(Message& message, time_point now) : message_(&message), now_(now) {}
+    /// For the spooler: `commit(message)` runs the postprocessors and has the
+    /// store commit the message, returning the store's error if it fails.
+    template <class Commit>
+    reception(Message& message, time_point now, Commit& commit)
+        : message_(&message), now_(now), commit_context_(&commit),
+          commit_([](void* context, Message& m) -> std::error_code { return (*static_cast<Commit*>(context))(m); }) {}
+
     Message& message() noexcept { return *message_; }
     time_point now() const noexcept { return now_; }
+
+    /// Commits the filled message now, from inside receive() (MAPI: the
+    /// transport's SaveChanges in StartMessage), so that the transport learns
+    /// whether the store has it before it lets go of its own copy: on an error
+    /// it keeps the mail and answers `failed`, and the mail is taken again on a
+    /// later pass. Without a call the spooler commits after receive() answers
+    /// `received`, and a store that fails then loses the message. A
+    /// postprocessor that discards the message makes this a success that
+    /// commits nothing. Once it has succeeded, later calls do nothing.
+    std::error_code save() {
+        if (saved_) return {};
+        if (const std::error_code ec = commit_(commit_context_, *message_)) return ec;
+        saved_ = true;
+        return {};
+    }
+    /// Whether save() has succeeded.
+    bool saved() const noexcept { return saved_; }
 
 private:
     Message* message_;
     time_point now_;
+    // The spooler's commit, behind a plain function pointer: reception is a
+    // type transports name, so it cannot carry the spooler's type.
+    void* commit_context_;
+    std::error_code (*commit_)(void*, Message&);
+    bool saved_ = false;
 };
 
 /// Given to a signalling transport (one with `on_mail_waiting`): call it when

@@ -16,14 +16,25 @@
 #include <exception>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 
 namespace spool::detail {
 
-/// Commits an incoming message; nullopt when a postprocessor discarded it or the store failed.
+/// What committing an incoming message did: its id (none when a
+/// postprocessor discarded it), or the store's error; and what observers are told.
+struct incoming_commit {
+    std::optional<message_id> id;
+    std::error_code error;
+    folder_id folder{};
+    std::string message_class;
+    message_flags flags{};
+};
+
+/// Prepares an incoming message, runs the postprocessors and has the store commit it.
 template <class Core, class Message>
-std::optional<message_id> deliver_incoming(Core& core, Message m, time_point now) {
+incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
     if (m.message_class.empty()) m.message_class = "IPM.Note";
     m.flags = (m.flags & ~(message_flags::read | message_flags::submitted | message_flags::unsent)) |
               message_flags::unmodified;
@@ -42,16 +53,32 @@ std::optional<message_id> deliver_incoming(Core& core, Message m, time_point now
         folder = job.folder();
         discarded = job.discarded();
     });
-    if (discarded) return std::nullopt;
+    if (discarded) return {};
 
     auto id = core.store().create(folder, m);
     if (!id) {
         core.counts().store_error(id.error());
-        return std::nullopt;
+        incoming_commit refused;
+        refused.error = id.error();
+        return refused;
     }
+    return {*id, {}, folder, m.message_class, m.flags};
+}
+
+/// After the commit: counts the message and tells observers.
+template <class Core>
+void announce_incoming(Core& core, const incoming_commit& c) {
     core.counts().messages_received.fetch_add(1);
-    core.notify(new_mail_event{*id, folder, m.message_class, m.flags});
-    return *id;
+    core.notify(new_mail_event{*c.id, c.folder, c.message_class, c.flags});
+}
+
+/// Commits an incoming message and announces it; nullopt when a postprocessor
+/// discarded it or the store failed.
+template <class Core, class Message>
+std::optional<message_id> deliver_incoming(Core& core, Message m, time_point now) {
+    const incoming_commit c = commit_incoming(core, m, now);
+    if (c.id) announce_incoming(core, c);
+    return c.id;
 }
 
 /// Takes mail from every receiving transport that has some, while inbound is
@@ -80,12 +107,24 @@ std::size_t receive_waiting(Core& core, std::size_t limit) {
                 }
                 message_type m;
                 const time_point now = core.now();
-                reception<message_type> handover(m, now);
+                std::optional<incoming_commit> saved; // by the transport, through reception::save()
+                auto commit = [&](message_type& filled) -> std::error_code {
+                    incoming_commit c = commit_incoming(core, filled, now);
+                    if (c.error) return c.error;
+                    saved = std::move(c);
+                    return {};
+                };
+                reception<message_type> handover(m, now, commit);
                 const receive_result result =
                     guarded([&] { return t.receive(handover); },
                             [](const std::string& what) { return receive_result::failed("transport threw: " + what); });
+                // Announced after receive() returns, whatever it answered: the store has it.
+                if (saved && saved->id) {
+                    announce_incoming(core, *saved);
+                    ++received;
+                }
                 if (result.what() == receive_result::kind::received) {
-                    if (deliver_incoming(core, std::move(m), now)) ++received;
+                    if (!saved && deliver_incoming(core, std::move(m), now)) ++received;
                     continue;
                 }
                 // Nothing after all, or the transport could not fill it: nothing is committed.

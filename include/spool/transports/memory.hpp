@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -21,7 +22,8 @@ namespace spool {
 /// taken offline (its messaging system "unavailable": transmit returns
 /// retry_after) and brought back, told to reject some addresses (failed) or to
 /// decline them (left for the next transport). It also receives: arrive()
-/// puts mail in its messaging system for the spooler to poll. Copies share one mailbox.
+/// puts mail in its messaging system for the spooler to poll; a message leaves
+/// it only once the store has saved it. Copies share one mailbox.
 class memory_transport {
 public:
     using spool_concept = transport_tag;
@@ -73,9 +75,16 @@ public:
     template <class Message>
         requires std::same_as<Message, spool::message>
     receive_result receive(reception<Message>& handover) {
+        {
+            std::lock_guard g{state_->mutex};
+            if (state_->incoming.empty()) return receive_result::nothing();
+            handover.message() = state_->incoming.front();
+        }
+        // Saved before the mail leaves the messaging system, which keeps it if
+        // the store refuses it. Not under the lock: saving runs postprocessors.
+        if (const std::error_code ec = handover.save())
+            return receive_result::failed("the store refused the message: " + ec.message());
         std::lock_guard g{state_->mutex};
-        if (state_->incoming.empty()) return receive_result::nothing();
-        handover.message() = std::move(state_->incoming.front());
         state_->incoming.erase(state_->incoming.begin());
         return receive_result::received();
     }
