@@ -133,6 +133,77 @@ TEST_CASE_METHOD(spool_test::rig, "a finished message sent again is reported and
     CHECK(sp.stats().messages_finished == 2);
 }
 
+namespace {
+/// A memory store that can batch, refuses reports while told to, and logs its
+/// writes, marking those made inside a batch.
+struct report_store : spool::memory_store {
+    struct record {
+        bool in_batch = false;
+        bool refuse_reports = false;
+        std::vector<std::string> writes;
+    };
+    std::shared_ptr<record> log = std::make_shared<record>();
+
+    template <class F>
+    std::error_code batch(F&& f) {
+        log->in_batch = true;
+        f();
+        log->in_batch = false;
+        log->writes.push_back("commit");
+        return {};
+    }
+    spool::result<spool::message_id> create(spool::folder_id f, const spool::message& m) {
+        if (m.report && log->refuse_reports) return spool::errc::store_failure;
+        log->writes.push_back(std::string(m.report ? "report" : "create") + (log->in_batch ? " in batch" : ""));
+        return spool::memory_store::create(f, m);
+    }
+    std::error_code finish(spool::message_id id, const spool::message& m) {
+        log->writes.push_back(std::string("finish") + (log->in_batch ? " in batch" : ""));
+        return spool::memory_store::finish(id, m);
+    }
+};
+} // namespace
+
+TEST_CASE("a report is written in the same commit as the outcome that calls for it") {
+    report_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    transport.reject("gone@x");
+    sp.client().send(from_ann({smtp("gone@x")}));
+    store.log->writes.clear();
+    sp.drain();
+    // One message alone is still one commit for both: a crash cannot record
+    // the outcome, and with it the reported marks, without the report.
+    CHECK(store.log->writes == std::vector<std::string>{"report in batch", "finish in batch", "commit"});
+    CHECK(reports_in(store).size() == 1);
+}
+
+TEST_CASE("a report the store refuses keeps the message queued, and it is reported on a later pass") {
+    report_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    transport.reject("gone@x");
+    sp.client().send(from_ann({smtp("gone@x")}));
+    store.log->refuse_reports = true;
+    const auto first = sp.drain();
+    CHECK(first.store_errors == 1);
+    CHECK(first.finished == 0);
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(reports_in(store).empty());
+    CHECK(sp.locked_count() == 0);
+    CHECK(sp.stats().reports_generated == 0);
+
+    store.log->refuse_reports = false;
+    clock.advance(1s); // the pause a failed write earns
+    CHECK(sp.drain().finished == 1);
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 1);
+    CHECK(entries(reports, spool::report_kind::non_delivery) == 1);
+    CHECK(sp.stats().reports_generated == 1);
+}
+
 TEST_CASE_METHOD(spool_test::rig, "report requests can be set per recipient, overriding the message's") {
     transport.reject("gone@x");
     transport.reject("lost@x");

@@ -9,6 +9,7 @@
 #include <spool/detail/dispatch.hpp>
 #include <spool/detail/guarded.hpp>
 #include <spool/detail/incoming.hpp>
+#include <spool/detail/one_commit.hpp>
 #include <spool/detail/reports.hpp>
 #include <spool/events.hpp>
 #include <spool/result.hpp>
@@ -79,6 +80,7 @@ public:
     time_point now{};
     status_baseline before;
     std::vector<Message> reports;
+    std::vector<incoming_commit> committed_reports; // by write_completion, for announce_completion
     pass_summary summary;
     bool finished = false;
 
@@ -101,13 +103,30 @@ void prepare_completion(Core& core, completion<Message>& c) {
     }
 }
 
-/// The one store write of a completion: finish, or save for later.
+/// The store writes of a completion: the reports it calls for, then finish, or
+/// save for later. Callers make them one commit where the store batches, so a
+/// crash cannot record the outcome (and with it the recipients' reported
+/// marks) without the reports. Without batch(), a crash between the two sends
+/// a report twice rather than never. A report the store refuses fails the
+/// whole write: the message stays queued and is reported on a later pass.
 template <class Core, class Message>
-std::error_code write_completion(Core& core, const completion<Message>& c) {
+std::error_code write_completion(Core& core, completion<Message>& c) {
+    c.committed_reports.clear();
+    for (Message& report : c.reports) {
+        incoming_commit rc = commit_incoming(core, report, c.now);
+        if (rc.error) return rc.error;
+        c.committed_reports.push_back(std::move(rc));
+    }
     return c.finished ? core.store().finish(c.id, c.message()) : core.store().save(c.id, c.message());
 }
 
-/// After the write is durable: tell observers, deliver the reports, and count
+/// Whether a completion's writes need one commit of their own to stay together.
+template <class Message>
+bool writes_together(const completion<Message>& c) noexcept {
+    return !c.reports.empty();
+}
+
+/// After the writes are durable: tell observers (of the reports too), and count
 /// what the pass settled into `t` (published by the caller, once per commit).
 template <class Core, class Message>
 void announce_completion(Core& core, completion<Message>& c, tally& t) {
@@ -117,9 +136,9 @@ void announce_completion(Core& core, completion<Message>& c, tally& t) {
             if (c.before.changed(i, m.recipients[i].status)) core.notify(recipient_status_event{c.id, m.recipients[i]});
     t.recipients_sent += c.summary.newly_sent;
     t.recipients_failed += c.summary.newly_failed;
-    for (auto& report : c.reports) {
+    for (const incoming_commit& rc : c.committed_reports) {
         ++t.reports_generated;
-        deliver_incoming(core, std::move(report), c.now);
+        if (rc.id) announce_incoming(core, rc); // none: a postprocessor discarded it
     }
     if (c.finished) {
         ++t.messages_finished;
@@ -132,7 +151,13 @@ void announce_completion(Core& core, completion<Message>& c, tally& t) {
 template <class Core, class Message>
 pass_outcome complete_pass(Core& core, completion<Message>& c) {
     prepare_completion(core, c);
-    pass_outcome outcome{c.finished, write_completion(core, c)};
+    pass_outcome outcome{c.finished, {}};
+    auto write = [&] { outcome.error = write_completion(core, c); };
+    if (writes_together(c)) {
+        if (const std::error_code ec = in_one_commit(core.store(), write)) outcome.error = ec;
+    } else {
+        write();
+    }
     if (outcome.error) {
         // Not recorded: the next pass starts from what the store has, and reports then.
         core.counts().store_error(outcome.error);

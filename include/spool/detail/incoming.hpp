@@ -32,7 +32,8 @@ struct incoming_commit {
     message_flags flags{};
 };
 
-/// Prepares an incoming message, runs the postprocessors and has the store commit it.
+/// Prepares an incoming message, runs the postprocessors and has the store
+/// commit it. A store error is returned, not counted: the caller counts it once.
 template <class Core, class Message>
 incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
     if (m.message_class.empty()) m.message_class = "IPM.Note";
@@ -57,7 +58,6 @@ incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
 
     auto id = core.store().create(folder, m);
     if (!id) {
-        core.counts().store_error(id.error());
         incoming_commit refused;
         refused.error = id.error();
         return refused;
@@ -77,7 +77,8 @@ void announce_incoming(Core& core, const incoming_commit& c) {
 template <class Core, class Message>
 std::optional<message_id> deliver_incoming(Core& core, Message m, time_point now) {
     const incoming_commit c = commit_incoming(core, m, now);
-    if (c.id) announce_incoming(core, c);
+    if (c.error) core.counts().store_error(c.error);
+    else if (c.id) announce_incoming(core, c);
     return c.id;
 }
 
@@ -110,7 +111,10 @@ std::size_t receive_waiting(Core& core, std::size_t limit) {
                 std::optional<incoming_commit> saved; // by the transport, through reception::save()
                 auto commit = [&](message_type& filled) -> std::error_code {
                     incoming_commit c = commit_incoming(core, filled, now);
-                    if (c.error) return c.error;
+                    if (c.error) {
+                        core.counts().store_error(c.error);
+                        return c.error;
+                    }
                     saved = std::move(c);
                     return {};
                 };

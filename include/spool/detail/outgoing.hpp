@@ -142,7 +142,8 @@ private:
             for (; written < completions_.size(); ++written)
                 errors[written] = write_completion(core_, completions_[written].done);
         };
-        const bool batched = can_batch<typename Core::store_type> && completions_.size() > 1;
+        const bool batched = can_batch<typename Core::store_type> &&
+                             (completions_.size() > 1 || writes_together(completions_.front().done));
         std::error_code batch_error;
         std::exception_ptr thrown;
         try {
