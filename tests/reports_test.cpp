@@ -162,15 +162,22 @@ struct report_store : spool::memory_store {
         return spool::memory_store::finish(id, m);
     }
 };
-} // namespace
 
-TEST_CASE("a report is written in the same commit as the outcome that calls for it") {
+/// A message queued whose one recipient the transport rejects: a
+/// non-delivery report is due when the spooler drains.
+struct rejected_report_rig {
     report_store store;
     spool::memory_transport transport;
     spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
-    transport.reject("gone@x");
-    sp.client().send(from_ann({smtp("gone@x")}));
+    spool::spooler<report_store, spool::memory_transport, spool::manual_clock> sp{store, transport, clock};
+    rejected_report_rig() {
+        transport.reject("gone@x");
+        sp.client().send(from_ann({smtp("gone@x")}));
+    }
+};
+} // namespace
+
+TEST_CASE_METHOD(rejected_report_rig, "a report is written in the same commit as the outcome that calls for it") {
     store.log->writes.clear();
     sp.drain();
     // One message alone is still one commit for both: a crash cannot record
@@ -179,13 +186,7 @@ TEST_CASE("a report is written in the same commit as the outcome that calls for 
     CHECK(reports_in(store).size() == 1);
 }
 
-TEST_CASE("a report the store refuses keeps the message queued, and it is reported on a later pass") {
-    report_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
-    transport.reject("gone@x");
-    sp.client().send(from_ann({smtp("gone@x")}));
+TEST_CASE_METHOD(rejected_report_rig, "a report the store refuses keeps the message queued, and it is reported on a later pass") {
     store.log->refuse_reports = true;
     const auto first = sp.drain();
     CHECK(first.store_errors == 1);

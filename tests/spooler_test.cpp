@@ -660,6 +660,16 @@ struct flaky_store : spool::memory_store {
         return spool::memory_store::load(id);
     }
 };
+
+/// One message queued in a flaky store, with a clock the test moves past the
+/// pause a failed write earns.
+struct flaky_rig {
+    flaky_store store;
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler<flaky_store, spool::memory_transport, spool::manual_clock> sp{store, transport, clock};
+    spool::message_id id = sp.client().send(mail({smtp("a@x")})).value();
+};
 } // namespace
 
 TEST_CASE("a store whose load throws leaves the message queued and unlocked") {
@@ -676,12 +686,7 @@ TEST_CASE("a store whose load throws leaves the message queued and unlocked") {
     CHECK(transport.deliveries().size() == 1);
 }
 
-TEST_CASE("a store whose finish throws passes the exception on, and the message stays queued, unlocked and is sent later") {
-    flaky_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
-    auto id = sp.client().send(mail({smtp("a@x")})).value();
+TEST_CASE_METHOD(flaky_rig, "a store whose finish throws passes the exception on, and the message stays queued, unlocked and is sent later") {
     *store.throwing_finish = true;
     CHECK_THROWS_WITH(sp.drain(), "disk gone");
     CHECK(sp.locked_count() == 0);
@@ -723,12 +728,7 @@ TEST_CASE("a store that cannot queue makes submit fail, and the draft stays a dr
     CHECK(store.outgoing_queue().empty());
 }
 
-TEST_CASE("a store that fails a step keeps the message queued, and the spooler retries and redelivers with the same key") {
-    flaky_store store;
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
-    auto id = sp.client().send(mail({smtp("a@x")})).value();
+TEST_CASE_METHOD(flaky_rig, "a store that fails a step keeps the message queued, and the spooler retries and redelivers with the same key") {
     *store.failing = true;
     auto report = sp.drain(); // ends: the failed message waits before it is tried again
     CHECK(report.store_errors == 1);
