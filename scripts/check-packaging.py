@@ -76,7 +76,7 @@ check("spool::spool" in (source / "packaging/vcpkg/ports/spool/usage").read_text
 presets = load_json("CMakePresets.json")
 check(presets.get("version") == 6, "CMakePresets.json: schema version 6 expected (CMake 3.25)")
 workflows = {w["name"] for w in presets.get("workflowPresets", [])}
-for name in ("dev", "ci-gcc", "ci-clang", "asan-ubsan", "tsan"):
+for name in ("dev", "ci-gcc", "ci-clang", "catch3", "asan-ubsan", "tsan"):
     check(name in workflows, f"CMakePresets.json: no workflow preset {name}")
 for p in presets.get("configurePresets", []):
     flags = p.get("cacheVariables", {})

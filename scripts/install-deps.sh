@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's packages, whatever spool's build, tests and
 # examples need and the machine does not have yet. Safe to run again.
-#   scripts/install-deps.sh [clang]   # "clang" adds clang++ 14 as well
+#   scripts/install-deps.sh [clang] [catch3]
+#     clang:  adds clang++ 14
+#     catch3: adds what scripts/install-catch3.sh needs to fetch Catch2 3's source
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3)
-if [[ "${1:-}" == "clang" ]]; then packages+=(clang-14); fi
+for extra in "$@"; do
+  case "$extra" in
+    clang) packages+=(clang-14) ;;
+    catch3) packages+=(curl) ;;
+    *) echo "scripts/install-deps.sh: unknown extra '$extra' (expected clang or catch3)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Builds and runs spool's whole test suite, as CI does: with g++ 12 and
-# clang++ 14 (warnings as errors), then under AddressSanitizer with
+# clang++ 14 (warnings as errors), with g++ 12 against Catch2 3 (what Conan
+# and vcpkg users get), then under AddressSanitizer with
 # UndefinedBehaviorSanitizer, then under ThreadSanitizer. Each stage is a
 # workflow preset in CMakePresets.json. Name stages to run only those:
-#   scripts/run-tests.sh ci-gcc            (also: gcc, clang, asan-ubsan, tsan)
+#   scripts/run-tests.sh ci-gcc      (also: gcc, clang, catch3, asan-ubsan, tsan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 stages=("$@")
-[[ ${#stages[@]} -eq 0 ]] && stages=(ci-gcc ci-clang asan-ubsan tsan)
+[[ ${#stages[@]} -eq 0 ]] && stages=(ci-gcc ci-clang catch3 asan-ubsan tsan)
 for i in "${!stages[@]}"; do
   case "${stages[$i]}" in
     gcc) stages[$i]=ci-gcc ;;
@@ -16,9 +17,13 @@ for i in "${!stages[@]}"; do
   esac
 done
 
-needs_clang=""
-for s in "${stages[@]}"; do [[ "$s" == ci-clang || "$s" == tsan ]] && needs_clang=clang; done
-scripts/install-deps.sh $needs_clang
+extras=()
+for s in "${stages[@]}"; do
+  [[ "$s" == ci-clang || "$s" == tsan ]] && extras+=(clang)
+  [[ "$s" == catch3 ]] && extras+=(catch3)
+done
+scripts/install-deps.sh "${extras[@]}"
+for s in "${stages[@]}"; do [[ "$s" == catch3 ]] && scripts/install-catch3.sh; done
 
 for s in "${stages[@]}"; do
   echo "=== spool tests: $s"
