@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads Google Benchmark JSON files and the compile-time rows, and prints one
 markdown table of every figure, with the ratios the issue's targets are about.
-Usage: report.py comparison.json scaling.json durable.json rss.json compile_time.json"""
+Usage: report.py comparison.json scaling.json durable.json rss.json compile_time.json [instructions.json]"""
 
 import json
 import os
@@ -26,6 +26,7 @@ def medians(doc):
 
 comparison, scaling, durable, rss = (medians(load(p)) for p in sys.argv[1:5])
 compile_rows = load(sys.argv[5])
+instructions = load(sys.argv[6]) if len(sys.argv) > 6 else None
 composition = {**comparison, **scaling}
 
 
@@ -60,6 +61,10 @@ if b0:
         f"(b0) {ns_per_item(b0):.0f} ns", f"a/b0 {ns_per_item(a) / ns_per_item(b0):.2f}", "")
 row("(a) spool pipeline vs (c) runtime-polymorphic parts", f"{ns_per_item(a):.0f} ns", f"(c) {ns_per_item(c):.0f} ns",
     f"a/c {ns_per_item(a) / ns_per_item(c):.2f}", "< 1")
+if instructions:
+    ia, ib, ic = (instructions[w] for w in ("a", "b", "c"))
+    row("(a) instructions per message (callgrind: the same whatever the machine's load)", f"{ia:,.0f}",
+        f"(b) {ib:,.0f}; (c) {ic:,.0f}", f"a/b {ia / ib:.3f}; a/c {ia / ic:.3f}", "")
 for n in (1000, 100000, 1000000):
     if q := composition.get(f"queue_scaling/{n}/iterations:1"):
         row(f"draining a queue of {n:,} messages, per message", f"{ns_per_item(q):.0f} ns", "", "", "flat")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's packages, whatever spool's build, tests and
 # examples need and the machine does not have yet. Safe to run again.
-#   scripts/install-deps.sh [clang] [catch3]
-#     clang:  adds clang++ 14
-#     catch3: adds what scripts/install-catch3.sh needs to fetch Catch2 3's source
+#   scripts/install-deps.sh [clang] [catch3] [valgrind]
+#     clang:    adds clang++ 14
+#     catch3:   adds what scripts/install-catch3.sh needs to fetch Catch2 3's source
+#     valgrind: adds valgrind, whose callgrind counts the benchmarks' instructions
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3)
@@ -11,7 +12,8 @@ for extra in "$@"; do
   case "$extra" in
     clang) packages+=(clang-14) ;;
     catch3) packages+=(curl) ;;
-    *) echo "scripts/install-deps.sh: unknown extra '$extra' (expected clang or catch3)" >&2; exit 2 ;;
+    valgrind) packages+=(valgrind) ;;
+    *) echo "scripts/install-deps.sh: unknown extra '$extra' (expected clang, catch3 or valgrind)" >&2; exit 2 ;;
   esac
 done
 

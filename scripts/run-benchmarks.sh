@@ -3,7 +3,7 @@
 # figure, with the machine's description. Takes a few minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh clang
+scripts/install-deps.sh clang valgrind
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPOOL_BUILD_TESTS=OFF -DSPOOL_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/bench >/dev/null
 out=build/bench/results
@@ -25,5 +25,7 @@ if command -v taskset >/dev/null; then pin=(taskset -c 1); fi
 # Alone, since peak RSS is the whole process's.
 "$bench/spool_durable_throughput" --benchmark_format=json --benchmark_filter='^sqlite_peak_rss' > "$out/rss.json"
 python3 benchmarks/compile_time.py > "$out/compile_time.json"
+# Instructions do not drift with the machine's load as time does.
+python3 benchmarks/instruction_counts.py "$bench/spool_instruction_counts" > "$out/instructions.json"
 python3 benchmarks/report.py "$out/comparison.json" "$out/scaling.json" "$out/durable.json" "$out/rss.json" \
-    "$out/compile_time.json"
+    "$out/compile_time.json" "$out/instructions.json"
