@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-version=3.7.1
+version=3.7.1 # the catch3 preset in CMakePresets.json names the same prefix
 sha256=c991b247a1a0d7bb9c39aa35faf0fe9e19764213f28ffba3109388e62ee0269c
 url="http://deb.debian.org/debian/pool/main/c/catch2/catch2_${version}.orig.tar.gz"
 deps="$PWD/build/deps"
