@@ -19,11 +19,13 @@ done
 
 extras=()
 for s in "${stages[@]}"; do
-  [[ "$s" == ci-clang || "$s" == tsan ]] && extras+=(clang)
-  [[ "$s" == catch3 ]] && extras+=(catch3)
+  case "$s" in
+    ci-clang | tsan) extras+=(clang) ;;
+    catch3) extras+=(catch3) ;;
+  esac
 done
 scripts/install-deps.sh "${extras[@]}"
-for s in "${stages[@]}"; do [[ "$s" == catch3 ]] && scripts/install-catch3.sh; done
+if [[ " ${extras[*]} " == *" catch3 "* ]]; then scripts/install-catch3.sh; fi
 
 for s in "${stages[@]}"; do
   echo "=== spool tests: $s"
