@@ -1,8 +1,8 @@
 #pragma once
 
-// The three ways of doing one job that benchmarks/composition.cpp times and
+// The ways of doing one job that benchmarks/composition.cpp times and
 // benchmarks/instruction_counts.cpp counts instructions of, written once so
-// that both measure the same code:
+// that both measure the same code ((b0), a floor below (b), is described at (b)):
 //   (a) spool: a spooler of the in-memory store, two no-op transports (SMTP,
 //       FAX) and one preprocessor, composed at compile time;
 //   (b) hand-written: the same store operations on the same store, in a plain
@@ -35,7 +35,7 @@ inline spool::message three_recipients() {
     return m;
 }
 
-// What (a), (c) and the scaling runs time: n messages submitted, then drained.
+// What (a) and (c) do: n messages submitted, then drained.
 template <class Spooler>
 void submit_and_drain(Spooler& sp, const spool::message& m, std::int64_t n) {
     auto client = sp.client();
