@@ -114,7 +114,15 @@ public:
                     step_of_[i] = static_cast<std::uint8_t>(size_);
                     steps_[size_++] = t;
                 }
+        for (std::size_t i = 0, last = 0; i < Positions; ++i)
+            if (step_of_[i] != not_offered) {
+                composed_ = composed_ && step_of_[i] >= last;
+                last = step_of_[i];
+            }
     }
+
+    /// Whether the steps are in composed order (no catch-all before an exact transport).
+    bool composed() const noexcept { return composed_; }
 
     std::span<const spool::address_types* const> steps() const noexcept { return {steps_.data(), size_}; }
     /// The step of the transport at composed position i.
@@ -124,6 +132,7 @@ private:
     std::array<const spool::address_types*, Positions> steps_{};
     std::array<std::uint8_t, Positions> step_of_{};
     std::size_t size_ = 0;
+    bool composed_ = true;
 };
 
 /// The buffers a dispatch round works in. The spooler keeps one and reuses it

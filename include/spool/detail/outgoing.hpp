@@ -252,10 +252,13 @@ private:
         } else {
             dispatch_round<message_type> round(m, now, deadline, order_.steps(), scratch_);
             auto backoff = [&](unsigned n) { return core_.backoff(n); };
-            for (std::size_t step = 0; step < order_.steps().size(); ++step)
-                core_.for_each_transport([&](auto& t, std::size_t i) {
-                    if (order_.step_of(i) == step) round.offer(t, step, transports_[i], backoff);
-                });
+            auto offer = [&](auto& t, std::size_t i) { round.offer(t, order_.step_of(i), transports_[i], backoff); };
+            if (order_.composed()) core_.for_each_transport(offer);
+            else
+                for (std::size_t step = 0; step < order_.steps().size(); ++step)
+                    core_.for_each_transport([&](auto& t, std::size_t i) {
+                        if (order_.step_of(i) == step) offer(t, i);
+                    });
             tally_.recipients_deferred += round.finish();
         }
 
