@@ -135,12 +135,10 @@ private:
     }
 
     void write_group(run_report& report) {
-        auto& errors = errors_;
-        errors.assign(completions_.size(), std::error_code{});
         std::size_t written = 0;
         auto write_all = [&] {
             for (; written < completions_.size(); ++written)
-                errors[written] = write_completion(core_, completions_[written].done);
+                completions_[written].error = write_completion(core_, completions_[written].done);
         };
         const bool batched = can_batch<typename Core::store_type> &&
                              (completions_.size() > 1 || writes_together(completions_.front().done));
@@ -153,11 +151,11 @@ private:
             // A store's batch() rolls back when its work throws, so none of the
             // group is written; without one, the writes before the throw are.
             thrown = std::current_exception();
-            for (std::size_t i = batched ? 0 : written; i < errors.size(); ++i) errors[i] = errc::store_failure;
+            for (std::size_t i = batched ? 0 : written; i < completions_.size(); ++i)
+                completions_[i].error = errc::store_failure;
         }
-        for (std::size_t i = 0; i < completions_.size(); ++i) {
-            auto& [done, deadline] = completions_[i];
-            if (const std::error_code ec = batch_error ? batch_error : errors[i]) {
+        for (auto& [done, deadline, error] : completions_) {
+            if (const std::error_code ec = batch_error ? batch_error : error) {
                 store_failed(done.id, done.now, report, ec);
             } else {
                 announce_completion(core_, done, tally_);
@@ -222,7 +220,9 @@ private:
             }
         } release{queue, id, completions_};
         // A load that throws adds no slot (emplace_back's strong guarantee); the lock is released all the same.
-        auto& [c, deadline] = completions_.emplace_back(id, now, [&] { return core_.store().load(id); });
+        pending_completion& slot = completions_.emplace_back(id, now, [&] { return core_.store().load(id); });
+        completion<message_type>& c = slot.done;
+        time_point& deadline = slot.deadline;
         release.has_slot = true;
 
         if (!c.loaded()) return store_failed(id, now, report, c.load_error());
@@ -309,6 +309,7 @@ private:
         explicit pending_completion(Args&&... args) : done(std::forward<Args>(args)...) {}
         completion<message_type> done;
         time_point deadline{};
+        std::error_code error; // of its store writes
     };
 
     Core& core_;
@@ -316,7 +317,6 @@ private:
     offer_order<Core::policies::size> order_;
     std::array<transport_state, Core::policies::size> transports_{};
     std::vector<pending_completion> completions_;
-    std::vector<std::error_code> errors_; // commit()'s, kept to reuse its memory
     std::vector<message_id> committed_;   // committed, still to unlock
     tally tally_;                         // counted since the last publish_counts()
     std::size_t unpublished_ = 0;         // messages committed since then
