@@ -99,10 +99,10 @@ std::optional<std::vector<recipient>> flattened(const std::vector<recipient>& gi
 inline std::optional<std::vector<recipient>> without_duplicates(const std::vector<recipient>& rs) {
     constexpr std::size_t few = 16;
     if (rs.size() <= few) {
-        bool duplicates = false;
-        for (std::size_t i = 1; i < rs.size() && !duplicates; ++i)
-            for (std::size_t j = 0; j < i && !duplicates; ++j) duplicates = same_address(rs[j], rs[i]);
-        if (!duplicates) return std::nullopt;
+        for (auto i = rs.begin(); i != rs.end(); ++i)
+            for (auto j = rs.begin(); j != i; ++j)
+                if (same_address(*j, *i)) return merged_duplicates(rs);
+        return std::nullopt;
     }
     return merged_duplicates(rs);
 }
