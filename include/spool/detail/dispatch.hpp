@@ -137,10 +137,16 @@ private:
     bool composed_ = true;
 };
 
+/// Where a recipient is in a round: the step of the offer order it waits for,
+/// or one of dispatch_round's marks. An enum rather than std::uint8_t because a
+/// store through a character type may alias anything, and every loop of a
+/// round would then reload what it reads after each store.
+enum class route_mark : std::uint8_t {};
+
 /// The buffers a dispatch round works in. The spooler keeps one and reuses it
 /// for every message, so a round allocates nothing once they have grown.
 struct dispatch_scratch {
-    std::vector<std::uint8_t> route; // per recipient: the step it waits for, or a mark below
+    std::vector<route_mark> route; // per recipient
     std::vector<std::size_t> assigned;
     std::vector<transmit_outcome> outcomes;
 };
@@ -175,7 +181,7 @@ public:
         auto& route = scratch_.route;
         std::size_t count = 0;
         for (std::size_t i = 0; i < route.size(); ++i)
-            if (route[i] == step) scratch_.assigned[count++] = i;
+            if (route[i] == at(step)) scratch_.assigned[count++] = i;
         if (count == 0) return;
         // (pointer, size) spans: the range constructors' constraints are costly to compile.
         const std::span<const std::size_t> assigned(scratch_.assigned.data(), count);
@@ -220,8 +226,9 @@ public:
     /// Ends the round: recipients in play that no transport took get
     /// non-delivery status. Returns how many recipients the round deferred.
     std::size_t finish() {
-        for (std::size_t i = 0; i < scratch_.route.size(); ++i)
+        for (std::size_t i = 0; unrouted_ > 0 && i < scratch_.route.size(); ++i)
             if (scratch_.route[i] == unrouted) {
+                --unrouted_;
                 recipient& r = message_.recipients[i];
                 fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
             }
@@ -229,12 +236,14 @@ public:
     }
 
 private:
-    static constexpr std::uint8_t done_here = 0xFF; // not in play, taken, or deferred in this round
-    static constexpr std::uint8_t unrouted = 0xFE;  // in play, and no step left matches it
+    static constexpr route_mark done_here{0xFF}; // not in play, taken, or deferred in this round
+    static constexpr route_mark unrouted{0xFE};  // in play, and no step left matches it
+    static constexpr route_mark at(std::size_t step) noexcept { return static_cast<route_mark>(step); }
 
-    std::uint8_t route_from(const recipient& r, std::size_t step) const {
+    route_mark route_from(const recipient& r, std::size_t step) {
         for (; step < steps_.size(); ++step)
-            if (steps_[step]->matches(r.address_type)) return static_cast<std::uint8_t>(step);
+            if (steps_[step]->matches(r.address_type)) return at(step);
+        ++unrouted_;
         return unrouted;
     }
 
@@ -276,6 +285,7 @@ private:
     std::span<const spool::address_types* const> steps_;
     dispatch_scratch& scratch_;
     std::size_t deferred_ = 0;
+    std::size_t unrouted_ = 0; // recipients for finish() to fail
 };
 
 } // namespace spool::detail
