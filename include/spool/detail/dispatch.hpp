@@ -52,7 +52,7 @@ inline bool awaiting_transport(const recipient& r) noexcept { return !r.responsi
 /// those types still waits for a transport (at submit, and again in the spooler).
 template <class Message>
 bool preprocessor_applies(const spool::address_types& types, const Message& m) {
-    // A plain loop: std::any_of's four-way unrolling costs more than it saves on a few recipients.
+    // A plain loop: libstdc++'s any_of unrolls by four, which costs more than it saves on a few recipients.
     for (const recipient& r : m.recipients)
         if (awaiting_transport(r) && types.matches(r.address_type)) return true;
     return false;
