@@ -110,21 +110,18 @@ public:
     explicit offer_order(TypesAt&& types_at) {
         static_assert(Positions < not_offered, "spool: too many composed policies");
         step_of_.fill(not_offered);
-        for (bool exact : {true, false})
+        for (bool exact : {true, false}) {
             for (std::size_t i = 0; i < Positions; ++i)
                 if (const spool::address_types* t = types_at(i); t && t->catch_all() != exact) {
                     step_of_[i] = static_cast<std::uint8_t>(size_);
                     steps_[size_++] = t;
                 }
-        for (std::size_t i = 0, last = 0; i < Positions; ++i)
-            if (step_of_[i] != not_offered) {
-                composed_ = composed_ && step_of_[i] >= last;
-                last = step_of_[i];
-            }
+            if (exact) exact_steps_ = size_;
+        }
     }
 
-    /// Whether the steps are in composed order (no catch-all before an exact transport).
-    bool composed() const noexcept { return composed_; }
+    /// Whether the transport at composed position i matches exact address types (not a catch-all).
+    bool exact(std::size_t i) const noexcept { return step_of_[i] < exact_steps_; }
 
     std::span<const spool::address_types* const> steps() const noexcept { return {steps_.data(), size_}; }
     /// The step of the transport at composed position i.
@@ -134,7 +131,7 @@ private:
     std::array<const spool::address_types*, Positions> steps_{};
     std::array<std::uint8_t, Positions> step_of_{};
     std::size_t size_ = 0;
-    bool composed_ = true;
+    std::size_t exact_steps_ = 0; // the steps before the first catch-all
 };
 
 /// Where a recipient is in a round: the step of the offer order it waits for,

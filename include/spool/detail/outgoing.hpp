@@ -252,13 +252,11 @@ private:
         } else {
             dispatch_round<message_type> round(m, now, deadline, order_.steps(), scratch_);
             auto backoff = [&](unsigned n) { return core_.backoff(n); };
-            auto offer = [&](auto& t, std::size_t i) { round.offer(t, order_.step_of(i), transports_[i], backoff); };
-            if (order_.composed()) core_.for_each_transport(offer);
-            else
-                for (std::size_t step = 0; step < order_.steps().size(); ++step)
-                    core_.for_each_transport([&](auto& t, std::size_t i) {
-                        if (order_.step_of(i) == step) offer(t, i);
-                    });
+            // Two walks give offer_order's order: exact transports, then catch-alls.
+            for (bool exact : {true, false})
+                core_.for_each_transport([&](auto& t, std::size_t i) {
+                    if (order_.exact(i) == exact) round.offer(t, order_.step_of(i), transports_[i], backoff);
+                });
             tally_.recipients_deferred += round.finish();
         }
 
