@@ -32,6 +32,16 @@ enum class errc {
     not_a_spool_store,
     /// The database was written by a newer spool, with a schema this build does not know.
     schema_too_new,
+    /// A stored message was written in a format newer than this build reads; it was left as it was.
+    format_too_new,
+    /// The message, encoded, is larger than the store accepts; nothing was written.
+    message_too_large,
+    /// The database file is a damaged SQLite database (not another application's): recover it, do not discard it.
+    damaged_store,
+    /// The database names spool's schema with a version that no spool ever wrote.
+    invalid_schema,
+    /// Another spooler already works this store (the exception's text names its process).
+    spool_in_use,
 };
 
 namespace detail {
@@ -53,6 +63,12 @@ public:
         case errc::corrupt_message: return "the stored message could not be decoded; it was moved to quarantine";
         case errc::not_a_spool_store: return "the database is not a spool store";
         case errc::schema_too_new: return "the database was written by a newer spool and cannot be opened";
+        case errc::format_too_new: return "the stored message was written by a newer spool; it was left as it was";
+        case errc::message_too_large: return "the message is larger than the store accepts";
+        case errc::damaged_store:
+            return "the database is damaged; recover it (sqlite3 <file> .recover) rather than discard it";
+        case errc::invalid_schema: return "the database's spool schema version is not one spool ever wrote";
+        case errc::spool_in_use: return "another spooler already works this store";
         }
         return "unknown spool error";
     }

@@ -214,6 +214,7 @@ public:
         if (rc == SQLITE_DONE) return errc::not_found;
         if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
         auto m = decode<Payload>(body);
+        if (!m && m.error() == errc::format_too_new) return m.error(); // a newer spool's: left for it, untouched
         if (!m) {
             // Out of the queue's way, kept for a person to look at.
             write([&](sqlite3* db) -> std::error_code {

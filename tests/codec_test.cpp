@@ -1,0 +1,145 @@
+// The stored form of a message: every earlier format still decodes, a newer
+// one is refused, damage is detected, and decoding is linear in its input.
+
+#include "catch.hpp"
+#include "support/format_fixtures.hpp"
+
+#include <spool/codec.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <new>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace {
+
+const std::filesystem::path fixtures_dir = SPOOL_TEST_FIXTURES_DIR;
+
+std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+} // namespace
+
+// Run once by hand when the format changes: it writes the current format's fixtures.
+TEST_CASE("write the current format's fixtures", "[.write-fixtures]") {
+    const auto dir = fixtures_dir / ("format-" + std::to_string(spool::detail::message_format));
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, m] : spool_test::format_fixtures())
+        std::ofstream(dir / (name + ".bin"), std::ios::binary) << spool::encode(m);
+    SUCCEED("wrote " << dir);
+}
+
+// Counts the bytes this test binary holds allocated, and the most it held, so
+// a test can check that decoding costs memory in proportion to its input.
+namespace {
+std::atomic<std::size_t> allocated{0}, peak{0};
+} // namespace
+void* operator new(std::size_t n) {
+    void* p = std::malloc(n + sizeof(std::max_align_t));
+    if (!p) throw std::bad_alloc();
+    *static_cast<std::size_t*>(p) = n;
+    const std::size_t now = allocated.fetch_add(n) + n;
+    for (std::size_t seen = peak.load(); now > seen && !peak.compare_exchange_weak(seen, now);) {}
+    return static_cast<char*>(p) + sizeof(std::max_align_t);
+}
+void operator delete(void* p) noexcept {
+    if (!p) return;
+    char* block = static_cast<char*>(p) - sizeof(std::max_align_t);
+    allocated.fetch_sub(*reinterpret_cast<std::size_t*>(block));
+    std::free(block);
+}
+void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
+
+TEST_CASE("every format a spool ever wrote still decodes to the same message") {
+    const auto expected = spool_test::format_fixtures();
+    int formats = 0;
+    for (std::uint64_t format = 1; format <= spool::detail::message_format; ++format) {
+        const auto dir = fixtures_dir / ("format-" + std::to_string(format));
+        INFO("format " << format);
+        REQUIRE(std::filesystem::is_directory(dir));
+        ++formats;
+        for (const auto& [name, m] : expected) {
+            INFO(name);
+            const auto decoded = spool::decode<spool::mail_payload>(read_file(dir / (name + ".bin")));
+            REQUIRE(decoded.has_value());
+            CHECK(*decoded == m);
+        }
+    }
+    CHECK(formats == static_cast<int>(spool::detail::message_format));
+}
+
+TEST_CASE("the current format is what the newest fixtures hold, so a format change needs new fixtures") {
+    const auto dir = fixtures_dir / ("format-" + std::to_string(spool::detail::message_format));
+    for (const auto& [name, m] : spool_test::format_fixtures()) {
+        INFO(name);
+        CHECK(spool::encode(m) == read_file(dir / (name + ".bin")));
+    }
+}
+
+TEST_CASE("a record from a newer format is refused as too new, not as corrupt") {
+    auto bytes = spool::encode(spool_test::format_fixtures().front().second);
+    bytes[0] = static_cast<char>(spool::detail::message_format + 1);
+    const auto decoded = spool::decode<spool::mail_payload>(bytes);
+    REQUIRE_FALSE(decoded.has_value());
+    CHECK(decoded.error() == spool::errc::format_too_new);
+}
+
+TEST_CASE("a flipped bit anywhere in a record is found by its checksum") {
+    const auto bytes = spool::encode(spool_test::format_fixtures()[1].second);
+    int found = 0, tried = 0;
+    for (std::size_t i = 1; i < bytes.size(); ++i) // byte 0 is the format, judged before the checksum
+        for (int bit = 0; bit < 8; ++bit) {
+            auto damaged = bytes;
+            damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));
+            ++tried;
+            const auto decoded = spool::decode<spool::mail_payload>(damaged);
+            if (!decoded && decoded.error() == spool::errc::corrupt_message) ++found;
+        }
+    CHECK(found == tried);
+}
+
+TEST_CASE("bytes that are no record are corrupt") {
+    for (std::string bad : {std::string{}, std::string(1, '\0'), std::string("\x02", 1), std::string("\x02\x01\x02\x03", 4)}) {
+        const auto decoded = spool::decode<spool::mail_payload>(bad);
+        REQUIRE_FALSE(decoded.has_value());
+        CHECK(decoded.error() == spool::errc::corrupt_message);
+    }
+}
+
+TEST_CASE("a count that claims more items than the record holds costs no more memory than the record") {
+    // A format-1 record (no checksum to get past): an envelope whose recipient
+    // count claims every byte that follows is a recipient, then 1 MiB of bytes
+    // that end in the middle of one.
+    spool::byte_writer w;
+    w.unsigned_number(1);          // format
+    w.unsigned_number(7);          // id
+    w.string("IPM.Note");          // class
+    const std::size_t tail = 1 << 20;
+    w.unsigned_number(tail);       // recipients: one per byte left
+    std::string record = w.take() + std::string(tail, '\x01'); // each recipient would need more than one byte
+    const std::size_t before = allocated.load();
+    peak.store(before);
+    const auto decoded = spool::decode<spool::mail_payload>(record);
+    CHECK_FALSE(decoded.has_value());
+    CHECK(peak.load() - before < 64 * record.size());
+}
+
+TEST_CASE("a long run of valid items decodes, in memory proportional to the record") {
+    spool::byte_writer w;
+    w.unsigned_number(1);
+    w.unsigned_number(7);
+    w.string("IPM.Note");
+    const std::size_t n = 100'000;
+    w.unsigned_number(n);
+    std::string record = w.take() + std::string(n * spool::detail::min_recipient_bytes, '\0'); // each a pending recipient
+    const std::size_t before = allocated.load();
+    peak.store(before);
+    const auto decoded = spool::decode<spool::mail_payload>(record);
+    CHECK_FALSE(decoded.has_value()); // the envelope ends where the recipients do
+    CHECK(peak.load() - before < 64 * record.size());
+}
