@@ -81,18 +81,29 @@ TEST_CASE("the current format is what the newest fixtures hold, so a format chan
     }
 }
 
-TEST_CASE("a record from a newer format is refused as too new, not as corrupt") {
-    auto bytes = spool::encode(spool_test::format_fixtures().front().second);
-    bytes[0] = static_cast<char>(spool::detail::message_format + 1);
-    const auto decoded = spool::decode<spool::mail_payload>(bytes);
-    REQUIRE_FALSE(decoded.has_value());
-    CHECK(decoded.error() == spool::errc::format_too_new);
+TEST_CASE("a whole record of a newer format is refused as too new, a damaged one as corrupt") {
+    // A newer format keeps the checksum trailer every format since 2 has.
+    std::string record(1, static_cast<char>(spool::detail::message_format + 1));
+    record += "whatever a later spool writes";
+    const std::uint32_t sum = spool::detail::crc32c(record);
+    for (int i = 0; i < 4; ++i) record += static_cast<char>((sum >> (8 * i)) & 0xff);
+    const auto newer = spool::decode<spool::mail_payload>(record);
+    REQUIRE_FALSE(newer.has_value());
+    CHECK(newer.error() == spool::errc::format_too_new);
+
+    record[3] ^= 0x10;
+    const auto damaged = spool::decode<spool::mail_payload>(record);
+    REQUIRE_FALSE(damaged.has_value());
+    CHECK(damaged.error() == spool::errc::corrupt_message);
+    const auto garbage = spool::decode<spool::mail_payload>("not a message");
+    REQUIRE_FALSE(garbage.has_value());
+    CHECK(garbage.error() == spool::errc::corrupt_message);
 }
 
 TEST_CASE("a flipped bit anywhere in a record is found by its checksum") {
     const auto bytes = spool::encode(spool_test::format_fixtures()[1].second);
     int found = 0, tried = 0;
-    for (std::size_t i = 1; i < bytes.size(); ++i) // byte 0 is the format, judged before the checksum
+    for (std::size_t i = 0; i < bytes.size(); ++i)
         for (int bit = 0; bit < 8; ++bit) {
             auto damaged = bytes;
             damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));

@@ -3,6 +3,7 @@
 
 #include "catch.hpp"
 #include "support/fixtures.hpp"
+#include "support/sqlite_files.hpp"
 #include "support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
@@ -25,24 +26,10 @@ using namespace std::chrono_literals;
 using spool_test::is;
 using spool_test::mail;
 using spool_test::smtp;
+using spool_test::raw_sql;
+using spool_test::read_file;
 
 namespace {
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void raw_sql(const std::string& path, const std::string& sql) {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-    char* error = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-    INFO((error ? error : ""));
-    sqlite3_free(error);
-    sqlite3_close(db);
-    REQUIRE(rc == SQLITE_OK);
-}
 
 void report(const std::vector<spool::testing::conformance_failure>& failures) {
     for (const auto& f : failures) FAIL_CHECK(f.check << ": " << f.problem);

@@ -158,7 +158,9 @@ namespace detail {
 
 // The first byte of every encoded message; a new layout gets a new number and
 // the decoder keeps reading the old ones. 1: no checksum; 2: a CRC-32C of the
-// record follows it, in four bytes, least significant first.
+// record follows it, in four bytes, least significant first. Every format from
+// 2 on keeps that trailer, so that a record of a newer format can be told
+// from a damaged one.
 inline constexpr std::uint64_t message_format = 2;
 inline constexpr std::size_t checksum_bytes = 4;
 
@@ -382,7 +384,6 @@ template <encodable_payload Payload>
 result<basic_message<Payload>> decode(std::string_view bytes) {
     std::uint64_t format = 0;
     if (!byte_reader(bytes).unsigned_number(format) || format == 0) return errc::corrupt_message;
-    if (format > detail::message_format) return errc::format_too_new;
     if (format >= 2) {
         if (bytes.size() < detail::checksum_bytes) return errc::corrupt_message;
         const std::string_view sum = bytes.substr(bytes.size() - detail::checksum_bytes);
@@ -392,6 +393,8 @@ result<basic_message<Payload>> decode(std::string_view bytes) {
             stored |= static_cast<std::uint32_t>(static_cast<std::uint8_t>(sum[i])) << (8 * i);
         if (stored != detail::crc32c(bytes)) return errc::corrupt_message;
     }
+    // Whole, by its checksum, but newer than this build: keep it for a newer spool.
+    if (format > detail::message_format) return errc::format_too_new;
     byte_reader r(bytes);
     basic_message<Payload> m;
     if (!r.unsigned_number(format) || !detail::decode_body(r, m, 0) || !r.done()) return errc::corrupt_message;

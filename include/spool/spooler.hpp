@@ -54,6 +54,12 @@ public:
     store_type& store() noexcept { return core_.store(); }
 
     /// One pass over the outgoing queue, on the calling thread.
+    ///
+    /// The first run (run_once(), drain() or start()) takes the store's spooler
+    /// lock where the store has one (the SQLite store does), and the spooler
+    /// holds it for its life: while another spooler, in this process or
+    /// another, works the same database, it throws std::system_error with
+    /// errc::spool_in_use, whose text names the holder's process id.
     run_report run_once() { return outgoing_.run_once(); }
 
     /// Passes until no message is due now and no mail waits; messages waiting for a later time stay queued.
@@ -73,14 +79,18 @@ public:
         }
     }
 
-    /// Runs the spooler on a background thread, woken by submits and by due retries.
+    /// Runs the spooler on a background thread, woken by submits and by due
+    /// retries (and, on a store that can tell, by submits from other
+    /// processes). Throws as run_once() does when another spooler works the store.
     void start() {
         if (worker_.joinable()) return;
+        outgoing_.claim(); // here, so that the caller hears of another spooler
         core_.clear_stop();
         worker_ = std::thread([this] { work(); });
     }
 
-    /// Stops the background thread after the pass in progress. Idempotent.
+    /// Stops the background thread. A pass in progress ends after the message
+    /// it is handing off (its outcome is written); the rest stay queued. Idempotent.
     void stop() {
         if (!worker_.joinable()) return;
         core_.request_stop();
@@ -89,6 +99,10 @@ public:
     }
 
     bool running() const noexcept { return worker_.joinable(); }
+
+    /// Whether stop() has been called and the background thread has not yet
+    /// ended: a long hand-off may look at it to finish early.
+    bool stopping() const noexcept { return running() && core_.stop_requested(); }
 
     /// Makes the background thread look at the queue now, e.g. after a
     /// transport's messaging system came back (MAPI NOTIFY_READYTOSEND).
@@ -147,7 +161,23 @@ private:
                 // A store that throws must not end the spooler; try again after a pause.
                 wait = std::chrono::milliseconds{100};
             }
-            if (wait.count() > 0) core_.sleep(wait);
+            if (wait.count() > 0) idle(wait);
+        }
+    }
+
+    // A client in another process cannot call wake(), so where the store can
+    // tell that someone else wrote to it, the idle wait looks every so often.
+    static constexpr std::chrono::milliseconds other_writers_every{50};
+    void idle(std::chrono::milliseconds wait) {
+        if constexpr (detail::sees_other_writers<store_type>) {
+            const auto until = std::chrono::steady_clock::now() + wait;
+            for (;;) {
+                const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+                if (left.count() <= 0 || core_.sleep(std::min(left, other_writers_every))) return;
+                if (core_.store().written_elsewhere()) return;
+            }
+        } else {
+            core_.sleep(wait);
         }
     }
 

@@ -173,10 +173,12 @@ public:
     }
 
     /// Sleeps until woken, stopped, or `d` has passed; consumes the wake-up.
-    void sleep(std::chrono::milliseconds d) {
+    /// True when woken or stopped, false when the time ran out.
+    bool sleep(std::chrono::milliseconds d) {
         std::unique_lock l{wake_mutex_};
-        wake_cv_.wait_for(l, d, [&] { return woken_.load() || stopping_.load(); });
+        const bool roused = wake_cv_.wait_for(l, d, [&] { return woken_.load() || stopping_.load(); });
         woken_.store(false);
+        return roused;
     }
 
     /// The background thread's stop signal: set under the sleeper's mutex, so a

@@ -9,6 +9,8 @@
 #include <spool/detail/one_commit.hpp>
 #include <spool/detail/guarded.hpp>
 #include <spool/detail/queue_state.hpp>
+#include <spool/detail/store_capabilities.hpp>
+#include <spool/error.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 
@@ -22,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -70,11 +73,24 @@ public:
 
     run_report run_once() {
         std::lock_guard run{run_mutex_};
+        claim_store();
         run_report report;
         report.received = receive_waiting(core_, incoming_per_pass);
+        if (store_faults_ > 0 && core_.now() < store_probe_at_) {
+            note_due(report, store_probe_at_);
+            return report;
+        }
         auto queue = core_.store().outgoing_queue();
         try {
             for (const queue_entry& entry : queue) {
+                // Stop between messages: a stop hands off at most the message in progress.
+                if (core_.stop_requested()) break;
+                // While the store cannot commit, nothing more is handed off: its
+                // outcome could not be recorded, and the message would be sent again.
+                if (store_faults_ > 0 && core_.now() < store_probe_at_) {
+                    note_due(report, store_probe_at_);
+                    break;
+                }
                 ++report.examined;
                 process(entry.id, report);
                 // A store that cannot batch commits each write alone anyway: holding
@@ -95,7 +111,19 @@ public:
     /// The most messages whose outcomes share one store commit (1: each its own).
     void group_commits(std::size_t limit) { group_limit_.store(limit == 0 ? 1 : limit); }
 
+    /// Takes the store's spooler lock, where it has one, if not yet held.
+    /// Throws std::system_error (errc::spool_in_use) while another spooler holds it.
+    void claim() {
+        std::lock_guard run{run_mutex_};
+        claim_store();
+    }
+
 private:
+    void claim_store() {
+        if constexpr (locks_spooler<typename Core::store_type>)
+            if (!store_lock_) store_lock_.emplace(core_.store().lock_spooler());
+    }
+
     static constexpr std::size_t incoming_per_pass = 1000;
 
     void end_pass(run_report& report) {
@@ -158,6 +186,7 @@ private:
             if (const std::error_code ec = batch_error ? batch_error : error) {
                 store_failed(done.id, done.now, report, ec);
             } else {
+                if (!message_failures_.empty()) message_failures_.erase(done.id);
                 announce_completion(core_, done, tally_);
                 if (done.finished) ++report.finished;
                 else {
@@ -183,10 +212,21 @@ private:
         core_.counts().add(std::exchange(tally_, {}));
         unpublished_ = 0;
     }
-    // A store that failed a step is asked again a little later rather than at
-    // once, so that drain() ends and a failing disk is not hammered. Nothing
-    // is lost: the message stays queued as it was before the failed step.
+    // A store that failed a step is asked again later rather than at once, so
+    // that drain() ends and a failing disk is not hammered. Nothing is lost:
+    // the message stays queued as it was before the failed step. The wait
+    // doubles with each failure in a row, up to a minute.
     static constexpr std::chrono::seconds store_retry{1};
+    static constexpr unsigned max_doublings = 6;
+    static std::chrono::seconds store_backoff(unsigned failures) {
+        return store_retry * (1u << std::min(failures == 0 ? 0u : failures - 1, max_doublings));
+    }
+
+    // An error of the store itself (I/O, a full disk, a failed commit), as
+    // against one about this message (too large, gone, undecodable).
+    static bool store_fault(std::error_code ec) {
+        return ec.category() != spool_category() || ec == errc::store_failure;
+    }
 
     void process(message_id id, run_report& report) {
         auto& queue = core_.queue();
@@ -228,6 +268,12 @@ private:
         if (!c.loaded()) return store_failed(id, now, report, c.load_error());
         message_type& m = c.message();
         if (!m.submitted()) return; // aborted between the queue snapshot and the lock
+        if (store_faults_ > 0) {
+            // After failed commits, a write must work before anything is handed
+            // off: the message, saved as it is, is the probe.
+            if (auto ec = core_.store().save(id, m)) return store_failed(id, now, report, ec);
+            store_faults_ = 0;
+        }
         c.begin(core_);
         m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
 
@@ -299,7 +345,14 @@ private:
     void store_failed(message_id id, time_point now, run_report& report, std::error_code ec) {
         ++report.store_errors;
         core_.counts().store_error(ec);
-        wait(id, now + store_retry, report);
+        if (store_fault(ec)) {
+            // The whole store: no hand-off until the probe time, then a write
+            // first. The messages of one failed commit count once.
+            if (now >= store_probe_at_) store_probe_at_ = now + store_backoff(++store_faults_);
+            wait(id, store_probe_at_, report);
+        } else {
+            wait(id, now + store_backoff(++message_failures_[id]), report);
+        }
     }
 
     struct pending_completion {
@@ -320,6 +373,10 @@ private:
     std::size_t unpublished_ = 0;         // messages committed since then
     dispatch_scratch scratch_;
     std::atomic<std::size_t> group_limit_{64};
+    unsigned store_faults_ = 0;   // store-level failures in a row; hand-offs wait while > 0
+    time_point store_probe_at_{}; // when a write may be tried again
+    std::unordered_map<message_id, unsigned> message_failures_; // message-level failures in a row
+    std::optional<spooler_lock_of<typename Core::store_type>> store_lock_; // held from the first run for the spooler's life
 };
 
 } // namespace detail

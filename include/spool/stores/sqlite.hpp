@@ -31,8 +31,12 @@
 #include <sqlite3.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <climits>
 
 #include <algorithm>
 #include <atomic>
@@ -73,6 +77,10 @@ struct sqlite_options {
     std::int64_t max_size_bytes = 0;
     /// The most operations one group commit carries.
     std::size_t group_commit_limit = 256;
+    /// The largest encoded message the store takes (0: SQLite's own limit, 1e9
+    /// bytes by default). Set with sqlite3_limit(SQLITE_LIMIT_LENGTH); a larger
+    /// message is refused with errc::message_too_large before anything is written.
+    std::int64_t max_message_bytes = 0;
 };
 
 namespace detail::sqlite {
@@ -91,7 +99,12 @@ inline constexpr std::string_view migrations[] = {
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 inline constexpr const char* application = "spool";
 
-inline std::error_code error(int code) { return {code & 0xff, sqlite_category()}; }
+// A blob or row over SQLite's length limit is a message too large for this
+// store, whichever statement found it.
+inline std::error_code error(int code) {
+    if ((code & 0xff) == SQLITE_TOOBIG) return errc::message_too_large;
+    return {code & 0xff, sqlite_category()};
+}
 
 // Prepared statements, kept per connection and keyed by the SQL text's
 // address (every statement is a string literal), so each is compiled once.
@@ -138,13 +151,17 @@ public:
 
     bool ok() const noexcept { return rc_ == SQLITE_OK; }
     int prepare_result() const noexcept { return rc_; }
-    statement& bind(int i, std::int64_t v) { return sqlite3_bind_int64(stmt_, i, v), *this; }
+    // A bind that fails (a blob over SQLite's limit, say) is kept, and step()
+    // returns it instead of running the statement without that value.
+    statement& bind(int i, std::int64_t v) { return checked(sqlite3_bind_int64(stmt_, i, v)); }
     /// The blob must stay alive while this statement does: SQLite reads it in
     /// place rather than copying it (every blob here is a caller's local).
     statement& bind(int i, std::string_view blob) {
-        return sqlite3_bind_blob(stmt_, i, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC), *this;
+        return checked(sqlite3_bind_blob64(stmt_, i, blob.data(), blob.size(), SQLITE_STATIC));
     }
-    int step() { return sqlite3_step(stmt_); }
+    int step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
+    /// Runs a statement that returns no rows: its error, or none.
+    std::error_code run();
     std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
     std::string text(int column) {
         const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
@@ -152,10 +169,20 @@ public:
     }
 
 private:
+    statement& checked(int rc) {
+        if (rc_ == SQLITE_OK) rc_ = rc;
+        return *this;
+    }
+
     sqlite3_stmt* stmt_ = nullptr;
     int rc_ = SQLITE_OK;
     bool cached_ = false;
 };
+
+inline std::error_code statement::run() {
+    const int rc = step();
+    return rc == SQLITE_DONE ? std::error_code{} : error(rc);
+}
 
 inline int exec(sqlite3* db, std::string_view sql) {
     return sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, nullptr);
@@ -168,6 +195,39 @@ inline int exec(statement_cache& cache, sqlite3* db, std::string_view sql) {
     if (!st.ok()) return st.prepare_result();
     const int rc = st.step();
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+// SQLite could not read the file as a database, or found it inconsistent.
+inline bool unreadable(int rc) { return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB; }
+
+// A file SQLite cannot read is damaged when it still has the shape of an
+// SQLite database: SQLite's header, or (with the first page gone) whole pages
+// after it that begin as b-tree pages do. Anything else is another
+// application's file. An operator told "damaged" recovers the file rather than
+// throwing away a spool.
+// `head` is the start of a file of `size` bytes.
+inline bool has_database_pages(std::string_view head, std::size_t size) {
+    for (std::size_t page = 512; page <= 65536; page *= 2) {
+        if (size < 2 * page || size % page != 0) continue;
+        for (std::size_t at = page; at < head.size() && at <= 8 * page; at += page) {
+            const auto kind = static_cast<unsigned char>(head[at]); // interior or leaf, index or table
+            if (kind == 0x02 || kind == 0x05 || kind == 0x0a || kind == 0x0d) return true;
+        }
+    }
+    return false;
+}
+inline std::error_code damaged_or_foreign(const std::string& path) {
+    constexpr std::string_view sqlite_header{"SQLite format 3\0", 16};
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0 || st.st_size <= 0) return errc::not_a_spool_store;
+    std::string head(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), std::size_t{1} << 20), '\0');
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errc::not_a_spool_store;
+    const ssize_t n = ::read(fd, head.data(), head.size());
+    ::close(fd);
+    head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    const bool damaged = head.rfind(sqlite_header, 0) == 0 || has_database_pages(head, static_cast<std::size_t>(st.st_size));
+    return damaged ? errc::damaged_store : errc::not_a_spool_store;
 }
 
 inline std::int64_t nanoseconds(time_point t) {
@@ -271,14 +331,12 @@ public:
             if (auto ec = dequeue(db, id)) return ec;
             if (deleted) {
                 detail::sqlite::statement st(state_->statements, db, "DELETE FROM messages WHERE id = ?");
-                return st.bind(1, key(id)).step() == SQLITE_DONE ? std::error_code{}
-                                                                  : detail::sqlite::error(sqlite3_errcode(db));
+                return st.bind(1, key(id)).run();
             }
             if (auto ec = update_body(db, id, body)) return ec;
             if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
                 detail::sqlite::statement st(state_->statements, db, "UPDATE messages SET folder = ? WHERE id = ?");
-                if (st.bind(1, static_cast<std::int64_t>(move->folder)).bind(2, key(id)).step() != SQLITE_DONE)
-                    return detail::sqlite::error(sqlite3_errcode(db));
+                if (auto ec = st.bind(1, static_cast<std::int64_t>(move->folder)).bind(2, key(id)).run()) return ec;
             }
             return {};
         });
@@ -342,11 +400,61 @@ public:
     std::error_code integrity_check() const {
         std::lock_guard g{state_->db_mutex};
         detail::sqlite::statement st(state_->statements, state_->db, "PRAGMA integrity_check");
-        if (st.step() != SQLITE_ROW) return detail::sqlite::error(sqlite3_errcode(state_->db));
+        if (const int rc = st.step(); rc != SQLITE_ROW) return detail::sqlite::error(rc);
         return st.text(0) == "ok" ? std::error_code{} : detail::sqlite::error(SQLITE_CORRUPT);
     }
 
     static constexpr int schema_version = detail::sqlite::latest_schema;
+
+    /// Held for its life by the one spooler that works this store: an exclusive
+    /// lock (flock) on the file "<database>-spooler", which holds the holder's
+    /// process id. Releasing it (destruction) lets another spooler start.
+    class spooler_lock {
+    public:
+        spooler_lock(spooler_lock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+        spooler_lock& operator=(spooler_lock&&) = delete;
+        ~spooler_lock() {
+            if (fd_ >= 0) ::close(fd_); // closing the last descriptor releases the flock
+        }
+
+    private:
+        friend basic_sqlite_store;
+        explicit spooler_lock(int fd) noexcept : fd_(fd) {}
+        int fd_;
+    };
+
+    /// Taken by a spooler when it first runs. Two spoolers on one database would
+    /// each hand off every message, since each keeps its lock in memory; the
+    /// second is refused: std::system_error with errc::spool_in_use, whose
+    /// text names the holder's process id.
+    spooler_lock lock_spooler() const {
+        const std::string lock_path = state_->path + "-spooler";
+        const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) throw std::system_error(errno, std::generic_category(), "spool: cannot open the spooler lock " + lock_path);
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            char pid[32] = {};
+            const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
+            std::string holder(pid, n > 0 ? static_cast<std::size_t>(n) : 0);
+            while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+            ::close(fd);
+            if (err != EWOULDBLOCK) throw std::system_error(err, std::generic_category(), "spool: cannot lock " + lock_path);
+            throw std::system_error(errc::spool_in_use, "spool: " + state_->path + " is already worked by the spooler in process " +
+                                                            (holder.empty() ? std::string("(unknown)") : holder) +
+                                                            " (lock file " + lock_path + ")");
+        }
+        const std::string pid = std::to_string(::getpid()) + "\n";
+        if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+            // The lock holds without the note; only the message to a second spooler is poorer.
+        }
+        return spooler_lock{fd};
+    }
+
+    /// Whether another connection to the database (another process, or another
+    /// store object on the same file) has committed since the last call. The
+    /// spooler asks this while idle, so that a message a client in another
+    /// process submits is sent at once (PRAGMA data_version).
+    bool written_elsewhere() const { return state_->written_elsewhere(); }
 
     /// How many commits the group commit has made, and how many operations they carried.
     std::pair<std::size_t, std::size_t> commit_counts() const {
@@ -373,7 +481,9 @@ private:
     };
 
     struct state {
+        std::string path;
         sqlite3* db = nullptr;
+        std::int64_t data_version = 0; // the writer's PRAGMA data_version when last asked
         sqlite_options options;
         std::recursive_mutex db_mutex;
         detail::sqlite::statement_cache statements; // used under db_mutex only
@@ -396,7 +506,8 @@ private:
             if (db) sqlite3_close_v2(db);
         }
 
-        std::error_code open(const std::string& path) {
+        std::error_code open(const std::string& file) {
+            path = file;
             // Created by us, owner-only, before SQLite sees it; SQLite gives the WAL the same mode.
             const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
             if (fd < 0) return detail::sqlite::error(SQLITE_CANTOPEN);
@@ -407,6 +518,8 @@ private:
             // Judge the schema before changing anything: a foreign or newer database stays as it was.
             int version = 0;
             if (auto ec = existing_schema(version)) return ec;
+            if (options.max_message_bytes > 0)
+                sqlite3_limit(db, SQLITE_LIMIT_LENGTH, static_cast<int>(std::min<std::int64_t>(options.max_message_bytes, INT32_MAX)));
             static constexpr const char* sync_modes[] = {"NORMAL", "FULL", "EXTRA"};
             const std::string pragmas = std::string("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = ") +
                                         sync_modes[static_cast<int>(options.sync)] + ";";
@@ -421,21 +534,38 @@ private:
             if (int rc = sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr))
                 return detail::sqlite::error(rc);
             sqlite3_busy_timeout(reader, static_cast<int>(options.busy_timeout.count()));
+            written_elsewhere(); // what other connections did before we opened is no news
             return {};
         }
 
-        // -1 for an empty database; errors for one that is not ours or too new.
+        bool written_elsewhere() {
+            std::lock_guard g{db_mutex};
+            detail::sqlite::statement st(statements, db, "PRAGMA data_version");
+            if (st.step() != SQLITE_ROW) return false;
+            const std::int64_t now = st.integer(0);
+            return std::exchange(data_version, now) != now;
+        }
+
+        // -1 for an empty database; errors for one that is damaged, not ours, or too new.
         std::error_code existing_schema(int& version) {
+            using detail::sqlite::unreadable;
             detail::sqlite::statement tables(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
             const int rc = tables.ok() ? tables.step() : tables.prepare_result();
-            if (rc == SQLITE_NOTADB) return errc::not_a_spool_store;
+            if (unreadable(rc)) return detail::sqlite::damaged_or_foreign(path);
             if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
             if (tables.integer(0) == 0) return version = -1, std::error_code{};
             detail::sqlite::statement schema(db, "SELECT application, version FROM spool_schema");
-            if (!schema.ok() || schema.step() != SQLITE_ROW || schema.text(0) != detail::sqlite::application)
-                return errc::not_a_spool_store;
-            version = static_cast<int>(schema.integer(1));
-            if (version > detail::sqlite::latest_schema) return errc::schema_too_new;
+            if (!schema.ok()) return unreadable(schema.prepare_result()) ? errc::damaged_store : errc::not_a_spool_store;
+            const int row = schema.step();
+            if (unreadable(row)) return errc::damaged_store;
+            if (row != SQLITE_ROW) return row == SQLITE_DONE ? errc::invalid_schema : detail::sqlite::error(row);
+            if (schema.text(0) != detail::sqlite::application) return errc::not_a_spool_store;
+            const std::int64_t stored = schema.integer(1);
+            // Version 0 is the bare version table a new database starts from;
+            // anything beside it, or a version below 0, no spool wrote.
+            if (stored < 0 || (stored == 0 && tables.integer(0) > 1)) return errc::invalid_schema;
+            if (stored > detail::sqlite::latest_schema) return errc::schema_too_new;
+            version = static_cast<int>(stored);
             return {};
         }
 
@@ -477,15 +607,21 @@ private:
         detail::sqlite::statement st(state_->statements, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ?");
         return st.bind(1, key(id)).step() == SQLITE_ROW;
     }
+    // Refused before any statement runs, so nothing of it is written.
+    static std::error_code fits(sqlite3* db, const std::string& body) {
+        const auto limit = static_cast<std::size_t>(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1));
+        return body.size() > limit ? std::error_code{errc::message_too_large} : std::error_code{};
+    }
     std::error_code update_body(sqlite3* db, message_id id, const std::string& body) const {
+        if (auto ec = fits(db, body)) return ec;
         detail::sqlite::statement st(state_->statements, db, "UPDATE messages SET body = ? WHERE id = ?");
-        if (st.bind(1, body).bind(2, key(id)).step() != SQLITE_DONE) return detail::sqlite::error(sqlite3_errcode(db));
+        if (auto ec = st.bind(1, body).bind(2, key(id)).run()) return ec;
         return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_found};
     }
     std::error_code insert(sqlite3* db, folder_id folder, const std::string& body, std::int64_t& id) const {
+        if (auto ec = fits(db, body)) return ec;
         detail::sqlite::statement st(state_->statements, db, "INSERT INTO messages (folder, body) VALUES (?, ?)");
-        if (st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).step() != SQLITE_DONE)
-            return detail::sqlite::error(sqlite3_errcode(db));
+        if (auto ec = st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).run()) return ec;
         id = sqlite3_last_insert_rowid(db);
         return {};
     }
@@ -495,15 +631,13 @@ private:
                                      " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?)");
         const auto submitted = detail::sqlite::nanoseconds(m.client_submit_time.value_or(time_point{}));
         const auto flags = static_cast<std::int64_t>(m.submission & ~submit_flags::locked);
-        if (st.bind(1, key(id)).bind(2, submitted).bind(3, flags).step() != SQLITE_DONE)
-            return detail::sqlite::error(sqlite3_errcode(db));
-        return {};
+        return st.bind(1, key(id)).bind(2, submitted).bind(3, flags).run();
     }
     std::error_code dequeue(sqlite3* db, message_id id) const {
         detail::sqlite::statement exists(state_->statements, db, "SELECT 1 FROM messages WHERE id = ?");
         if (exists.bind(1, key(id)).step() != SQLITE_ROW) return errc::not_found;
         detail::sqlite::statement st(state_->statements, db, "DELETE FROM outgoing_queue WHERE message_id = ?");
-        if (st.bind(1, key(id)).step() != SQLITE_DONE) return detail::sqlite::error(sqlite3_errcode(db));
+        if (auto ec = st.bind(1, key(id)).run()) return ec;
         return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_in_queue};
     }
 

@@ -1,0 +1,40 @@
+#pragma once
+
+// What a store may offer besides the Store concept, found at compile time: the
+// spooler uses a capability only where the store has it, and instantiates
+// nothing for it elsewhere. (batch(), the shared commit, is in one_commit.hpp.)
+
+#include <concepts>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+namespace spool::detail {
+
+/// Whether only one spooler may work the store at a time, across processes: it
+/// has `lock_spooler()`, whose result the spooler holds for its life, and which
+/// throws std::system_error (errc::spool_in_use) while another spooler holds it.
+template <class Store>
+concept locks_spooler = requires(const Store& store) { store.lock_spooler(); };
+
+template <class Store>
+struct spooler_lock_type {
+    using type = std::monostate;
+};
+template <locks_spooler Store>
+struct spooler_lock_type<Store> {
+    using type = decltype(std::declval<const Store&>().lock_spooler());
+};
+/// What the spooler holds for its life: the store's lock, or nothing.
+template <class Store>
+using spooler_lock_of = typename spooler_lock_type<Store>::type;
+
+/// Whether the store can tell that another process wrote to it
+/// (`bool written_elsewhere()`): the spooler asks while idle, since a client
+/// in another process cannot wake it.
+template <class Store>
+concept sees_other_writers = requires(const Store& store) {
+    { store.written_elsewhere() } -> std::same_as<bool>;
+};
+
+} // namespace spool::detail
