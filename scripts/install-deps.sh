@@ -7,7 +7,7 @@
 #     valgrind: adds valgrind, whose callgrind counts the benchmarks' instructions
 set -euo pipefail
 
-packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3)
+packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3 python3-flufl.bounce)
 for extra in "$@"; do
   case "$extra" in
     clang) packages+=(clang-14) ;;

@@ -3,12 +3,11 @@
 
 #include "catch.hpp"
 #include "support/fixtures.hpp"
+#include "support/reports.hpp"
 
 #include <spool/spool.hpp>
 
 #include <chrono>
-#include <cstdio>
-#include <fstream>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -19,29 +18,16 @@ using spool_test::fax;
 using spool_test::is;
 using spool_test::mail;
 using spool_test::smtp;
+using spool_test::from_ann;
+using spool_test::reports_in;
 
 namespace {
-
-std::vector<spool::message> reports_in(const spool::memory_store& store, spool::folder_id folder = spool::folders::inbox) {
-    std::vector<spool::message> out;
-    for (auto id : store.contents(folder)) {
-        auto m = store.load(id).value();
-        if (m.report) out.push_back(m);
-    }
-    return out;
-}
 
 std::size_t entries(const std::vector<spool::message>& reports, spool::report_kind kind) {
     std::size_t n = 0;
     for (const auto& r : reports)
         if (r.report->kind == kind) n += r.report->entries.size();
     return n;
-}
-
-spool::message from_ann(std::vector<spool::recipient> to, std::string subject = "quarterly figures") {
-    auto m = mail(std::move(to), std::move(subject));
-    m.sender = {"Ann", "ann@x", "SMTP"};
-    return m;
 }
 
 struct event_log {
@@ -317,58 +303,6 @@ TEST_CASE_METHOD(spool_test::rig, "no duplicate reports across retries, several 
     CHECK(entries(reports, spool::report_kind::delivery) == 2); // bob, then the fax number
     CHECK(entries(reports, spool::report_kind::non_delivery) == 1);
     CHECK(reports.size() == 3);
-}
-
-TEST_CASE_METHOD(spool_test::rig, "the RFC 3464 rendering is read by Python's email parser") {
-    transport.reject("gone@x");
-    auto m = from_ann({smtp("gone@x"), smtp("bob@x")}, "line\r\nInjected: header");
-    m.reports.delivery = true;
-    m.payload.body = "the figures";
-    client.send(m);
-    sp.drain();
-    for (const auto& report : reports_in(store)) {
-        const bool ndr = report.report->kind == spool::report_kind::non_delivery;
-        const std::string path = "spool-dsn-" + std::to_string(ndr) + ".eml";
-        std::ofstream(path, std::ios::binary) << spool::render_delivery_status(report);
-        const std::string command =
-            std::string(SPOOL_TEST_PYTHON) + " " + SPOOL_TEST_SUPPORT_DIR + "/parse_dsn.py " + path;
-        std::FILE* pipe = popen(command.c_str(), "r");
-        REQUIRE(pipe);
-        std::string json;
-        char buffer[4096];
-        while (std::fgets(buffer, sizeof buffer, pipe)) json += buffer;
-        REQUIRE(pclose(pipe) == 0);
-        std::remove(path.c_str());
-
-        CHECK_THAT(json, ContainsSubstring(R"("content_type": "multipart/report")"));
-        CHECK_THAT(json, ContainsSubstring(R"("report_type": "delivery-status")"));
-        CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
-        CHECK_THAT(json, ContainsSubstring(R"("Reporting-MTA": "dns; localhost")"));
-        CHECK_THAT(json, !ContainsSubstring(R"("Injected")")); // the CR LF in the subject did not make a header
-        if (ndr) {
-            CHECK_THAT(json, ContainsSubstring(R"("Final-Recipient": "rfc822; gone@x")"));
-            CHECK_THAT(json, ContainsSubstring(R"("Action": "failed")"));
-            CHECK_THAT(json, ContainsSubstring(R"("Status": "5.1.1")"));
-            CHECK_THAT(json, ContainsSubstring(R"("Diagnostic-Code": "X-Spool; mailbox unavailable")"));
-            CHECK_THAT(json, ContainsSubstring(R"("original_subject": "line  Injected: header")"));
-        } else {
-            CHECK_THAT(json, ContainsSubstring(R"("Final-Recipient": "rfc822; bob@x")"));
-            CHECK_THAT(json, ContainsSubstring(R"("Action": "delivered")"));
-            CHECK_THAT(json, ContainsSubstring(R"("Status": "2.0.0")"));
-        }
-    }
-}
-
-TEST_CASE("rendering a message that is not a report is refused") {
-    CHECK_THROWS_AS(spool::render_delivery_status(mail({smtp("a@x")})), std::invalid_argument);
-}
-
-TEST_CASE("a diagnostic that is not an RFC 3463 code is rendered as 5.0.0") {
-    CHECK(spool::detail::is_status_code("5.1.1"));
-    CHECK(spool::detail::is_status_code("4.4.17"));
-    CHECK_FALSE(spool::detail::is_status_code("550"));
-    CHECK_FALSE(spool::detail::is_status_code("5..1"));
-    CHECK_FALSE(spool::detail::is_status_code("3.1.1"));
 }
 
 // --- Outbound hooks ----------------------------------------------------------------

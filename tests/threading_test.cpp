@@ -7,6 +7,7 @@
 #include <spool/spool.hpp>
 
 #include <atomic>
+#include <functional>
 #include <chrono>
 #include <map>
 #include <string>
@@ -141,5 +142,41 @@ TEST_CASE("clients may abort and open while the spooler runs") {
     sp.stop();
     CHECK(aborted + too_late == 500);
     CHECK(transport.deliveries().size() == static_cast<std::size_t>(too_late));
+    CHECK(sp.locked_count() == 0);
+}
+
+namespace {
+// Counts hand-offs, and after the first one waits until the spooler it works
+// for has been asked to stop; the ones after that would be the pass running on.
+struct stop_watching_transport {
+    using spool_concept = spool::transport_tag;
+    std::atomic<int>* handed_off;
+    std::atomic<int>* after_stop;
+    std::function<bool()> stopping;
+
+    spool::address_types address_types() const { return {"SMTP"}; }
+    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
+        if (stopping()) ++*after_stop;
+        if (++*handed_off == 1) eventually(stopping);
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        return spool::transmit_result::done();
+    }
+};
+} // namespace
+
+TEST_CASE("stop() ends a pass after the message in progress: no hand-off starts after it is asked for") {
+    spool::memory_store store;
+    std::atomic<int> handed_off{0}, after_stop{0};
+    spool::spooler<spool::memory_store, stop_watching_transport>* self = nullptr;
+    stop_watching_transport transport{&handed_off, &after_stop, [&] { return self->stopping(); }};
+    spool::spooler sp{store, transport};
+    self = &sp;
+    for (int i = 0; i < 2000; ++i) REQUIRE(sp.client().send(mail({smtp(std::to_string(i) + "@x")})));
+    sp.start();
+    REQUIRE(eventually([&] { return handed_off.load() >= 1; }));
+    sp.stop(); // the transport is inside its first hand-off, waiting for this
+    CHECK(handed_off.load() == 1);
+    CHECK(after_stop.load() == 0);
+    CHECK(store.outgoing_queue().size() == 1999); // the first was written, the rest stay queued
     CHECK(sp.locked_count() == 0);
 }

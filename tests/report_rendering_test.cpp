@@ -1,0 +1,193 @@
+// The RFC 3464 rendering of reports: what mail software reads in it (Python's
+// email parser, GNU Mailman's bounce detector), and that nothing a sender or a
+// recipient controls can add a header or a MIME part to it.
+
+#include "catch.hpp"
+#include "support/fixtures.hpp"
+#include "support/reports.hpp"
+
+#include <spool/spool.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using spool_test::from_ann;
+using spool_test::mail;
+using spool_test::python_reads;
+using spool_test::reports_in;
+using spool_test::smtp;
+
+namespace {
+
+// The non-delivery report the spooler makes for `m`, rendered.
+std::string rendered_ndr(spool::message m, spool::address_types taken = {"SMTP"}) {
+    spool::memory_store store;
+    spool::memory_transport transport{std::move(taken)};
+    transport.reject("gone@x");
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    REQUIRE(sp.client().send(m));
+    sp.drain();
+    for (const auto& report : reports_in(store))
+        if (report.report->kind == spool::report_kind::non_delivery) return spool::render_delivery_status(report);
+    FAIL("no non-delivery report");
+    return {};
+}
+
+// Every line ends in CR LF, and no CR or LF stands anywhere else.
+bool crlf_only(const std::string& s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\r' && (i + 1 >= s.size() || s[i + 1] != '\n')) return false;
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return false;
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(spool_test::rig, "the RFC 3464 rendering is read by Python's email parser") {
+    transport.reject("gone@x");
+    auto m = from_ann({smtp("gone@x"), smtp("bob@x")}, "line\r\nInjected: header");
+    m.reports.delivery = true;
+    m.payload.body = "the figures";
+    client.send(m);
+    sp.drain();
+    for (const auto& report : reports_in(store)) {
+        const bool ndr = report.report->kind == spool::report_kind::non_delivery;
+        const std::string json = python_reads(spool::render_delivery_status(report));
+        REQUIRE_FALSE(json.empty());
+        CHECK_THAT(json, ContainsSubstring(R"("content_type": "multipart/report")"));
+        CHECK_THAT(json, ContainsSubstring(R"("report_type": "delivery-status")"));
+        CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
+        CHECK_THAT(json, ContainsSubstring(R"("Reporting-MTA": "dns; localhost")"));
+        CHECK_THAT(json, !ContainsSubstring(R"("Injected")")); // the CR LF in the subject did not make a header
+        if (ndr) {
+            CHECK_THAT(json, ContainsSubstring(R"("Final-Recipient": "rfc822; gone@x")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Action": "failed")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Status": "5.1.1")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Diagnostic-Code": "X-Spool; mailbox unavailable")"));
+            CHECK_THAT(json, ContainsSubstring(R"("original_subject": "line  Injected: header")"));
+        } else {
+            CHECK_THAT(json, ContainsSubstring(R"("Final-Recipient": "rfc822; bob@x")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Action": "delivered")"));
+            CHECK_THAT(json, ContainsSubstring(R"("Status": "2.0.0")"));
+        }
+    }
+}
+
+TEST_CASE("rendering a message that is not a report is refused") {
+    CHECK_THROWS_AS(spool::render_delivery_status(mail({smtp("a@x")})), std::invalid_argument);
+}
+
+TEST_CASE("a diagnostic that is not an RFC 3463 code is rendered as 5.0.0") {
+    CHECK(spool::detail::is_status_code("5.1.1"));
+    CHECK(spool::detail::is_status_code("4.4.17"));
+    CHECK_FALSE(spool::detail::is_status_code("550"));
+    CHECK_FALSE(spool::detail::is_status_code("5..1"));
+    CHECK_FALSE(spool::detail::is_status_code("3.1.1"));
+}
+
+
+TEST_CASE("an address type with a line break cannot add a field to the delivery status") {
+    // No transport takes this type, so the spooler fails it with 5.4.4 and reports it.
+    auto m = from_ann({{"Eve", "eve@x", "FAX\r\nAction: delivered\r\nX-Forged: yes"}});
+    const auto text = rendered_ndr(m);
+    CHECK(crlf_only(text));
+    const auto json = python_reads(text);
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("recipients": [{"Final-Recipient": "x-faxactiondeliveredx-forgedyes; eve@x", )"
+                                       R"("Action": "failed", "Status": "5.4.4")"));
+    CHECK_THAT(json, !ContainsSubstring("X-Forged\""));
+    CHECK_THAT(json, !ContainsSubstring(R"("Action": "delivered")"));
+    CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
+}
+
+TEST_CASE("an original's body cannot end the report's parts or add one, whatever boundary it guesses") {
+    auto m = from_ann({smtp("gone@x")});
+    // The boundary a report for this message would have used, had it not looked at the parts.
+    spool::memory_store store;
+    spool::memory_transport transport{{"SMTP"}};
+    transport.reject("gone@x");
+    spool::manual_clock clock;
+    clock.advance(1000s);
+    spool::spooler sp{store, transport, clock};
+    const std::string guessed = "spool-dsn-1-" + std::to_string(clock.now().time_since_epoch().count());
+    // Bare LF and bare CR line breaks, and a forged status part behind every guess.
+    std::string forged;
+    for (const std::string& b : {guessed, guessed + "=1", guessed + "=2"})
+        forged += "\n--" + b + "\rContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; gone@x\n"
+                  "Action: delivered\nStatus: 2.0.0\n";
+    m.payload.body = "the figures" + forged;
+    REQUIRE(sp.client().send(m).value() == spool::message_id{1}); // the id the guess assumed
+    sp.drain();
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 1);
+    const auto text = spool::render_delivery_status(reports.front());
+    CHECK(crlf_only(text));
+    const auto json = python_reads(text);
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("parts": ["text/plain", "message/delivery-status", "message/rfc822"])"));
+    CHECK_THAT(json, ContainsSubstring(R"("recipients": [{"Final-Recipient": "rfc822; gone@x", "Action": "failed")"));
+    CHECK_THAT(json, !ContainsSubstring(R"("Action": "delivered")"));
+    CHECK_THAT(json, ContainsSubstring("Action: delivered\\nStatus: 2.0.0")); // still there, as the original's text
+    CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
+}
+
+TEST_CASE("a chosen boundary that the parts contain is made unique too, and one with characters MIME forbids is cleaned") {
+    auto m = from_ann({smtp("gone@x")});
+    m.payload.body = "--fixed\r\n";
+    spool::memory_store store;
+    spool::memory_transport transport{{"SMTP"}};
+    transport.reject("gone@x");
+    spool::spooler sp{store, transport, spool::manual_clock{}};
+    sp.client().send(m);
+    sp.drain();
+    const auto report = reports_in(store).at(0);
+    spool::dsn_options options;
+    options.boundary = "fixed";
+    CHECK_THAT(spool::render_delivery_status(report, options), ContainsSubstring("boundary=\"fixed=1\""));
+    options.boundary = "a\"b\r\nc";
+    CHECK_THAT(spool::render_delivery_status(report, options), ContainsSubstring("boundary=\"abc\""));
+}
+
+TEST_CASE("header names of the original that are not RFC 5322 field names are left out of the report") {
+    auto m = from_ann({smtp("gone@x")});
+    m.payload.headers = {{"", "an empty name"},
+                         {"\x01Control", "a control character first"},
+                         {" Folded", "would continue the line before"},
+                         {"Two Words", "a space"},
+                         {"Colon:Inside", "a colon"},
+                         {"X-Kept", "a good one"}};
+    const auto text = rendered_ndr(m);
+    CHECK(crlf_only(text));
+    const auto json = python_reads(text);
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("original_headers": ["From", "To", "Date", "Subject", "X-Kept"])"));
+    CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
+}
+
+TEST_CASE("a report carries a Message-ID and Auto-Submitted, as mail systems' bounces do") {
+    const auto json = python_reads(rendered_ndr(from_ann({smtp("gone@x")})));
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("message_id": "<spool-dsn.1.ndr.)"));
+    CHECK_THAT(json, ContainsSubstring(R"(@localhost>")"));
+    CHECK_THAT(json, ContainsSubstring(R"("auto_submitted": "auto-replied")"));
+}
+
+TEST_CASE("GNU Mailman's bounce detector finds every failed recipient as a permanent failure") {
+    spool::memory_store store;
+    spool::memory_transport transport{{"SMTP"}};
+    for (const char* gone : {"gone@x", "moved@y.example", "closed@z.example"}) transport.reject(gone);
+    spool::spooler sp{store, transport, spool::manual_clock{}};
+    sp.client().send(from_ann({smtp("gone@x"), smtp("bob@x"), smtp("moved@y.example"), smtp("closed@z.example")}));
+    sp.drain();
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 1);
+    const auto json = python_reads(spool::render_delivery_status(reports.front()), true);
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("bounce_temporary": [])"));
+    CHECK_THAT(json, ContainsSubstring(R"("bounce_permanent": ["closed@z.example", "gone@x", "moved@y.example"])"));
+}

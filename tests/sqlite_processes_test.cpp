@@ -1,0 +1,150 @@
+// Two processes on one SQLite spool: only one spooler may work it, the other
+// is refused with an error naming the holder's process id, and a message a
+// client in another process submits wakes the running spooler at once.
+
+#include "catch.hpp"
+#include "support/fixtures.hpp"
+#include "support/temp_dir.hpp"
+
+#include <spool/spool.hpp>
+#include <spool/stores/sqlite.hpp>
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using spool_test::mail;
+using spool_test::smtp;
+
+namespace {
+
+std::string contents_of(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+pid_t spawn(std::vector<std::string> args) {
+    args.insert(args.begin(), SPOOL_PEER);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    REQUIRE(::posix_spawn(&pid, SPOOL_PEER, nullptr, nullptr, argv.data(), environ) == 0);
+    return pid;
+}
+
+int exit_code(pid_t pid) {
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Waits for what another process brings about. The limit only keeps a broken
+// build from hanging; it is not a timing requirement.
+template <class F>
+bool eventually(F done, std::chrono::seconds limit = 30s) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(2ms);
+    }
+    return true;
+}
+
+// A spooler process working the spool, killed when the test ends.
+struct running_peer {
+    pid_t pid;
+    explicit running_peer(const spool_test::temp_dir& dir, const std::string& db)
+        : pid(spawn({"run", db, dir.file("deliveries"), dir.file("ready")})) {
+        REQUIRE(eventually([&] { return std::filesystem::exists(dir.file("ready")); }));
+    }
+    running_peer(const running_peer&) = delete;
+    running_peer& operator=(const running_peer&) = delete;
+    ~running_peer() { kill(); }
+    void kill() {
+        if (pid == 0) return;
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        pid = 0;
+    }
+};
+
+} // namespace
+
+TEST_CASE("a second spooler on a spool another process works is refused, and the error names that process") {
+    spool_test::temp_dir dir;
+    const auto db = dir.file("spool.db");
+    { spool::sqlite_store created(db); }
+    running_peer peer(dir, db);
+
+    spool::sqlite_store store(db);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    REQUIRE(sp.client().send(mail({smtp("a@x")}))); // a client beside a running spooler is fine
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        try {
+            if (attempt == 0) sp.drain();
+            else sp.start();
+            FAIL("the second spooler was not refused");
+        } catch (const std::system_error& e) {
+            CHECK(e.code() == spool::errc::spool_in_use);
+            CHECK_THAT(e.what(), ContainsSubstring("process " + std::to_string(peer.pid)));
+        }
+    }
+    CHECK_FALSE(sp.running());
+    CHECK(transport.deliveries().empty());
+
+    // Once that process is gone, its lock is too.
+    peer.kill();
+    sp.drain();
+    CHECK(store.outgoing_queue().empty());
+}
+
+TEST_CASE("a spooler in this process holds the spool against a spooler in another") {
+    spool_test::temp_dir dir;
+    const auto db = dir.file("spool.db");
+    spool::sqlite_store store(db);
+    spool::spooler sp{store, spool::memory_transport{}};
+    sp.drain();
+    const pid_t other = spawn({"try", db, dir.file("refusal")});
+    CHECK(exit_code(other) == 3);
+    CHECK_THAT(contents_of(dir.file("refusal")), ContainsSubstring("process " + std::to_string(::getpid())));
+
+    SECTION("and against a second spooler in this process, on its own connection") {
+        spool::sqlite_store again(db);
+        spool::spooler second{again, spool::memory_transport{}};
+        CHECK_THROWS_AS(second.drain(), std::system_error);
+    }
+}
+
+TEST_CASE("a message submitted from another process wakes the running spooler without wake()") {
+    spool_test::temp_dir dir;
+    const auto db = dir.file("spool.db");
+    { spool::sqlite_store created(db); }
+    running_peer peer(dir, db);
+    std::this_thread::sleep_for(200ms); // the peer's first pass is over; it waits for the next event
+
+    spool::sqlite_store store(db);
+    spool::spooler client_side{store, spool::memory_transport{}}; // never runs: only its client is used
+    const auto sent_at = std::chrono::steady_clock::now();
+    REQUIRE(client_side.client().send(mail({smtp("from-afar@x")})));
+    // The idle wait is 60 s; a wake-up by the store's change counter comes within about 50 ms.
+    REQUIRE(eventually([&] { return contents_of(dir.file("deliveries")) == "from-afar@x\n"; }, 20s));
+    const auto took = std::chrono::steady_clock::now() - sent_at;
+    CHECK(took < 20s);
+    WARN("delivered by the other process after "
+         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+}
