@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,8 @@ inline std::vector<spool::message> reports_in(const spool::memory_store& store,
 /// if Python failed. With `bounce`, GNU Mailman's detector is asked too.
 inline std::string python_reads(const std::string& rendered, bool bounce = false) {
     static int counter = 0;
-    const std::string path = "spool-dsn-" + std::to_string(counter++) + ".eml";
+    // Named for this process: CTest runs several test processes in one directory.
+    const std::string path = "spool-dsn-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".eml";
     std::ofstream(path, std::ios::binary) << rendered;
     const std::string command = std::string(SPOOL_TEST_PYTHON) + " " + SPOOL_TEST_SUPPORT_DIR + "/parse_dsn.py " +
                                 (bounce ? "--bounce " : "") + path;
