@@ -326,7 +326,7 @@ bool decode_body(byte_reader& r, basic_message<Payload>& m, int depth) {
         !decode_mailbox(r, m.sender) || !r.boolean(has))
         return false;
     m.flags = static_cast<message_flags>(flags);
-    m.submission = static_cast<submit_flags>(submission);
+    m.submission = static_cast<submit_flags>(submission) & ~submit_flags::locked; // never stored, never read
     m.priority = static_cast<message_priority>(priority);
     if (has) {
         mailbox to;

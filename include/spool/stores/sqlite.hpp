@@ -16,10 +16,18 @@
 // - Group commit: concurrent writers share one transaction and one fsync (the
 //   first becomes the leader and commits for everyone waiting), and batch()
 //   makes many operations from one thread a single transaction.
-// - A message that can no longer be decoded is moved to folders::quarantine
-//   and leaves the queue; load() reports errc::corrupt_message.
-// - A database written by a newer spool, or by another application, is
-//   refused with errc::schema_too_new or errc::not_a_spool_store and left untouched.
+// - A message that can no longer be decoded, or whose checksum does not
+//   match, is moved to folders::quarantine and leaves the queue; load()
+//   reports errc::corrupt_message. One in a newer spool's format is left as it
+//   is (errc::format_too_new). A message too large is refused before anything
+//   is written (errc::message_too_large).
+// - A database written by a newer spool, by another application, damaged, or
+//   with a schema version no spool wrote, is refused (errc::schema_too_new,
+//   not_a_spool_store, damaged_store, invalid_schema) and left untouched.
+// - One spooler per database: the first run takes lock_spooler()'s lock for
+//   the spooler's life; clients in other processes may send, and the running
+//   spooler notices their commits (written_elsewhere()). docs/sqlite-store.md
+//   says what else they may do.
 // - A new database file is created with mode 0600.
 
 #include <spool/codec.hpp>
