@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -24,6 +25,11 @@ TEST_CASE("errors are spool-category error codes with distinct messages") {
     CHECK_THAT(no_recipients.message(), ContainsSubstring("no recipients"));
     CHECK_THAT(std::error_code(spool::errc::unable_to_abort).message(), ContainsSubstring("locked"));
     CHECK(std::error_code(spool::errc::not_in_queue).message() != std::error_code(spool::errc::submitted).message());
+    std::set<std::string> messages;
+    for (int e = static_cast<int>(spool::errc::no_recipients); e <= static_cast<int>(spool::errc::spool_in_use); ++e)
+        messages.insert(std::error_code(static_cast<spool::errc>(e)).message());
+    CHECK(messages.size() == static_cast<std::size_t>(spool::errc::spool_in_use));
+    CHECK_FALSE(messages.contains("unknown spool error"));
 }
 
 TEST_CASE("result holds a value or an error, and value() throws the error") {

@@ -152,3 +152,31 @@ TEST_CASE("a message larger than the store takes is refused before anything is w
     CHECK(store.load(id)->payload.body.empty());
     CHECK_FALSE(store.integrity_check());
 }
+
+TEST_CASE("an outcome too large to record pauses that message alone, and it is not handed off once a second") {
+    spool_test::temp_dir dir;
+    spool::sqlite_options options;
+    options.max_message_bytes = 4096;
+    spool::sqlite_store store(dir.file("spool.db"), options);
+    spool::manual_clock clock;
+    int handed_off = 0;
+    spool_test::scripted_transport transport({"SMTP"}, [&](spool::transmission<spool::message>& tx) {
+        for (const auto& r : tx.recipients()) {
+            ++handed_off;
+            if (r.address == "poison@x") tx.failed(r, std::string(5000, 'r')); // the reason makes the message too large
+            else tx.sent(r);
+        }
+        return spool::transmit_result::done();
+    });
+    spool::spooler sp{store, transport, clock};
+    REQUIRE(sp.client().send(mail({smtp("poison@x")})));
+    for (int second = 0; second < 64; ++second) {
+        if (second % 8 == 0) REQUIRE(sp.client().send(mail({smtp("fine" + std::to_string(second) + "@x")})));
+        clock.advance(1s);
+        sp.run_once();
+    }
+    CHECK(sp.stats().last_store_error == spool::errc::message_too_large);
+    CHECK(sp.stats().messages_finished == 8); // every other message went out on time
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(handed_off - 8 <= 8); // the poisoned one: 1, 2, 4, ... s apart, not 64 times
+}

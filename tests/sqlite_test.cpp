@@ -372,3 +372,26 @@ TEST_CASE("a batch makes many submits one commit, and a client batch works with 
     REQUIRE_FALSE(memory.client.batch([&] { memory.client.send(mail({smtp("a@x")})); }));
     CHECK(memory.store.outgoing_queue().size() == 1);
 }
+
+TEST_CASE("group_commits(1): each outcome is on disk before the next hand-off") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    std::vector<std::size_t> queued_at_hand_off;
+    spool_test::scripted_transport transport({"SMTP"}, [&](spool::transmission<spool::message>& tx) {
+        queued_at_hand_off.push_back(store.outgoing_queue().size()); // what another process would see
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        return spool::transmit_result::done();
+    });
+    spool::spooler sp{store, transport};
+    for (int i = 0; i < 5; ++i) REQUIRE(sp.client().send(mail({smtp(std::to_string(i) + "@x")})));
+    SECTION("one outcome per commit") {
+        sp.group_commits(1);
+        sp.drain();
+        CHECK(queued_at_hand_off == std::vector<std::size_t>{5, 4, 3, 2, 1});
+    }
+    SECTION("the default shares a commit, so the queue shrinks only at its end") {
+        sp.drain();
+        CHECK(queued_at_hand_off == std::vector<std::size_t>{5, 5, 5, 5, 5});
+    }
+    CHECK(store.outgoing_queue().empty());
+}
