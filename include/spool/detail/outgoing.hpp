@@ -76,21 +76,12 @@ public:
         claim_store();
         run_report report;
         report.received = receive_waiting(core_, incoming_per_pass);
-        if (store_faults_ > 0 && core_.now() < store_probe_at_) {
-            note_due(report, store_probe_at_);
-            return report;
-        }
+        if (store_paused(report)) return report;
         auto queue = core_.store().outgoing_queue();
         try {
             for (const queue_entry& entry : queue) {
                 // Stop between messages: a stop hands off at most the message in progress.
-                if (core_.stop_requested()) break;
-                // While the store cannot commit, nothing more is handed off: its
-                // outcome could not be recorded, and the message would be sent again.
-                if (store_faults_ > 0 && core_.now() < store_probe_at_) {
-                    note_due(report, store_probe_at_);
-                    break;
-                }
+                if (core_.stop_requested() || store_paused(report)) break;
                 ++report.examined;
                 process(entry.id, report);
                 // A store that cannot batch commits each write alone anyway: holding
@@ -215,7 +206,7 @@ private:
     // A store that failed a step is asked again later rather than at once, so
     // that drain() ends and a failing disk is not hammered. Nothing is lost:
     // the message stays queued as it was before the failed step. The wait
-    // doubles with each failure in a row, up to a minute.
+    // doubles with each failure in a row, up to 64 s.
     static constexpr std::chrono::seconds store_retry{1};
     static constexpr unsigned max_doublings = 6;
     static std::chrono::seconds store_backoff(unsigned failures) {
@@ -226,6 +217,14 @@ private:
     // against one about this message (too large, gone, undecodable).
     static bool store_fault(std::error_code ec) {
         return ec.category() != spool_category() || ec == errc::store_failure;
+    }
+
+    // While the store cannot commit, nothing is handed off: an outcome that
+    // cannot be recorded means sending the message again.
+    bool store_paused(run_report& report) {
+        if (store_faults_ == 0 || core_.now() >= store_probe_at_) return false;
+        note_due(report, store_probe_at_);
+        return true;
     }
 
     void process(message_id id, run_report& report) {
