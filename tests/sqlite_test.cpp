@@ -38,39 +38,10 @@ void report(const std::vector<spool::testing::conformance_failure>& failures) {
 
 } // namespace
 
-TEST_CASE("the in-memory store keeps the Store laws") {
-    report(spool::testing::check_store([] { return spool::memory_store{}; }));
-}
-
 TEST_CASE("the SQLite store keeps the Store laws") {
     spool_test::temp_dir dir;
     int n = 0;
     report(spool::testing::check_store([&] { return spool::sqlite_store(dir.file("s" + std::to_string(n++) + ".db")); }));
-}
-
-TEST_CASE("the conformance suite finds a store that breaks a law") {
-    // A store that forgets to keep the queue in submit-time order.
-    struct lifo_store : spool::memory_store {
-        std::vector<spool::queue_entry> outgoing_queue() const {
-            auto q = spool::memory_store::outgoing_queue();
-            return {q.rbegin(), q.rend()};
-        }
-    };
-    const auto failures = spool::testing::check_store([] { return lifo_store{}; });
-    REQUIRE(failures.size() == 1);
-    CHECK(failures[0].check == "the queue is in submit-time order, ties in submit order");
-
-    // A store whose one-step create forgets the queue.
-    struct unqueued_store : spool::memory_store {
-        spool::result<spool::message_id> create_queued(spool::folder_id f, const spool::message& m) { return create(f, m); }
-    };
-    const auto unqueued = spool::testing::check_store([] { return unqueued_store{}; });
-    REQUIRE_FALSE(unqueued.empty());
-    for (const auto& f : unqueued)
-        CHECK((f.check == "create_queued creates a queued message" ||
-               f.check == "the queue is in submit-time order, ties in submit order"));
-    CHECK(std::any_of(unqueued.begin(), unqueued.end(),
-                      [](const auto& f) { return f.check == "create_queued creates a queued message"; }));
 }
 
 TEST_CASE("a new database file is readable by its owner only") {
