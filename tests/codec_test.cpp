@@ -169,3 +169,13 @@ TEST_CASE("a long run of valid items decodes, in memory proportional to the reco
     CHECK_FALSE(decoded.has_value()); // the envelope ends where the recipients do
     if (SPOOL_TEST_COUNTS_ALLOCATIONS) CHECK(peak.load() - before < 64 * record.size());
 }
+
+TEST_CASE("the checksum is CRC-32C, the same from the processor's instruction and from the tables") {
+    CHECK(spool::detail::crc32c("123456789") == 0xe3069283u); // the standard check value
+    CHECK(spool::detail::crc32c("") == 0u);
+    std::string bytes;
+    for (int i = 0; i < 1000; ++i) {
+        bytes += static_cast<char>(i * 31 + 7);
+        CHECK(spool::detail::crc32c(bytes) == spool::detail::crc32c_tables_sum(bytes));
+    }
+}
