@@ -9,6 +9,7 @@
 #include <chrono>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -293,4 +294,39 @@ TEST_CASE("memory store: copies share one store, and the lock is never stored") 
     auto loaded = store.load(id).value();
     CHECK(loaded.submission == spool::submit_flags::preprocess);
     CHECK(loaded.id == id);
+}
+
+TEST_CASE("a recipient's status can be asked by name") {
+    spool::recipient r{"Ann", "ann@x", "SMTP"};
+    CHECK(r.is_pending());
+    CHECK_FALSE(r.is_sent());
+    r.status = spool::status::sent{};
+    CHECK(r.is_sent());
+    CHECK(r.settled());
+    r.status = spool::status::deferred{};
+    CHECK(r.is_deferred());
+    CHECK_FALSE(r.settled());
+    r.status = spool::status::failed{};
+    CHECK(r.is_failed());
+    CHECK_FALSE(r.is_pending());
+}
+
+TEST_CASE("a message id prints as its number, to a stream and through fmt's format_as") {
+    std::ostringstream out;
+    out << spool::message_id{42} << ' ' << spool::message_id{0};
+    CHECK(out.str() == "42 0");
+    CHECK(format_as(spool::message_id{7}) == 7u); // found by argument-dependent lookup, as fmt finds it
+}
+
+TEST_CASE("a recipient is found by address, without case, and by address type when given") {
+    auto m = mail({smtp("Bob@Example.org"), spool_test::fax("+15550100"), {"Bob", "bob@example.org", "X400"}});
+    REQUIRE(m.find_recipient("bob@example.org"));
+    CHECK(m.find_recipient("bob@example.org")->address_type == "SMTP");
+    CHECK(m.find_recipient("BOB@EXAMPLE.ORG", "X400")->address_type == "X400");
+    CHECK(m.find_recipient("+15550100", "FAX") == &m.recipients[1]);
+    CHECK(m.find_recipient("nobody@x") == nullptr);
+    CHECK(m.find_recipient("bob@example.org", "FAX") == nullptr);
+    const auto& frozen = m;
+    frozen.find_recipient("bob@example.org");
+    CHECK(frozen.find_recipient("+15550100")->kind == spool::recipient_kind::to);
 }

@@ -307,3 +307,41 @@ TEST_CASE("operations reserved for the spooler are not part of the client API") 
     STATIC_REQUIRE(can_finish<spool::memory_store&>);
     STATIC_REQUIRE(can_read_queue<spool::memory_store&>);
 }
+
+TEST_CASE("a partly sent message, aborted and fixed, goes only to the recipients not yet sent when submitted as a resend") {
+    spool::memory_store store;
+    spool::memory_transport mail_out{{"SMTP"}};
+    spool::memory_transport faxes{{"FAX"}};
+    faxes.offline(60s);
+    spool::manual_clock clock;
+    spool::spooler sp{store, mail_out, faxes, clock};
+    auto client = sp.client();
+    const auto id = client.send(mail({smtp("ann@x"), spool_test::fax("+1 555 0100 wrong"), smtp("cy@x")})).value();
+    sp.drain();
+    REQUIRE(mail_out.deliveries().size() == 2); // ann and cy; the fax waits
+    REQUIRE_FALSE(client.abort_submit(id));
+    faxes.online();
+    clock.advance(61s); // past the delay the fax transport asked for
+
+    auto draft = client.open(id, spool::access::modify).value();
+    for (auto& r : draft.recipients)
+        if (r.address_type == "FAX") r.address = r.display_name = "+15550100";
+    SECTION("with message_flags::resend: only the recipient not yet sent") {
+        draft.flags |= spool::message_flags::resend;
+        REQUIRE_FALSE(client.save(id, draft));
+        REQUIRE_FALSE(client.submit(id));
+        sp.drain();
+        CHECK(mail_out.deliveries().size() == 2);
+        REQUIRE(faxes.deliveries().size() == 1);
+        CHECK(faxes.deliveries()[0].address == "+15550100");
+        const auto done = store.load(id).value();
+        CHECK(std::all_of(done.recipients.begin(), done.recipients.end(), [](const auto& r) { return r.is_sent(); }));
+    }
+    SECTION("without it: a new submission, to every recipient, as MAPI's client submit") {
+        REQUIRE_FALSE(client.save(id, draft));
+        REQUIRE_FALSE(client.submit(id));
+        sp.drain();
+        CHECK(mail_out.deliveries().size() == 4);
+        CHECK(faxes.deliveries().size() == 1);
+    }
+}

@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <iosfwd>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -17,6 +19,15 @@ using time_point = std::chrono::system_clock::time_point;
 
 /// A message's identity within its store (MAPI: the entry id). The store assigns it.
 enum class message_id : std::uint64_t {};
+
+/// Prints the id's number: `std::cout << id`; `fmt::format("{}", id)` with fmt
+/// 10 or later (through format_as); `std::format("{}", id)` with
+/// <spool/format.hpp>, where the standard library has <format>.
+template <class CharT, class Traits>
+std::basic_ostream<CharT, Traits>& operator<<(std::basic_ostream<CharT, Traits>& out, message_id id) {
+    return out << static_cast<std::uint64_t>(id);
+}
+constexpr std::uint64_t format_as(message_id id) noexcept { return static_cast<std::uint64_t>(id); }
 
 /// A folder within a store. The well-known ones are in `spool::folders`;
 /// any other value names a user folder.
@@ -93,6 +104,10 @@ struct recipient {
     bool settled() const noexcept {
         return std::holds_alternative<status::sent>(status) || std::holds_alternative<status::failed>(status);
     }
+    bool is_pending() const noexcept { return std::holds_alternative<status::pending>(status); }
+    bool is_sent() const noexcept { return std::holds_alternative<status::sent>(status); }
+    bool is_deferred() const noexcept { return std::holds_alternative<status::deferred>(status); }
+    bool is_failed() const noexcept { return std::holds_alternative<status::failed>(status); }
 
     friend bool operator==(const recipient&, const recipient&) = default;
 };
@@ -108,7 +123,7 @@ enum class message_flags : std::uint32_t {
     submitted = 0x4,  ///< MSGFLAG_SUBMIT: on the outgoing queue, read-only to clients
     unsent = 0x8,     ///< MSGFLAG_UNSENT: the spooler has not finished with it
     from_me = 0x20,   ///< MSGFLAG_FROMME
-    resend = 0x80,    ///< MSGFLAG_RESEND
+    resend = 0x80,    ///< MSGFLAG_RESEND: submit sends only to recipients not yet recorded as sent
 };
 template <>
 inline constexpr bool detail::is_bitmask<message_flags> = true;
@@ -168,6 +183,18 @@ enum class report_kind : std::uint8_t { delivery, non_delivery };
 template <class Payload>
 struct basic_message;
 
+namespace detail {
+// Addresses compare without case: mail systems treat Bob@X and bob@x as one
+// mailbox in practice. ASCII only, as std::tolower in the "C" locale.
+constexpr char fold_case(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+constexpr bool same_address(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (fold_case(a[i]) != fold_case(b[i])) return false;
+    return true;
+}
+} // namespace detail
+
 /// The body of a report message (MAPI: a message of class Report.<class>.DR or .NDR).
 template <class Payload>
 struct basic_report {
@@ -215,6 +242,17 @@ struct basic_message {
     Payload payload{};
 
     bool submitted() const noexcept { return has(flags, message_flags::submitted); }
+
+    /// The recipient with this address (compared without case in ASCII, as
+    /// submit compares addresses) and, if given, this address type; nullptr if none.
+    recipient* find_recipient(std::string_view address, std::string_view address_type = {}) noexcept {
+        for (recipient& r : recipients)
+            if (detail::same_address(r.address, address) && (address_type.empty() || r.address_type == address_type)) return &r;
+        return nullptr;
+    }
+    const recipient* find_recipient(std::string_view address, std::string_view address_type = {}) const noexcept {
+        return const_cast<basic_message*>(this)->find_recipient(address, address_type);
+    }
 
     friend bool operator==(const basic_message&, const basic_message&) = default;
 };

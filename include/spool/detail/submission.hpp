@@ -23,11 +23,6 @@
 
 namespace spool::detail {
 
-// Addresses compare without case: mail systems treat Bob@X and bob@x as one
-// mailbox in practice. ASCII only, as std::tolower in the "C" locale, but
-// without its per-character call.
-constexpr char fold_case(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 inline std::string recipient_key(const recipient& r) {
     std::string key = r.address_type;
     key += '\0';
@@ -35,11 +30,8 @@ inline std::string recipient_key(const recipient& r) {
     return key;
 }
 
-inline bool same_address(const recipient& a, const recipient& b) {
-    return a.address.size() == b.address.size() &&
-           std::equal(a.address.begin(), a.address.end(), b.address.begin(),
-                      [](char x, char y) { return fold_case(x) == fold_case(y); }) &&
-           a.address_type == b.address_type;
+inline bool same_recipient(const recipient& a, const recipient& b) {
+    return same_address(a.address, b.address) && a.address_type == b.address_type;
 }
 
 /// The recipient table with lists replaced by their members (nested lists
@@ -101,7 +93,7 @@ inline std::optional<std::vector<recipient>> without_duplicates(const std::vecto
     if (rs.size() <= few) {
         for (auto i = rs.begin(); i != rs.end(); ++i)
             for (auto j = rs.begin(); j != i; ++j)
-                if (same_address(*j, *i)) return merged_duplicates(rs);
+                if (same_recipient(*j, *i)) return merged_duplicates(rs);
         return std::nullopt;
     }
     return merged_duplicates(rs);
@@ -186,7 +178,14 @@ std::error_code make_submitted(Core& core, Message& m) {
         return errc::unresolved_recipient;
 
     if (expanded) m.recipients = std::move(*expanded);
+    // A submit is a new transmission to every recipient (MAPI: a client's
+    // submit sets every PR_RESPONSIBILITY to FALSE), except in a resend
+    // (MSGFLAG_RESEND): recipients already recorded as sent stay settled, and
+    // only the others are sent, so fixing one address of a partly sent message
+    // does not send it twice to everyone else.
+    const bool resend = has(m.flags, message_flags::resend);
     for (recipient& r : m.recipients) {
+        if (resend && std::holds_alternative<status::sent>(r.status)) continue;
         r.responsibility = false;
         r.status = status::pending{};
         r.reported = false;
