@@ -9,7 +9,7 @@ install(TARGETS spool_spool EXPORT spoolTargets FILE_SET HEADERS)
 install(EXPORT spoolTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 if(SPOOL_WITH_SQLITE)
   # Its own export set, so that users who do not want SQLite do not need it.
-  install(TARGETS spool_sqlite EXPORT spoolSqliteTargets)
+  install(TARGETS spool_sqlite EXPORT spoolSqliteTargets FILE_SET HEADERS)
   install(EXPORT spoolSqliteTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 endif()
 

@@ -191,3 +191,12 @@ TEST_CASE("GNU Mailman's bounce detector finds every failed recipient as a perma
     CHECK_THAT(json, ContainsSubstring(R"("bounce_temporary": [])"));
     CHECK_THAT(json, ContainsSubstring(R"("bounce_permanent": ["closed@z.example", "gone@x", "moved@y.example"])"));
 }
+
+TEST_CASE("dates are RFC 5322 date-times in UTC") {
+    using spool::detail::rfc5322_date;
+    CHECK(rfc5322_date(spool::time_point{}) == "Thu, 01 Jan 1970 00:00:00 +0000");
+    CHECK(rfc5322_date(spool::time_point{std::chrono::seconds{1700000000}}) == "Tue, 14 Nov 2023 22:13:20 +0000");
+    CHECK(rfc5322_date(spool::time_point{std::chrono::seconds{1709164800} + std::chrono::milliseconds{999}}) ==
+          "Thu, 29 Feb 2024 00:00:00 +0000");
+    CHECK(rfc5322_date(spool::time_point{std::chrono::seconds{-1}}) == "Wed, 31 Dec 1969 23:59:59 +0000");
+}

@@ -34,9 +34,6 @@ public:
         return false;
     }
 
-    /// The listed types; empty for the catch-all.
-    const std::vector<std::string>& listed() const noexcept { return types_; }
-
 private:
     address_types() = default;
 

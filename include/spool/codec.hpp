@@ -51,7 +51,6 @@ public:
     }
     void time(time_point t) { signed_number(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count()); }
 
-    const std::string& bytes() const noexcept { return out_; }
     std::string take() noexcept { return std::move(out_); }
 
 private:

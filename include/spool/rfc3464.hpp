@@ -8,7 +8,7 @@
 
 #include <cctype>
 #include <chrono>
-#include <ctime>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -26,13 +26,21 @@ struct dsn_options {
 
 namespace detail {
 
-// RFC 5322 date-time, in UTC.
+// RFC 5322 date-time, in UTC, from C++20's calendar: no gmtime_r (POSIX) or
+// gmtime_s (Windows), and no locale.
 inline std::string rfc5322_date(time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm utc{};
-    gmtime_r(&secs, &utc);
+    using namespace std::chrono;
+    static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const auto day = floor<days>(t);
+    const year_month_day date{day};
+    const hh_mm_ss time{floor<seconds>(t - day)};
     char buffer[64];
-    std::strftime(buffer, sizeof buffer, "%a, %d %b %Y %H:%M:%S +0000", &utc);
+    std::snprintf(buffer, sizeof buffer, "%s, %02u %s %04d %02d:%02d:%02d +0000", day_names[weekday{day}.c_encoding()],
+                  static_cast<unsigned>(date.day()), month_names[static_cast<unsigned>(date.month()) - 1],
+                  static_cast<int>(date.year()), static_cast<int>(time.hours().count()),
+                  static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()));
     return buffer;
 }
 

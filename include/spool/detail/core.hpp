@@ -59,13 +59,13 @@ public:
         // Address types do not change while the spooler runs (a Transport and
         // Preprocessor law), so each is asked once, not once per message.
         visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
-            if constexpr (policies::transports[I] || policies::preprocessors[I]) types_[I].emplace(part<I>().address_types());
+            if constexpr (policies::typed[I]) types_[policies::typed_slot[I]].emplace(part<I>().address_types());
         });
         // A signalling transport raises its own flag and wakes the spooler.
         for_each_transport([&](auto& t, std::size_t i) {
             if constexpr (transport_signals<std::remove_cvref_t<decltype(t)>>)
                 t.on_mail_waiting(mail_signal{[this, i] {
-                    mail_waiting_[i].store(true);
+                    raise_mail_signal(i);
                     wake();
                 }});
         });
@@ -112,12 +112,12 @@ public:
     template <class F>
     void for_each_preprocessor(F&& f) {
         visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
-            if constexpr (policies::preprocessors[I]) f(part<I>(), *types_[I]);
+            if constexpr (policies::preprocessors[I]) f(part<I>(), types_of(I));
         });
     }
 
     /// The address types of the transport or preprocessor at composed position i.
-    const spool::address_types& types_of(std::size_t i) const { return *types_[i]; }
+    const spool::address_types& types_of(std::size_t i) const { return *types_[policies::typed_slot[i]]; }
 
     /// Calls f(policy) for each policy of the role `Tag` names, in composed order.
     template <class Tag, class F>
@@ -148,8 +148,8 @@ public:
     const counters& counts() const noexcept { return counts_; }
 
     /// Whether a signalling transport at composed position i raised its signal; clears it.
-    bool take_mail_signal(std::size_t i) { return mail_waiting_[i].exchange(false); }
-    void raise_mail_signal(std::size_t i) { mail_waiting_[i].store(true); }
+    bool take_mail_signal(std::size_t i) { return mail_waiting_[policies::transport_slot[i]].exchange(false); }
+    void raise_mail_signal(std::size_t i) { mail_waiting_[policies::transport_slot[i]].store(true); }
 
     /// MAPI NOTIFY_BEGIN_INBOUND / NOTIFY_END_INBOUND.
     bool inbound_enabled() const noexcept { return inbound_.load(); }
@@ -209,12 +209,12 @@ private:
     }
 
     hana::tuple<Ps...> parts_;
-    std::array<std::optional<spool::address_types>, policies::size> types_{};
+    std::array<std::optional<spool::address_types>, policies::typed_count> types_{};
     exponential_backoff default_retry_;
     [[no_unique_address]] std::conditional_t<policies::valid, std::monostate, store_type> placeholder_;
     queue_state queue_;
     spool::receive_folders receive_folders_;
-    std::array<std::atomic<bool>, policies::size> mail_waiting_{};
+    std::array<std::atomic<bool>, policies::transport_count> mail_waiting_{};
     std::atomic<bool> inbound_{true};
     counters counts_;
     std::mutex wake_mutex_;

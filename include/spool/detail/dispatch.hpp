@@ -97,18 +97,18 @@ void mark_finished(Message& m, bool reached_anyone) {
 
 /// The order in which a round offers recipients to transports (MAPI: exact
 /// address types first, catch-alls after, each group in composed order): the
-/// address types at each step, and each composed position's step. Address
-/// types do not change while the spooler runs, so it is made once.
+/// address types at each step, and each transport's step. Transports are
+/// numbered 0 to Positions - 1 in composed order. Address types do not change
+/// while the spooler runs, so it is made once.
 template <std::size_t Positions>
 class offer_order {
 public:
     static constexpr std::uint8_t not_offered = 0xFF;
 
-    /// `types_at(i)`: the address types of the transport at composed position i,
-    /// nullptr where there is none.
+    /// `types_at(i)`: the address types of transport i (nullptr: none).
     template <class TypesAt>
     explicit offer_order(TypesAt&& types_at) {
-        static_assert(Positions < not_offered, "spool: too many composed policies");
+        static_assert(Positions < not_offered, "spool: too many composed transports");
         step_of_.fill(not_offered);
         for (bool exact : {true, false}) {
             for (std::size_t i = 0; i < Positions; ++i)
@@ -120,11 +120,11 @@ public:
         }
     }
 
-    /// Whether the transport at composed position i matches exact address types (not a catch-all).
+    /// Whether transport i matches exact address types (not a catch-all).
     bool exact(std::size_t i) const noexcept { return step_of_[i] < exact_steps_; }
 
     std::span<const spool::address_types* const> steps() const noexcept { return {steps_.data(), size_}; }
-    /// The step of the transport at composed position i.
+    /// The step of transport i.
     std::size_t step_of(std::size_t i) const noexcept { return step_of_[i]; }
 
 private:

@@ -67,9 +67,7 @@ public:
     using message_type = typename Core::message_type;
 
     explicit outgoing(Core& core)
-        : core_(core), order_([&](std::size_t i) {
-              return Core::policies::transports[i] ? &core.types_of(i) : nullptr;
-          }) {}
+        : core_(core), order_([&](std::size_t slot) { return &core.types_of(Core::policies::transport_position[slot]); }) {}
 
     run_report run_once() {
         std::lock_guard run{run_mutex_};
@@ -300,7 +298,8 @@ private:
             // Two walks give offer_order's order: exact transports, then catch-alls.
             for (bool exact : {true, false})
                 core_.for_each_transport([&](auto& t, std::size_t i) {
-                    if (order_.exact(i) == exact) round.offer(t, order_.step_of(i), transports_[i], backoff);
+                    const std::size_t slot = Core::policies::transport_slot[i];
+                    if (order_.exact(slot) == exact) round.offer(t, order_.step_of(slot), transports_[slot], backoff);
                 });
             tally_.recipients_deferred += round.finish();
         }
@@ -364,8 +363,8 @@ private:
 
     Core& core_;
     std::mutex run_mutex_;
-    offer_order<Core::policies::size> order_;
-    std::array<transport_state, Core::policies::size> transports_{};
+    offer_order<Core::policies::transport_count> order_; // by transport, not by composed position
+    std::array<transport_state, Core::policies::transport_count> transports_{};
     std::vector<pending_completion> completions_;
     std::vector<message_id> committed_;   // committed, still to unlock
     tally tally_;                         // counted since the last publish_counts()

@@ -58,6 +58,31 @@ constexpr std::size_t count_of(const std::array<bool, N>& marks) {
     for (bool m : marks) n += m ? 1 : 0;
     return n;
 }
+/// For each composed position, its index among the marked ones (N where unmarked):
+/// state kept per transport is kept in arrays of that many, so that a policy
+/// of another role costs no space.
+template <std::size_t N>
+constexpr std::array<std::size_t, N> slots_of(const std::array<bool, N>& marks) {
+    std::array<std::size_t, N> out{};
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < N; ++i) out[i] = marks[i] ? next++ : N;
+    return out;
+}
+/// The composed positions of the marked ones, in order.
+template <std::size_t Count, std::size_t N>
+constexpr std::array<std::size_t, Count> positions_of(const std::array<bool, N>& marks) {
+    std::array<std::size_t, Count> out{};
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < N; ++i)
+        if (marks[i]) out[next++] = i;
+    return out;
+}
+template <std::size_t N>
+constexpr std::array<bool, N> either(const std::array<bool, N>& a, const std::array<bool, N>& b) {
+    std::array<bool, N> out{};
+    for (std::size_t i = 0; i < N; ++i) out[i] = a[i] || b[i];
+    return out;
+}
 
 // Named so that a compiler that prints the failed requirement (clang) reads
 // "requirement_unmet_by<your_type>".
@@ -162,6 +187,14 @@ struct policy_set {
     static constexpr std::array<bool, size> postprocessors{enable_postprocessor<unwrap_t<Ps>>...};
     static constexpr std::array<bool, size> outbound_hooks{enable_outbound_hook<unwrap_t<Ps>>...};
     static constexpr std::array<bool, size> observers{enable_observer<unwrap_t<Ps>>...};
+
+    static constexpr std::size_t transport_count = count_of(transports);
+    static constexpr auto transport_slot = slots_of(transports);
+    static constexpr auto transport_position = positions_of<transport_count>(transports);
+    /// Transports and preprocessors: the policies with address types.
+    static constexpr auto typed = either(transports, preprocessors);
+    static constexpr std::size_t typed_count = count_of(typed);
+    static constexpr auto typed_slot = slots_of(typed);
 
     static constexpr std::size_t store_index = first_of(stores);
     static constexpr std::size_t expander_index = first_of(expanders);

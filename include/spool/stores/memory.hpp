@@ -117,14 +117,6 @@ public:
         return {it->second.begin(), it->second.end()};
     }
 
-    /// The folder a message is in.
-    result<folder_id> folder_of(message_id id) const {
-        std::lock_guard g{state_->mutex};
-        auto it = state_->messages.find(id);
-        if (it == state_->messages.end()) return errc::not_found;
-        return it->second.folder;
-    }
-
 private:
     using queue_position = std::pair<time_point, std::uint64_t>;
 

@@ -38,6 +38,9 @@
 
 #include <sqlite3.h>
 
+#if !defined(__unix__) && !defined(__APPLE__)
+#error "spool's SQLite store needs POSIX (open, flock, pread) for its file mode and its spooler lock; it is not ported to this platform yet."
+#endif
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
