@@ -9,18 +9,43 @@
 #include <spool/spool.hpp>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 using spool_test::from_ann;
 using spool_test::mail;
-using spool_test::python_reads;
 using spool_test::reports_in;
 using spool_test::smtp;
 
 namespace {
+
+/// What tests/support/parse_dsn.py found in a rendered report, as JSON; empty
+/// if Python failed (it then says why on standard error). With `bounce`, GNU
+/// Mailman's detector is asked too. Python is SPOOL_TEST_PYTHON, the one that
+/// tests/CMakeLists.txt found can import flufl.bounce.
+std::string python_reads(const std::string& rendered, bool bounce = false) {
+    static int counter = 0;
+    // Named for this process: CTest runs several test processes in one directory.
+    const std::string path = "spool-dsn-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".eml";
+    std::ofstream(path, std::ios::binary) << rendered;
+    const std::string command = std::string(SPOOL_TEST_PYTHON) + " " + SPOOL_TEST_SUPPORT_DIR + "/parse_dsn.py " +
+                                (bounce ? "--bounce " : "") + path;
+    std::FILE* pipe = popen(command.c_str(), "r");
+    std::string json;
+    if (!pipe) return json;
+    char buffer[4096];
+    while (std::fgets(buffer, sizeof buffer, pipe)) json += buffer;
+    const int status = pclose(pipe);
+    std::remove(path.c_str());
+    return status == 0 ? json : std::string{};
+}
+
 
 // The non-delivery report the spooler makes for `m`, rendered.
 std::string rendered_ndr(spool::message m, spool::address_types taken = {"SMTP"}) {

@@ -1,13 +1,9 @@
 #pragma once
 
-// Helpers for the report tests: a message from a known sender, the reports a
-// store received, and what Python's parsers make of a rendered report.
+// Helpers for the report tests: a message from a known sender, and the reports a store received.
 
 #include <spool/spool.hpp>
 
-#include <cstdio>
-#include <fstream>
-#include <unistd.h>
 #include <string>
 #include <vector>
 
@@ -29,25 +25,6 @@ inline std::vector<spool::message> reports_in(const spool::memory_store& store,
         if (m.report) out.push_back(m);
     }
     return out;
-}
-
-/// What tests/support/parse_dsn.py found in a rendered report, as JSON; empty
-/// if Python failed. With `bounce`, GNU Mailman's detector is asked too.
-inline std::string python_reads(const std::string& rendered, bool bounce = false) {
-    static int counter = 0;
-    // Named for this process: CTest runs several test processes in one directory.
-    const std::string path = "spool-dsn-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".eml";
-    std::ofstream(path, std::ios::binary) << rendered;
-    const std::string command = std::string(SPOOL_TEST_PYTHON) + " " + SPOOL_TEST_SUPPORT_DIR + "/parse_dsn.py " +
-                                (bounce ? "--bounce " : "") + path;
-    std::FILE* pipe = popen(command.c_str(), "r");
-    std::string json;
-    if (!pipe) return json;
-    char buffer[4096];
-    while (std::fgets(buffer, sizeof buffer, pipe)) json += buffer;
-    const int status = pclose(pipe);
-    std::remove(path.c_str());
-    return status == 0 ? json : std::string{};
 }
 
 } // namespace spool_test
