@@ -1,0 +1,115 @@
+#pragma once
+
+// Unit-testing your own Transport or Preprocessor without a spooler: hand it
+// one message, as the spooler would, and see what it did.
+//
+//     my_transport t;
+//     spool::message m = ...;
+//     auto handed = spool::testing::hand_off(t, m);
+//     assert(handed.result.what() == spool::transmit_result::kind::done);
+//     assert(handed.sent.size() == 2 && handed.declined.empty());
+//
+//     auto run = spool::testing::run_preprocessor(my_preprocessor{}, m);
+//     assert(run.result.succeeded() && run.message.payload.subject == "[scanned] ...");
+
+#include <spool/address_types.hpp>
+#include <spool/concepts.hpp>
+#include <spool/detail/transmit_outcome.hpp>
+#include <spool/message.hpp>
+#include <spool/preprocessing.hpp>
+#include <spool/transmission.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace spool::testing {
+
+/// What a transport did with one hand-off.
+struct hand_off_record {
+    transmit_result result = transmit_result::done();
+    /// The recipients it reported sent, each with status::sent and the time it gave.
+    std::vector<recipient> sent;
+    /// The recipients it reported failed, each with status::failed, reason and diagnostic.
+    std::vector<recipient> failed;
+    /// The recipients it was given and did not report: the spooler would offer
+    /// them to the next matching transport (or, after not_me, all of them).
+    std::vector<recipient> declined;
+};
+
+/// Hands `m` to `transport` once, as the spooler does: with the recipients at
+/// `assigned` (indices into m.recipients, ascending), or by default every
+/// recipient not yet settled whose address type the transport takes, at the
+/// time `now`. A recipient the transport reports but was not given makes
+/// transmission throw std::invalid_argument, as it does under the spooler.
+template <class T, class Message>
+    requires Transport<T, Message>
+hand_off_record hand_off(T& transport, const Message& m, time_point now = {},
+                         std::optional<std::vector<std::size_t>> assigned = std::nullopt) {
+    std::vector<std::size_t> chosen;
+    if (assigned) {
+        chosen = std::move(*assigned);
+    } else {
+        const spool::address_types types = transport.address_types();
+        for (std::size_t i = 0; i < m.recipients.size(); ++i)
+            if (!m.recipients[i].settled() && types.matches(m.recipients[i].address_type)) chosen.push_back(i);
+    }
+    std::vector<detail::transmit_outcome> outcomes(chosen.size());
+    transmission<Message> tx(m, chosen, outcomes, now);
+    hand_off_record record;
+    record.result = transport.transmit(tx);
+    for (std::size_t k = 0; k < chosen.size(); ++k) {
+        recipient r = m.recipients[chosen[k]];
+        const auto& o = outcomes[k];
+        if (record.result.what() == transmit_result::kind::not_me || o.what == detail::transmit_outcome::kind::none) {
+            record.declined.push_back(std::move(r));
+        } else if (o.what == detail::transmit_outcome::kind::sent) {
+            r.status = status::sent{o.at};
+            r.responsibility = true;
+            record.sent.push_back(std::move(r));
+        } else {
+            r.status = status::failed{o.reason, o.diagnostic};
+            r.responsibility = true;
+            record.failed.push_back(std::move(r));
+        }
+    }
+    return record;
+}
+
+/// What a preprocessor did with one message.
+template <class Message>
+struct preprocessor_run {
+    preprocess_result result = preprocess_result::ok();
+    /// The message as the preprocessor left it.
+    Message message;
+    /// The recipients it reported undeliverable.
+    std::vector<typename preprocessing<Message>::undeliverable_recipient> undeliverable;
+    /// Whether its address types say it applies to some recipient of the message
+    /// (the spooler runs it only then; this runs it all the same).
+    bool applies = false;
+};
+
+/// Runs `preprocessor` on a copy of `m` at the time `now`, as the spooler does.
+template <class P, class Message>
+    requires Preprocessor<P, Message>
+preprocessor_run<Message> run_preprocessor(P& preprocessor, Message m, time_point now = {}) {
+    preprocessor_run<Message> run;
+    const spool::address_types types = preprocessor.address_types();
+    for (const recipient& r : m.recipients) run.applies = run.applies || types.matches(r.address_type);
+    preprocessing<Message> job(m, now);
+    run.result = preprocessor.preprocess(job);
+    run.undeliverable = job.undeliverable_recipients();
+    run.message = std::move(m);
+    return run;
+}
+/// The same, for a preprocessor made in place.
+template <class P, class Message>
+    requires(Preprocessor<P, Message> && !std::is_lvalue_reference_v<P>)
+preprocessor_run<Message> run_preprocessor(P&& preprocessor, Message m, time_point now = {}) {
+    return run_preprocessor(preprocessor, std::move(m), now);
+}
+
+} // namespace spool::testing
