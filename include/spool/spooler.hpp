@@ -40,7 +40,10 @@ public:
     /// True when the store is also a transport; the coupled submit path exists only then.
     static constexpr bool coupled = core_type::coupled;
 
-    explicit spooler(Policies... policies) : core_(std::move(policies)...), outgoing_(core_) {}
+    /// Takes each policy as given: a copy, a move, or std::ref(x) to share x.
+    template <class... Args>
+        requires(sizeof...(Args) == sizeof...(Policies) && (!std::is_same_v<std::remove_cvref_t<Args>, spooler> && ...))
+    explicit spooler(Args&&... policies) : core_(std::forward<Args>(policies)...), outgoing_(core_) {}
     spooler()
         requires(std::default_initializable<Policies> && ...)
         : spooler(Policies{}...) {}

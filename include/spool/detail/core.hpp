@@ -55,7 +55,21 @@ public:
     template <class Event>
     static constexpr bool observed = ((plays<unwrap_t<Ps>, observer_tag> && observes_event<unwrap_t<Ps>, Event>) || ...);
 
-    explicit core(Ps... ps) : parts_(std::move(ps)...) {
+    template <class... Args>
+    explicit core(Args&&... args) : parts_(std::forward<Args>(args)...) {
+        start_up();
+    }
+    // A composition that misses a requirement has had its one diagnostic
+    // (spooler's static_assert); nothing here may add another, so its policies
+    // are neither kept nor asked anything.
+    template <class... Args>
+        requires(!policies::valid)
+    explicit core(Args&&...) {}
+    core(const core&) = delete;
+    core& operator=(const core&) = delete;
+
+private:
+    void start_up() {
         // Address types do not change while the spooler runs (a Transport and
         // Preprocessor law), so each is asked once, not once per message.
         visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
@@ -70,8 +84,8 @@ public:
                 }});
         });
     }
-    core(const core&) = delete;
-    core& operator=(const core&) = delete;
+
+public:
 
     store_type& store() {
         if constexpr (policies::valid) return part<policies::store_index>();
@@ -208,7 +222,7 @@ private:
         (f.template operator()<I>(), ...);
     }
 
-    hana::tuple<Ps...> parts_;
+    std::conditional_t<policies::valid, hana::tuple<Ps...>, hana::tuple<>> parts_;
     std::array<std::optional<spool::address_types>, policies::typed_count> types_{};
     exponential_backoff default_retry_;
     [[no_unique_address]] std::conditional_t<policies::valid, std::monostate, store_type> placeholder_;

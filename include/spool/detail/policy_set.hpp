@@ -6,6 +6,10 @@
 
 #include <spool/concepts.hpp>
 #include <spool/detail/messages.hpp>
+#include <spool/detail/roles.hpp>
+
+#include <boost/hana/all_of.hpp>
+#include <boost/hana/unpack.hpp>
 
 #include <array>
 #include <cstddef>
@@ -15,36 +19,14 @@
 
 namespace spool::detail {
 
-template <class T>
-struct unwrap { using type = T; };
-template <class T>
-struct unwrap<std::reference_wrapper<T>> { using type = T; };
 /// A policy may be given as std::ref(x) to share it with its owner; roles are judged on x's type.
 template <class T>
-using unwrap_t = typename unwrap<std::remove_cvref_t<T>>::type;
+using unwrap_t = std::remove_reference_t<std::unwrap_ref_decay_t<T>>;
 
 template <class T>
 constexpr T& unwrap_ref(T& x) noexcept { return x; }
 template <class T>
 constexpr T& unwrap_ref(std::reference_wrapper<T> x) noexcept { return x.get(); }
-
-template <class T>
-inline constexpr bool has_role = enable_store<T> || enable_transport<T> || enable_preprocessor<T> ||
-                                 enable_expander<T> || enable_clock<T> || enable_retry_policy<T> ||
-                                 enable_postprocessor<T> || enable_outbound_hook<T> || enable_observer<T>;
-
-/// Whether T plays the role Tag names, by its spool_concept or by the role's enable_ variable.
-template <class T, class Tag>
-inline constexpr bool plays = std::is_same_v<Tag, store_tag>             ? enable_store<T>
-                              : std::is_same_v<Tag, transport_tag>       ? enable_transport<T>
-                              : std::is_same_v<Tag, preprocessor_tag>    ? enable_preprocessor<T>
-                              : std::is_same_v<Tag, expander_tag>        ? enable_expander<T>
-                              : std::is_same_v<Tag, clock_tag>           ? enable_clock<T>
-                              : std::is_same_v<Tag, retry_policy_tag>    ? enable_retry_policy<T>
-                              : std::is_same_v<Tag, postprocessor_tag>   ? enable_postprocessor<T>
-                              : std::is_same_v<Tag, outbound_hook_tag>   ? enable_outbound_hook<T>
-                              : std::is_same_v<Tag, observer_tag>        ? enable_observer<T>
-                                                                         : declares<T, Tag>;
 
 template <std::size_t N>
 constexpr std::size_t first_of(const std::array<bool, N>& marks) {
@@ -84,79 +66,16 @@ constexpr std::array<bool, N> either(const std::array<bool, N>& a, const std::ar
     return out;
 }
 
-// Named so that a compiler that prints the failed requirement (clang) reads
-// "requirement_unmet_by<your_type>".
-template <class T>
-struct requirement_unmet_by : std::false_type {};
-
 template <class S>
 struct message_of_store { using type = message; };
 template <class S>
     requires store_names_message_type<S>
 struct message_of_store<S> { using type = typename S::message_type; };
 
-// A transport with `receive` must also say when mail waits.
-template <class T, class M>
-inline constexpr bool transport_ok =
-    Transport<T, M> && (!transport_receives<T, M> || transport_is_polled<T> || transport_signals<T>);
-
-// --- Diagnostics: exactly one static_assert, for the first unmet requirement.
-
-template <class S>
-constexpr bool diagnose_store() {
-    if constexpr (!store_names_message_type<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_MESSAGE_TYPE);
-    else if constexpr (!store_creates<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_CREATE);
-    else if constexpr (!store_loads<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_LOAD);
-    else if constexpr (!store_saves<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_SAVE);
-    else if constexpr (!store_enqueues<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_ENQUEUE);
-    else if constexpr (!store_aborts<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_ABORT);
-    else if constexpr (!store_finishes<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_FINISH);
-    else if constexpr (!store_lists_queue<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_QUEUE);
-    else if constexpr (!store_lists_folders<S>) static_assert(requirement_unmet_by<S>::value, SPOOL_DETAIL_STORE_CONTENTS);
-    return true;
-}
-
-template <class T, class M>
-constexpr bool diagnose_transport() {
-    if constexpr (!names_address_types<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_ADDRESS_TYPES);
-    else if constexpr (!transport_transmits<T, M>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_TRANSMIT);
-    else if constexpr (transport_receives<T, M> && !transport_is_polled<T> && !transport_signals<T>)
-        static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_MAIL_WAITING);
-    return true;
-}
-
+/// P as given to the spooler (a std::reference_wrapper for std::ref(x)): it
+/// must meet its roles, and the spooler must be able to keep it.
 template <class P, class M>
-constexpr bool diagnose_preprocessor() {
-    if constexpr (!names_address_types<P>) static_assert(requirement_unmet_by<P>::value, SPOOL_DETAIL_PREPROCESSOR_ADDRESS_TYPES);
-    else if constexpr (!preprocessor_preprocesses<P, M>) static_assert(requirement_unmet_by<P>::value, SPOOL_DETAIL_PREPROCESSOR_PREPROCESS);
-    return true;
-}
-
-template <class T, class M>
-constexpr bool diagnose_policy() {
-    if constexpr (!has_role<T>) {
-        static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_NOT_A_POLICY);
-    } else {
-        if constexpr (enable_store<T> && !Store<T>) diagnose_store<T>();
-        if constexpr (enable_transport<T> && !transport_ok<T, M>) diagnose_transport<T, M>();
-        if constexpr (enable_preprocessor<T> && !Preprocessor<T, M>) diagnose_preprocessor<T, M>();
-        if constexpr (enable_expander<T> && !Expander<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_EXPANDER_EXPAND);
-        if constexpr (enable_clock<T> && !Clock<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_CLOCK_NOW);
-        if constexpr (enable_retry_policy<T> && !RetryPolicy<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_RETRY_POLICY_LIMITS);
-        if constexpr (enable_postprocessor<T> && !Postprocessor<T, M>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_POSTPROCESSOR_POSTPROCESS);
-        if constexpr (enable_outbound_hook<T> && !OutboundHook<T, M>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_OUTBOUND_HOOK_FINISHING);
-        if constexpr (enable_observer<T> && !Observer<T>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_OBSERVER_EVENTS);
-    }
-    return true;
-}
-
-template <class T, class M>
-inline constexpr bool policy_ok =
-    has_role<T> && (!enable_store<T> || Store<T>) && (!enable_transport<T> || transport_ok<T, M>) &&
-    (!enable_postprocessor<T> || Postprocessor<T, M>) && (!enable_outbound_hook<T> || OutboundHook<T, M>) &&
-    (!enable_observer<T> || Observer<T>) &&
-    (!enable_preprocessor<T> || Preprocessor<T, M>) && (!enable_expander<T> || Expander<T>) &&
-    (!enable_clock<T> || Clock<T>) && (!enable_retry_policy<T> || RetryPolicy<T>);
+inline constexpr bool policy_ok = meets_its_roles<unwrap_t<P>, M>() && std::move_constructible<P>;
 
 /// Stands in for the store of an invalid composition, so that the one
 /// diagnostic above is the only error the user sees.
@@ -178,15 +97,15 @@ struct placeholder_store {
 template <class... Ps>
 struct policy_set {
     static constexpr std::size_t size = sizeof...(Ps);
-    static constexpr std::array<bool, size> stores{enable_store<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> transports{enable_transport<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> preprocessors{enable_preprocessor<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> expanders{enable_expander<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> clocks{enable_clock<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> retry_policies{enable_retry_policy<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> postprocessors{enable_postprocessor<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> outbound_hooks{enable_outbound_hook<unwrap_t<Ps>>...};
-    static constexpr std::array<bool, size> observers{enable_observer<unwrap_t<Ps>>...};
+    /// Which composed positions play `Role` (an entry of detail::roles).
+    template <class Role>
+    static constexpr std::array<bool, size> marks{Role::template played_by<unwrap_t<Ps>>...};
+    static constexpr auto stores = marks<store_role>;
+    static constexpr auto transports = marks<transport_role>;
+    static constexpr auto preprocessors = marks<preprocessor_role>;
+    static constexpr auto expanders = marks<expander_role>;
+    static constexpr auto clocks = marks<clock_role>;
+    static constexpr auto retry_policies = marks<retry_policy_role>;
 
     static constexpr std::size_t transport_count = count_of(transports);
     static constexpr auto transport_slot = slots_of(transports);
@@ -213,9 +132,12 @@ struct policy_set {
     /// that one missing piece gives one error.
     using message_type = decltype(message_of_index<store_index>());
 
-    static constexpr bool counts_ok = count_of(stores) == 1 && count_of(expanders) <= 1 &&
-                                      count_of(clocks) <= 1 && count_of(retry_policies) <= 1;
-    static constexpr bool valid = counts_ok && (policy_ok<unwrap_t<Ps>, message_type> && ...);
+    template <class Role>
+    static constexpr bool counted_right = allowed(Role::count, count_of(marks<Role>));
+    static constexpr bool counts_ok = decltype(boost::hana::all_of(roles, [](auto role) {
+        return boost::hana::bool_c<counted_right<typename decltype(role)::type>>;
+    }))::value;
+    static constexpr bool valid = counts_ok && (policy_ok<Ps, message_type> && ...);
 
     template <std::size_t I>
     static auto store_of_index() {
@@ -225,20 +147,24 @@ struct policy_set {
     using store_type = typename decltype(store_of_index<store_index>())::type;
 
     static constexpr bool diagnose() {
-        if constexpr (count_of(stores) != 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_STORE);
-        else if constexpr (count_of(expanders) > 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_EXPANDER);
-        else if constexpr (count_of(clocks) > 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_CLOCK);
-        else if constexpr (count_of(retry_policies) > 1) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_ONE_RETRY_POLICY);
+        if constexpr (!counts_ok) boost::hana::unpack(roles, [](auto... role) { diagnose_first_count(role...); });
         else (diagnose_first<Ps...>());
         return true;
     }
 
 private:
+    template <class Role, class... Rest>
+    static constexpr void diagnose_first_count(boost::hana::basic_type<Role>, Rest... rest) {
+        if constexpr (!counted_right<Role>) Role::template miscounted<policy_set>();
+        else if constexpr (sizeof...(Rest) > 0) diagnose_first_count(rest...);
+    }
+
     template <class First = void, class... Rest>
     static constexpr void diagnose_first() {
         if constexpr (!std::is_void_v<First>) {
             using T = unwrap_t<First>;
-            if constexpr (!policy_ok<T, message_type>) diagnose_policy<T, message_type>();
+            if constexpr (!meets_its_roles<T, message_type>()) diagnose_policy<T, message_type>();
+            else if constexpr (!std::move_constructible<First>) static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_NOT_MOVABLE);
             else diagnose_first<Rest...>();
         }
     }
