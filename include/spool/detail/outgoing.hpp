@@ -24,7 +24,6 @@
 #include <optional>
 #include <string>
 #include <system_error>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -175,7 +174,7 @@ private:
             if (const std::error_code ec = batch_error ? batch_error : error) {
                 store_failed(done.id, done.now, report, ec);
             } else {
-                if (!message_failures_.empty()) message_failures_.erase(done.id);
+                if (!message_failures_.empty()) std::erase_if(message_failures_, [&](const auto& f) { return f.first == done.id; });
                 announce_completion(core_, done, tally_);
                 if (done.finished) ++report.finished;
                 else {
@@ -349,7 +348,7 @@ private:
             if (now >= store_probe_at_) store_probe_at_ = now + store_backoff(++store_faults_);
             wait(id, store_probe_at_, report);
         } else {
-            wait(id, now + store_backoff(++message_failures_[id]), report);
+            wait(id, now + store_backoff(++failures_of(id)), report);
         }
     }
 
@@ -373,7 +372,14 @@ private:
     std::atomic<std::size_t> group_limit_{64};
     unsigned store_faults_ = 0;   // store-level failures in a row; hand-offs wait while > 0
     time_point store_probe_at_{}; // when a write may be tried again
-    std::unordered_map<message_id, unsigned> message_failures_; // message-level failures in a row
+    // Message-level failures in a row, by message. Few messages fail at once,
+    // so a flat list (and no hash table for every user's compiler to instantiate).
+    std::vector<std::pair<message_id, unsigned>> message_failures_;
+    unsigned& failures_of(message_id id) {
+        for (auto& [failed, count] : message_failures_)
+            if (failed == id) return count;
+        return message_failures_.emplace_back(id, 0).second;
+    }
     std::optional<spooler_lock_of<typename Core::store_type>> store_lock_; // held from the first run for the spooler's life
 };
 

@@ -8,7 +8,6 @@
 #include <spool/detail/messages.hpp>
 #include <spool/detail/roles.hpp>
 
-#include <boost/hana/all_of.hpp>
 #include <boost/hana/unpack.hpp>
 
 #include <array>
@@ -134,9 +133,8 @@ struct policy_set {
 
     template <class Role>
     static constexpr bool counted_right = allowed(Role::count, count_of(marks<Role>));
-    static constexpr bool counts_ok = decltype(boost::hana::all_of(roles, [](auto role) {
-        return boost::hana::bool_c<counted_right<typename decltype(role)::type>>;
-    }))::value;
+    static constexpr bool counts_ok =
+        boost::hana::unpack(roles, [](auto... role) { return (counted_right<typename decltype(role)::type> && ...); });
     static constexpr bool valid = counts_ok && (policy_ok<Ps, message_type> && ...);
 
     template <std::size_t I>

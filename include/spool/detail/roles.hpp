@@ -11,7 +11,6 @@
 #include <spool/concepts.hpp>
 #include <spool/detail/messages.hpp>
 
-#include <boost/hana/any_of.hpp>
 #include <boost/hana/for_each.hpp>
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
@@ -200,34 +199,41 @@ static_assert(names_every_role(SPOOL_DETAIL_NOT_A_POLICY), "SPOOL_DETAIL_NOT_A_P
 
 // --- Derived --------------------------------------------------------------------
 
+// Each is one fold over the table's roles (hana::unpack hands them over as a
+// pack): a policy's roles are asked about in every composition, so the
+// derivations are kept cheap to instantiate, and a role a type does not play
+// has its requirements never looked at.
+
 template <class T>
 inline constexpr bool has_role =
-    decltype(boost::hana::any_of(roles, [](auto role) {
-        return boost::hana::bool_c<decltype(role)::type::template played_by<T>>;
-    }))::value;
+    boost::hana::unpack(roles, [](auto... role) { return (decltype(role)::type::template played_by<T> || ...); });
 
+template <class R, class Tag>
+concept role_for = std::is_same_v<typename R::tag, Tag>;
 template <class T, class Tag>
 constexpr bool plays_role() {
-    bool played = declares<T, Tag>; // a tag that names no role of its own (coupled_store_tag)
-    boost::hana::for_each(roles, [&](auto role) {
-        using R = typename decltype(role)::type;
-        if constexpr (std::is_same_v<typename R::tag, Tag>) played = R::template played_by<T>;
+    return boost::hana::unpack(roles, [](auto... role) {
+        // A tag that names no role of its own (coupled_store_tag) is taken as it is declared.
+        if constexpr ((role_for<typename decltype(role)::type, Tag> || ...))
+            return ((role_for<typename decltype(role)::type, Tag> && decltype(role)::type::template played_by<T>) || ...);
+        else
+            return declares<T, Tag>;
     });
-    return played;
 }
 /// Whether T plays the role Tag names, by its spool_concept or by the role's enable_ variable.
 template <class T, class Tag>
 inline constexpr bool plays = plays_role<T, Tag>();
 
+template <class R, class T, class M>
+constexpr bool meets_if_played() {
+    if constexpr (R::template played_by<T>) return R::template met_by<T, M>;
+    else return true;
+}
 /// Whether T plays some role and meets the requirements of every role it plays.
 template <class T, class M>
 constexpr bool meets_its_roles() {
-    bool ok = has_role<T>;
-    boost::hana::for_each(roles, [&](auto role) {
-        using R = typename decltype(role)::type;
-        ok = ok && (!R::template played_by<T> || R::template met_by<T, M>);
-    });
-    return ok;
+    return has_role<T> &&
+           boost::hana::unpack(roles, [](auto... role) { return (meets_if_played<typename decltype(role)::type, T, M>() && ...); });
 }
 
 // The first role, of `Role, Rest...`, that T plays and misses a requirement of.
