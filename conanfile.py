@@ -58,16 +58,27 @@ class SpoolConan(ConanFile):
         CMake(self).install()
 
     def package_id(self):
-        self.info.clear()
+        # Header-only: neither settings nor dependencies change what is packaged,
+        # but the sqlite option does (the SQLite store's header and CMake targets),
+        # so it stays in the package id. Clearing everything served one option's
+        # package for the other (found by the first real `conan create`).
+        self.info.settings.clear()
+        self.info.requires.clear()
 
     def package_info(self):
         # CMake users get spool's own installed config (share/spool), the one the
         # find_package consumer test builds against; other generators use these fields.
         self.cpp_info.set_property("cmake_find_mode", "none")
-        self.cpp_info.builddirs = [os.path.join("share", "spool")]
         self.cpp_info.set_property("pkg_config_name", "spool")
-        self.cpp_info.bindirs = []
-        self.cpp_info.libdirs = []
+        # With components, Conan reads the directories from the components, not
+        # from cpp_info itself (found by the first real `conan create`: the
+        # test package could not find share/spool).
+        components = ["spool", "sqlite"] if self.options.sqlite else ["spool"]
+        for name in components:
+            component = self.cpp_info.components[name]
+            component.builddirs = [os.path.join("share", "spool")]
+            component.bindirs = []
+            component.libdirs = []
         self.cpp_info.components["spool"].requires = ["boost::headers", "range-v3::range-v3"]
         if self.options.sqlite:
             self.cpp_info.components["sqlite"].requires = ["spool", "sqlite3::sqlite3"]

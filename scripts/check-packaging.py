@@ -45,7 +45,10 @@ check(ast.literal_eval(attributes.get("package_type", ast.Constant(None))) == "h
 check(ast.literal_eval(attributes.get("no_copy_source", ast.Constant(False))) is True, "conanfile.py: no_copy_source must be True")
 check("version" not in attributes and "set_version" in methods,
       "conanfile.py: the version must come from include/spool/version.hpp (set_version), not be written again")
-check("self.info.clear()" in methods.get("package_id", ""), "conanfile.py: package_id must clear the info")
+package_id = methods.get("package_id", "")
+check("self.info.settings.clear()" in package_id and "self.info.requires.clear()" in package_id
+      and "self.info.clear()" not in package_id,
+      "conanfile.py: package_id must clear settings and requires but keep the options (sqlite changes the package)")
 check("sqlite" in ast.literal_eval(attributes.get("options", ast.Constant({}))), "conanfile.py: a sqlite option is expected")
 for dependency in ("boost/", "range-v3/"):
     check(dependency in methods.get("requirements", ""), f"conanfile.py: requirements must name {dependency}")
