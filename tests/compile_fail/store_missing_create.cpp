@@ -1,22 +1,6 @@
 // expect: spool::Store: the store is missing `create`
-#include <spool/spool.hpp>
-
-#include <chrono>
-#include <optional>
-#include <string>
-#include <vector>
-
 // A store without create.
-struct my_store {
-    using spool_concept = spool::store_tag;
-    using message_type = spool::message;
-    spool::result<spool::message> load(spool::message_id) const;
-    std::error_code save(spool::message_id, const spool::message&);
-    std::error_code enqueue(spool::message_id, const spool::message&);
-    std::error_code abort_submit(spool::message_id, const spool::message&);
-    std::error_code finish(spool::message_id, const spool::message&);
-    std::vector<spool::queue_entry> outgoing_queue() const;
-    std::vector<spool::message_id> contents(spool::folder_id) const;
-};
+#define SPOOL_TEST_WITHOUT_CREATE
+#include "store_parts.hpp"
 
 spool::spooler<my_store, spool::memory_transport> sp;

@@ -1,16 +1,6 @@
 // expect: spool::Store: the store is missing `load`
-#include <spool/spool.hpp>
-
-struct my_store {
-    using spool_concept = spool::store_tag;
-    using message_type = spool::message;
-    spool::result<spool::message_id> create(spool::folder_id, const spool::message&);
-    std::error_code save(spool::message_id, const spool::message&);
-    std::error_code enqueue(spool::message_id, const spool::message&);
-    std::error_code abort_submit(spool::message_id, const spool::message&);
-    std::error_code finish(spool::message_id, const spool::message&);
-    std::vector<spool::queue_entry> outgoing_queue() const;
-    std::vector<spool::message_id> contents(spool::folder_id) const;
-};
+// A store without load.
+#define SPOOL_TEST_WITHOUT_LOAD
+#include "store_parts.hpp"
 
 spool::spooler<my_store, spool::memory_transport> sp;

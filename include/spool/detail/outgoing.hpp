@@ -174,7 +174,7 @@ private:
             if (const std::error_code ec = batch_error ? batch_error : error) {
                 store_failed(done.id, done.now, report, ec);
             } else {
-                if (!message_failures_.empty()) std::erase_if(message_failures_, [&](const auto& f) { return f.first == done.id; });
+                forget_failures(done.id);
                 announce_completion(core_, done, tally_);
                 if (done.finished) ++report.finished;
                 else {
@@ -379,6 +379,9 @@ private:
         for (auto& [failed, count] : message_failures_)
             if (failed == id) return count;
         return message_failures_.emplace_back(id, 0).second;
+    }
+    void forget_failures(message_id id) {
+        if (!message_failures_.empty()) std::erase_if(message_failures_, [id](const auto& f) { return f.first == id; });
     }
     std::optional<spooler_lock_of<typename Core::store_type>> store_lock_; // held from the first run for the spooler's life
 };
