@@ -69,13 +69,7 @@ TEST_CASE("a schema version no spool ever wrote is a schema error, and the file 
     CHECK(read_file(path) == before);
 }
 
-TEST_CASE("a byte flipped inside a stored message is found on load, and the message is quarantined, not sent") {
-    spool_test::temp_dir dir;
-    const auto path = dir.file("spool.db");
-    spool::sqlite_store store(path);
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+TEST_CASE_METHOD(spool_test::sqlite_rig, "a byte flipped inside a stored message is found on load, and the message is quarantined, not sent") {
     auto m = mail({smtp("ann@x")});
     m.payload.body = "pay 100 to account 12345";
     const auto id = sp.client().send(m).value();
@@ -95,13 +89,7 @@ TEST_CASE("a byte flipped inside a stored message is found on load, and the mess
     CHECK(sp.client().open(id).error() == spool::errc::corrupt_message);
 }
 
-TEST_CASE("a message in a newer spool's format is left queued and untouched, not quarantined") {
-    spool_test::temp_dir dir;
-    const auto path = dir.file("spool.db");
-    spool::sqlite_store store(path);
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+TEST_CASE_METHOD(spool_test::sqlite_rig, "a message in a newer spool's format is left queued and untouched, not quarantined") {
     const auto id = sp.client().send(mail({smtp("ann@x")})).value();
     std::string newer(1, static_cast<char>(spool::detail::message_format + 1));
     newer += "a layout from the future";

@@ -189,13 +189,7 @@ TEST_CASE("a full disk refuses new messages with a clear error, and queued ones 
     CHECK_FALSE(store.integrity_check());
 }
 
-TEST_CASE("an undecodable message is quarantined and does not block the queue") {
-    spool_test::temp_dir dir;
-    const auto path = dir.file("spool.db");
-    spool::sqlite_store store(path);
-    spool::memory_transport transport;
-    spool::manual_clock clock;
-    spool::spooler sp{store, transport, clock};
+TEST_CASE_METHOD(spool_test::sqlite_rig, "an undecodable message is quarantined and does not block the queue") {
     auto bad = sp.client().send(mail({smtp("bad@x")})).value();
     clock.advance(1s);
     sp.client().send(mail({smtp("good@x")}));

@@ -5,6 +5,11 @@
 
 #include "catch.hpp"
 
+#include "support/temp_dir.hpp"
+
+#include <spool/spool.hpp>
+#include <spool/stores/sqlite.hpp>
+
 #include <sqlite3.h>
 
 #include <fstream>
@@ -61,5 +66,16 @@ inline void store_body(const std::string& path, std::uint64_t id, const std::str
     sqlite3_close(db);
     REQUIRE(rc == SQLITE_DONE);
 }
+
+/// A spooler on an SQLite store in a fresh directory, with an in-memory
+/// transport and a manual clock: what most SQLite tests start from.
+struct sqlite_rig {
+    temp_dir dir;
+    std::string path = dir.file("spool.db");
+    spool::sqlite_store store{path};
+    spool::memory_transport transport;
+    spool::manual_clock clock;
+    spool::spooler<spool::sqlite_store, spool::memory_transport, spool::manual_clock> sp{store, transport, clock};
+};
 
 } // namespace spool_test
