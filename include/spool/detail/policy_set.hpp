@@ -131,10 +131,12 @@ struct policy_set {
     /// that one missing piece gives one error.
     using message_type = decltype(message_of_index<store_index>());
 
+    /// How many composed policies play `Role`.
     template <class Role>
-    static constexpr bool counted_right = allowed(Role::count, count_of(marks<Role>));
-    static constexpr bool counts_ok =
-        boost::hana::unpack(roles, [](auto... role) { return (counted_right<typename decltype(role)::type> && ...); });
+    static constexpr std::size_t count = count_of(marks<Role>);
+    template <class Role>
+    static constexpr bool counted_right = allowed(Role::count, count<Role>);
+    static constexpr bool counts_ok = role_table::counted_right<policy_set>;
     static constexpr bool valid = counts_ok && (policy_ok<Ps, message_type> && ...);
 
     template <std::size_t I>

@@ -199,41 +199,48 @@ static_assert(names_every_role(SPOOL_DETAIL_NOT_A_POLICY), "SPOOL_DETAIL_NOT_A_P
 
 // --- Derived --------------------------------------------------------------------
 
-// Each is one fold over the table's roles (hana::unpack hands them over as a
-// pack): a policy's roles are asked about in every composition, so the
-// derivations are kept cheap to instantiate, and a role a type does not play
-// has its requirements never looked at.
-
-template <class T>
-inline constexpr bool has_role =
-    boost::hana::unpack(roles, [](auto... role) { return (decltype(role)::type::template played_by<T> || ...); });
-
-template <class R, class Tag>
-concept role_for = std::is_same_v<typename R::tag, Tag>;
-template <class T, class Tag>
-constexpr bool plays_role() {
-    return boost::hana::unpack(roles, [](auto... role) {
-        // A tag that names no role of its own (coupled_store_tag) is taken as it is declared.
-        if constexpr ((role_for<typename decltype(role)::type, Tag> || ...))
-            return ((role_for<typename decltype(role)::type, Tag> && decltype(role)::type::template played_by<T>) || ...);
-        else
-            return declares<T, Tag>;
-    });
-}
-/// Whether T plays the role Tag names, by its spool_concept or by the role's enable_ variable.
-template <class T, class Tag>
-inline constexpr bool plays = plays_role<T, Tag>();
-
+// The table as a plain pack, unpacked once: every derivation below is a fold
+// over it, instantiated per policy type. (Hana's generic lambdas, one per
+// policy and question, cost clang a tenth of a second on a spooler of seven
+// policies; a fold costs next to nothing.) A role a type does not play has its
+// requirements never instantiated.
 template <class R, class T, class M>
 constexpr bool meets_if_played() {
     if constexpr (R::template played_by<T>) return R::template met_by<T, M>;
     else return true;
 }
+
+template <class... Roles>
+struct role_list {
+    template <class T>
+    static constexpr bool any_played = (Roles::template played_by<T> || ...);
+    template <class T, class M>
+    static constexpr bool all_met = (meets_if_played<Roles, T, M>() && ...);
+    template <class Tag>
+    static constexpr bool has_tag = (std::is_same_v<typename Roles::tag, Tag> || ...);
+    template <class T, class Tag>
+    static constexpr bool played_as = ((std::is_same_v<typename Roles::tag, Tag> && Roles::template played_by<T>) || ...);
+    template <class Set>
+    static constexpr bool counted_right = (allowed(Roles::count, Set::template count<Roles>) && ...);
+};
+using role_table = typename decltype(boost::hana::unpack(roles, boost::hana::template_<role_list>))::type;
+
+template <class T>
+inline constexpr bool has_role = role_table::any_played<T>;
+
+/// Whether T plays the role Tag names, by its spool_concept or by the role's
+/// enable_ variable; a tag that names no role of its own (coupled_store_tag)
+/// is taken as it is declared.
+template <class T, class Tag>
+inline constexpr bool plays = [] {
+    if constexpr (role_table::has_tag<Tag>) return role_table::played_as<T, Tag>;
+    else return declares<T, Tag>;
+}();
+
 /// Whether T plays some role and meets the requirements of every role it plays.
 template <class T, class M>
 constexpr bool meets_its_roles() {
-    return has_role<T> &&
-           boost::hana::unpack(roles, [](auto... role) { return (meets_if_played<typename decltype(role)::type, T, M>() && ...); });
+    return has_role<T> && role_table::all_met<T, M>;
 }
 
 // The first role, of `Role, Rest...`, that T plays and misses a requirement of.
