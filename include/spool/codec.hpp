@@ -159,8 +159,9 @@ namespace detail {
 // the decoder keeps reading the old ones. 1: no checksum; 2: a CRC-32C of the
 // record follows it, in four bytes, least significant first. Every format from
 // 2 on keeps that trailer, so that a record of a newer format can be told
-// from a damaged one.
-inline constexpr std::uint64_t message_format = 2;
+// from a damaged one. 3: a deferred recipient keeps its diagnostic (status
+// tag 4; tag 2, without one, is still read from older records).
+inline constexpr std::uint64_t message_format = 3;
 inline constexpr std::size_t checksum_bytes = 4;
 
 // The fewest bytes each item can take encoded, which bounds what a count may claim.
@@ -197,6 +198,9 @@ inline bool decode_requests(byte_reader& r, report_requests& q) {
     return r.boolean(q.delivery) && r.boolean(q.non_delivery_suppressed);
 }
 
+// The status tag of a deferred recipient since format 3.
+inline constexpr std::uint64_t deferred_with_diagnostic = 4;
+
 inline void encode_recipient(byte_writer& w, const recipient& x) {
     w.string(x.display_name);
     w.string(x.address);
@@ -206,12 +210,13 @@ inline void encode_recipient(byte_writer& w, const recipient& x) {
     w.boolean(x.reported);
     w.boolean(x.reports.has_value());
     if (x.reports) encode_requests(w, *x.reports);
-    w.unsigned_number(x.status.index());
+    w.unsigned_number(std::holds_alternative<status::deferred>(x.status) ? deferred_with_diagnostic : x.status.index());
     if (const auto* s = std::get_if<status::sent>(&x.status)) w.time(s->at);
     if (const auto* d = std::get_if<status::deferred>(&x.status)) {
         w.time(d->next_attempt);
         w.string(d->reason);
         w.unsigned_number(d->attempts);
+        w.string(d->diagnostic);
     }
     if (const auto* f = std::get_if<status::failed>(&x.status)) {
         w.string(f->reason);
@@ -238,10 +243,12 @@ inline bool decode_recipient(byte_reader& r, recipient& x) {
         x.status = s;
         return true;
     }
-    case 2: {
+    case 2:
+    case deferred_with_diagnostic: {
         status::deferred d;
         std::uint64_t attempts = 0;
         if (!r.time(d.next_attempt) || !r.string(d.reason) || !r.unsigned_number(attempts)) return false;
+        if (which == deferred_with_diagnostic && !r.string(d.diagnostic)) return false;
         d.attempts = static_cast<unsigned>(attempts);
         x.status = std::move(d);
         return true;

@@ -38,4 +38,15 @@ struct queue_changed_event {
     change what = change::added;
 };
 
+/// A destination was marked down after site failures, or came back after a
+/// probe (see spool::destination_health).
+struct destination_event {
+    enum class change { down, up };
+    std::size_t transport = 0; ///< position among the composed transports, from 0
+    std::string destination;
+    change what = change::down;
+    std::string reason;        ///< down: the last site failure
+    time_point next_probe{};   ///< down: when one hand-off will probe it
+};
+
 } // namespace spool

@@ -61,7 +61,8 @@ struct sent {
 struct deferred {
     time_point next_attempt{};
     std::string reason;
-    unsigned attempts = 0; ///< attempts made so far; the default backoff grows with it
+    unsigned attempts = 0;  ///< attempts made so far; the default backoff grows with it
+    std::string diagnostic; ///< machine-readable detail of the last attempt, e.g. an RFC 3463 code ("4.2.2")
     friend bool operator==(const deferred&, const deferred&) = default;
 };
 /// Conclusively not delivered (MAPI: a non-delivery report is due).

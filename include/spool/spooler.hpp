@@ -1,9 +1,12 @@
 #pragma once
 
 #include <spool/client.hpp>
+#include <spool/delivery.hpp>
 #include <spool/detail/core.hpp>
 #include <spool/detail/outgoing.hpp>
 #include <spool/detail/policy_set.hpp>
+#include <spool/run_report.hpp>
+#include <spool/transmit_handler.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +16,7 @@
 #include <thread>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace spool {
 
@@ -56,20 +60,29 @@ public:
     client_type client() noexcept { return client_type{core_}; }
     store_type& store() noexcept { return core_.store(); }
 
-    /// One pass over the outgoing queue, on the calling thread.
+    /// One pass over the outgoing queue, on the calling thread: apply the
+    /// hand-offs completed since the last pass, start those a limit held back,
+    /// and take every due message. Synchronous transports without worker
+    /// threads are called inline, so with those (and asynchronous transports
+    /// that complete inline) a pass does all its work before it returns; other
+    /// hand-offs may still be in flight (run_report::in_flight).
     ///
     /// The first run (run_once(), drain() or start()) takes the store's spooler
     /// lock where the store has one (the SQLite store does), and the spooler
     /// holds it for its life: while another spooler, in this process or
     /// another, works the same database, it throws std::system_error with
     /// errc::spool_in_use, whose text names the holder's process id.
-    run_report run_once() { return outgoing_.run_once(); }
+    run_report run_once() { return outgoing_.run(true); }
 
-    /// Passes until no message is due now and no mail waits; messages waiting for a later time stay queued.
+    /// Passes until no message is due now, no mail waits and no hand-off is in
+    /// flight: it waits for every hand-off it started, from whatever thread
+    /// they complete, so its result is the same however they were scheduled.
+    /// Messages waiting for a later time (a retry, a rate limit, a destination's
+    /// cool-down) stay queued.
     run_report drain() {
         run_report total;
-        for (;;) {
-            run_report r = run_once();
+        for (bool scan = true;;) {
+            run_report r = outgoing_.run(scan);
             total.examined += r.examined;
             total.processed += r.processed;
             total.finished += r.finished;
@@ -78,7 +91,15 @@ public:
             total.received += r.received;
             total.waiting = r.waiting;
             total.next_due = r.next_due;
-            if (r.processed == 0 && r.received == 0) return total;
+            total.in_flight = r.in_flight;
+            if (outgoing_.in_flight() > 0) {
+                // Something is in flight: wait for it, then apply it without reading the queue again.
+                outgoing_.wait_for_completion(std::chrono::milliseconds{100});
+                scan = false;
+                continue;
+            }
+            if (scan && r.processed == 0 && r.received == 0) return total;
+            scan = true;
         }
     }
 
@@ -92,14 +113,26 @@ public:
         worker_ = std::thread([this] { work(); });
     }
 
-    /// Stops the background thread. A pass in progress ends after the message
-    /// it is handing off (its outcome is written); the rest stay queued. Idempotent.
+    /// Stops the background thread. No new message is taken; hand-offs held
+    /// back by a limit are not started. Hand-offs in flight are waited for up
+    /// to the stop deadline (30 s unless set), their outcomes written; then
+    /// asynchronous transports with `cancel_transmissions()` are asked to cut
+    /// theirs short, and stop() waits for each to complete, as each must. A
+    /// synchronous transmit() cannot be interrupted: stop() waits until it
+    /// returns. Recipients not settled stay queued as they were and are offered
+    /// again after a restart, under the same delivery keys. Idempotent; also
+    /// settles hand-offs that run_once() left in flight.
     void stop() {
-        if (!worker_.joinable()) return;
-        core_.request_stop();
-        worker_.join();
-        worker_ = std::thread{};
+        if (worker_.joinable()) {
+            core_.request_stop();
+            worker_.join();
+            worker_ = std::thread{};
+        }
+        outgoing_.shutdown(stop_deadline_.load());
     }
+
+    /// How long stop() waits for hand-offs in flight before it cancels them.
+    void stop_deadline(std::chrono::milliseconds d) { stop_deadline_.store(d); }
 
     bool running() const noexcept { return worker_.joinable(); }
 
@@ -147,15 +180,51 @@ public:
     /// Messages the spooler holds locked right now.
     std::size_t locked_count() { return core_.queue().lock_count(); }
 
+    /// Sets the delivery limits of the composed transport of type T (the first,
+    /// if several have that type). Takes effect for hand-offs started after it.
+    template <class T>
+    void limits(delivery_limits l) {
+        static_assert(composes<T>, "spool::spooler::limits<T>: T is not one of this spooler's transports");
+        for_transport<T>([&](std::size_t slot) { outgoing_.template set_limits<T>(slot, l); });
+    }
+    /// The delivery limits of the transport of type T, with max_in_flight resolved.
+    template <class T>
+    delivery_limits limits() {
+        static_assert(composes<T>, "spool::spooler::limits<T>: T is not one of this spooler's transports");
+        delivery_limits out;
+        for_transport<T>([&](std::size_t slot) { out = outgoing_.limits(slot); });
+        return out;
+    }
+
+    /// Every destination the spooler remembers (those with hand-offs in flight
+    /// or waiting, or with failures), with its health. Waits for a pass in progress.
+    std::vector<destination_health> destinations() { return outgoing_.destinations(); }
+
+    /// Hand-offs in flight or held back by a limit.
+    std::size_t in_flight() { return outgoing_.open_handoffs(); }
+
 private:
     static constexpr std::chrono::milliseconds idle_wait{std::chrono::seconds{60}};
 
+    template <class T>
+    static constexpr bool composes = (std::is_same_v<detail::unwrap_t<Policies>, T> || ...);
+
+    template <class T, class F>
+    void for_transport(F&& f) {
+        bool found = false;
+        core_.for_each_transport([&](auto& t, std::size_t i) {
+            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(t)>, T>)
+                if (!std::exchange(found, true)) f(policies::transport_slot[i]);
+        });
+    }
+
     void work() {
+        bool scan = true;
         while (!core_.stop_requested()) {
             std::chrono::milliseconds wait = idle_wait;
             if constexpr (core_type::polls) wait = std::min(wait, poll_interval_.load());
             try {
-                const run_report r = run_once();
+                const run_report r = outgoing_.run(scan);
                 if (r.next_due) {
                     const auto until = std::chrono::ceil<std::chrono::milliseconds>(*r.next_due - core_.now());
                     wait = std::clamp(until, std::chrono::milliseconds{0}, idle_wait);
@@ -164,29 +233,33 @@ private:
                 // A store that throws must not end the spooler; try again after a pause.
                 wait = std::chrono::milliseconds{100};
             }
-            if (wait.count() > 0) idle(wait);
+            // Woken only by completed hand-offs: apply them, without reading the queue again.
+            scan = wait.count() <= 0 || idle(wait) != detail::wake_reason::handoffs;
         }
     }
 
     // A client in another process cannot call wake(), so where the store can
     // tell that someone else wrote to it, the idle wait looks every so often.
     static constexpr std::chrono::milliseconds other_writers_every{50};
-    void idle(std::chrono::milliseconds wait) {
+    detail::wake_reason idle(std::chrono::milliseconds wait) {
         if constexpr (detail::sees_other_writers<store_type>) {
             const auto until = std::chrono::steady_clock::now() + wait;
             for (;;) {
                 const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-                if (left.count() <= 0 || core_.sleep(std::min(left, other_writers_every))) return;
-                if (core_.store().written_elsewhere()) return;
+                if (left.count() <= 0) return detail::wake_reason::time;
+                if (const auto why = core_.sleep(std::min(left, other_writers_every)); why != detail::wake_reason::time)
+                    return why;
+                if (core_.store().written_elsewhere()) return detail::wake_reason::submit;
             }
         } else {
-            core_.sleep(wait);
+            return core_.sleep(wait);
         }
     }
 
     core_type core_;
     detail::outgoing<core_type> outgoing_;
     std::atomic<std::chrono::milliseconds> poll_interval_{std::chrono::seconds{5}};
+    std::atomic<std::chrono::milliseconds> stop_deadline_{std::chrono::seconds{30}};
     std::thread worker_;
 };
 

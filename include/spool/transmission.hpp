@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -15,7 +16,11 @@
 
 namespace spool {
 
-/// What a transport says about one hand-off (MAPI: the return of IXPLogon::SubmitMessage).
+/// What a transport says about one hand-off (MAPI: the return of
+/// IXPLogon::SubmitMessage). A failure has a scope: one recipient (reported
+/// through the transmission: `failed`, `deferred`), the message
+/// (`message_failed`), the transport (`retry_after`, `busy`) or the
+/// destination (`site_failure`); only the last counts against a destination's health.
 class transmit_result {
 public:
     enum class kind {
@@ -25,10 +30,17 @@ public:
         /// Nothing was processed; offer every recipient to the next matching transport (MAPI_E_NOT_ME).
         not_me,
         /// The messaging system is unavailable: keep the message and try again
-        /// after the delay (MAPI_E_WAIT, MAPI_E_NETWORK_ERROR).
+        /// after the delay (MAPI_E_WAIT, MAPI_E_NETWORK_ERROR). The whole transport waits.
         retry_after,
         /// The transport cannot take work now; try again after the retry policy's backoff (MAPI_E_BUSY).
         busy,
+        /// The destination is at fault (connection refused, TLS failed, a
+        /// timeout): the recipients not reported are deferred, and the failure
+        /// counts toward marking the destination down.
+        site_failure,
+        /// The message cannot go by this transport at all (too large, say):
+        /// every recipient not reported fails with this reason and diagnostic.
+        message_failed,
     };
 
     static transmit_result done() { return transmit_result{kind::done}; }
@@ -41,21 +53,37 @@ public:
     static transmit_result busy(std::string reason = "transport busy") {
         return transmit_result{kind::busy, std::move(reason)};
     }
+    static transmit_result site_failure(std::string reason, std::string diagnostic = {}) {
+        transmit_result r{kind::site_failure, std::move(reason)};
+        r.diagnostic_ = std::move(diagnostic);
+        return r;
+    }
+    static transmit_result message_failed(std::string reason, std::string diagnostic = {}) {
+        transmit_result r{kind::message_failed, std::move(reason)};
+        r.diagnostic_ = std::move(diagnostic);
+        return r;
+    }
 
     kind what() const noexcept { return kind_; }
     /// The delay the transport asked for; meaningful for `retry_after` only.
     std::chrono::seconds delay() const noexcept { return delay_; }
     const std::string& reason() const noexcept { return reason_; }
+    /// For `site_failure` and `message_failed`: machine-readable detail, e.g. an RFC 3463 code.
+    const std::string& diagnostic() const noexcept { return diagnostic_; }
+
+    /// busy with no reason, made without allocating: what a hand-off whose
+    /// completion handler was dropped completes with.
+    static transmit_result abandoned() noexcept { return transmit_result{kind::busy}; }
 
 private:
-    explicit transmit_result(kind k) : kind_(k) {}
+    explicit transmit_result(kind k) noexcept : kind_(k) {}
     transmit_result(kind k, std::string reason) : kind_(k), reason_(std::move(reason)) {}
 
     kind kind_;
     std::chrono::seconds delay_{0};
     std::string reason_;
+    std::string diagnostic_;
 };
-
 
 /// One hand-off of a message to a transport: the message, read-only, and the
 /// recipients assigned to this transport (MAPI: those whose PR_RESPONSIBILITY
@@ -88,6 +116,20 @@ public:
         o.what = detail::transmit_outcome::kind::failed;
         o.reason = std::move(reason);
         o.diagnostic = std::move(diagnostic);
+    }
+
+    /// The recipient is temporarily refused (an SMTP 4xx to its RCPT, say)
+    /// while others may be settled: it is tried again after `delay`, or after
+    /// the retry policy's backoff when none is given. The reason and
+    /// diagnostic are stored with its status. Neither the transport nor the
+    /// destination is marked down.
+    void deferred(const recipient& r, std::string reason, std::string diagnostic = {},
+                  std::optional<std::chrono::seconds> delay = std::nullopt) {
+        auto& o = outcomes_[slot(r)];
+        o.what = detail::transmit_outcome::kind::deferred;
+        o.reason = std::move(reason);
+        o.diagnostic = std::move(diagnostic);
+        o.at = delay ? now_ + std::max(*delay, std::chrono::seconds{1}) : time_point{};
     }
 
     /// A key that is the same every time this message goes to this recipient,

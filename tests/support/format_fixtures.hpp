@@ -42,7 +42,7 @@ inline std::vector<std::pair<std::string, spool::message>> format_fixtures() {
     recipient pending{"Cy", "cy@example.org", "SMTP", recipient_kind::cc};
     recipient sent{"Di", "+15550100", "SMS", recipient_kind::to, true, status::sent{at(1'700'000'100)}, true};
     recipient deferred{"Ed", "ed@example.org", "SMTP", recipient_kind::bcc};
-    deferred.status = status::deferred{at(1'700'000'900), "greylisted", 3};
+    deferred.status = status::deferred{at(1'700'000'900), "greylisted", 3, {}};
     deferred.reports = report_requests{false, true};
     recipient failed{"Fi", "fi@example.org", "SMTP"};
     failed.responsibility = true;

@@ -35,6 +35,9 @@ namespace spool::detail {
 
 namespace hana = boost::hana;
 
+/// Why the background thread's sleep ended.
+enum class wake_reason { time, submit, handoffs, stop };
+
 template <class... Ps>
 class core {
 public:
@@ -152,7 +155,8 @@ public:
                         if constexpr (std::is_same_v<Event, new_mail_event>) o.on_new_mail(e);
                         else if constexpr (std::is_same_v<Event, message_finished_event>) o.on_message_finished(e);
                         else if constexpr (std::is_same_v<Event, recipient_status_event>) o.on_recipient_status(e);
-                        else o.on_queue_changed(e);
+                        else if constexpr (std::is_same_v<Event, queue_changed_event>) o.on_queue_changed(e);
+                        else o.on_destination(e);
                     },
                     [&](const std::string&) { counts_.observer_failures.fetch_add(1); });
         });
@@ -186,13 +190,29 @@ public:
         wake_cv_.notify_all();
     }
 
-    /// Sleeps until woken, stopped, or `d` has passed; consumes the wake-up.
-    /// True when woken or stopped, false when the time ran out.
-    bool sleep(std::chrono::milliseconds d) {
+    /// Wakes the background thread because hand-offs completed: it applies
+    /// them without reading the queue again.
+    void wake_handoffs() {
+        if (handoffs_done_.load()) return;
+        {
+            std::lock_guard g{wake_mutex_};
+            if (handoffs_done_.exchange(true)) return;
+        }
+        wake_cv_.notify_all();
+    }
+
+    /// Sleeps until woken, stopped, or `d` has passed; consumes the wake-ups,
+    /// and says which came first in importance (a submit before hand-offs).
+    wake_reason sleep(std::chrono::milliseconds d) {
         std::unique_lock l{wake_mutex_};
-        const bool roused = wake_cv_.wait_for(l, d, [&] { return woken_.load() || stopping_.load(); });
+        wake_cv_.wait_for(l, d, [&] { return woken_.load() || stopping_.load() || handoffs_done_.load(); });
+        const wake_reason why = stopping_.load()        ? wake_reason::stop
+                                : woken_.load()         ? wake_reason::submit
+                                : handoffs_done_.load() ? wake_reason::handoffs
+                                                        : wake_reason::time;
         woken_.store(false);
-        return roused;
+        handoffs_done_.store(false);
+        return why;
     }
 
     /// The background thread's stop signal: set under the sleeper's mutex, so a
@@ -237,6 +257,7 @@ private:
     // for every user's compiler to instantiate.
     std::condition_variable wake_cv_;
     std::atomic<bool> woken_{false};
+    std::atomic<bool> handoffs_done_{false};
     std::atomic<bool> stopping_{false};
 };
 

@@ -10,6 +10,7 @@
 #include <spool/transmission.hpp>
 
 #include <algorithm>
+#include <utility>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -47,6 +48,41 @@ inline void fail(recipient& r, std::string reason, std::string diagnostic) {
 
 /// Recipients still wanting a transport, now or later.
 inline bool awaiting_transport(const recipient& r) noexcept { return !r.responsibility && !r.settled(); }
+
+/// Attempts made for the recipient so far.
+inline unsigned attempts(const recipient& r) noexcept {
+    const auto* d = std::get_if<status::deferred>(&r.status);
+    return d ? d->attempts : 0;
+}
+
+/// Another attempt at `at`; the attempt count grows.
+inline void defer_recipient(recipient& r, time_point at, std::string reason, std::string diagnostic) {
+    r.status = status::deferred{at, std::move(reason), attempts(r) + 1, std::move(diagnostic)};
+}
+
+/// Applies what a transport reported for one recipient, and resets the slot
+/// for its next use. `retry_at(attempts)`: when a recipient deferred without
+/// a delay is tried again. True when the recipient was deferred.
+template <class RetryAt>
+bool apply_outcome(transmit_outcome& o, recipient& r, time_point now, time_point deadline, RetryAt&& retry_at) {
+    const auto what = std::exchange(o.what, transmit_outcome::kind::none);
+    switch (what) {
+    case transmit_outcome::kind::none:
+        return false; // declined
+    case transmit_outcome::kind::sent:
+        settle(r, status::sent{o.at});
+        return false;
+    case transmit_outcome::kind::failed:
+        fail(r, std::move(o.reason), std::move(o.diagnostic));
+        return false;
+    case transmit_outcome::kind::deferred: {
+        const time_point at = o.at > now ? o.at : retry_at(attempts(r) + 1);
+        defer_recipient(r, std::min(at, deadline), std::move(o.reason), std::move(o.diagnostic));
+        return true;
+    }
+    }
+    return false;
+}
 
 /// A preprocessor registered for `types` applies while a recipient of one of
 /// those types still waits for a transport (at submit, and again in the spooler).
@@ -201,7 +237,12 @@ public:
         for (std::size_t k = 0; k < count; ++k) {
             const std::size_t i = assigned[k];
             recipient& r = message_.recipients[i];
-            if (what != transmit_result::kind::not_me) apply(outcomes[k], r);
+            if (what != transmit_result::kind::not_me &&
+                apply_outcome(outcomes[k], r, now_, deadline_, [&](unsigned n) { return now_ + backoff(n); })) {
+                route[i] = done_here;
+                ++deferred_;
+                continue;
+            }
             outcomes[k].what = transmit_outcome::kind::none;
             if (r.responsibility) {
                 route[i] = done_here;
@@ -216,7 +257,12 @@ public:
                 defer(i, state.unavailable_until, result.reason());
                 break;
             case transmit_result::kind::busy:
-                defer(i, now_ + backoff(attempts(r) + 1), result.reason());
+            case transmit_result::kind::site_failure: // a coupled store has no destinations to mark down
+                defer(i, now_ + backoff(attempts(r) + 1), result.reason(), result.diagnostic());
+                break;
+            case transmit_result::kind::message_failed:
+                fail(r, result.reason(), result.diagnostic());
+                route[i] = done_here;
                 break;
             }
         }
@@ -253,27 +299,8 @@ private:
                        [](const std::string& what) { return transmit_result::busy("transport threw: " + what); });
     }
 
-    static void apply(transmit_outcome& o, recipient& r) {
-        switch (o.what) {
-        case transmit_outcome::kind::none:
-            break; // declined
-        case transmit_outcome::kind::sent:
-            settle(r, status::sent{o.at});
-            break;
-        case transmit_outcome::kind::failed:
-            fail(r, std::move(o.reason), std::move(o.diagnostic));
-            break;
-        }
-    }
-
-    static unsigned attempts(const recipient& r) {
-        const auto* d = std::get_if<status::deferred>(&r.status);
-        return d ? d->attempts : 0;
-    }
-
-    void defer(std::size_t i, time_point at, const std::string& reason) {
-        recipient& r = message_.recipients[i];
-        r.status = status::deferred{std::min(at, deadline_), reason, attempts(r) + 1};
+    void defer(std::size_t i, time_point at, const std::string& reason, const std::string& diagnostic = {}) {
+        defer_recipient(message_.recipients[i], std::min(at, deadline_), reason, diagnostic);
         scratch_.route[i] = done_here;
         ++deferred_;
     }

@@ -11,6 +11,7 @@
 #include <spool/reception.hpp>
 #include <spool/result.hpp>
 #include <spool/transmission.hpp>
+#include <spool/transmit_handler.hpp>
 
 #include <range/v3/range/concepts.hpp>
 #include <range/v3/range/traits.hpp>
@@ -18,7 +19,9 @@
 #include <chrono>
 #include <concepts>
 #include <optional>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace spool::detail {
@@ -79,9 +82,30 @@ concept names_address_types = requires(const T& t) {
     { t.address_types() } -> std::convertible_to<spool::address_types>;
 };
 template <class T, class M>
-concept transport_transmits = requires(T& t, transmission<M>& tx) {
+concept transport_transmits_now = requires(T& t, transmission<M>& tx) {
     { t.transmit(tx) } -> std::same_as<transmit_result>;
 };
+// Starts the hand-off and completes it later through the handler.
+template <class T, class M>
+concept transport_transmits_later = requires(T& t, transmission<M>& tx, transmit_handler done) {
+    { t.async_transmit(tx, std::move(done)) } -> std::same_as<void>;
+};
+template <class T, class M>
+concept transport_transmits = transport_transmits_now<T, M> || transport_transmits_later<T, M>;
+// Optional: the destination a recipient goes to (the next hop); without it, a
+// transport has one destination.
+template <class T>
+concept transport_names_destinations = requires(const T& t, const recipient& r) {
+    { t.destination(r) } -> std::convertible_to<std::string_view>;
+};
+// Optional: a transport's own limit on hand-offs at once.
+template <class T>
+concept transport_declares_limit = requires {
+    { T::max_in_flight } -> std::convertible_to<std::size_t>;
+};
+// Optional: an asynchronous transport that can cut its hand-offs short when the spooler stops.
+template <class T>
+concept transport_cancels = requires(T& t) { t.cancel_transmissions(); };
 
 // A transport that also receives: it fills messages, and says when mail waits
 // either when asked (polled) or by raising a signal (signalling).
@@ -118,14 +142,18 @@ template <class O>
 concept observes_recipients = requires(O& o, const recipient_status_event& e) { o.on_recipient_status(e); };
 template <class O>
 concept observes_queue = requires(O& o, const queue_changed_event& e) { o.on_queue_changed(e); };
+template <class O>
+concept observes_destinations = requires(O& o, const destination_event& e) { o.on_destination(e); };
 /// Whether O has the handler for Event.
 template <class O, class Event>
 inline constexpr bool observes_event = (std::is_same_v<Event, new_mail_event> && observes_new_mail<O>) ||
                                        (std::is_same_v<Event, message_finished_event> && observes_finished<O>) ||
                                        (std::is_same_v<Event, recipient_status_event> && observes_recipients<O>) ||
-                                       (std::is_same_v<Event, queue_changed_event> && observes_queue<O>);
+                                       (std::is_same_v<Event, queue_changed_event> && observes_queue<O>) ||
+                                       (std::is_same_v<Event, destination_event> && observes_destinations<O>);
 template <class O>
-concept observes_something = observes_new_mail<O> || observes_finished<O> || observes_recipients<O> || observes_queue<O>;
+concept observes_something = observes_new_mail<O> || observes_finished<O> || observes_recipients<O> ||
+                             observes_queue<O> || observes_destinations<O>;
 
 // --- Smaller policies --------------------------------------------------------
 template <class E>

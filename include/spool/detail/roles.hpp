@@ -48,6 +48,7 @@ SPOOL_DETAIL_MEMBER_PROBE(outgoing_queue)
 SPOOL_DETAIL_MEMBER_PROBE(contents)
 SPOOL_DETAIL_MEMBER_PROBE(address_types)
 SPOOL_DETAIL_MEMBER_PROBE(transmit)
+SPOOL_DETAIL_MEMBER_PROBE(async_transmit)
 SPOOL_DETAIL_MEMBER_PROBE(preprocess)
 SPOOL_DETAIL_MEMBER_PROBE(postprocess)
 SPOOL_DETAIL_MEMBER_PROBE(finishing)
@@ -82,6 +83,8 @@ inline constexpr bool transport_ok =
 template <class T, class M>
 constexpr void diagnose_transport() {
     if constexpr (!names_address_types<T>) { SPOOL_DETAIL_UNMET(T, address_types, SPOOL_DETAIL_TRANSPORT_ADDRESS_TYPES); }
+    else if constexpr (!transport_transmits<T, M> && has_member_async_transmit<T>)
+        static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_ASYNC_TRANSMIT_WRONG);
     else if constexpr (!transport_transmits<T, M>) { SPOOL_DETAIL_UNMET(T, transmit, SPOOL_DETAIL_TRANSPORT_TRANSMIT); }
     else if constexpr (transport_receives<T, M> && !transport_is_polled<T> && !transport_signals<T>)
         static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_TRANSPORT_MAIL_WAITING);

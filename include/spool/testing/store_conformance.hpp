@@ -57,7 +57,7 @@ Message full_message(int variant = 0) {
     m.recipients[0].status = status::sent{t};
     m.recipients[0].responsibility = true;
     m.recipients[0].reported = true;
-    m.recipients[1].status = status::deferred{t + 300s, "link down " + v, 2u + static_cast<unsigned>(variant)};
+    m.recipients[1].status = status::deferred{t + 300s, "link down " + v, 2u + static_cast<unsigned>(variant), "4.4.1"};
     m.recipients[1].responsibility = variant % 2 == 1;
     m.recipients[2].status = status::failed{"no fax tone " + v, "5.4.4"};
     m.recipients[2].responsibility = true;
