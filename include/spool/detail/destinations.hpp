@@ -72,6 +72,7 @@ public:
     bool site_failed(destination& d, time_point now, const std::string& reason) {
         ++d.failures;
         d.last_error = reason;
+        if (d.health == destination::state::down) return false; // a hand-off started before it went down
         if (d.health != destination::state::probing && d.failures < std::max(limits.failed_cohort_limit, 1u)) return false;
         d.health = destination::state::down;
         d.next_probe = now + limits.cool_down;

@@ -400,8 +400,9 @@ private:
             j.route[i] = in_hand;
             handoff* h = single;
             if constexpr (transport_names_destinations<T>) {
-                const std::string_view key = guarded([&]() -> std::string_view { return t.destination(recipients[i]); },
-                                                     [](const std::string&) { return std::string_view{}; });
+                // A transport that cannot name one sends the recipient to its unnamed destination.
+                const std::string key = guarded([&] { return std::string(t.destination(recipients[i])); },
+                                                [](const std::string&) { return std::string{}; });
                 destination& d = l.at(key);
                 h = nullptr;
                 for (handoff& open : grouping_)

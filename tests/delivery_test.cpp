@@ -1,0 +1,423 @@
+// Concurrent delivery: asynchronous transports, per-transport and
+// per-destination limits, rate limits, destination health, per-recipient
+// deferral and failure scopes, and stop() with hand-offs in flight.
+
+#include "catch.hpp"
+#include "support/async_transport.hpp"
+#include "support/fixtures.hpp"
+#include "support/temp_dir.hpp"
+
+#include <spool/spool.hpp>
+#include <spool/stores/sqlite.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using spool_test::async_transport;
+using spool_test::is;
+using spool_test::mail;
+using spool_test::smtp;
+
+namespace {
+
+const std::vector<std::string> domains = {"a.example", "b.example", "c.example", "d.example", "e.example"};
+
+spool::message to_domain(std::size_t n, const std::string& domain) {
+    return mail({smtp("user" + std::to_string(n) + "@" + domain)});
+}
+
+// A synchronous transport that may run on worker threads: it counts how many
+// transmit() calls overlap, in all and per destination.
+class counting_sync_transport {
+public:
+    using spool_concept = spool::transport_tag;
+    spool::address_types address_types() const { return spool::address_types::any(); }
+    std::string destination(const spool::recipient& r) const { return spool_test::domain_of(r.address); }
+    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
+        const std::string dest = destination(*tx.recipients().begin());
+        {
+            std::lock_guard g{s_->mutex};
+            s_->max_all = std::max(s_->max_all, ++s_->all);
+            s_->max_per[dest] = std::max(s_->max_per[dest], ++s_->per[dest]);
+            if (std::this_thread::get_id() != s_->first_thread) s_->threads.insert(std::this_thread::get_id());
+        }
+        std::this_thread::sleep_for(200us);
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        std::lock_guard g{s_->mutex};
+        --s_->all;
+        --s_->per[dest];
+        ++s_->sent;
+        return spool::transmit_result::done();
+    }
+    struct state {
+        std::mutex mutex;
+        std::size_t all = 0, max_all = 0, sent = 0;
+        std::map<std::string, std::size_t> per, max_per;
+        std::set<std::thread::id> threads;
+        std::thread::id first_thread = std::this_thread::get_id();
+    };
+    std::shared_ptr<state> s_ = std::make_shared<state>();
+};
+
+} // namespace
+
+TEST_CASE("an asynchronous transport gets many hand-offs at once, never more than its limit or a destination's") {
+    spool::memory_store store;
+    async_transport transport{500us, 8};
+    spool::spooler sp{store, transport};
+    sp.limits<async_transport>({.max_in_flight = 16, .destination_concurrency = 4});
+    auto client = sp.client();
+    for (std::size_t i = 0; i < 1000; ++i) REQUIRE(client.send(to_domain(i, domains[i % domains.size()])));
+
+    sp.drain();
+
+    CHECK(sp.stats().recipients_sent == 1000);
+    CHECK(transport.deliveries().size() == 1000);
+    CHECK(transport.max_in_flight() <= 16);
+    CHECK(transport.max_in_flight() > 1); // it did run hand-offs side by side
+    for (const auto& d : domains) CHECK(transport.max_per_destination(d) <= 4);
+    CHECK(transport.mixed_handoffs() == 0);
+    CHECK(sp.in_flight() == 0);
+    CHECK(sp.locked_count() == 0);
+}
+
+TEST_CASE("a synchronous transport with a limit above one runs on the spooler's worker threads, within its limits") {
+    spool::memory_store store;
+    counting_sync_transport transport;
+    spool::spooler sp{store, transport};
+    CHECK(sp.limits<counting_sync_transport>().max_in_flight == 1); // today's default: inline, one at a time
+    sp.limits<counting_sync_transport>({.max_in_flight = 6, .destination_concurrency = 2});
+    CHECK(sp.limits<counting_sync_transport>().max_in_flight == 6);
+    auto client = sp.client();
+    for (std::size_t i = 0; i < 1000; ++i) REQUIRE(client.send(to_domain(i, domains[i % domains.size()])));
+
+    sp.drain();
+
+    CHECK(transport.s_->sent == 1000);
+    CHECK(sp.stats().recipients_sent == 1000);
+    CHECK(transport.s_->max_all <= 6);
+    CHECK(transport.s_->max_all > 1);
+    for (const auto& d : domains) CHECK(transport.s_->max_per[d] <= 2);
+    CHECK_FALSE(transport.s_->threads.empty()); // not the test's thread
+}
+
+TEST_CASE("recipients of one message bound for different destinations are handed off separately") {
+    spool::memory_store store;
+    async_transport transport;
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    REQUIRE(client.send(mail({smtp("x@a.example"), smtp("y@b.example"), smtp("z@a.example")})));
+    sp.drain();
+    CHECK(transport.calls() == 2);
+    CHECK(transport.mixed_handoffs() == 0);
+    CHECK(sp.stats().recipients_sent == 3);
+    CHECK(sp.stats().messages_finished == 1);
+}
+
+TEST_CASE("a destination's rate limit holds hand-offs back, counted per second of the spooler's clock") {
+    spool::memory_store store;
+    async_transport transport{0us, 1};
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    sp.limits<async_transport>({.destination_rate = 4});
+    auto client = sp.client();
+    for (std::size_t i = 0; i < 20; ++i) REQUIRE(client.send(to_domain(i, "a.example")));
+    REQUIRE(client.send(to_domain(99, "b.example")));
+
+    std::vector<std::size_t> per_second;
+    std::size_t before = 0;
+    for (int second = 0; second < 10 && before < 21; ++second) {
+        for (int tick = 0; tick < 10; ++tick) {
+            const auto r = sp.drain();
+            if (second == 0 && tick == 0) CHECK(r.next_due.has_value()); // it says when to look again
+            clock.advance(100ms);
+        }
+        const std::size_t now = transport.deliveries().size();
+        per_second.push_back(now - before);
+        before = now;
+    }
+    CHECK(before == 21);
+    for (std::size_t n : per_second) CHECK(n <= 4 + 1); // b.example's one message has its own rate
+    CHECK(per_second.size() >= 5);                      // 20 at 4 a second take at least five seconds
+}
+
+TEST_CASE("a transport blocked until the test releases it does not hold back another transport's messages") {
+    spool::memory_store store;
+    async_transport slow{0us, 1, spool::address_types{"SLOW"}};
+    async_transport fast{0us, 1, spool::address_types{"SMTP"}};
+    spool::spooler sp{store, slow, fast};
+    auto client = sp.client();
+    slow.close_gate();
+    for (int i = 0; i < 5; ++i) {
+        spool::recipient r{"s", "s" + std::to_string(i) + "@slow.example", "SLOW"};
+        REQUIRE(client.send(mail({r})));
+    }
+    for (int i = 0; i < 50; ++i) REQUIRE(client.send(to_domain(static_cast<std::size_t>(i), "a.example")));
+
+    sp.start();
+    for (int i = 0; i < 500 && fast.deliveries().size() < 50; ++i) std::this_thread::sleep_for(10ms);
+    CHECK(fast.deliveries().size() == 50);
+    CHECK(slow.deliveries().empty());
+    CHECK(slow.in_flight() == 5);
+
+    slow.open_gate();
+    for (int i = 0; i < 500 && sp.stats().messages_finished < 55; ++i) std::this_thread::sleep_for(10ms);
+    sp.stop();
+    CHECK(sp.stats().messages_finished == 55);
+}
+
+TEST_CASE("after a site failure the destination is down: not called until the cool-down passes, then once as a probe") {
+    spool::memory_store store;
+    async_transport transport;
+    spool::manual_clock clock;
+    struct health_log {
+        using spool_concept = spool::observer_tag;
+        std::shared_ptr<std::vector<spool::destination_event>> events = std::make_shared<std::vector<spool::destination_event>>();
+        void on_destination(const spool::destination_event& e) { events->push_back(e); }
+    } log;
+    spool::spooler sp{store, transport, clock, log};
+    // One at a time, so that the first failure is seen before a second hand-off starts.
+    sp.limits<async_transport>({.destination_concurrency = 1, .cool_down = 300s});
+    std::atomic<bool> refuse{true};
+    transport.on_transmit([&](spool::transmission<spool::message>& tx) {
+        if (spool_test::domain_of((*tx.recipients().begin()).address) == "down.example" && refuse)
+            return spool::transmit_result::site_failure("connection refused", "4.4.1");
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        return spool::transmit_result::done();
+    });
+    auto client = sp.client();
+    std::vector<spool::message_id> waiting;
+    for (std::size_t i = 0; i < 10; ++i) waiting.push_back(*client.send(to_domain(i, "down.example")));
+    REQUIRE(client.send(to_domain(0, "up.example")));
+
+    sp.drain();
+    CHECK(transport.calls() == 2); // one to down.example, which failed; one to up.example
+    CHECK(sp.stats().recipients_sent == 1);
+    const auto health = sp.destinations();
+    const auto down = std::find_if(health.begin(), health.end(), [](const auto& h) { return h.destination == "down.example"; });
+    REQUIRE(down != health.end());
+    CHECK(down->what == spool::destination_health::state::down);
+    CHECK(down->consecutive_failures == 1);
+    CHECK(down->last_error == "connection refused");
+    CHECK(down->next_probe == clock.now() + 300s);
+    REQUIRE(log.events->size() == 1);
+    CHECK(log.events->at(0).what == spool::destination_event::change::down);
+    CHECK(log.events->at(0).destination == "down.example");
+
+    // The failed hand-off's recipient is deferred with the diagnostic; the
+    // others were not rewritten: they wait as they were.
+    std::size_t deferred = 0, untouched = 0;
+    for (auto id : waiting) {
+        const auto m = store.load(id);
+        REQUIRE(m);
+        const auto& r = m->recipients[0];
+        if (const auto* d = std::get_if<spool::status::deferred>(&r.status)) {
+            ++deferred;
+            CHECK(d->diagnostic == "4.4.1");
+            CHECK(d->next_attempt == clock.now() + 300s);
+        } else if (is<spool::status::pending>(r)) {
+            ++untouched;
+        }
+    }
+    CHECK(deferred == 1);
+    CHECK(untouched == 9);
+
+    // During the cool-down nothing is handed to it, however often the spooler looks.
+    for (int i = 0; i < 5; ++i) {
+        clock.advance(50s);
+        sp.drain();
+    }
+    CHECK(transport.calls() == 2);
+
+    // After it, one probe; it fails again, and the destination is down again.
+    clock.advance(60s);
+    sp.drain();
+    CHECK(transport.calls() == 3);
+    clock.advance(10s);
+    sp.drain();
+    CHECK(transport.calls() == 3);
+
+    // The next probe works: the destination is back, and everything waiting goes.
+    refuse = false;
+    clock.advance(300s);
+    sp.drain();
+    CHECK(sp.stats().recipients_sent == 11);
+    CHECK(transport.calls() == 3 + 10);
+    // Down, down again after the failed probe, then up.
+    REQUIRE(log.events->size() == 3);
+    CHECK(log.events->at(1).what == spool::destination_event::change::down);
+    CHECK(log.events->at(2).what == spool::destination_event::change::up);
+}
+
+TEST_CASE("hand-offs already in flight when a destination goes down mark it down once, and no new one starts") {
+    spool::memory_store store;
+    async_transport transport{0us, 1};
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    transport.close_gate();
+    transport.on_transmit([](spool::transmission<spool::message>&) { return spool::transmit_result::site_failure("timeout"); });
+    auto client = sp.client();
+    for (std::size_t i = 0; i < 30; ++i) REQUIRE(client.send(to_domain(i, "a.example")));
+    sp.run_once();
+    CHECK(transport.in_flight() == 20); // the destination's limit
+    transport.open_gate();
+    sp.drain();
+    CHECK(transport.calls() == 20); // the other ten wait for the probe, unwritten
+    REQUIRE(sp.destinations().size() == 1);
+    CHECK(sp.destinations()[0].what == spool::destination_health::state::down);
+    CHECK(sp.destinations()[0].consecutive_failures == 20);
+    CHECK(sp.destinations()[0].next_probe == clock.now() + 300s);
+}
+
+TEST_CASE("the cohort limit sets how many site failures in a row mark a destination down") {
+    spool::memory_store store;
+    async_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    sp.limits<async_transport>({.destination_concurrency = 1, .failed_cohort_limit = 3});
+    transport.on_transmit([](spool::transmission<spool::message>&) { return spool::transmit_result::site_failure("timeout"); });
+    auto client = sp.client();
+    for (std::size_t i = 0; i < 10; ++i) REQUIRE(client.send(to_domain(i, "a.example")));
+    sp.drain();
+    CHECK(transport.calls() == 3);
+    REQUIRE(sp.destinations().size() == 1);
+    CHECK(sp.destinations()[0].what == spool::destination_health::state::down);
+    CHECK(sp.destinations()[0].consecutive_failures == 3);
+}
+
+TEST_CASE("a per-recipient deferral leaves the other recipients sent and the transport called for other messages") {
+    spool::memory_store store;
+    async_transport transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    transport.on_transmit([](spool::transmission<spool::message>& tx) {
+        for (const auto& r : tx.recipients()) {
+            if (r.address.starts_with("grey")) tx.deferred(r, "450 greylisted, try later", "4.7.1", 120s);
+            else tx.sent(r);
+        }
+        return spool::transmit_result::done();
+    });
+    auto client = sp.client();
+    const auto id = *client.send(mail({smtp("grey@a.example"), smtp("ok@a.example")}));
+    REQUIRE(client.send(to_domain(1, "a.example")));
+    sp.drain();
+
+    const auto m = store.load(id);
+    REQUIRE(m);
+    CHECK(is<spool::status::sent>(m->recipients[1]));
+    const auto* d = std::get_if<spool::status::deferred>(&m->recipients[0].status);
+    REQUIRE(d != nullptr);
+    CHECK(d->reason == "450 greylisted, try later");
+    CHECK(d->diagnostic == "4.7.1");
+    CHECK(d->next_attempt == clock.now() + 120s);
+    CHECK(d->attempts == 1);
+    CHECK(sp.stats().messages_finished == 1); // the other message
+    CHECK((sp.destinations().empty() || sp.destinations()[0].what == spool::destination_health::state::up));
+
+    // Without a delay, the retry policy's backoff decides.
+    transport.on_transmit([](spool::transmission<spool::message>& tx) {
+        for (const auto& r : tx.recipients()) tx.deferred(r, "452 too many recipients");
+        return spool::transmit_result::done();
+    });
+    clock.advance(120s);
+    sp.drain();
+    const auto again = std::get<spool::status::deferred>(store.load(id)->recipients[0].status);
+    CHECK(again.attempts == 2);
+    CHECK(again.diagnostic.empty());
+    CHECK(again.next_attempt > clock.now());
+}
+
+TEST_CASE("a message-scope failure fails every recipient the transport did not report, with its diagnostic") {
+    spool::memory_store store;
+    spool_test::scripted_transport transport{spool::address_types::any(), [](spool::transmission<spool::message>& tx) {
+        tx.sent(*tx.recipients().begin());
+        return spool::transmit_result::message_failed("552 message exceeds fixed maximum message size", "5.3.4");
+    }};
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    const auto id = *client.send(mail({smtp("a@x.example"), smtp("b@x.example"), smtp("c@x.example")}));
+    sp.drain();
+    const auto m = store.load(id);
+    REQUIRE(m);
+    CHECK(is<spool::status::sent>(m->recipients[0]));
+    for (int i : {1, 2}) {
+        const auto* f = std::get_if<spool::status::failed>(&m->recipients[static_cast<std::size_t>(i)].status);
+        REQUIRE(f != nullptr);
+        CHECK(f->diagnostic == "5.3.4");
+    }
+    CHECK(sp.stats().reports_generated == 1); // the non-delivery report
+}
+
+TEST_CASE("a hand-off completes exactly once: a second completion throws, a dropped handler completes as busy") {
+    spool::memory_store store;
+    struct keeper {
+        using spool_concept = spool::transport_tag;
+        std::shared_ptr<std::vector<spool::transmit_handler>> kept = std::make_shared<std::vector<spool::transmit_handler>>();
+        std::shared_ptr<int> calls = std::make_shared<int>(0);
+        spool::address_types address_types() const { return spool::address_types::any(); }
+        void async_transmit(spool::transmission<spool::message>& tx, spool::transmit_handler done) {
+            if ((*calls)++ == 0) return; // dropped: the handler is destroyed unrun
+            for (const auto& r : tx.recipients()) tx.sent(r);
+            done(spool::transmit_result::done());
+            CHECK_THROWS_AS(done(spool::transmit_result::done()), std::logic_error);
+        }
+    } transport;
+    spool::manual_clock clock;
+    spool::spooler sp{store, transport, clock};
+    auto client = sp.client();
+    const auto id = *client.send(mail({smtp("a@x.example")}));
+    sp.drain();
+    const auto m = store.load(id);
+    REQUIRE(m);
+    const auto* d = std::get_if<spool::status::deferred>(&m->recipients[0].status);
+    REQUIRE(d != nullptr);
+    CHECK(d->reason.find("abandoned") != std::string::npos);
+    clock.advance(std::chrono::hours{1});
+    sp.drain();
+    CHECK(*transport.calls == 2);
+    CHECK(sp.stats().recipients_sent == 1);
+    CHECK(sp.stats().messages_finished == 1);
+}
+
+TEST_CASE("stop() with hand-offs in flight waits, cancels the rest, and a restart on the SQLite store loses nothing") {
+    spool_test::temp_dir dir;
+    const std::string db = dir.file("spool.db");
+    std::set<spool::message_id> ids;
+    std::vector<async_transport::delivery> first_run;
+    {
+        auto store = spool::sqlite_store::open(db);
+        REQUIRE(store);
+        async_transport transport{2ms, 2};
+        spool::spooler sp{std::move(*store), transport};
+        sp.limits<async_transport>({.max_in_flight = 8});
+        sp.stop_deadline(20ms);
+        auto client = sp.client();
+        for (std::size_t i = 0; i < 200; ++i) ids.insert(*client.send(to_domain(i, domains[i % domains.size()])));
+        sp.start();
+        std::this_thread::sleep_for(30ms);
+        sp.stop();
+        CHECK(sp.in_flight() == 0);
+        CHECK(sp.locked_count() == 0);
+        first_run = transport.deliveries();
+    }
+    CHECK(first_run.size() < 200); // the stop came in the middle
+    {
+        auto store = spool::sqlite_store::open(db);
+        REQUIRE(store);
+        async_transport transport{0us, 2};
+        spool::spooler sp{std::move(*store), transport};
+        sp.drain();
+        std::set<std::string> keys;
+        for (const auto& d : first_run) CHECK(keys.insert(d.delivery_key).second);
+        for (const auto& d : transport.deliveries()) CHECK(keys.insert(d.delivery_key).second); // never sent twice
+        CHECK(keys.size() == 200);
+        CHECK(sp.store().outgoing_queue().empty());
+    }
+}
