@@ -11,6 +11,7 @@
 #include <spool/detail/incoming.hpp>
 #include <spool/detail/one_commit.hpp>
 #include <spool/detail/reports.hpp>
+#include <spool/error.hpp>
 #include <spool/events.hpp>
 #include <spool/result.hpp>
 #include <spool/tags.hpp>

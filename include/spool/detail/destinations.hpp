@@ -44,6 +44,7 @@ public:
     transport_state unavailable;   // retry_after: the whole transport
 
     destination& at(std::string_view key) {
+        if (key.empty()) return unnamed();
         auto it = destinations_.find(key);
         if (it == destinations_.end()) it = destinations_.emplace(std::string(key), destination{}).first;
         return it->second;
@@ -103,14 +104,22 @@ public:
         for (const auto& [key, d] : destinations_) f(key, d);
     }
 
+    /// The destination of a transport that does not name them, found once:
+    /// every hand-off to such a transport goes there.
+    destination& unnamed() {
+        if (!unnamed_) unnamed_ = &destinations_.try_emplace(std::string{}).first->second;
+        return *unnamed_;
+    }
+
     /// Forgets destinations with nothing to remember, so a transport that
     /// sends to many domains does not keep one entry per domain forever.
     void forget_idle() {
-        std::erase_if(destinations_, [](const auto& kv) { return kv.second.idle(); });
+        std::erase_if(destinations_, [&](const auto& kv) { return kv.second.idle() && &kv.second != unnamed_; });
     }
 
 private:
     std::map<std::string, destination, std::less<>> destinations_;
+    destination* unnamed_ = nullptr;
 };
 
 } // namespace spool::detail

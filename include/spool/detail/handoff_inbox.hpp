@@ -7,6 +7,7 @@
 
 #include <spool/transmit_handler.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -29,6 +30,7 @@ public:
     void complete(void* handoff, transmit_result&& result) noexcept override {
         std::lock_guard g{mutex_};
         done_.emplace_back(handoff, std::move(result));
+        waiting_.store(true, std::memory_order_release);
         arrived_.notify_all();
         if (wake_) wake_(context_);
     }
@@ -36,8 +38,11 @@ public:
     /// Moves what has completed into `into` (emptied first).
     void take(std::vector<completed>& into) {
         into.clear();
+        // Most passes find nothing here, and then take no lock.
+        if (!waiting_.load(std::memory_order_acquire)) return;
         std::lock_guard g{mutex_};
         into.swap(done_);
+        waiting_.store(false, std::memory_order_relaxed);
     }
 
     /// Waits until something has completed or `until` passes. True if something has.
@@ -56,6 +61,7 @@ private:
     std::mutex mutex_;
     std::condition_variable arrived_;
     std::vector<completed> done_;
+    std::atomic<bool> waiting_{false}; // done_ is not empty
     waker wake_;
     void* context_;
 };

@@ -80,6 +80,7 @@ public:
         run_report report;
         report.received = receive_waiting(core_, incoming_per_pass);
         try {
+            now_ = core_.now();
             settle(report);
             for (std::size_t slot = 0; slot < lanes_.size(); ++slot) start_waiting(slot, report);
             settle(report);
@@ -127,6 +128,7 @@ public:
             bool& d;
             ~end_draining() { d = false; }
         } restore{draining_};
+        now_ = core_.now();
         settle(report);
         for (std::size_t slot = 0; slot < lanes_.size(); ++slot) start_waiting(slot, report);
         const auto until = std::chrono::steady_clock::now() + deadline;
@@ -240,7 +242,7 @@ private:
 
     void take(message_id id, run_report& report) {
         auto& queue = core_.queue();
-        const time_point now = core_.now();
+        const time_point now = now_ = core_.now();
         {
             auto g = queue.guard();
             release_committed();
@@ -262,15 +264,14 @@ private:
             bool handed_over = false;
             ~release_on_exit() {
                 if (handed_over) return;
-                if (has_job) o.jobs_.pop_back();
+                if (has_job) o.drop(o.jobs_.back());
                 auto g = o.core_.queue().guard();
                 o.core_.queue().unlock(id);
             }
         } release{*this, id};
-        // A load that throws adds no job (emplace_back's strong guarantee); the lock is released all the same.
-        job& j = jobs_.emplace_back(id, now, [&] { return core_.store().load(id); });
+        // A load that throws adds no job; the lock is released all the same.
+        job& j = new_job(id, now);
         release.has_job = true;
-        j.self = std::prev(jobs_.end());
         completion<message_type>& c = j.done;
 
         if (!c.loaded()) return store_failed(id, now, report, c.load_error());
@@ -305,11 +306,11 @@ private:
         if (now >= j.deadline) {
             expire(m, core_.max_lifetime());
             j.changed = true;
+            finish(j, report);
         } else {
             route(j, now);
             offer(j, report);
         }
-        if (j.open == 0) finish(j, report);
     }
 
     // --- Offer and hand off ---------------------------------------------------
@@ -347,6 +348,7 @@ private:
         std::size_t open = 0;     // hand-offs in flight or waiting for room
         std::size_t unrouted = 0; // recipients for finish() to fail
         std::size_t deferred = 0;
+        unsigned offering = 0;    // offer() calls in progress (an inline hand-off may offer again from inside one)
         bool changed = false;     // something to write
         bool held = false;        // recipients left as they were, for a destination that is down or a stop
         std::optional<time_point> held_until;
@@ -375,12 +377,15 @@ private:
 
     // Offers each transport, in offer order (exact address types first, then
     // catch-alls, MAPI's order), the recipients waiting for its step.
+    // Ends the round when nothing is left open.
     void offer(job& j, run_report& report) {
+        ++j.offering;
         for (bool exact : {true, false})
             core_.for_each_transport([&](auto& t, std::size_t i) {
                 const std::size_t slot = Core::policies::transport_slot[i];
                 if (order_.exact(slot) == exact) offer_to(t, slot, j, report);
             });
+        if (--j.offering == 0 && j.open == 0) finish(j, report);
     }
 
     template <class T>
@@ -389,8 +394,12 @@ private:
         const route_mark here = at(step);
         const auto& recipients = j.done.message().recipients;
         lane& l = lanes_[slot];
-        const time_point now = core_.now();
-        handoff* single = nullptr; // one destination per transport unless it names them
+        const time_point now = now_;
+        if constexpr (!transport_names_destinations<T> && !hands_off_later<T, message_type>)
+            if (!l.on_workers && may_start_inline(l, l.unnamed())) return offer_inline(t, slot, step, j, report);
+        // Recipients bound for one destination share a hand-off; a transport
+        // that does not name destinations has one.
+        handoff* single = nullptr;
         for (std::size_t i = 0; i < recipients.size(); ++i) {
             if (j.route[i] != here) continue;
             if (l.unavailable.unavailable_until > now) { // still away: do not call it again before it said
@@ -409,18 +418,63 @@ private:
                     if (open.dest == &d) h = &open;
                 if (!h) h = &new_handoff(grouping_, j, slot, step, d, t);
             } else {
-                if (!h) h = single = &new_handoff(grouping_, j, slot, step, l.at({}), t);
+                if (!h) h = single = &new_handoff(handoffs_, j, slot, step, l.unnamed(), t);
             }
             h->assigned.push_back(i);
         }
-        while (!grouping_.empty()) {
-            handoff& h = grouping_.front();
-            handoffs_.splice(handoffs_.end(), grouping_, grouping_.begin());
-            h.self = std::prev(handoffs_.end());
-            h.outcomes.resize(h.assigned.size());
-            ++j.open;
-            submit(t, h, report);
+        if constexpr (transport_names_destinations<T>) {
+            // Taken out first: a hand-off that completes inline may offer
+            // again, and fill grouping_ for a later step, before this loop ends.
+            std::list<handoff> batch;
+            batch.splice(batch.end(), grouping_);
+            while (!batch.empty()) {
+                handoffs_.splice(handoffs_.end(), batch, batch.begin());
+                launch(t, handoffs_.back(), std::prev(handoffs_.end()), j, report);
+            }
+        } else if (single) {
+            launch(t, *single, std::prev(handoffs_.end()), j, report);
         }
+    }
+
+    // A synchronous transport called on this thread, one hand-off at a time,
+    // whose only destination takes it now: the hand-off needs no record, as
+    // it completes before this returns. The common configuration, and the
+    // one the composition benchmark measures, so it is kept this short.
+    bool may_start_inline(const lane& l, const destination& d) const {
+        return !draining_ && d.health == destination::state::up && d.waiting.empty() && l.has_room(d, now_);
+    }
+
+    template <class T>
+    void offer_inline(T& t, std::size_t slot, std::size_t step, job& j, run_report& report) {
+        lane& l = lanes_[slot];
+        const route_mark here = at(step);
+        const auto& recipients = j.done.message().recipients;
+        auto& assigned = inline_assigned_;
+        assigned.clear();
+        for (std::size_t i = 0; i < recipients.size(); ++i)
+            if (j.route[i] == here) {
+                if (l.unavailable.unavailable_until > now_) defer(j, i, l.unavailable.unavailable_until, l.unavailable.reason, {});
+                else assigned.push_back(i);
+            }
+        if (assigned.empty()) return;
+        if (inline_outcomes_.size() < assigned.size()) inline_outcomes_.resize(assigned.size());
+        const std::span<transmit_outcome> outcomes(inline_outcomes_.data(), assigned.size());
+        destination& d = l.unnamed();
+        l.started(d, now_);
+        transmission<message_type> tx(j.done.message(), {assigned.data(), assigned.size()}, outcomes, now_);
+        const transmit_result result = transmit_now(t, tx);
+        ++j.open;
+        // The buffers are read before anything is offered again, so a nested offer may reuse them.
+        const bool passed_on = apply_handoff(j, slot, step, d, {assigned.data(), assigned.size()}, outcomes, result, report);
+        after_handoff(j, passed_on, report);
+    }
+
+    template <class T>
+    void launch(T& t, handoff& h, typename std::list<handoff>::iterator self, job& j, run_report& report) {
+        h.self = self;
+        h.outcomes.resize(h.assigned.size());
+        ++j.open;
+        submit(t, h, report);
     }
 
     template <class T>
@@ -449,7 +503,7 @@ private:
     void submit(T& t, handoff& h, run_report& report) {
         destination& d = *h.dest;
         lane& l = lanes_[h.slot];
-        const time_point now = core_.now();
+        const time_point now = now_;
         if (draining_) return hold(h, std::nullopt);
         if (d.health == destination::state::down && now < d.next_probe) return hold(h, d.next_probe);
         if (d.health == destination::state::probing || !d.waiting.empty() || !l.has_room(d, now))
@@ -461,7 +515,7 @@ private:
     void wait_for_room(lane& l, destination& d, handoff& h, run_report& report) {
         d.waiting.push_back(&h);
         ++l.waiting;
-        if (d.next_start > core_.now()) note_due(report, d.next_start);
+        if (d.next_start > now_) note_due(report, d.next_start);
     }
 
     // The hand-off's recipients are left as they were: a destination that is
@@ -478,7 +532,7 @@ private:
     template <class T>
     void start(T& t, handoff& h) {
         lane& l = lanes_[h.slot];
-        const time_point now = core_.now();
+        const time_point now = now_;
         l.started(*h.dest, now);
         h.tx.emplace(h.owner->done.message(), std::span<const std::size_t>(h.assigned.data(), h.assigned.size()),
                      std::span<transmit_outcome>(h.outcomes.data(), h.outcomes.size()), now);
@@ -519,7 +573,7 @@ private:
         lane& l = lanes_[slot];
         if (l.waiting == 0) return;
         with_transport(slot, [&](auto& t) {
-            const time_point now = core_.now();
+            const time_point now = now_;
             l.for_each_waiting([&](destination& d) {
                 while (!d.waiting.empty()) {
                     handoff& h = *static_cast<handoff*>(d.waiting.front());
@@ -536,7 +590,7 @@ private:
                     job& j = *h.owner;
                     if (draining_ || cooling) {
                         hold(h, draining_ ? std::nullopt : std::optional{d.next_probe});
-                        if (j.open == 0) finish(j, report);
+                        if (j.open == 0 && j.offering == 0) finish(j, report);
                         continue;
                     }
                     if (d.health == destination::state::down) d.health = destination::state::probing;
@@ -557,6 +611,7 @@ private:
             applying_.swap(inline_done_);
             inbox_->take(arrived_);
             if (applying_.empty() && arrived_.empty()) return;
+            if (!arrived_.empty()) now_ = core_.now(); // they completed since the step that started them
             for (auto& [h, result] : applying_) complete(*static_cast<handoff*>(h), std::move(result), report);
             for (auto& [h, result] : arrived_) complete(*static_cast<handoff*>(h), std::move(result), report);
         }
@@ -564,15 +619,24 @@ private:
 
     void complete(handoff& h, transmit_result&& result, run_report& report) {
         const std::size_t slot = h.slot;
-        lane& l = lanes_[slot];
-        destination& d = *h.dest;
         job& j = *h.owner;
+        const bool passed_on = apply_handoff(j, slot, h.step, *h.dest, h.assigned, h.outcomes, result, report);
+        recycle(h);
+        after_handoff(j, passed_on, report);
+        start_waiting(slot, report);
+    }
+
+    // What a completed hand-off means for its transport, its destination and
+    // its recipients. True when a recipient it declined waits for a later step.
+    bool apply_handoff(job& j, std::size_t slot, std::size_t step, destination& d, std::span<const std::size_t> assigned,
+                       std::span<transmit_outcome> outcomes, const transmit_result& result, run_report& report) {
+        lane& l = lanes_[slot];
         l.ended(d);
-        const time_point now = core_.now();
+        const time_point now = now_;
         const auto what = result.what();
-        std::string reason = result.reason();
-        if (reason.empty() && what == transmit_result::kind::busy)
-            reason = "hand-off abandoned: its completion handler was destroyed without being called";
+        static const std::string abandoned = "hand-off abandoned: its completion handler was destroyed without being called";
+        const std::string& reason =
+            result.reason().empty() && what == transmit_result::kind::busy ? abandoned : result.reason();
 
         switch (what) {
         case transmit_result::kind::site_failure:
@@ -592,28 +656,31 @@ private:
             }
             break;
         default:
-            if (l.answered(d)) core_.notify(destination_event{slot, key_of(l, d), destination_event::change::up, {}, {}});
+            if (d.health != destination::state::up || d.failures > 0)
+                if (l.answered(d)) core_.notify(destination_event{slot, key_of(l, d), destination_event::change::up, {}, {}});
         }
 
         message_type& m = j.done.message();
         auto retry_at = [&](unsigned n) { return now + core_.backoff(n); };
-        for (std::size_t k = 0; k < h.assigned.size(); ++k) {
-            const std::size_t i = h.assigned[k];
+        bool passed_on = false;
+        for (std::size_t k = 0; k < assigned.size(); ++k) {
+            const std::size_t i = assigned[k];
             recipient& r = m.recipients[i];
             j.route[i] = done_here;
             if (what != transmit_result::kind::not_me) {
-                if (h.outcomes[k].what != transmit_outcome::kind::none) j.changed = true;
-                if (apply_outcome(h.outcomes[k], r, now, j.deadline, retry_at)) {
+                if (outcomes[k].what != transmit_outcome::kind::none) j.changed = true;
+                if (apply_outcome(outcomes[k], r, now, j.deadline, retry_at)) {
                     ++j.deferred;
                     continue;
                 }
             }
-            h.outcomes[k].what = transmit_outcome::kind::none;
+            outcomes[k].what = transmit_outcome::kind::none;
             if (r.responsibility) continue;
             switch (what) {
             case transmit_result::kind::done:
             case transmit_result::kind::not_me: // declined: the next matching transport may take it
-                j.route[i] = route_from(j, r, h.step + 1);
+                j.route[i] = route_from(j, r, step + 1);
+                passed_on = passed_on || j.route[i] != unrouted;
                 break;
             case transmit_result::kind::retry_after:
                 defer(j, i, l.unavailable.unavailable_until, reason, {});
@@ -631,11 +698,16 @@ private:
                 break;
             }
         }
-        recycle(h);
+        return passed_on;
+    }
+
+    // A hand-off of the job is over: offer what it declined, and end the
+    // round when nothing is left open. A hand-off made inline completes
+    // inside offer(); the round then ends when that offer() returns.
+    void after_handoff(job& j, bool passed_on, run_report& report) {
         --j.open;
-        offer(j, report);
-        if (j.open == 0) finish(j, report);
-        start_waiting(slot, report);
+        if (passed_on) offer(j, report);
+        else if (j.open == 0 && j.offering == 0) finish(j, report);
     }
 
     static std::string key_of(lane& l, const destination& d) {
@@ -668,7 +740,7 @@ private:
         if (j.held && !j.changed) {
             const message_id id = j.done.id;
             if (j.held_until) wait(id, *j.held_until, report);
-            jobs_.erase(j.self);
+            drop(j);
             auto g = core_.queue().guard();
             core_.queue().unlock(id);
             return;
@@ -679,6 +751,21 @@ private:
     }
 
     // --- Commit: outcomes to the store, many messages to a commit -------------
+
+    job& new_job(message_id id, time_point now) {
+        job& j = jobs_.emplace_back(id, now, [&] { return core_.store().load(id); }); // the message loads in place
+        j.self = std::prev(jobs_.end());
+        if (!spare_routes_.empty()) {
+            j.route = std::move(spare_routes_.back());
+            spare_routes_.pop_back();
+        }
+        return j;
+    }
+    // A job's routing buffer is kept for the next, so that routing allocates nothing once warm.
+    void drop(job& j) {
+        if (spare_routes_.size() < 64) spare_routes_.push_back(std::move(j.route));
+        jobs_.erase(j.self);
+    }
 
     void end_pass(run_report& report) {
         settle(report);
@@ -709,7 +796,7 @@ private:
         // message locked and be written again by a later commit.
         for (job* j : ready_) {
             committed_.push_back(j->done.id);
-            jobs_.erase(j->self);
+            drop(*j);
         }
         unpublished_ += ready_.size();
         ready_.clear();
@@ -859,12 +946,16 @@ private:
     std::list<handoff> handoffs_;  // in flight or waiting for room
     std::list<handoff> spare_;     // done, kept for reuse
     std::list<handoff> grouping_;  // being filled by offer_to
+    std::vector<std::vector<route_mark>> spare_routes_;
+    std::vector<std::size_t> inline_assigned_;        // offer_inline's buffers, reused
+    std::vector<transmit_outcome> inline_outcomes_;
     std::vector<handoff_inbox::completed> inline_done_, applying_, arrived_;
     std::vector<message_id> committed_; // committed, still to unlock
     tally tally_;                       // counted since the last publish_counts()
     std::size_t unpublished_ = 0;       // messages committed since then
     std::size_t passes_ = 0;
     std::atomic<std::size_t> group_limit_{64};
+    time_point now_{};      // the spooler's clock for the step in progress: one reading per message or batch of completions
     bool rescan_ = false;   // the last scan stopped at max_active
     bool draining_ = false; // shutdown(): start nothing new
     unsigned store_faults_ = 0;   // store-level failures in a row; hand-offs wait while > 0
