@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reads Google Benchmark JSON files and the compile-time rows, and prints one
 markdown table of every figure, with the ratios the issue's targets are about.
-Usage: report.py comparison.json scaling.json durable.json rss.json compile_time.json [instructions.json [stop_wake.json]]"""
+Usage: report.py comparison.json scaling.json durable.json rss.json compile_time.json [instructions.json [stop_wake.json [concurrent.json]]]"""
 
 import json
 import os
@@ -28,6 +28,7 @@ comparison, scaling, durable, rss = (medians(load(p)) for p in sys.argv[1:5])
 compile_rows = load(sys.argv[5])
 instructions = load(sys.argv[6]) if len(sys.argv) > 6 else None
 stop_wake = medians(load(sys.argv[7])) if len(sys.argv) > 7 else None
+concurrent = medians(load(sys.argv[8])) if len(sys.argv) > 8 else None
 composition = {**comparison, **scaling}
 
 
@@ -94,6 +95,17 @@ if stop_wake:
     if w := stop_wake.get("submit_from_another_connection/iterations:20/manual_time"):
         row("submit from another connection (process) to its hand-off, no wake()", f"{w['real_time']:.1f} ms",
             "idle wait 60 s", "", "≤ 100 ms")
+if concurrent:
+    for store in ("memory", "sqlite"):
+        for limit in (1, 8, 64):
+            if b := concurrent.get(f"latency_bound_{store}/{limit}/iterations:3/real_time"):
+                row(f"5 ms hand-offs, max_in_flight {limit}, {store} store", f"{b['msgs_per_s']:,.0f} msg/s",
+                    f"ideal {b['ideal_per_s']:,.0f} msg/s", f"{b['msgs_per_s'] / b['ideal_per_s']:.2f}",
+                    "≥ 0.8" if limit == 64 else "")
+    alone, beside = (concurrent.get(f"{n}/iterations:3/real_time") for n in ("fast_alone", "fast_beside_slow"))
+    if alone and beside:
+        row("a fast transport beside a 200 ms one", f"{beside['msgs_per_s']:,.0f} msg/s",
+            f"alone {alone['msgs_per_s']:,.0f} msg/s", f"{beside['msgs_per_s'] / alone['msgs_per_s']:.2f}", "≥ 0.9")
 for c in compile_rows:
     row(f"compile {c['compiler']} {c['mode']}: spool TU (3 transports, 3 preprocessors)", f"{c['spool_s']:.2f} s",
         f"hana.hpp + range/v3/all.hpp {c['baseline_s']:.2f} s", f"{c['ratio']:.2f}", "≤ 1.0")

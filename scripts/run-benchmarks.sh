@@ -26,8 +26,10 @@ if command -v taskset >/dev/null; then pin=(taskset -c 1); fi
 "$bench/spool_durable_throughput" --benchmark_format=json --benchmark_filter='^sqlite_peak_rss' > "$out/rss.json"
 # Latencies an operator feels: stop(), and a submit from another process.
 "$bench/spool_stop_and_wake" --benchmark_format=json > "$out/stop_wake.json"
+# Concurrent delivery waits on timers, so the machine's load matters little.
+"$bench/spool_concurrent_delivery" --benchmark_format=json > "$out/concurrent.json"
 python3 benchmarks/compile_time.py > "$out/compile_time.json"
 # Instructions do not drift with the machine's load as time does.
 python3 benchmarks/instruction_counts.py "$bench/spool_instruction_counts" > "$out/instructions.json"
 python3 benchmarks/report.py "$out/comparison.json" "$out/scaling.json" "$out/durable.json" "$out/rss.json" \
-    "$out/compile_time.json" "$out/instructions.json" "$out/stop_wake.json"
+    "$out/compile_time.json" "$out/instructions.json" "$out/stop_wake.json" "$out/concurrent.json"
