@@ -7,6 +7,10 @@
 // - fast_alone and fast_beside_slow: a fast transport's throughput (1 ms a
 //   hand-off, 16 at once), alone and beside a transport whose hand-offs take
 //   200 ms. Target: beside / alone >= 0.9.
+// - backlog/<n>: n messages waiting in the SQLite store for a transport that
+//   is down (deferred an hour, as the spooler leaves them), then one message
+//   to another transport: the time from its submit to its delivery. Target:
+//   at 1,000,000 no more than twice the time at 0.
 //   build/<preset>/benchmarks/spool_concurrent_delivery
 
 #include "../tests/support/async_transport.hpp"
@@ -106,6 +110,40 @@ void fast_alone(benchmark::State& state) { fast_throughput(state, false); }
 void fast_beside_slow(benchmark::State& state) { fast_throughput(state, true); }
 BENCHMARK(fast_alone)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(fast_beside_slow)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+void backlog(benchmark::State& state) {
+    const auto waiting = static_cast<std::size_t>(state.range(0));
+    const auto path = std::filesystem::temp_directory_path() / ("spool-backlog-" + std::to_string(::getpid()) + ".db");
+    {
+        spool::sqlite_store store(path.string());
+        spool::manual_clock clock;
+        spool::message m = to(0);
+        m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+        m.client_submit_time = clock.now();
+        m.recipients[0].status = spool::status::deferred{clock.now() + 1h, "messaging system offline", 1, {}};
+        for (std::size_t done = 0; done < waiting;) {
+            const std::size_t chunk = std::min<std::size_t>(10000, waiting - done);
+            const auto ec = store.batch([&] {
+                for (std::size_t i = 0; i < chunk; ++i) (void)store.create_queued(spool::folders::outbox, m);
+            });
+            if (ec) return state.SkipWithError("cannot fill the store");
+            done += chunk;
+        }
+        spool::memory_transport down{spool::address_types{"SMTP"}};
+        spool::memory_transport fax{spool::address_types{"FAX"}};
+        down.offline(1h);
+        spool::spooler sp{store, down, fax, clock};
+        auto client = sp.client();
+        for (auto _ : state) {
+            client.send(to(1, "FAX"));
+            sp.drain();
+        }
+        if (fax.deliveries().size() != static_cast<std::size_t>(state.iterations())) state.SkipWithError("not every message was delivered");
+        state.counters["waiting"] = static_cast<double>(waiting);
+    }
+    for (const char* suffix : {"", "-wal", "-shm", "-spooler"}) std::filesystem::remove(path.string() + suffix);
+}
+BENCHMARK(backlog)->Arg(0)->Arg(1000000)->Iterations(200)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 } // namespace
 

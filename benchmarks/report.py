@@ -106,6 +106,11 @@ if concurrent:
     if alone and beside:
         row("a fast transport beside a 200 ms one", f"{beside['msgs_per_s']:,.0f} msg/s",
             f"alone {alone['msgs_per_s']:,.0f} msg/s", f"{beside['msgs_per_s'] / alone['msgs_per_s']:.2f}", "≥ 0.9")
+    empty, full = (concurrent.get(f"backlog/{n}/iterations:200/real_time") for n in (0, 1000000))
+    if empty and full:
+        row("submit to delivery with 1,000,000 messages waiting on a down transport (SQLite)",
+            f"{full['real_time'] / 1000:.2f} ms", f"empty queue {empty['real_time'] / 1000:.2f} ms",
+            f"{full['real_time'] / empty['real_time']:.2f}", "≤ 2")
 for c in compile_rows:
     row(f"compile {c['compiler']} {c['mode']}: spool TU (3 transports, 3 preprocessors)", f"{c['spool_s']:.2f} s",
         f"hana.hpp + range/v3/all.hpp {c['baseline_s']:.2f} s", f"{c['ratio']:.2f}", "≤ 1.0")

@@ -147,6 +147,30 @@ struct unqueued_store : memory_store {
     spool::result<spool::message_id> create_queued(spool::folder_id f, const spool::message& m) { return create(f, m); }
 };
 
+// A due queue that lists every queued message, due or not.
+struct due_means_queued : memory_store {
+    std::vector<spool::queue_entry> due_queue(spool::time_point, std::size_t limit) const {
+        auto q = memory_store::outgoing_queue();
+        if (q.size() > limit) q.resize(limit);
+        return q;
+    }
+};
+
+// A due queue that filters by the next attempt, and keeps it only from enqueue: a save does not move it.
+struct due_ignores_save : memory_store {
+    std::shared_ptr<std::map<spool::message_id, spool::time_point>> next = std::make_shared<std::map<spool::message_id, spool::time_point>>();
+    std::error_code enqueue(spool::message_id id, const spool::message& m) {
+        (*next)[id] = spool::next_attempt(m);
+        return memory_store::enqueue(id, m);
+    }
+    std::vector<spool::queue_entry> due_queue(spool::time_point now, std::size_t limit) const {
+        std::vector<spool::queue_entry> out;
+        for (const auto& e : memory_store::outgoing_queue())
+            if (out.size() < limit && (*next)[e.id] <= now) out.push_back(e);
+        return out;
+    }
+};
+
 template <class Store>
 std::vector<spool::testing::conformance_failure> all_checks() {
     return spool::testing::check_store([] { return Store{}; });
@@ -200,6 +224,15 @@ TEST_CASE("a store that breaks law 4 is caught, and the failure names law 4") {
     REQUIRE_FALSE(failures.empty());
     CHECK(all_name(failures, "law 4:"));
     CHECK_FALSE(spool::testing::check_law_4_no_lock_on_disk([] { return keeps_the_lock{}; }).empty());
+}
+
+TEST_CASE("a due queue that lists what is not due, or does not follow save, is caught") {
+    for (const auto& failures : {all_checks<due_means_queued>(), all_checks<due_ignores_save>()}) {
+        INFO(listed(failures));
+        REQUIRE_FALSE(failures.empty());
+        CHECK(all_name(failures, "due queue:"));
+    }
+    CHECK(spool::testing::check_due_queue([] { return memory_store{}; }).empty()); // no due queue: nothing to check
 }
 
 TEST_CASE("a store with a race between threads is caught by law 5") {

@@ -149,7 +149,8 @@ TEST_CASE("a schema-1 database with queued messages is migrated and keeps them")
         REQUIRE_FALSE(store.enqueue(queued, m));
     }
     // Take it back to what schema 1 had.
-    raw_sql(path, "DROP INDEX queue_by_sequence; UPDATE spool_schema SET version = 1");
+    raw_sql(path, "DROP INDEX queue_by_sequence; DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt;"
+                  "UPDATE spool_schema SET version = 1");
     spool::sqlite_store store(path);
     raw_sql(path, "SELECT 1 FROM sqlite_master WHERE name = 'queue_by_sequence'");
     auto q = store.outgoing_queue();
@@ -158,6 +159,55 @@ TEST_CASE("a schema-1 database with queued messages is migrated and keeps them")
     spool::memory_transport transport;
     spool::spooler sp{store, transport};
     CHECK(sp.drain().finished == 1);
+}
+
+TEST_CASE("a pass reads only the due messages: those waiting for a later attempt stay on disk") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("due.db"));
+    spool::manual_clock clock;
+    spool::memory_transport down{spool::address_types{"SMTP"}};
+    spool::memory_transport fax{spool::address_types{"FAX"}};
+    spool::spooler sp{store, down, fax, clock};
+    auto client = sp.client();
+    down.offline(std::chrono::hours{1});
+    for (int i = 0; i < 100; ++i) REQUIRE(client.send(mail({smtp("a" + std::to_string(i) + "@x")})));
+    CHECK(sp.drain().examined == 100); // each looked at once, and deferred by an hour
+    CHECK(store.due_queue(clock.now(), 1000).empty());
+    CHECK(store.outgoing_queue().size() == 100);
+
+    const auto id = *client.send(mail({spool_test::fax("+15550100")}));
+    const auto r = sp.run_once();
+    CHECK(r.examined == 1);
+    CHECK(r.finished == 1);
+    REQUIRE(fax.deliveries().size() == 1);
+    CHECK(fax.deliveries()[0].message == id);
+
+    down.online();
+    clock.advance(std::chrono::hours{1});
+    CHECK(store.due_queue(clock.now(), 1000).size() == 100);
+    CHECK(store.due_queue(clock.now(), 10).size() == 10); // the limit
+    CHECK(sp.drain().finished == 100);
+}
+
+TEST_CASE("a schema-2 database's queue entries start due, and the first pass writes their next attempt") {
+    spool_test::temp_dir dir;
+    const auto path = dir.file("v2.db");
+    spool::manual_clock clock;
+    spool::message_id queued{};
+    {
+        spool::sqlite_store store(path);
+        auto m = mail({smtp("a@x")});
+        m.recipients[0].status = spool::status::deferred{clock.now() + std::chrono::hours{1}, "later", 1, {}};
+        queued = store.create(spool::folders::outbox, m).value();
+        m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+        REQUIRE_FALSE(store.enqueue(queued, m));
+    }
+    raw_sql(path, "DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt; UPDATE spool_schema SET version = 2");
+    spool::sqlite_store store(path);
+    CHECK(store.due_queue(clock.now(), 10).size() == 1); // unknown, so due
+    store.save(queued, *store.load(queued));
+    CHECK(store.due_queue(clock.now(), 10).empty());
+    CHECK(store.due_queue(clock.now() + std::chrono::hours{1}, 10).size() == 1);
 }
 
 TEST_CASE("a path that cannot be written gives SQLite's cannot-open error") {

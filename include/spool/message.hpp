@@ -260,6 +260,23 @@ struct basic_message {
 
 using message = basic_message<mail_payload>;
 
+/// When a queued message next needs the spooler, from its recipients alone:
+/// the epoch (now) when a recipient awaits a transport with no attempt
+/// scheduled, or none awaits one (it can finish); else the earliest next
+/// attempt of a deferred recipient. A store with `due_queue()` keeps this
+/// with each queue entry, so that a pass reads only what is due.
+template <class Payload>
+time_point next_attempt(const basic_message<Payload>& m) noexcept {
+    std::optional<time_point> earliest;
+    for (const recipient& r : m.recipients) {
+        if (r.responsibility || r.settled()) continue;
+        const auto* d = std::get_if<status::deferred>(&r.status);
+        if (!d) return time_point{};
+        earliest = earliest ? std::min(*earliest, d->next_attempt) : d->next_attempt;
+    }
+    return earliest.value_or(time_point{});
+}
+
 /// One row of the outgoing queue (MAPI: the outgoing queue table).
 struct queue_entry {
     message_id id{};

@@ -223,8 +223,7 @@ private:
     void take_due(run_report& report) {
         rescan_ = false;
         if (store_paused(report)) return;
-        auto queue = core_.store().outgoing_queue();
-        for (const queue_entry& entry : queue) {
+        for (const queue_entry& entry : due_entries()) {
             // Stop between messages: a stop takes no new message.
             if (core_.stop_requested() || store_paused(report)) break;
             if (jobs_.size() >= max_active) {
@@ -238,6 +237,13 @@ private:
             // outcomes back would only keep their messages locked longer.
             if (!can_batch<store_type> || ready_.size() >= group_limit_.load()) commit(report);
         }
+    }
+
+    // What a pass looks at: only the due messages where the store can tell
+    // (those in hand come back too, and are passed over), else the whole queue.
+    auto due_entries() {
+        if constexpr (lists_due<store_type>) return core_.store().due_queue(core_.now(), max_active + jobs_.size());
+        else return core_.store().outgoing_queue();
     }
 
     void take(message_id id, run_report& report) {

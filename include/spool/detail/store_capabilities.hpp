@@ -4,7 +4,11 @@
 // spooler uses a capability only where the store has it, and instantiates
 // nothing for it elsewhere. (batch(), the shared commit, is in one_commit.hpp.)
 
+#include <spool/detail/requirements.hpp>
+#include <spool/message.hpp>
+
 #include <concepts>
+#include <cstddef>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -35,6 +39,16 @@ using spooler_lock_of = typename spooler_lock_type<Store>::type;
 template <class Store>
 concept sees_other_writers = requires(const Store& store) {
     { store.written_elsewhere() } -> std::same_as<bool>;
+};
+
+/// Whether the store lists only the queued messages that are due
+/// (`due_queue(time_point now, std::size_t limit) const`: those whose
+/// spool::next_attempt(m), as last written, is at or before now, in submit-time
+/// order, at most limit), through an index on the next attempt. A pass then
+/// costs what is due, not what is queued; without it a pass reads the whole queue.
+template <class Store>
+concept lists_due = requires(const Store& store, time_point now, std::size_t limit) {
+    { store.due_queue(now, limit) } -> range_of<queue_entry>;
 };
 
 } // namespace spool::detail

@@ -106,6 +106,11 @@ inline constexpr std::string_view migrations[] = {
     "CREATE INDEX queue_order ON outgoing_queue (submit_time, sequence);",
     // 2: enqueue takes MAX(sequence); without this index that scanned the whole queue.
     "CREATE INDEX queue_by_sequence ON outgoing_queue (sequence);",
+    // 3: each entry's next attempt (spool::next_attempt), so that a pass reads
+    // only what is due. Entries of older databases start due (0): the next
+    // pass looks at each once and writes its real value.
+    "ALTER TABLE outgoing_queue ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX queue_due ON outgoing_queue (next_attempt);",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 inline constexpr const char* application = "spool";
@@ -303,7 +308,11 @@ public:
 
     std::error_code save(message_id id, const message_type& m) {
         const auto body = encode(m);
-        return write([&](sqlite3* db) { return update_body(db, id, body); });
+        return write([&](sqlite3* db) -> std::error_code {
+            if (auto ec = update_body(db, id, body)) return ec;
+            detail::sqlite::statement st(state_->statements, db, "UPDATE outgoing_queue SET next_attempt = ? WHERE message_id = ?");
+            return st.bind(1, detail::sqlite::nanoseconds(next_attempt(m))).bind(2, key(id)).run();
+        });
     }
 
     std::error_code enqueue(message_id id, const message_type& m) {
@@ -357,6 +366,26 @@ public:
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
             detail::sqlite::statement st(cache, db,
                                          "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
+            std::vector<queue_entry> out;
+            while (st.step() == SQLITE_ROW)
+                out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
+                               time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
+                               static_cast<submit_flags>(st.integer(2))});
+            return out;
+        });
+    }
+
+    /// The queued messages due at `now` (their next attempt, as last written,
+    /// is not after it), in submit-time order, at most `limit`: found through
+    /// an index, so the cost follows what is due, not what is queued.
+    std::vector<queue_entry> due_queue(time_point now, std::size_t limit) const {
+        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db,
+                                         // By the next attempt, not by submit order: that index would
+                                         // read the whole queue to find the few due entries.
+                                         "SELECT message_id, submit_time, submit_flags FROM outgoing_queue INDEXED BY queue_due"
+                                         " WHERE next_attempt <= ? ORDER BY submit_time, sequence LIMIT ?");
+            st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
             std::vector<queue_entry> out;
             while (st.step() == SQLITE_ROW)
                 out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
@@ -638,11 +667,11 @@ private:
     }
     std::error_code add_to_queue(sqlite3* db, message_id id, const message_type& m) const {
         detail::sqlite::statement st(state_->statements, db,
-                                     "INSERT INTO outgoing_queue (message_id, submit_time, sequence, submit_flags)"
-                                     " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?)");
+                                     "INSERT INTO outgoing_queue (message_id, submit_time, sequence, submit_flags, next_attempt)"
+                                     " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?, ?)");
         const auto submitted = detail::sqlite::nanoseconds(m.client_submit_time.value_or(time_point{}));
         const auto flags = static_cast<std::int64_t>(m.submission & ~submit_flags::locked);
-        return st.bind(1, key(id)).bind(2, submitted).bind(3, flags).run();
+        return st.bind(1, key(id)).bind(2, submitted).bind(3, flags).bind(4, detail::sqlite::nanoseconds(next_attempt(m))).run();
     }
     std::error_code dequeue(sqlite3* db, message_id id) const {
         detail::sqlite::statement exists(state_->statements, db, "SELECT 1 FROM messages WHERE id = ?");

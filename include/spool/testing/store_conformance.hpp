@@ -15,6 +15,7 @@
 #include <spool/concepts.hpp>
 #include <spool/detail/policy_set.hpp>
 #include <spool/detail/requirements.hpp>
+#include <spool/detail/store_capabilities.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 
@@ -377,6 +378,56 @@ std::vector<conformance_failure> check_create_queued(Make make) {
     return failures;
 }
 
+/// due_queue(), where the store has it (the due-message capability), lists
+/// exactly the queued messages whose next attempt, as last written, is due,
+/// in submit-time order, at most `limit`; a save moves a message in or out.
+template <class Make>
+std::vector<conformance_failure> check_due_queue(Make make) {
+    using store_type = detail::store_of<Make>;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::detail::lists_due<store_type>) {
+        using namespace std::chrono_literals;
+        detail::findings f(failures);
+        auto store = make();
+        auto ids_of = [](const auto& entries) {
+            std::vector<message_id> out;
+            for (const queue_entry& e : entries) out.push_back(e.id);
+            return out;
+        };
+        // Submitted in this order; the first waits an hour, the others are due now.
+        std::vector<message_id> ids;
+        for (int i = 0; i < 4; ++i) {
+            M m = detail::full_message<M>(i);
+            for (recipient& r : m.recipients)
+                if (!r.responsibility && !r.settled())
+                    r.status = i == 0 ? recipient_status{status::deferred{detail::t0 + 1h, "later", 1, {}}}
+                                      : recipient_status{status::pending{}};
+            m.client_submit_time = detail::t0 + std::chrono::seconds(i);
+            const auto id = store.create(folders::outbox, m).value();
+            (void)store.enqueue(id, m);
+            ids.push_back(id);
+        }
+        const std::vector<message_id> due_now{ids[1], ids[2], ids[3]};
+        constexpr const char* lists = "due queue: lists the due messages, in submit-time order";
+        f.expect(lists, ids_of(store.due_queue(detail::t0 + 300s, 100)) == due_now, "not the three due now, in order");
+        f.expect(lists, ids_of(store.due_queue(detail::t0 + 2h, 100)) == ids, "not all four an hour later");
+        f.expect("due queue: at most `limit`", ids_of(store.due_queue(detail::t0 + 2h, 2)) == std::vector{ids[0], ids[1]},
+                 "not the first two");
+        // A save that defers the open recipients takes it out; one that makes it due puts it back.
+        M waiting = store.load(ids[2]).value();
+        for (recipient& r : waiting.recipients)
+            if (!r.responsibility && !r.settled()) r.status = status::deferred{detail::t0 + 3h, "later", 1, {}};
+        (void)store.save(ids[2], waiting);
+        f.expect("due queue: follows save", ids_of(store.due_queue(detail::t0 + 2h, 100)) == std::vector{ids[0], ids[1], ids[3]},
+                 "a message saved as waiting is still listed");
+        (void)store.finish(ids[1], store.load(ids[1]).value());
+        f.expect("due queue: follows finish", ids_of(store.due_queue(detail::t0 + 4h, 100)) == std::vector{ids[0], ids[2], ids[3]},
+                 "a finished message is still listed");
+    }
+    return failures;
+}
+
 /// Every check above, on fresh stores from `make`; an empty result means the store conforms.
 template <class Make>
 std::vector<conformance_failure> check_store(Make make) {
@@ -392,7 +443,7 @@ std::vector<conformance_failure> check_store(Make make) {
         for (auto* check : {&check_law_1_all_or_nothing<Make>, &check_law_2_conditional_transitions<Make>,
                             &check_law_3_queue_order<Make>, &check_law_4_no_lock_on_disk<Make>,
                             &check_law_5_thread_safety<Make>, &check_law_6_load_returns_what_was_written<Make>,
-                            &check_finish<Make>, &check_create_queued<Make>}) {
+                            &check_finish<Make>, &check_create_queued<Make>, &check_due_queue<Make>}) {
             auto found = (*check)(make);
             failures.insert(failures.end(), found.begin(), found.end());
         }
