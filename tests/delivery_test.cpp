@@ -9,6 +9,8 @@
 
 #include <spool/spool.hpp>
 #include <spool/stores/sqlite.hpp>
+#include <spool/testing/store_conformance.hpp>
+#include <spool/testing/transport_kit.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -420,4 +422,24 @@ TEST_CASE("stop() with hand-offs in flight waits, cancels the rest, and a restar
         CHECK(keys.size() == 200);
         CHECK(sp.store().outgoing_queue().empty());
     }
+}
+
+TEST_CASE("the transport kit hands off to an asynchronous transport and waits for it, from its thread") {
+    async_transport transport{1ms, 1};
+    transport.on_transmit([](spool::transmission<spool::message>& tx) {
+        for (const auto& r : tx.recipients()) {
+            if (r.address.starts_with("grey")) tx.deferred(r, "450 greylisted", "4.7.1", 60s);
+            else tx.sent(r);
+        }
+        return spool::transmit_result::done();
+    });
+    const auto m = mail({smtp("grey@a.example"), smtp("ok@a.example")});
+    const auto handed = spool::testing::hand_off(transport, m, spool::time_point{1000s});
+    CHECK(handed.result.what() == spool::transmit_result::kind::done);
+    REQUIRE(handed.sent.size() == 1);
+    CHECK(handed.sent[0].address == "ok@a.example");
+    REQUIRE(handed.deferred.size() == 1);
+    const auto& d = std::get<spool::status::deferred>(handed.deferred[0].status);
+    CHECK(d.diagnostic == "4.7.1");
+    CHECK(d.next_attempt == spool::time_point{1060s});
 }

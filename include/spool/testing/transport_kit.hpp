@@ -18,8 +18,13 @@
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 #include <spool/transmission.hpp>
+#include <spool/transmit_handler.hpp>
+#include <spool/detail/requirements.hpp>
 
+#include <condition_variable>
 #include <cstddef>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -35,16 +40,45 @@ struct hand_off_record {
     std::vector<recipient> sent;
     /// The recipients it reported failed, each with status::failed, reason and diagnostic.
     std::vector<recipient> failed;
+    /// The recipients it deferred on their own (transmission::deferred), each
+    /// with status::deferred: reason, diagnostic, and the next attempt it asked
+    /// for (the epoch when it left that to the retry policy).
+    std::vector<recipient> deferred;
     /// The recipients it was given and did not report: the spooler would offer
     /// them to the next matching transport (or, after not_me, all of them).
     std::vector<recipient> declined;
 };
+
+namespace detail {
+// Where an asynchronous transport's completion lands when a test hands off:
+// the test waits for it, from whatever thread it comes.
+class waiting_sink final : public spool::detail::handoff_sink {
+public:
+    void complete(void*, transmit_result&& r) noexcept override {
+        std::lock_guard g{mutex_};
+        result_.emplace(std::move(r));
+        done_.notify_all();
+    }
+    transmit_result wait() {
+        std::unique_lock l{mutex_};
+        done_.wait(l, [&] { return result_.has_value(); });
+        return std::move(*result_);
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable done_;
+    std::optional<transmit_result> result_;
+};
+} // namespace detail
 
 /// Hands `m` to `transport` once, as the spooler does: with the recipients at
 /// `assigned` (indices into m.recipients, ascending), or by default every
 /// recipient not yet settled whose address type the transport takes, at the
 /// time `now`. A recipient the transport reports but was not given makes
 /// transmission throw std::invalid_argument, as it does under the spooler.
+/// An asynchronous transport is waited for until it completes the hand-off,
+/// on whatever thread it does.
 template <class T, class Message>
     requires Transport<T, Message>
 hand_off_record hand_off(T& transport, const Message& m, time_point now = {},
@@ -57,19 +91,28 @@ hand_off_record hand_off(T& transport, const Message& m, time_point now = {},
         for (std::size_t i = 0; i < m.recipients.size(); ++i)
             if (!m.recipients[i].settled() && types.matches(m.recipients[i].address_type)) chosen.push_back(i);
     }
-    std::vector<detail::transmit_outcome> outcomes(chosen.size());
+    std::vector<spool::detail::transmit_outcome> outcomes(chosen.size());
     transmission<Message> tx(m, chosen, outcomes, now);
     hand_off_record record;
-    record.result = transport.transmit(tx);
+    if constexpr (spool::detail::transport_transmits_later<T, Message>) {
+        auto sink = std::make_shared<detail::waiting_sink>();
+        transport.async_transmit(tx, transmit_handler{sink, nullptr});
+        record.result = sink->wait();
+    } else {
+        record.result = transport.transmit(tx);
+    }
     for (std::size_t k = 0; k < chosen.size(); ++k) {
         recipient r = m.recipients[chosen[k]];
         const auto& o = outcomes[k];
-        if (record.result.what() == transmit_result::kind::not_me || o.what == detail::transmit_outcome::kind::none) {
+        if (record.result.what() == transmit_result::kind::not_me || o.what == spool::detail::transmit_outcome::kind::none) {
             record.declined.push_back(std::move(r));
-        } else if (o.what == detail::transmit_outcome::kind::sent) {
+        } else if (o.what == spool::detail::transmit_outcome::kind::sent) {
             r.status = status::sent{o.at};
             r.responsibility = true;
             record.sent.push_back(std::move(r));
+        } else if (o.what == spool::detail::transmit_outcome::kind::deferred) {
+            r.status = status::deferred{o.at, o.reason, 1, o.diagnostic};
+            record.deferred.push_back(std::move(r));
         } else {
             r.status = status::failed{o.reason, o.diagnostic};
             r.responsibility = true;
