@@ -1,0 +1,52 @@
+#pragma once
+
+// A message in the spooler's hands: taken from the queue and locked, its
+// recipients routed and handed off, until its outcome is committed. Each
+// stage of the outgoing side works on these.
+
+#include <spool/detail/completion.hpp>
+#include <spool/detail/dispatch.hpp>
+#include <spool/message.hpp>
+#include <spool/run_report.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <list>
+#include <optional>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace spool::detail {
+
+// Where a recipient is in its message's round: the step of the offer order it
+// waits for, or one of these marks.
+inline constexpr route_mark done_here{0xFF}; // not in play, settled, deferred or held in this round
+inline constexpr route_mark unrouted{0xFE};  // in play, and no step left matches it
+inline constexpr route_mark in_hand{0xFD};   // in a hand-off, in flight or waiting for room
+constexpr route_mark route_step(std::size_t step) noexcept { return static_cast<route_mark>(step); }
+
+template <class Message>
+struct message_job {
+    template <class Load>
+    message_job(message_id id, time_point now, Load&& load) : done(id, now, std::forward<Load>(load)) {}
+    completion<Message> done; // the message, where the store's load put it
+    time_point deadline{};
+    std::error_code error; // of its store writes
+    std::vector<route_mark> route;
+    std::size_t open = 0;     // hand-offs in flight or waiting for room
+    std::size_t unrouted = 0; // recipients no step matches, for the round's end to fail
+    std::size_t deferred = 0;
+    unsigned offering = 0;    // offers in progress (an inline hand-off may offer again from inside one)
+    bool changed = false;     // something to write
+    bool held = false;        // recipients left as they were, for a destination that is down or a stop
+    std::optional<time_point> held_until;
+    typename std::list<message_job>::iterator self;
+};
+
+/// Keeps the earliest time something is due in the pass's report.
+inline void note_due(run_report& report, time_point due) {
+    report.next_due = report.next_due ? std::min(*report.next_due, due) : due;
+}
+
+} // namespace spool::detail
