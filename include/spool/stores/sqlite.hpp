@@ -366,12 +366,7 @@ public:
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
             detail::sqlite::statement st(cache, db,
                                          "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
-            std::vector<queue_entry> out;
-            while (st.step() == SQLITE_ROW)
-                out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
-                               time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
-                               static_cast<submit_flags>(st.integer(2))});
-            return out;
+            return queue_entries(st);
         });
     }
 
@@ -386,12 +381,7 @@ public:
                                          "SELECT message_id, submit_time, submit_flags FROM outgoing_queue INDEXED BY queue_due"
                                          " WHERE next_attempt <= ? ORDER BY submit_time, sequence LIMIT ?");
             st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
-            std::vector<queue_entry> out;
-            while (st.step() == SQLITE_ROW)
-                out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
-                               time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
-                               static_cast<submit_flags>(st.integer(2))});
-            return out;
+            return queue_entries(st);
         });
     }
 
@@ -641,6 +631,16 @@ private:
         }
         std::lock_guard g{state_->read_mutex};
         return f(state_->reader, state_->read_statements);
+    }
+
+    // The rows of a `SELECT message_id, submit_time, submit_flags` from the queue.
+    static std::vector<queue_entry> queue_entries(detail::sqlite::statement& st) {
+        std::vector<queue_entry> out;
+        while (st.step() == SQLITE_ROW)
+            out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
+                           time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
+                           static_cast<submit_flags>(st.integer(2))});
+        return out;
     }
 
     bool queued(sqlite3* db, message_id id) const {
