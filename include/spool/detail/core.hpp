@@ -96,7 +96,7 @@ public:
     }
 
     time_point now() {
-        if constexpr (policies::clock_index < policies::size) return part<policies::clock_index>().now();
+        if constexpr (policies::valid && policies::clock_index < policies::size) return part<policies::clock_index>().now();
         else return system_clock{}.now();
     }
 
@@ -120,9 +120,12 @@ public:
     /// Calls f(policy, index) for each Transport in composed order.
     template <class F>
     void for_each_transport(F&& f) {
-        visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
-            if constexpr (policies::transports[I]) f(part<I>(), I);
-        });
+        // A composition that misses a requirement keeps no policies (see the
+        // constructor): there is nothing to visit, and no second diagnostic.
+        if constexpr (policies::valid)
+            visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
+                if constexpr (policies::transports[I]) f(part<I>(), I);
+            });
     }
 
     /// Calls f(policy, its address types) for each Preprocessor in composed order.
@@ -233,7 +236,7 @@ private:
     auto& part() { return unwrap_ref(parts_[hana::size_c<I>]); }
 
     decltype(auto) retry_policy() {
-        if constexpr (policies::retry_index < policies::size) return part<policies::retry_index>();
+        if constexpr (policies::valid && policies::retry_index < policies::size) return part<policies::retry_index>();
         else return (default_retry_);
     }
 
