@@ -142,8 +142,9 @@ private:
                     ready.wait_for(l, std::chrono::milliseconds{5});
                     continue;
                 }
-                if (!cancelled && queue.front().due > clock::now()) {
-                    ready.wait_until(l, queue.front().due);
+                if (const auto due = queue.front().due; !cancelled && due > clock::now()) {
+                    // A copy: while this thread waits, another may take the front away.
+                    ready.wait_until(l, due);
                     continue;
                 }
                 pending p = std::move(queue.front());
