@@ -157,14 +157,20 @@ struct due_means_queued : memory_store {
 };
 
 // A due queue that filters by the next attempt, and keeps it only from enqueue: a save does not move it.
+// Otherwise it keeps every law, law 5 included.
 struct due_ignores_save : memory_store {
     std::shared_ptr<std::map<spool::message_id, spool::time_point>> next = std::make_shared<std::map<spool::message_id, spool::time_point>>();
-    std::error_code enqueue(spool::message_id id, const spool::message& m) {
-        (*next)[id] = spool::next_attempt(m);
-        return memory_store::enqueue(id, m);
+    std::shared_ptr<std::mutex> m = std::make_shared<std::mutex>();
+    std::error_code enqueue(spool::message_id id, const spool::message& msg) {
+        {
+            std::lock_guard g{*m};
+            (*next)[id] = spool::next_attempt(msg);
+        }
+        return memory_store::enqueue(id, msg);
     }
     std::vector<spool::queue_entry> due_queue(spool::time_point now, std::size_t limit) const {
         std::vector<spool::queue_entry> out;
+        std::lock_guard g{*m};
         for (const auto& e : memory_store::outgoing_queue())
             if (out.size() < limit && (*next)[e.id] <= now) out.push_back(e);
         return out;
