@@ -161,7 +161,7 @@ namespace detail {
 // 2 on keeps that trailer, so that a record of a newer format can be told
 // from a damaged one. 3: a deferred recipient keeps its diagnostic (status
 // tag 4; tag 2, without one, is still read from older records).
-inline constexpr std::uint64_t message_format = 3;
+inline constexpr std::uint64_t message_format = 4;
 inline constexpr std::size_t checksum_bytes = 4;
 
 // The fewest bytes each item can take encoded, which bounds what a count may claim.
@@ -200,6 +200,8 @@ inline bool decode_requests(byte_reader& r, report_requests& q) {
 
 // The status tag of a deferred recipient since format 3.
 inline constexpr std::uint64_t deferred_with_diagnostic = 4;
+// The status tag of a sent recipient that a transport relayed, since format 4.
+inline constexpr std::uint64_t sent_with_action = 5;
 
 inline void encode_recipient(byte_writer& w, const recipient& x) {
     w.string(x.display_name);
@@ -210,8 +212,13 @@ inline void encode_recipient(byte_writer& w, const recipient& x) {
     w.boolean(x.reported);
     w.boolean(x.reports.has_value());
     if (x.reports) encode_requests(w, *x.reports);
-    w.unsigned_number(std::holds_alternative<status::deferred>(x.status) ? deferred_with_diagnostic : x.status.index());
-    if (const auto* s = std::get_if<status::sent>(&x.status)) w.time(s->at);
+    const auto* s = std::get_if<status::sent>(&x.status);
+    const bool relayed = s && s->action != delivery_action::delivered;
+    w.unsigned_number(std::holds_alternative<status::deferred>(x.status) ? deferred_with_diagnostic
+                      : relayed                                          ? sent_with_action
+                                                                         : x.status.index());
+    if (s) w.time(s->at);
+    if (relayed) w.unsigned_number(static_cast<std::uint64_t>(s->action));
     if (const auto* d = std::get_if<status::deferred>(&x.status)) {
         w.time(d->next_attempt);
         w.string(d->reason);
@@ -237,9 +244,11 @@ inline bool decode_recipient(byte_reader& r, recipient& x) {
     if (!r.unsigned_number(which)) return false;
     switch (which) {
     case 0: x.status = status::pending{}; return true;
-    case 1: {
+    case 1:
+    case sent_with_action: {
         status::sent s;
         if (!r.time(s.at)) return false;
+        if (which == sent_with_action && !r.enumeration(s.action, 2)) return false;
         x.status = s;
         return true;
     }

@@ -47,6 +47,16 @@ inline constexpr folder_id quarantine{4};
 /// MAPI_TO, MAPI_CC, MAPI_BCC.
 enum class recipient_kind : std::uint8_t { to, cc, bcc };
 
+/// How far a transport's hand-off took the message for one recipient: what a
+/// delivery report says (RFC 3464 Action) and whether spool makes it.
+enum class delivery_action : std::uint8_t {
+    delivered, ///< to the recipient, as far as the transport can tell: the report says "delivered"
+    relayed,   ///< to a next hop that makes no reports: the report says "relayed"
+    /// to a next hop that took over the report request (an SMTP server that
+    /// accepted DSN NOTIFY, RFC 3461): it reports, so spool makes no delivery report
+    relayed_with_reports,
+};
+
 namespace status {
 /// Nobody has settled this recipient yet.
 struct pending {
@@ -55,6 +65,7 @@ struct pending {
 /// A transport handed the message to its messaging system for this recipient.
 struct sent {
     time_point at{};
+    delivery_action action = delivery_action::delivered;
     friend bool operator==(const sent&, const sent&) = default;
 };
 /// Not delivered yet; the spooler tries again at `next_attempt`.
@@ -176,6 +187,7 @@ struct report_entry {
     std::optional<time_point> delivered_at; ///< delivery reports (MAPI PR_DELIVER_TIME)
     std::string reason;                     ///< non-delivery reports (MAPI PR_REPORT_TEXT)
     std::string diagnostic;                 ///< e.g. an RFC 3463 status code
+    delivery_action action = delivery_action::delivered; ///< delivery reports: delivered or relayed
     friend bool operator==(const report_entry&, const report_entry&) = default;
 };
 

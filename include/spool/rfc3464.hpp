@@ -4,6 +4,7 @@
 // multipart/report; report-type=delivery-status MIME message (RFC 3462), so it
 // can go out through an SMTP transport and be read by any mail client.
 
+#include <spool/detail/mail_text.hpp>
 #include <spool/message.hpp>
 
 #include <cctype>
@@ -26,106 +27,11 @@ struct dsn_options {
 
 namespace detail {
 
-// RFC 5322 date-time, in UTC, from C++20's calendar: no gmtime_r (POSIX) or
-// gmtime_s (Windows), and no locale.
-inline std::string rfc5322_date(time_point t) {
-    using namespace std::chrono;
-    static constexpr const char* day_names[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static constexpr const char* month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const auto day = floor<days>(t);
-    const year_month_day date{day};
-    const hh_mm_ss time{floor<seconds>(t - day)};
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%s, %02u %s %04d %02d:%02d:%02d +0000", day_names[weekday{day}.c_encoding()],
-                  static_cast<unsigned>(date.day()), month_names[static_cast<unsigned>(date.month()) - 1],
-                  static_cast<int>(date.year()), static_cast<int>(time.hours().count()),
-                  static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()));
-    return buffer;
-}
-
-// Everything this file writes into a header goes through field(): the one
-// place that makes a name and a value safe. A value may not break its line
-// (controls become spaces); a name must be an RFC 5322 field-name, and a line
-// whose name is not one is left out, since it cannot be written as it was.
-inline std::string header_value(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (char c : v) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
-    return out;
-}
-
-/// RFC 5322 field-name: one or more printable ASCII characters other than the colon.
-inline bool is_field_name(std::string_view name) {
-    if (name.empty()) return false;
-    for (char c : name)
-        if (static_cast<unsigned char>(c) < 33 || static_cast<unsigned char>(c) > 126 || c == ':') return false;
-    return true;
-}
-
-inline void field(std::string& out, std::string_view name, std::string_view value) {
-    if (!is_field_name(name)) return;
-    out.append(name).append(": ").append(header_value(value)).append("\r\n");
-}
-
-// RFC 3463: class.subject.detail, class 2, 4 or 5.
-inline bool is_status_code(std::string_view s) {
-    if (s.size() < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.') return false;
-    int dots = 0;
-    for (std::size_t i = 2; i < s.size(); ++i) {
-        if (s[i] == '.') {
-            if (s[i - 1] == '.' || ++dots > 1) return false;
-        } else if (!std::isdigit(static_cast<unsigned char>(s[i]))) {
-            return false;
-        }
-    }
-    return dots == 1 && s.back() != '.';
-}
-
-// RFC 5322 atext: what an atom (an RFC 3464 address-type, a Message-ID's parts) may hold.
-inline bool is_atext(char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') ||
-           std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
-}
-
-// An address type as the atom RFC 3464 asks for: "rfc822" for SMTP, else "x-"
-// and the type in lower case, with every character an atom cannot hold left out.
-inline std::string address_type_for(std::string_view type) {
-    if (type == "SMTP" || type.empty()) return "rfc822";
-    std::string t = "x-";
-    for (char c : type)
-        if (is_atext(c)) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return t;
-}
-
-// A dot-atom for a Message-ID's right side: atext runs joined by single dots.
-inline std::string dot_atom(std::string_view text, std::string_view fallback) {
-    std::string out;
-    for (char c : text) {
-        if (is_atext(c)) out += c;
-        else if (c == '.' && !out.empty() && out.back() != '.') out += '.';
-    }
-    while (!out.empty() && out.back() == '.') out.pop_back();
-    return out.empty() ? std::string(fallback) : out;
-}
-
-// Text copied into a part: every line break a CR LF, so that no bare CR or LF
-// reaches a mail system that would read it as one (or not).
-inline std::string crlf_lines(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + text.size() / 32);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '\r') {
-            out += "\r\n";
-            if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-        } else if (text[i] == '\n') {
-            out += "\r\n";
-        } else {
-            out += text[i];
-        }
-    }
-    return out;
+// "550 5.1.1 ...": a reason that is an SMTP reply (RFC 5321 §4.2), as the
+// SMTP transport stores a server's refusal.
+inline bool is_smtp_reply(std::string_view s) {
+    return s.size() >= 4 && (s[0] == '4' || s[0] == '5') && std::isdigit(static_cast<unsigned char>(s[1])) &&
+           std::isdigit(static_cast<unsigned char>(s[2])) && (s[3] == ' ' || s[3] == '-');
 }
 
 // RFC 2046 bchars, at most 70 of them.
@@ -188,10 +94,12 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
     for (const auto& e : body.entries) {
         status_part += crlf;
         field(status_part, "Final-Recipient", detail::address_type_for(e.address_type) + "; " + e.address);
-        field(status_part, "Action", delivery ? "delivered" : "failed");
+        field(status_part, "Action", !delivery ? "failed" : e.action == delivery_action::relayed ? "relayed" : "delivered");
         field(status_part, "Status", delivery ? "2.0.0" : detail::is_status_code(e.diagnostic) ? e.diagnostic : "5.0.0");
         if (!delivery) {
-            field(status_part, "Diagnostic-Code", "X-Spool; " + (e.reason.empty() ? std::string("undeliverable") : e.reason));
+            // An SMTP server's own words keep their type (RFC 3464 §2.3.6).
+            field(status_part, "Diagnostic-Code", detail::is_smtp_reply(e.reason) ? "smtp; " + e.reason
+                                                  : "X-Spool; " + (e.reason.empty() ? std::string("undeliverable") : e.reason));
             field(status_part, "Last-Attempt-Date", detail::rfc5322_date(body.report_time));
         }
     }

@@ -105,10 +105,12 @@ public:
 
     /// The recipient was handed to the messaging system.
     void sent(const recipient& r) { sent(r, now_); }
-    void sent(const recipient& r, time_point at) {
-        auto& o = outcomes_[slot(r)];
-        o.what = detail::transmit_outcome::kind::sent;
-        o.at = at;
+    void sent(const recipient& r, time_point at) { settle_sent(r, at, delivery_action::delivered); }
+    /// The recipient was handed to a next hop that delivers on (an SMTP relay):
+    /// a delivery report says "relayed", or, when the next hop took over the
+    /// report request (`next_hop_reports`: it accepted DSN NOTIFY), spool makes none.
+    void relayed(const recipient& r, bool next_hop_reports) {
+        settle_sent(r, now_, next_hop_reports ? delivery_action::relayed_with_reports : delivery_action::relayed);
     }
     /// The recipient conclusively cannot be delivered.
     void failed(const recipient& r, std::string reason, std::string diagnostic = {}) {
@@ -142,6 +144,12 @@ public:
     time_point now() const noexcept { return now_; }
 
 private:
+    void settle_sent(const recipient& r, time_point at, delivery_action action) {
+        auto& o = outcomes_[slot(r)];
+        o.what = detail::transmit_outcome::kind::sent;
+        o.at = at;
+        o.action = action;
+    }
     // Transports usually report recipients in the order recipients() gives
     // them, so the slot after the last one is tried first; else, as assigned_
     // is in recipient-table order, the slot is found by bisection.

@@ -70,7 +70,7 @@ bool apply_outcome(transmit_outcome& o, recipient& r, time_point now, time_point
     case transmit_outcome::kind::none:
         return false; // declined
     case transmit_outcome::kind::sent:
-        settle(r, status::sent{o.at});
+        settle(r, status::sent{o.at, o.action}); // every sent outcome sets its action
         return false;
     case transmit_outcome::kind::failed:
         fail(r, std::move(o.reason), std::move(o.diagnostic));

@@ -14,8 +14,11 @@
 namespace spool::detail {
 
 inline report_entry entry_for(const recipient& r) {
-    report_entry e{r.display_name, r.address, r.address_type, r.kind, {}, {}, {}};
-    if (const auto* s = std::get_if<status::sent>(&r.status)) e.delivered_at = s->at;
+    report_entry e{r.display_name, r.address, r.address_type, r.kind, {}, {}, {}, {}};
+    if (const auto* s = std::get_if<status::sent>(&r.status)) {
+        e.delivered_at = s->at;
+        e.action = s->action;
+    }
     if (const auto* f = std::get_if<status::failed>(&r.status)) {
         e.reason = f->reason;
         e.diagnostic = f->diagnostic;
@@ -108,7 +111,10 @@ pass_summary take_reports(Message& m, time_point now, std::vector<Message>& out)
         s.newly_sent += sent ? 1 : 0;
         s.newly_failed += failed ? 1 : 0;
         // Left unmarked when a report is due: make_reports finds it by that.
-        const bool wanted = sent ? r.reports.value_or(m.reports).delivery : !r.reports.value_or(m.reports).non_delivery_suppressed;
+        // A next hop that took the report request over reports for itself.
+        const bool wanted = sent ? r.reports.value_or(m.reports).delivery &&
+                                       std::get<status::sent>(r.status).action != delivery_action::relayed_with_reports
+                                 : !r.reports.value_or(m.reports).non_delivery_suppressed;
         r.reported = !wanted;
         due = due || wanted;
     }

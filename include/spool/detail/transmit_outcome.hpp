@@ -14,6 +14,7 @@ struct transmit_outcome {
     enum class kind : std::uint8_t { none, sent, failed, deferred };
     kind what = kind::none;
     time_point at{}; ///< sent: when; deferred: the next attempt (the epoch: the retry policy decides)
+    delivery_action action = delivery_action::delivered; ///< sent: how far
     std::string reason;
     std::string diagnostic;
 };

@@ -107,7 +107,7 @@ hand_off_record hand_off(T& transport, const Message& m, time_point now = {},
         if (record.result.what() == transmit_result::kind::not_me || o.what == spool::detail::transmit_outcome::kind::none) {
             record.declined.push_back(std::move(r));
         } else if (o.what == spool::detail::transmit_outcome::kind::sent) {
-            r.status = status::sent{o.at};
+            r.status = status::sent{o.at, o.action};
             r.responsibility = true;
             record.sent.push_back(std::move(r));
         } else if (o.what == spool::detail::transmit_outcome::kind::deferred) {
