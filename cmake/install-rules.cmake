@@ -13,6 +13,11 @@ if(SPOOL_WITH_SQLITE)
   install(EXPORT spoolSqliteTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 endif()
 
+if(SPOOL_WITH_SMTP)
+  install(TARGETS spool_smtp EXPORT spoolSmtpTargets FILE_SET HEADERS)
+  install(EXPORT spoolSmtpTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+endif()
+
 configure_package_config_file(cmake/spoolConfig.cmake.in "${PROJECT_BINARY_DIR}/spoolConfig.cmake"
   INSTALL_DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 # 0.x: a minor version may break the API.

@@ -1,0 +1,252 @@
+#pragma once
+
+// One SMTP connection: a TCP socket, TLS on it once STARTTLS (or implicit TLS)
+// has run, what the server's EHLO offered, and reads and writes each bounded
+// by its phase's time limit. A limit that passes closes the socket, which
+// ends the pending operation; the error then says "timeout".
+
+#include <spool/detail/smtp_reply.hpp>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace spool::detail::smtp {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using std::chrono::milliseconds;
+
+/// A failure of the connection itself: an I/O error, a timeout, the server
+/// gone or a reply that is not SMTP. Nothing more can be said on it.
+struct stream_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// What the server's EHLO reply offered (RFC 5321 §4.1.1.1 and the extensions' RFCs).
+struct extensions {
+    bool esmtp = false;
+    bool pipelining = false;
+    bool eight_bit_mime = false;
+    bool smtputf8 = false;
+    bool enhanced_status_codes = false;
+    bool dsn = false;
+    bool starttls = false;
+    bool auth_plain = false;
+    bool auth_login = false;
+    bool size_offered = false;
+    std::uint64_t size_limit = 0; ///< 0: none given
+
+    static extensions from_ehlo(const reply& r) {
+        extensions e;
+        e.esmtp = true;
+        for (std::size_t i = 1; i < r.lines.size(); ++i) {
+            std::string line = r.lines[i];
+            for (char& c : line)
+                if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+            const std::string_view l = line;
+            const auto word = l.substr(0, l.find_first_of(" ="));
+            const auto rest = word.size() < l.size() ? l.substr(word.size() + 1) : std::string_view{};
+            if (word == "PIPELINING") e.pipelining = true;
+            else if (word == "8BITMIME") e.eight_bit_mime = true;
+            else if (word == "SMTPUTF8") e.smtputf8 = true;
+            else if (word == "ENHANCEDSTATUSCODES") e.enhanced_status_codes = true;
+            else if (word == "DSN") e.dsn = true;
+            else if (word == "STARTTLS") e.starttls = true;
+            else if (word == "SIZE") {
+                e.size_offered = true;
+                std::uint64_t n = 0;
+                for (char c : rest) {
+                    if (c < '0' || c > '9' || n > (UINT64_MAX - 9) / 10) break;
+                    n = n * 10 + std::uint64_t(c - '0');
+                }
+                e.size_limit = n;
+            } else if (word == "AUTH") {
+                for (std::size_t p = 0; p < rest.size();) {
+                    const std::size_t q = std::min(rest.find(' ', p), rest.size());
+                    const auto mechanism = rest.substr(p, q - p);
+                    e.auth_plain = e.auth_plain || mechanism == "PLAIN";
+                    e.auth_login = e.auth_login || mechanism == "LOGIN";
+                    p = q + 1;
+                }
+            }
+        }
+        return e;
+    }
+};
+
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    using clock = std::chrono::steady_clock;
+
+    connection(asio::any_io_executor ex, std::string host) : socket_(ex), watchdog_(ex), host_(std::move(host)) {}
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    tcp::socket& socket() noexcept { return socket_; }
+    const std::string& host() const noexcept { return host_; }
+    bool encrypted() const noexcept { return tls_.has_value(); }
+    bool open() const noexcept { return socket_.is_open(); }
+    extensions ext{};
+    clock::time_point opened = clock::now();
+    clock::time_point idle_since = clock::now();
+
+    /// Closes the socket; a pending read or write ends with an error.
+    void close() noexcept {
+        boost::system::error_code ignored;
+        socket_.close(ignored);
+        ++generation_;
+        watchdog_.cancel();
+    }
+    /// Closes it as a time limit does, so that the error reads as a timeout of `why`.
+    void cut(std::string why) noexcept {
+        cut_reason_ = std::move(why);
+        close();
+    }
+
+    /// Idle in the transport's pool: closed when `limit` passes unused.
+    void park(milliseconds limit) {
+        idle_since = clock::now();
+        arm(limit, "idle");
+    }
+    void unpark() { disarm(); }
+
+    asio::awaitable<void> connect(const tcp::endpoint& to, milliseconds limit) {
+        arm(limit, "connect");
+        try {
+            co_await socket_.async_connect(to, asio::use_awaitable);
+        } catch (const boost::system::system_error& e) {
+            fail(e);
+        }
+        disarm();
+        boost::system::error_code ignored;
+        socket_.set_option(tcp::no_delay(true), ignored);
+    }
+
+    /// Starts TLS on the connection. Whatever the server sent before, and the
+    /// EHLO it gave, is forgotten (RFC 3207 §4.2): plain text read before the
+    /// handshake must never pass for a reply inside TLS.
+    asio::awaitable<void> start_tls(asio::ssl::context& context, bool verify, milliseconds limit) {
+        input_.clear();
+        ext = extensions{};
+        tls_.emplace(socket_, context);
+        const bool is_address = [&] {
+            boost::system::error_code ec;
+            asio::ip::make_address(host_, ec);
+            return !ec;
+        }();
+        if (!is_address) SSL_set_tlsext_host_name(tls_->native_handle(), host_.c_str());
+        if (verify) {
+            tls_->set_verify_mode(asio::ssl::verify_peer);
+            tls_->set_verify_callback(asio::ssl::host_name_verification(host_));
+        } else {
+            tls_->set_verify_mode(asio::ssl::verify_none);
+        }
+        arm(limit, "TLS handshake");
+        try {
+            co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+        } catch (const boost::system::system_error& e) {
+            fail(e, "TLS handshake failed: ");
+        }
+        disarm();
+    }
+
+    asio::awaitable<void> write(std::string_view data, milliseconds limit, const char* phase) {
+        arm(limit, phase);
+        try {
+            if (tls_) co_await asio::async_write(*tls_, asio::buffer(data), asio::use_awaitable);
+            else co_await asio::async_write(socket_, asio::buffer(data), asio::use_awaitable);
+        } catch (const boost::system::system_error& e) {
+            fail(e);
+        }
+        disarm();
+    }
+
+    /// The next reply; bytes after it stay for the next read (pipelined replies).
+    asio::awaitable<reply> read(milliseconds limit, const char* phase) {
+        reply r;
+        for (;;) {
+            const parse_outcome p = parse_reply(std::string_view(input_).substr(consumed_), r);
+            if (p.status == parse_status::complete) {
+                consumed_ += p.used;
+                if (consumed_ == input_.size()) {
+                    input_.clear();
+                    consumed_ = 0;
+                }
+                co_return r;
+            }
+            if (p.status == parse_status::malformed) {
+                close();
+                throw stream_error(std::string("malformed reply from ") + host_ + ": " + p.error);
+            }
+            if (consumed_) {
+                input_.erase(0, consumed_);
+                consumed_ = 0;
+            }
+            char buffer[4096];
+            std::size_t n = 0;
+            arm(limit, phase);
+            try {
+                if (tls_) n = co_await tls_->async_read_some(asio::buffer(buffer), asio::use_awaitable);
+                else n = co_await socket_.async_read_some(asio::buffer(buffer), asio::use_awaitable);
+            } catch (const boost::system::system_error& e) {
+                fail(e);
+            }
+            disarm();
+            input_.append(buffer, n);
+        }
+    }
+
+    asio::awaitable<reply> command(std::string_view line, milliseconds limit, const char* phase) {
+        co_await write(line, limit, phase);
+        co_return co_await read(limit, phase);
+    }
+
+private:
+    void arm(milliseconds limit, const char* phase) {
+        const auto mine = ++generation_;
+        watchdog_.expires_after(limit);
+        watchdog_.async_wait([self = shared_from_this(), mine, phase](const boost::system::error_code& ec) {
+            if (ec || mine != self->generation_) return;
+            self->cut(std::string("timeout in ") + phase);
+        });
+    }
+    void disarm() {
+        ++generation_;
+        watchdog_.cancel();
+    }
+
+    [[noreturn]] void fail(const boost::system::system_error& e, const char* prefix = "") {
+        disarm();
+        const bool eof = e.code() == asio::error::eof || e.code() == asio::ssl::error::stream_truncated;
+        std::string what = cut_reason_.empty() ? (eof ? std::string("connection closed by ") + host_
+                                                      : std::string(prefix) + e.code().message() + " (" + host_ + ")")
+                                               : cut_reason_ + " with " + host_;
+        close();
+        throw stream_error(what);
+    }
+
+    tcp::socket socket_;
+    std::optional<asio::ssl::stream<tcp::socket&>> tls_;
+    asio::steady_timer watchdog_;
+    std::string host_;
+    std::string input_;
+    std::size_t consumed_ = 0;
+    std::uint64_t generation_ = 0;
+    std::string cut_reason_;
+};
+
+} // namespace spool::detail::smtp

@@ -1,0 +1,338 @@
+#pragma once
+
+// The SMTP dialogue of one hand-off: opening a session with a next hop
+// (greeting, EHLO or HELO, STARTTLS, AUTH) and the mail transactions
+// (MAIL, RCPT, DATA, pipelined when offered, RFC 2920), with every reply
+// turned into a per-recipient outcome. Not a template: the transport turns a
+// spool::transmission into a `job` and back, so this is compiled once.
+
+#include <spool/detail/mail_text.hpp>
+#include <spool/detail/smtp_connection.hpp>
+#include <spool/detail/smtp_wire.hpp>
+#include <spool/transports/smtp_options.hpp>
+#include <spool/transports/smtp_route.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace spool::detail::smtp {
+
+/// What became of one recipient.
+struct outcome {
+    enum class kind { none, sent, deferred, failed } what = kind::none;
+    std::string reason;     ///< the server's reply, "550 5.1.1 <x>: unknown", or spool's words
+    std::string diagnostic; ///< the RFC 3463 code
+    bool next_hop_reports = false; ///< sent to a server that took DSN NOTIFY: it makes the reports
+};
+
+struct job_recipient {
+    std::string address;
+    std::string notify; ///< RFC 3461 NOTIFY value
+    outcome result{};
+};
+
+/// One hand-off, in the transport's own terms.
+struct job {
+    std::string destination; ///< the next hop's key: "[relay]:port" or the domain
+    std::string domain;      ///< where the resolver looks when there is no relay
+    std::string sender;
+    std::vector<job_recipient> recipients;
+    std::string data;        ///< the message, dot-stuffed and ended with "." CR LF
+    std::size_t size = 0;    ///< the message's size before dot-stuffing, for SIZE=
+    bool eight_bit = false;
+    bool needs_smtputf8 = false;
+    std::string envelope_id; ///< RFC 3461 ENVID
+
+    enum class end { done, site_failure, message_failed, cancelled };
+    end result = end::done;
+    std::string reason;
+    std::string diagnostic;
+
+    void fail_message(std::string why, std::string code) {
+        result = end::message_failed;
+        reason = std::move(why);
+        diagnostic = std::move(code);
+    }
+    void fail_site(std::string why, std::string code) {
+        result = end::site_failure;
+        reason = std::move(why);
+        diagnostic = std::move(code);
+    }
+    /// Every recipient not reported yet gets this outcome.
+    void settle_rest(outcome::kind k, const std::string& why, const std::string& code) {
+        for (auto& r : recipients)
+            if (r.result.what == outcome::kind::none) r.result = {k, why, code, false};
+    }
+};
+
+/// A failure to get a session going with a host (site failure: try the next host).
+struct site_error : std::runtime_error {
+    std::string code;
+    site_error(std::string what, std::string c) : std::runtime_error(std::move(what)), code(std::move(c)) {}
+};
+
+/// How a hand-off follows the connections it opens: `track` makes each one
+/// reachable for cancellation, `cancelled` ends the search for a host.
+struct session_hooks {
+    std::function<void(const std::shared_ptr<connection>&)> track;
+    std::function<bool()> cancelled;
+};
+
+struct session_settings {
+    const smtp_options* options = nullptr;
+    asio::ssl::context* tls_context = nullptr;        ///< no certificate check
+    asio::ssl::context* verifying_context = nullptr;  ///< checks chain and host name
+};
+
+inline std::string reply_words(const reply& r) { return r.line(); }
+
+namespace session {
+
+inline asio::awaitable<void> greet(connection& c, const session_settings& s) {
+    const auto& o = *s.options;
+    const reply hello = co_await c.command("EHLO " + o.helo_name + "\r\n", o.timeouts.greeting, "EHLO");
+    if (hello.kind() == 2) {
+        c.ext = extensions::from_ehlo(hello);
+        co_return;
+    }
+    const reply helo = co_await c.command("HELO " + o.helo_name + "\r\n", o.timeouts.greeting, "HELO");
+    if (helo.kind() != 2) throw site_error("HELO refused by " + c.host() + ": " + reply_words(helo), helo.enhanced);
+    c.ext = extensions{};
+}
+
+inline asio::awaitable<void> authenticate(connection& c, const session_settings& s) {
+    const auto& o = *s.options;
+    const auto& who = *o.credentials;
+    if (!c.encrypted() && !who.allow_without_tls)
+        throw site_error("not sending credentials to " + c.host() + " without TLS (smtp_credentials::allow_without_tls is off)", "4.7.0");
+    if (!c.ext.auth_plain && !c.ext.auth_login)
+        throw site_error(c.host() + " offers neither AUTH PLAIN nor AUTH LOGIN", "4.7.0");
+    const auto limit = o.timeouts.greeting;
+    auto b64 = [](std::string_view in) {
+        std::string out;
+        base64(out, in);
+        return out;
+    };
+    reply r;
+    if (c.ext.auth_plain) {
+        std::string token;
+        token += '\0';
+        token += who.username;
+        token += '\0';
+        token += who.password;
+        r = co_await c.command("AUTH PLAIN " + b64(token) + "\r\n", limit, "AUTH");
+    } else {
+        r = co_await c.command("AUTH LOGIN\r\n", limit, "AUTH");
+        if (r.code == 334) r = co_await c.command(b64(who.username) + "\r\n", limit, "AUTH");
+        if (r.code == 334) r = co_await c.command(b64(who.password) + "\r\n", limit, "AUTH");
+    }
+    // Postfix's smtp_sasl_auth_soft_bounce: a refused login waits for the
+    // administrator; it never bounces the mail.
+    if (r.code != 235) throw site_error("authentication failed at " + c.host() + ": " + reply_words(r), r.kind() == 4 ? r.enhanced : "4.7.0");
+}
+
+/// Greeting to a session ready for MAIL: banner, EHLO, STARTTLS and EHLO again, AUTH.
+inline asio::awaitable<void> start(connection& c, const session_settings& s) {
+    const auto& o = *s.options;
+    const bool verify = o.tls == smtp_tls::verify;
+    if (o.implicit_tls) co_await c.start_tls(verify ? *s.verifying_context : *s.tls_context, verify, o.timeouts.starttls);
+    const reply banner = co_await c.read(o.timeouts.greeting, "greeting");
+    if (banner.kind() != 2) throw site_error("greeting from " + c.host() + ": " + reply_words(banner), banner.kind() == 5 ? "4.4.0" : banner.enhanced);
+    co_await greet(c, s);
+    if (!o.implicit_tls && o.tls != smtp_tls::none) {
+        if (c.ext.starttls) {
+            const reply r = co_await c.command("STARTTLS\r\n", o.timeouts.starttls, "STARTTLS");
+            if (r.code == 220) {
+                co_await c.start_tls(verify ? *s.verifying_context : *s.tls_context, verify, o.timeouts.starttls);
+                co_await greet(c, s);
+            } else if (o.tls != smtp_tls::opportunistic) {
+                throw site_error("STARTTLS refused by " + c.host() + ": " + reply_words(r), "4.7.4");
+            }
+        } else if (o.tls != smtp_tls::opportunistic) {
+            throw site_error(c.host() + " does not offer STARTTLS, and TLS is required", "4.7.4");
+        }
+    }
+    if (o.credentials) co_await authenticate(c, s);
+}
+
+/// Connects to the first host that gives a working session; throws site_error
+/// with the last host's failure when none does.
+inline asio::awaitable<std::shared_ptr<connection>> open(asio::any_io_executor ex, const std::vector<smtp_host>& hosts,
+                                                          const session_settings& s, const session_hooks& hooks) {
+    std::string last = "no host to connect to";
+    std::string last_code = "4.4.1";
+    for (const smtp_host& h : hosts) {
+        std::vector<tcp::endpoint> endpoints;
+        try {
+            if (!h.addresses.empty()) {
+                for (const auto& a : h.addresses) endpoints.emplace_back(asio::ip::make_address(a), h.port);
+            } else {
+                tcp::resolver resolver(ex);
+                for (const auto& e : co_await resolver.async_resolve(h.name, std::to_string(h.port), asio::use_awaitable))
+                    endpoints.push_back(e.endpoint());
+            }
+        } catch (const boost::system::system_error& e) {
+            last = "cannot find the address of " + h.name + ": " + e.code().message();
+            last_code = "4.4.3";
+            continue;
+        }
+        for (const auto& to : endpoints) {
+            if (hooks.cancelled()) throw site_error("cancelled", "4.4.1");
+            auto c = std::make_shared<connection>(ex, h.name);
+            hooks.track(c);
+            try {
+                co_await c->connect(to, s.options->timeouts.connect);
+                co_await start(*c, s);
+                co_return c;
+            } catch (const site_error& e) {
+                c->close();
+                last = e.what();
+                last_code = e.code;
+            } catch (const stream_error& e) {
+                last = e.what();
+                last_code = c->encrypted() ? "4.7.5" : "4.4.1";
+            }
+        }
+    }
+    throw site_error(last, last_code);
+}
+
+inline std::string mail_command(const job& j, const extensions& ext, const smtp_options& o) {
+    std::string cmd = "MAIL FROM:<" + j.sender + ">";
+    if (ext.size_offered) cmd += " SIZE=" + std::to_string(j.size);
+    if (j.eight_bit && ext.eight_bit_mime) cmd += " BODY=8BITMIME";
+    if (j.needs_smtputf8) cmd += " SMTPUTF8";
+    if (ext.dsn) {
+        if (!o.dsn_return.empty()) cmd += " RET=" + o.dsn_return;
+        if (!j.envelope_id.empty()) cmd += " ENVID=" + xtext(j.envelope_id.substr(0, 100));
+    }
+    return cmd + "\r\n";
+}
+
+inline std::string rcpt_command(const job_recipient& r, const extensions& ext, bool utf8) {
+    std::string cmd = "RCPT TO:<" + r.address + ">";
+    if (ext.dsn) {
+        if (!r.notify.empty()) cmd += " NOTIFY=" + r.notify;
+        cmd += (utf8 && has_8bit(r.address) ? " ORCPT=utf-8;" : " ORCPT=rfc822;") + xtext(r.address);
+    }
+    return cmd + "\r\n";
+}
+
+/// Whether a message can go on this connection at all (RFC 1870, 6152, 6531);
+/// if not, the job fails as a whole, as Postfix fails it.
+inline bool acceptable(job& j, const connection& c) {
+    if (c.ext.size_limit && j.size > c.ext.size_limit) {
+        j.fail_message("message size " + std::to_string(j.size) + " exceeds size limit " + std::to_string(c.ext.size_limit) +
+                           " of server " + c.host(),
+                       "5.3.4");
+        return false;
+    }
+    if (j.needs_smtputf8 && !c.ext.smtputf8) {
+        j.fail_message("SMTPUTF8 is required, but was not offered by host " + c.host(), "5.6.7");
+        return false;
+    }
+    if (j.eight_bit && !c.ext.eight_bit_mime) {
+        j.fail_message("8-bit content, and host " + c.host() + " does not offer 8BITMIME", "5.6.3");
+        return false;
+    }
+    return true;
+}
+
+/// What one transaction left: whether the connection can carry another.
+struct transaction_end {
+    bool reusable = true;
+};
+
+/// One mail transaction for `batch` (indices into j.recipients). Recipients
+/// refused with 452 ("too many recipients") are put in `overflow` for the
+/// next one. Stream errors propagate to the caller, which defers; until
+/// `mail_answered`, nothing was accepted, so another connection may try.
+inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::span<const std::size_t> batch,
+                                                  std::vector<std::size_t>& overflow, bool& mail_answered,
+                                                  const smtp_options& o) {
+    const auto& t = o.timeouts;
+    transaction_end end;
+    const bool pipelined = c.ext.pipelining;
+    std::string group = mail_command(j, c.ext, o);
+    std::vector<std::size_t> accepted;
+    reply mail;
+    auto rcpt_outcome = [&](std::size_t i, const reply& r) {
+        auto& out = j.recipients[i].result;
+        if (r.kind() == 2) accepted.push_back(i);
+        else if (r.code == 452 && batch.size() > 1) overflow.push_back(i);
+        else if (r.kind() == 5) out = {outcome::kind::failed, reply_words(r), r.enhanced};
+        else out = {outcome::kind::deferred, reply_words(r), r.kind() == 4 ? r.enhanced : "4.0.0"};
+    };
+    if (pipelined) {
+        for (std::size_t i : batch) group += rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8);
+        group += "DATA\r\n";
+        co_await c.write(group, t.mail, "MAIL");
+        mail = co_await c.read(t.mail, "MAIL");
+        if (mail.code == 421) throw stream_error("421 from " + c.host() + ": " + mail.text);
+        mail_answered = true;
+        for (std::size_t i : batch) {
+            const reply r = co_await c.read(t.rcpt, "RCPT");
+            if (mail.kind() == 2) rcpt_outcome(i, r);
+        }
+    } else {
+        mail = co_await c.command(group, t.mail, "MAIL");
+        if (mail.code == 421) throw stream_error("421 from " + c.host() + ": " + mail.text);
+        mail_answered = true;
+        if (mail.kind() == 2)
+            for (std::size_t i : batch) rcpt_outcome(i, co_await c.command(rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8), t.rcpt, "RCPT"));
+    }
+    if (mail.kind() != 2) {
+        for (std::size_t i : batch)
+            j.recipients[i].result = {mail.kind() == 5 ? outcome::kind::failed : outcome::kind::deferred, reply_words(mail),
+                                      mail.kind() == 5 || mail.kind() == 4 ? mail.enhanced : "4.0.0"};
+        overflow.clear();
+    }
+    reply data;
+    if (pipelined) data = co_await c.read(t.data_init, "DATA");
+    else if (!accepted.empty()) data = co_await c.command("DATA\r\n", t.data_init, "DATA");
+    if (data.code == 354 && accepted.empty()) {
+        // A server that takes DATA with no recipient accepted: the only way
+        // out of its data state is to end it, empty, or to hang up.
+        c.close();
+        end.reusable = false;
+        co_return end;
+    }
+    if (accepted.empty() || data.code != 354) {
+        if (!accepted.empty())
+            for (std::size_t i : accepted)
+                j.recipients[i].result = {data.kind() == 5 ? outcome::kind::failed : outcome::kind::deferred, reply_words(data),
+                                          data.kind() == 5 || data.kind() == 4 ? data.enhanced : "4.0.0"};
+        const reply rset = co_await c.command("RSET\r\n", t.rset, "RSET");
+        end.reusable = rset.kind() == 2;
+        co_return end;
+    }
+    co_await c.write(j.data, t.data_xfer, "message data");
+    reply done;
+    try {
+        done = co_await c.read(t.data_done, "end of data");
+    } catch (const stream_error& e) {
+        // RFC 5321 §4.5.3.2.7: the server may have the message already; it is
+        // deferred (and may arrive twice), never bounced.
+        for (std::size_t i : accepted)
+            j.recipients[i].result = {outcome::kind::deferred, std::string(e.what()) + " after the end of data; the message may have been delivered", "4.4.2"};
+        throw;
+    }
+    for (std::size_t i : accepted) {
+        auto& out = j.recipients[i].result;
+        if (done.kind() == 2) out = {outcome::kind::sent, reply_words(done), done.enhanced, c.ext.dsn};
+        else if (done.kind() == 5) out = {outcome::kind::failed, reply_words(done), done.enhanced};
+        else out = {outcome::kind::deferred, reply_words(done), done.kind() == 4 ? done.enhanced : "4.0.0"};
+    }
+    end.reusable = done.code != 421;
+    co_return end;
+}
+
+} // namespace session
+} // namespace spool::detail::smtp

@@ -1,0 +1,140 @@
+#pragma once
+
+// spool::smtp_transport: an asynchronous SMTP client on Boost.Asio and
+// OpenSSL, for the address type "SMTP". Link spool::smtp.
+//
+//   spool::smtp_transport smtp{{.relay = spool::smtp_relay{"mail.example.com", 587},
+//                               .credentials = spool::smtp_credentials{"user", "secret"}}};
+//
+// Each hand-off is one destination (the relay, or a recipient domain): the
+// spooler's per-destination limits are limits on connections to it. Every
+// recipient gets its own outcome from its own RCPT reply: 2xx sent, 4xx (and
+// timeouts and I/O errors) deferred, 5xx failed, with the server's reply as
+// the reason and its enhanced status code as the diagnostic. A failure to get
+// a session going at all (connect, greeting, TLS, AUTH) is a site failure,
+// which counts toward marking the destination down.
+
+#include <spool/address_types.hpp>
+#include <spool/detail/smtp_engine.hpp>
+#include <spool/detail/smtp_wire.hpp>
+#include <spool/message.hpp>
+#include <spool/tags.hpp>
+#include <spool/transmission.hpp>
+#include <spool/transmit_handler.hpp>
+#include <spool/transports/smtp_message.hpp>
+#include <spool/transports/smtp_options.hpp>
+#include <spool/transports/smtp_route.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <concepts>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace spool {
+
+/// A callable that renders a message as RFC 5322 text (CR LF or LF line
+/// ends; the transport makes every line end CR LF and dot-stuffs it).
+template <class R, class Message>
+concept SmtpRenderer = std::copy_constructible<R> && requires(const R& r, const Message& m) {
+    { r(m) } -> std::convertible_to<std::string>;
+};
+
+template <SmtpResolver Resolver = static_resolver, class Renderer = rfc5322_renderer>
+class basic_smtp_transport {
+public:
+    using spool_concept = transport_tag;
+
+    /// Runs on an io_context and thread of its own.
+    explicit basic_smtp_transport(smtp_options options, Resolver resolver = {}, Renderer renderer = {})
+        : basic_smtp_transport(nullptr, std::move(options), std::move(resolver), std::move(renderer)) {}
+    /// Runs on `io`, which the caller runs and which must outlive every copy of the transport.
+    basic_smtp_transport(boost::asio::io_context& io, smtp_options options, Resolver resolver = {}, Renderer renderer = {})
+        : basic_smtp_transport(&io, std::move(options), std::move(resolver), std::move(renderer)) {}
+
+    spool::address_types address_types() const { return {"SMTP"}; }
+
+    /// The next hop, as Postfix keys its queues: "[host]:port" of the relay
+    /// when there is one, else the recipient's domain in lower case.
+    std::string destination(const recipient& r) const {
+        const auto& o = runner_->get().options();
+        if (o.relay) return "[" + o.relay->host + "]:" + std::to_string(o.relay->port);
+        return detail::smtp::domain_of(r.address);
+    }
+
+    template <class Message>
+        requires SmtpRenderer<Renderer, Message>
+    void async_transmit(transmission<Message>& tx, transmit_handler done) {
+        auto j = std::make_unique<detail::smtp::job>();
+        const Message& m = tx.message();
+        std::vector<const recipient*> who;
+        for (const recipient& r : tx.recipients()) {
+            if (!detail::smtp::is_path_address(r.address)) {
+                tx.failed(r, "bad recipient address syntax: " + detail::header_value(r.address), "5.1.3");
+                continue;
+            }
+            j->recipients.push_back({r.address, notify_for(r.reports.value_or(m.reports)), {}});
+            j->needs_smtputf8 = j->needs_smtputf8 || detail::smtp::has_8bit(r.address);
+            who.push_back(&r);
+        }
+        if (who.empty()) return done(transmit_result::done());
+        if (!m.sender.address.empty() && !detail::smtp::is_path_address(m.sender.address))
+            return done(transmit_result::message_failed("bad sender address syntax: " + detail::header_value(m.sender.address), "5.1.7"));
+        j->destination = destination(*who.front());
+        j->domain = detail::smtp::domain_of(who.front()->address);
+        j->sender = m.sender.address;
+        j->needs_smtputf8 = j->needs_smtputf8 || detail::smtp::has_8bit(m.sender.address);
+        const std::string text = renderer_(m);
+        j->size = text.size();
+        j->eight_bit = detail::smtp::has_8bit(text);
+        detail::smtp::append_data(j->data, text);
+        j->envelope_id = "spool." + std::to_string(static_cast<std::uint64_t>(m.id));
+        runner_->get().start(std::move(j), [&tx, who = std::move(who), done = std::move(done)](detail::smtp::job& j) mutable {
+            using kind = detail::smtp::outcome::kind;
+            for (std::size_t i = 0; i < who.size(); ++i) {
+                auto& o = j.recipients[i].result;
+                switch (o.what) {
+                case kind::sent: tx.relayed(*who[i], o.next_hop_reports); break;
+                case kind::deferred: tx.deferred(*who[i], std::move(o.reason), std::move(o.diagnostic)); break;
+                case kind::failed: tx.failed(*who[i], std::move(o.reason), std::move(o.diagnostic)); break;
+                case kind::none: break;
+                }
+            }
+            using end = detail::smtp::job::end;
+            switch (j.result) {
+            case end::done: return done(transmit_result::done());
+            case end::site_failure: return done(transmit_result::site_failure(std::move(j.reason), std::move(j.diagnostic)));
+            case end::message_failed: return done(transmit_result::message_failed(std::move(j.reason), std::move(j.diagnostic)));
+            case end::cancelled: return done(transmit_result::busy("SMTP session cancelled by stop()"));
+            }
+        });
+    }
+
+    /// Cuts every session in flight short (spooler.stop() after its deadline)
+    /// and closes the idle ones.
+    void cancel_transmissions() { runner_->get().cancel_all(); }
+
+private:
+    basic_smtp_transport(boost::asio::io_context* io, smtp_options options, Resolver resolver, Renderer renderer)
+        : renderer_(std::move(renderer)),
+          runner_(std::make_shared<detail::smtp::runner>(
+              std::move(options),
+              [r = std::move(resolver)](std::string_view domain) mutable { return smtp_route(r.resolve(domain)); }, io)) {}
+
+    // RFC 3461 NOTIFY from what the sender asked for.
+    static std::string notify_for(const report_requests& q) {
+        if (q.delivery) return q.non_delivery_suppressed ? "SUCCESS" : "SUCCESS,FAILURE";
+        return q.non_delivery_suppressed ? "NEVER" : "FAILURE";
+    }
+
+    Renderer renderer_;
+    std::shared_ptr<detail::smtp::runner> runner_;
+};
+
+/// The SMTP transport with a static next-hop map (a relay host, in most set-ups)
+/// and the default renderer for spool::message.
+using smtp_transport = basic_smtp_transport<>;
+
+} // namespace spool
