@@ -7,7 +7,8 @@
 #     valgrind: adds valgrind, whose callgrind counts the benchmarks' instructions
 set -euo pipefail
 
-packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3 python3-flufl.bounce)
+packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3 python3-flufl.bounce
+  libssl-dev openssl python3-aiosmtpd dnsmasq-base postfix)
 for extra in "$@"; do
   case "$extra" in
     clang) packages+=(clang-14) ;;
@@ -27,5 +28,28 @@ echo "spool: installing ${missing[*]}"
 sudo=""
 if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+
+# Postfix is here for its test tools (smtp-sink, smtp-source) only: the SMTP
+# tests run them on loopback with their own options. It is installed with
+# "No configuration" (no main.cf, so no mail system is set up) and without
+# starting its service. It would replace another mail server, so if the
+# machine has one, stop here rather than change its mail set-up.
+policy_made=""
+if [[ " ${missing[*]} " == *" postfix "* ]]; then
+  if mta=$(dpkg-query -S /usr/sbin/sendmail 2>/dev/null | cut -d: -f1) && [[ -n "$mta" && "$mta" != postfix ]]; then
+    echo "spool: this machine's mail server ($mta) would be replaced by postfix, whose smtp-sink the SMTP tests need;" >&2
+    echo "spool: install postfix yourself, or run the tests on a machine without a mail server" >&2
+    exit 1
+  fi
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# spool install-deps.sh: no service starts while packages install\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    policy_made=yes
+  fi
+fi
+cleanup() { if [[ -n "$policy_made" ]]; then $sudo rm -f /usr/sbin/policy-rc.d; fi; }
+trap cleanup EXIT
+
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

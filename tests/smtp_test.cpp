@@ -1,0 +1,537 @@
+// The SMTP transport against real servers on loopback (tests/smtp/peers.py,
+// started by the CTest fixture "smtp_peers"): aiosmtpd scripted per
+// recipient, Postfix's smtp-sink and its fault options, raw servers that
+// stall, hang up or talk nonsense, and dnsmasq for MX lookups.
+
+#include "catch.hpp"
+#include "support/fixtures.hpp"
+
+#include <spool/rfc3464.hpp>
+#include <spool/spool.hpp>
+#include <spool/testing/transport_kit.hpp>
+#include <spool/transports/smtp.hpp>
+#include <spool/transports/smtp_dns.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using spool::testing::hand_off;
+using kind = spool::transmit_result::kind;
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path& peers_dir() {
+    static const fs::path dir = [] {
+        const char* d = std::getenv("SPOOL_SMTP_PEERS");
+        if (!d) throw std::runtime_error("SPOOL_SMTP_PEERS is not set: run these tests through ctest, whose fixture starts the peers");
+        return fs::path(d);
+    }();
+    return dir;
+}
+
+std::uint16_t port(const std::string& name) {
+    static const std::map<std::string, std::uint16_t> ports = [] {
+        std::map<std::string, std::uint16_t> out;
+        std::ifstream in(peers_dir() / "ports");
+        for (std::string line; std::getline(in, line);) {
+            const auto eq = line.find('=');
+            out[line.substr(0, eq)] = static_cast<std::uint16_t>(std::stoi(line.substr(eq + 1)));
+        }
+        return out;
+    }();
+    const auto it = ports.find(name);
+    if (it == ports.end()) throw std::runtime_error("no peer named " + name + " in " + (peers_dir() / "ports").string());
+    return it->second;
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// What the peer `listener` received that contains `marker`, one string a transaction.
+std::vector<std::string> received(const std::string& listener, const std::string& marker) {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(peers_dir() / "mail" / listener)) {
+        if (e.path().extension() == ".tmp") continue;
+        std::string text = read_file(e.path());
+        if (text.find(marker) != std::string::npos) out.push_back(std::move(text));
+    }
+    return out;
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+    return n;
+}
+
+// A relay on loopback, plain text unless a test says otherwise, with time
+// limits short enough that a broken test ends well within ctest's.
+spool::smtp_options relay_to(const std::string& listener) {
+    spool::smtp_options o;
+    o.relay = spool::smtp_relay{"127.0.0.1", port(listener)};
+    o.tls = spool::smtp_tls::none;
+    o.helo_name = "spool.test";
+    auto& t = o.timeouts;
+    t.connect = t.greeting = t.starttls = t.mail = t.rcpt = t.data_init = t.data_xfer = t.data_done = t.rset = t.quit = 10s;
+    return o;
+}
+
+// A message with a subject no other test uses, to find it at the peer.
+spool::message letter(const std::string& marker, std::vector<std::string> to) {
+    spool::message m;
+    m.id = spool::message_id{42};
+    m.sender = {"Sender", "sender@spool.test", "SMTP"};
+    m.payload.subject = marker;
+    m.payload.body = "Hello.\n";
+    for (auto& a : to) m.recipients.push_back(spool_test::smtp(a));
+    return m;
+}
+
+} // namespace
+
+TEST_CASE("each recipient gets the outcome of its own RCPT reply: 2xx sent, 4xx deferred, 5xx failed, with the reply kept") {
+    spool::smtp_transport smtp{relay_to("plain")};
+    const auto rec = hand_off(smtp, letter("per-recipient", {"ok1@a.test", "tmp1@a.test", "bad1@a.test"}));
+    CHECK(rec.result.what() == kind::done);
+    REQUIRE(rec.sent.size() == 1);
+    CHECK(rec.sent[0].address == "ok1@a.test");
+    REQUIRE(rec.deferred.size() == 1);
+    const auto& d = std::get<spool::status::deferred>(rec.deferred[0].status);
+    CHECK(d.reason.rfind("450 4.2.1 <tmp1@a.test>", 0) == 0);
+    CHECK(d.diagnostic == "4.2.1");
+    REQUIRE(rec.failed.size() == 1);
+    const auto& f = std::get<spool::status::failed>(rec.failed[0].status);
+    CHECK(f.reason.rfind("550 5.1.1 <bad1@a.test>", 0) == 0);
+    CHECK(f.diagnostic == "5.1.1");
+    const auto got = received("plain", "Subject: per-recipient");
+    REQUIRE(got.size() == 1);
+    CHECK(count(got[0], "rcpt: ") == 1);
+    CHECK(got[0].find("rcpt: ok1@a.test") != std::string::npos);
+}
+
+TEST_CASE("DSN parameters go out only where the server offers DSN, and say who makes the delivery report") {
+    auto m = letter("dsn-params", {"wants-report@a.test", "no-reports@a.test"});
+    m.recipients[0].reports = spool::report_requests{true, false};
+    m.recipients[1].reports = spool::report_requests{false, true};
+    SECTION("offered: NOTIFY, ORCPT and ENVID are sent, and the next hop reports") {
+        spool::smtp_transport smtp{relay_to("plain")};
+        const auto rec = hand_off(smtp, m);
+        REQUIRE(rec.sent.size() == 2);
+        CHECK(std::get<spool::status::sent>(rec.sent[0].status).action == spool::delivery_action::relayed_with_reports);
+        const auto got = received("plain", "Subject: dsn-params");
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].find("rcpt-options: NOTIFY=SUCCESS,FAILURE ORCPT=RFC822;WANTS-REPORT@A.TEST") != std::string::npos);
+        CHECK(got[0].find("rcpt-options: NOTIFY=NEVER ORCPT=RFC822;NO-REPORTS@A.TEST") != std::string::npos);
+        CHECK(got[0].find("ENVID=SPOOL.42") != std::string::npos);
+        CHECK(got[0].find("SIZE=") != std::string::npos);
+    }
+    SECTION("not offered: none is sent, and spool's report will say relayed") {
+        spool::smtp_transport smtp{relay_to("nodsn")};
+        const auto rec = hand_off(smtp, m);
+        REQUIRE(rec.sent.size() == 2);
+        CHECK(std::get<spool::status::sent>(rec.sent[0].status).action == spool::delivery_action::relayed);
+        const auto got = received("nodsn", "Subject: dsn-params");
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].find("NOTIFY") == std::string::npos);
+        CHECK(got[0].find("ENVID") == std::string::npos);
+    }
+}
+
+TEST_CASE("recipients a server refuses with 452 (too many) go in the next transaction, and max_recipients splits too") {
+    const std::vector<std::string> five = {"r1@a.test", "r2@a.test", "r3@a.test", "r4@a.test", "r5@a.test"};
+    SECTION("452 after the server's third recipient") {
+        spool::smtp_transport smtp{relay_to("plain")};
+        const auto rec = hand_off(smtp, letter("overflow-452", five));
+        CHECK(rec.sent.size() == 5);
+        const auto got = received("plain", "Subject: overflow-452");
+        REQUIRE(got.size() == 2);
+        CHECK(count(got[0], "rcpt: ") + count(got[1], "rcpt: ") == 5);
+    }
+    SECTION("max_recipients = 2") {
+        auto o = relay_to("plain");
+        o.max_recipients = 2;
+        spool::smtp_transport smtp{o};
+        const auto rec = hand_off(smtp, letter("overflow-limit", five));
+        CHECK(rec.sent.size() == 5);
+        CHECK(received("plain", "Subject: overflow-limit").size() == 3);
+    }
+}
+
+TEST_CASE("a message over the server's SIZE fails with 5.3.4 before any transaction") {
+    spool::smtp_transport smtp{relay_to("plain")};
+    auto m = letter("too-big", {"ok@a.test"});
+    m.payload.body.assign(250'000, 'x'); // the peer's SIZE is 200000
+    const auto rec = hand_off(smtp, m);
+    CHECK(rec.result.what() == kind::message_failed);
+    CHECK(rec.result.diagnostic() == "5.3.4");
+    CHECK(rec.result.reason().find("exceeds size limit 200000") != std::string::npos);
+    CHECK(received("plain", "Subject: too-big").empty());
+}
+
+TEST_CASE("an address that needs SMTPUTF8 goes with it where offered and fails with 5.6.7 where not") {
+    const std::string address = "j\xc3\xb6rg@a.test";
+    SECTION("offered") {
+        spool::smtp_transport smtp{relay_to("plain")};
+        const auto rec = hand_off(smtp, letter("utf8-offered", {address}));
+        CHECK(rec.sent.size() == 1);
+        const auto got = received("plain", "Subject: utf8-offered");
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].find("SMTPUTF8") != std::string::npos);
+    }
+    SECTION("not offered (smtp-sink)") {
+        spool::smtp_transport smtp{relay_to("sink")};
+        const auto rec = hand_off(smtp, letter("utf8-refused", {address}));
+        CHECK(rec.result.what() == kind::message_failed);
+        CHECK(rec.result.diagnostic() == "5.6.7");
+    }
+}
+
+TEST_CASE("addresses that could smuggle a command are refused before any server sees them") {
+    spool::smtp_transport smtp{relay_to("plain")};
+    SECTION("a recipient") {
+        const auto rec = hand_off(smtp, letter("bad-syntax", {"a@a.test>\r\nRCPT TO:<evil@a.test", "ok@a.test"}));
+        REQUIRE(rec.failed.size() == 1);
+        CHECK(std::get<spool::status::failed>(rec.failed[0].status).diagnostic == "5.1.3");
+        CHECK(rec.sent.size() == 1);
+        const auto got = received("plain", "Subject: bad-syntax");
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].find("rcpt: evil") == std::string::npos);
+        CHECK(got[0].find("\r\nRCPT") == std::string::npos); // in the To: header, its line break became a space
+    }
+    SECTION("the sender") {
+        auto m = letter("bad-sender", {"ok@a.test"});
+        m.sender.address = "me@a.test> SIZE=1";
+        const auto rec = hand_off(smtp, m);
+        CHECK(rec.result.what() == kind::message_failed);
+        CHECK(rec.result.diagnostic() == "5.1.7");
+    }
+}
+
+TEST_CASE("STARTTLS with the certificate checked, then AUTH: PLAIN, or LOGIN where only that is offered") {
+    auto o = relay_to("starttls");
+    o.relay->host = "localhost";
+    o.tls = spool::smtp_tls::verify;
+    o.ca_file = (peers_dir() / "cert.pem").string();
+    o.credentials = spool::smtp_credentials{"user", "secret"};
+    SECTION("PLAIN") {
+        spool::smtp_transport smtp{o};
+        const auto rec = hand_off(smtp, letter("tls-auth-plain", {"ok@a.test"}));
+        CHECK(rec.result.what() == kind::done);
+        CHECK(rec.sent.size() == 1);
+        const auto got = received("starttls", "Subject: tls-auth-plain");
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].find("tls: yes") != std::string::npos);
+        CHECK(got[0].find("auth: user") != std::string::npos);
+    }
+    SECTION("LOGIN") {
+        o.relay->port = port("login");
+        spool::smtp_transport smtp{o};
+        const auto rec = hand_off(smtp, letter("tls-auth-login", {"ok@a.test"}));
+        CHECK(rec.sent.size() == 1);
+        const auto got = received("login", "Subject: tls-auth-login");
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].find("auth: user") != std::string::npos);
+    }
+}
+
+TEST_CASE("session failures are site failures: the recipients wait and nothing reaches the server") {
+    auto o = relay_to("starttls");
+    o.credentials = spool::smtp_credentials{"user", "secret"};
+    std::string marker, expected_reason, expected_code;
+    SECTION("a certificate that does not chain to a trusted root") {
+        o.relay->host = "localhost";
+        o.tls = spool::smtp_tls::verify; // no ca_file: the system's roots
+        marker = "site-untrusted";
+        expected_reason = "TLS handshake failed";
+        expected_code = "4.7.5";
+    }
+    SECTION("a wrong password") {
+        o.tls = spool::smtp_tls::required;
+        o.credentials->password = "wrong";
+        marker = "site-password";
+        expected_reason = "authentication failed";
+        expected_code = "4.7.0"; // the reason keeps the server's 535 5.7.8; like Postfix's soft bounce, it waits
+    }
+    SECTION("credentials are not sent without TLS") {
+        o.relay->port = port("plain");
+        marker = "site-plaintext-auth";
+        expected_reason = "without TLS";
+        expected_code = "4.7.0";
+    }
+    SECTION("TLS required and not offered") {
+        o.relay->port = port("plain");
+        o.credentials.reset();
+        o.tls = spool::smtp_tls::required;
+        marker = "site-no-starttls";
+        expected_reason = "does not offer STARTTLS";
+        expected_code = "4.7.4";
+    }
+    SECTION("a handshake answered with plain text") {
+        o.relay->port = port("badtls");
+        o.credentials.reset();
+        o.tls = spool::smtp_tls::opportunistic;
+        marker = "site-bad-tls";
+        expected_reason = "TLS handshake failed";
+        expected_code = "4.7.5";
+    }
+    SECTION("a 554 greeting") {
+        o.relay->port = port("greet554");
+        marker = "site-554";
+        expected_reason = "554 5.3.2";
+        expected_code = "4.4.0";
+    }
+    SECTION("nobody listening") {
+        o.relay->host = "127.0.0.2";
+        marker = "site-refused";
+        expected_reason = "refused";
+        expected_code = "4.4.1";
+    }
+    spool::smtp_transport smtp{o};
+    const auto rec = hand_off(smtp, letter(marker, {"ok@a.test"}));
+    CHECK(rec.result.what() == kind::site_failure);
+    INFO(rec.result.reason());
+    CHECK(rec.result.reason().find(expected_reason) != std::string::npos);
+    CHECK(rec.result.diagnostic() == expected_code);
+    CHECK(rec.sent.empty());
+    CHECK(rec.failed.empty());
+    CHECK(rec.declined.size() == 1); // left to the spooler, which defers it
+    CHECK(received("starttls", "Subject: " + marker).empty());
+}
+
+TEST_CASE("TLS as configured: implicit from the first byte, opportunistic when offered, plain text when not") {
+    auto o = relay_to("implicit");
+    std::string listener = "implicit", marker, tls_line;
+    SECTION("implicit TLS") {
+        o.implicit_tls = true;
+        o.tls = spool::smtp_tls::required;
+        marker = "tls-implicit";
+        tls_line = "tls: yes";
+    }
+    SECTION("opportunistic, offered") {
+        o.relay->port = port(listener = "starttls");
+        o.tls = spool::smtp_tls::opportunistic;
+        o.credentials = spool::smtp_credentials{"user", "secret"};
+        marker = "tls-opportunistic";
+        tls_line = "tls: yes";
+    }
+    SECTION("opportunistic, not offered") {
+        o.relay->port = port(listener = "plain");
+        o.tls = spool::smtp_tls::opportunistic;
+        marker = "tls-not-offered";
+        tls_line = "tls: no";
+    }
+    spool::smtp_transport smtp{o};
+    const auto rec = hand_off(smtp, letter(marker, {"ok@a.test"}));
+    INFO(rec.result.reason());
+    CHECK(rec.sent.size() == 1);
+    const auto got = received(listener, "Subject: " + marker);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].find(tls_line) != std::string::npos);
+}
+
+TEST_CASE("a server that stalls, hangs up or talks nonsense gives a clear outcome, never a lost recipient") {
+    auto o = relay_to("stall");
+    std::string expected;
+    kind expected_kind = kind::site_failure;
+    SECTION("no greeting at all: a timeout") {
+        o.timeouts.greeting = 300ms;
+        expected = "timeout in greeting";
+    }
+    SECTION("a reply line without a code") {
+        o.relay->port = port("garbage");
+        expected = "malformed reply from 127.0.0.1: reply line without a reply code";
+    }
+    SECTION("a 5000-octet reply line") {
+        o.relay->port = port("longline");
+        expected = "reply line too long";
+    }
+    SECTION("the connection dropped in the middle of the message data") {
+        o.relay->port = port("dropdata");
+        expected = "connection closed by 127.0.0.1";
+        expected_kind = kind::done;
+    }
+    SECTION("a hang-up after the end of data, without a reply (smtp-sink -q .)") {
+        o.relay->port = port("sink_quit_dot");
+        expected = "may have been delivered";
+        expected_kind = kind::done;
+    }
+    SECTION("421 to MAIL, and a hang-up (smtp-sink -Q MAIL)") {
+        o.relay->port = port("sink_421_mail");
+        expected = "421";
+        expected_kind = kind::done;
+    }
+    spool::smtp_transport smtp{o};
+    const auto rec = hand_off(smtp, letter("faults", {"ok@a.test", "ok2@a.test"}));
+    CHECK(rec.result.what() == expected_kind);
+    CHECK(rec.sent.empty());
+    CHECK(rec.failed.empty());
+    if (expected_kind == kind::site_failure) {
+        INFO(rec.result.reason());
+        CHECK(rec.result.reason().find(expected) != std::string::npos);
+        CHECK(rec.declined.size() == 2);
+    } else {
+        REQUIRE(rec.deferred.size() == 2);
+        for (const auto& r : rec.deferred) {
+            const auto& d = std::get<spool::status::deferred>(r.status);
+            INFO(d.reason);
+            CHECK(d.reason.find(expected) != std::string::npos);
+            CHECK(d.diagnostic.front() == '4');
+        }
+    }
+}
+
+TEST_CASE("a server that refuses every RCPT (smtp-sink -f RCPT, without pipelining) fails each recipient with its reply") {
+    spool::smtp_transport smtp{relay_to("sink_reject_rcpt")};
+    const auto rec = hand_off(smtp, letter("rcpt-refused", {"a@a.test", "b@a.test"}));
+    CHECK(rec.result.what() == kind::done);
+    REQUIRE(rec.failed.size() == 2);
+    for (const auto& r : rec.failed) {
+        const auto& f = std::get<spool::status::failed>(r.status);
+        CHECK(f.reason.rfind("500 5.3.0", 0) == 0);
+        CHECK(f.diagnostic == "5.3.0");
+    }
+}
+
+TEST_CASE("an idle connection carries the next message to the same destination, until its idle limit") {
+    auto peer_of = [](const std::string& marker) {
+        const auto got = received("plain", "Subject: " + marker);
+        REQUIRE(got.size() == 1);
+        const auto at = got[0].find("peer: ");
+        return got[0].substr(at, got[0].find('\n', at) - at);
+    };
+    SECTION("within the limit: one connection") {
+        spool::smtp_transport smtp{relay_to("plain")};
+        for (int i = 0; i < 3; ++i) CHECK(hand_off(smtp, letter("reuse-" + std::to_string(i), {"ok@a.test"})).sent.size() == 1);
+        CHECK(peer_of("reuse-0") == peer_of("reuse-1"));
+        CHECK(peer_of("reuse-1") == peer_of("reuse-2"));
+    }
+    SECTION("past it: a new one") {
+        auto o = relay_to("plain");
+        o.idle_limit = 1ms;
+        spool::smtp_transport smtp{o};
+        CHECK(hand_off(smtp, letter("no-reuse-0", {"ok@a.test"})).sent.size() == 1);
+        std::this_thread::sleep_for(50ms);
+        CHECK(hand_off(smtp, letter("no-reuse-1", {"ok@a.test"})).sent.size() == 1);
+        CHECK(peer_of("no-reuse-0") != peer_of("no-reuse-1"));
+    }
+}
+
+TEST_CASE("without a relay, MX records from a real name server choose the next hop (RFC 5321 section 5, RFC 7505)") {
+    spool::dns_resolver::options dns;
+    dns.port = port("plain");
+    dns.nameserver = std::pair<std::string, std::uint16_t>{"127.0.0.1", port("dns")};
+    auto o = relay_to("plain");
+    o.relay.reset();
+    spool::basic_smtp_transport<spool::dns_resolver> smtp{o, spool::dns_resolver{dns}};
+    CHECK(smtp.destination(spool_test::smtp("Someone@MX.Test")) == "mx.test");
+    SECTION("the preferred exchanger refuses; the next one takes it") {
+        const auto rec = hand_off(smtp, letter("mx-order", {"ok@mx.test"}));
+        INFO(rec.result.reason());
+        CHECK(rec.sent.size() == 1);
+        CHECK(received("plain", "Subject: mx-order").size() == 1);
+    }
+    SECTION("no MX: the domain's own address") {
+        CHECK(hand_off(smtp, letter("mx-implicit", {"ok@nomx.test"})).sent.size() == 1);
+    }
+    SECTION("a null MX: the domain takes no mail") {
+        const auto rec = hand_off(smtp, letter("mx-null", {"ok@nullmx.test"}));
+        REQUIRE(rec.failed.size() == 1);
+        CHECK(std::get<spool::status::failed>(rec.failed[0].status).diagnostic == "5.1.10");
+    }
+    SECTION("no such domain") {
+        const auto rec = hand_off(smtp, letter("mx-missing", {"ok@missing.test"}));
+        REQUIRE(rec.failed.size() == 1);
+        CHECK(std::get<spool::status::failed>(rec.failed[0].status).diagnostic == "5.1.2");
+    }
+}
+
+TEST_CASE("the static resolver and the relay name the destination and where it goes") {
+    auto o = relay_to("plain");
+    spool::smtp_transport relayed{o};
+    CHECK(relayed.destination(spool_test::smtp("x@Any.Test")) == "[127.0.0.1]:" + std::to_string(port("plain")));
+    o.relay.reset();
+    spool::smtp_transport mapped{o, spool::static_resolver{{{"mapped.test", {spool::smtp_host{"127.0.0.1", port("plain")}}}}}};
+    CHECK(mapped.destination(spool_test::smtp("x@Mapped.Test")) == "mapped.test");
+    CHECK(hand_off(mapped, letter("static-map", {"ok@mapped.test"})).sent.size() == 1);
+}
+
+TEST_CASE("under the spooler: the server's refusal in the non-delivery report, relayed in the delivery report, "
+          "and a Message-ID stored at submit") {
+    spool::spooler sp{spool::memory_store{}, spool::message_id_stamp{"spool.test"}, spool::smtp_transport{relay_to("nodsn")}};
+    auto client = sp.client();
+    auto m = letter("under-spooler", {"ok@a.test", "bad@a.test"});
+    m.id = {};
+    m.reports.delivery = true;
+    const auto id = client.send(m);
+    REQUIRE(id);
+    sp.drain();
+    const auto stored = client.open(*id);
+    REQUIRE(stored);
+    const std::string* message_id = nullptr;
+    for (const auto& [name, value] : stored->payload.headers)
+        if (name == "Message-ID") message_id = &value;
+    REQUIRE(message_id);
+    const auto got = received("nodsn", "Subject: under-spooler");
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].find("Message-ID: " + *message_id) != std::string::npos);
+
+    std::string ndr, dr;
+    for (const auto report_id : client.contents(spool::folders::inbox)) {
+        const auto r = client.open(report_id);
+        REQUIRE(r);
+        if (!r->report) continue;
+        (r->report->kind == spool::report_kind::delivery ? dr : ndr) = spool::render_delivery_status(*r);
+    }
+    CHECK(ndr.find("Diagnostic-Code: smtp; 550 5.1.1 <bad@a.test>") != std::string::npos);
+    CHECK(ndr.find("Status: 5.1.1") != std::string::npos);
+    CHECK(dr.find("Action: relayed") != std::string::npos);
+}
+
+TEST_CASE("under the spooler: many messages through smtp-sink, many connections at once") {
+    spool::spooler sp{spool::memory_store{}, spool::smtp_transport{relay_to("sink")}};
+    sp.limits<spool::smtp_transport>({.max_in_flight = 16, .destination_concurrency = 8});
+    auto client = sp.client();
+    constexpr int messages = 300;
+    for (int i = 0; i < messages; ++i) REQUIRE(client.send(letter("sink-batch", {"ok@a.test"})));
+    sp.drain();
+    CHECK(client.contents(spool::folders::sent_items).size() == messages);
+    CHECK(client.contents(spool::folders::outbox).empty());
+    CHECK(received("sink", "Subject: sink-batch").size() == messages);
+}
+
+TEST_CASE("stop() cuts a session that hangs, and the message stays queued") {
+    auto o = relay_to("stall"); // 10 s limits: stop's deadline comes first
+    spool::spooler sp{spool::memory_store{}, spool::smtp_transport{o}};
+    sp.stop_deadline(100ms);
+    auto client = sp.client();
+    const auto id = client.send(letter("stalled", {"ok@a.test"}));
+    REQUIRE(id);
+    sp.start();
+    for (int i = 0; i < 500 && sp.in_flight() == 0; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(sp.in_flight() == 1);
+    sp.stop();
+    const auto stored = client.open(*id);
+    REQUIRE(stored);
+    CHECK(stored->submitted());
+    const auto& r = stored->recipients[0];
+    CHECK_FALSE(r.settled());
+    // Cut by stop(), not by the 10 s greeting limit (which would be a site failure).
+    if (const auto* d = std::get_if<spool::status::deferred>(&r.status)) CHECK(d->reason.find("timeout") == std::string::npos);
+    for (const auto& h : sp.destinations()) CHECK(h.consecutive_failures == 0);
+}
