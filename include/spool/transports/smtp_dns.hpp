@@ -152,7 +152,7 @@ private:
         for (int i = 0; i < ns_msg_count(msg, ns_s_an); ++i) {
             ns_rr rr;
             if (ns_parserr(&msg, ns_s_an, i, &rr) < 0) continue;
-            if (ns_rr_type(rr) == type) out.records.push_back({ns_rr_rdata(rr), ns_rr_rdlen(rr)});
+            if (ns_rr_type(rr) == type) out.records.push_back({ns_rr_rdata(rr), static_cast<std::size_t>(ns_rr_rdlen(rr))});
         }
         return !out.records.empty();
     }
