@@ -12,6 +12,9 @@
 #include <spool/transports/smtp.hpp>
 #include <spool/transports/smtp_dns.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -534,4 +537,81 @@ TEST_CASE("stop() cuts a session that hangs, and the message stays queued") {
     // Cut by stop(), not by the 10 s greeting limit (which would be a site failure).
     if (const auto* d = std::get_if<spool::status::deferred>(&r.status)) CHECK(d->reason.find("timeout") == std::string::npos);
     for (const auto& h : sp.destinations()) CHECK(h.consecutive_failures == 0);
+}
+
+TEST_CASE("a server that refuses EHLO gets HELO, and plain SMTP without extensions (smtp-sink -e)") {
+    spool::smtp_transport smtp{relay_to("sink_no_esmtp")};
+    const auto rec = hand_off(smtp, letter("helo-fallback", {"ok@a.test"}));
+    CHECK(rec.result.what() == kind::done);
+    REQUIRE(rec.sent.size() == 1);
+    // Without EHLO there is no DSN: spool's own delivery report would say relayed.
+    CHECK(std::get<spool::status::sent>(rec.sent[0].status).action == spool::delivery_action::relayed);
+}
+
+namespace {
+// A user's own payload and its renderer: 8-bit text, as it is.
+struct note {
+    std::string text;
+    friend bool operator==(const note&, const note&) = default;
+};
+struct note_renderer {
+    std::string operator()(const spool::basic_message<note>& m) const {
+        return "Subject: " + m.payload.text + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + m.payload.text + "\r\n";
+    }
+};
+spool::basic_message<note> note_to(const std::string& text, const std::string& address) {
+    spool::basic_message<note> m;
+    m.sender = {"", "sender@spool.test", "SMTP"};
+    m.recipients.push_back(spool_test::smtp(address));
+    m.payload.text = text;
+    return m;
+}
+} // namespace
+
+TEST_CASE("a payload of the user's own goes out through the user's renderer, 8-bit with BODY=8BITMIME where offered") {
+    using note_transport = spool::basic_smtp_transport<spool::static_resolver, note_renderer>;
+    SECTION("offered") {
+        note_transport smtp{relay_to("plain")};
+        const auto rec = hand_off(smtp, note_to("own-renderer K\xc3\xb6ln", "ok@a.test"));
+        CHECK(rec.sent.size() == 1);
+        const auto got = received("plain", "Subject: own-renderer K\xc3\xb6ln");
+        REQUIRE(got.size() == 1);
+        CHECK(got[0].find("BODY=8BITMIME") != std::string::npos);
+    }
+    SECTION("not offered (smtp-sink -8): 5.6.3, as nothing converts it") {
+        note_transport smtp{relay_to("sink_no_8bit")};
+        const auto rec = hand_off(smtp, note_to("own-renderer-8bit K\xc3\xb6ln", "ok@a.test"));
+        CHECK(rec.result.what() == kind::message_failed);
+        CHECK(rec.result.diagnostic() == "5.6.3");
+    }
+}
+
+TEST_CASE("the transport runs on an io_context the user runs") {
+    boost::asio::io_context io;
+    auto work = boost::asio::make_work_guard(io);
+    std::thread runner([&] { io.run(); });
+    {
+        spool::smtp_transport smtp{io, relay_to("plain")};
+        CHECK(hand_off(smtp, letter("users-io-context", {"ok@a.test"})).sent.size() == 1);
+    }
+    work.reset();
+    runner.join();
+    CHECK(received("plain", "Subject: users-io-context").size() == 1);
+}
+
+TEST_CASE("under the spooler: a destination whose sessions fail is counted down, with the server's words") {
+    spool::spooler sp{spool::memory_store{}, spool::smtp_transport{relay_to("greet554")}};
+    auto client = sp.client();
+    const auto id = client.send(letter("site-health", {"ok@a.test"}));
+    REQUIRE(id);
+    sp.drain();
+    const auto health = sp.destinations();
+    REQUIRE(health.size() == 1);
+    CHECK(health[0].destination == "[127.0.0.1]:" + std::to_string(port("greet554")));
+    CHECK(health[0].consecutive_failures == 1);
+    CHECK(health[0].what == spool::destination_health::state::down);
+    CHECK(health[0].last_error.find("554 5.3.2 greet554 is not accepting mail") != std::string::npos);
+    const auto stored = client.open(*id);
+    REQUIRE(stored);
+    CHECK(stored->recipients[0].is_deferred());
 }

@@ -22,7 +22,8 @@ child server too.
 
   Postfix's smtp-sink: sink (plain, dumps to <dir>/mail/sink), sink_quit_dot
   (-q .: hangs up after the message data without a reply), sink_421_mail
-  (-Q MAIL), sink_reject_rcpt (-f RCPT).
+  (-Q MAIL), sink_reject_rcpt (-f RCPT), sink_no_esmtp (-e: EHLO refused),
+  sink_no_8bit (-8: no 8BITMIME).
 
   dnsmasq: a name server for *.test (see `dns_records`).
 """
@@ -43,10 +44,20 @@ run_dir = sys.argv[1]
 children = []
 
 
+used_ports = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # A port the kernel just handed out may come back on the next ask, once
+    # closed; two peers on one port (smtp-sink sets SO_REUSEPORT) would share
+    # its connections, so each port is taken once.
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in used_ports:
+            used_ports.add(port)
+            return port
 
 
 class DsnSMTP(SMTP):
@@ -245,7 +256,8 @@ def main():
 
     sink = ["/usr/sbin/smtp-sink"] + (["-u", "nobody"] if os.geteuid() == 0 else [])
     sinks = {"sink": ["-d", os.path.join(run_dir, "mail", "sink") + "/"], "sink_quit_dot": ["-q", "."],
-             "sink_421_mail": ["-Q", "MAIL"], "sink_reject_rcpt": ["-f", "RCPT"]}
+             "sink_421_mail": ["-Q", "MAIL"], "sink_reject_rcpt": ["-f", "RCPT"],
+             "sink_no_esmtp": ["-e"], "sink_no_8bit": ["-8"]}
     os.makedirs(os.path.join(run_dir, "mail", "sink"), exist_ok=True)
     os.chmod(os.path.join(run_dir, "mail", "sink"), 0o777)
     for name, options in sinks.items():
