@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 using namespace std::chrono_literals;
 using spool::testing::hand_off;
 using kind = spool::transmit_result::kind;
@@ -66,8 +68,17 @@ std::string read_file(const fs::path& p) {
     return s.str();
 }
 
-// What the peer `listener` received that contains `marker`, one string a transaction.
-std::vector<std::string> received(const std::string& listener, const std::string& marker) {
+// Each run's subjects end in this, so that a second run against the same
+// peers (by hand, without the fixture's fresh start) finds only its own mail.
+const std::string& run_token() {
+    static const std::string token = "run" + std::to_string(::getpid());
+    return token;
+}
+
+// What the peer `listener` received that contains `marker` and this run's
+// token after it, one string a transaction.
+std::vector<std::string> received(const std::string& listener, const std::string& marker_without_token) {
+    const std::string marker = marker_without_token + "." + run_token();
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(peers_dir() / "mail" / listener)) {
         if (e.path().extension() == ".tmp") continue;
@@ -100,7 +111,7 @@ spool::message letter(const std::string& marker, std::vector<std::string> to) {
     spool::message m;
     m.id = spool::message_id{42};
     m.sender = {"Sender", "sender@spool.test", "SMTP"};
-    m.payload.subject = marker;
+    m.payload.subject = marker + "." + run_token();
     m.payload.body = "Hello.\n";
     for (auto& a : to) m.recipients.push_back(spool_test::smtp(a));
     return m;
@@ -563,7 +574,7 @@ spool::basic_message<note> note_to(const std::string& text, const std::string& a
     spool::basic_message<note> m;
     m.sender = {"", "sender@spool.test", "SMTP"};
     m.recipients.push_back(spool_test::smtp(address));
-    m.payload.text = text;
+    m.payload.text = text + "." + run_token();
     return m;
 }
 } // namespace
