@@ -17,8 +17,8 @@ class SpoolConan(ConanFile):
     topics = ("messaging", "spooler", "store-and-forward", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
-    options = {"sqlite": [True, False]}
-    default_options = {"sqlite": False, "boost/*:header_only": True}
+    options = {"sqlite": [True, False], "smtp": [True, False]}
+    default_options = {"sqlite": False, "smtp": False, "boost/*:header_only": True}
     exports_sources = "CMakeLists.txt", "cmake/*", "include/*"
     no_copy_source = True
 
@@ -33,6 +33,8 @@ class SpoolConan(ConanFile):
         self.requires("range-v3/0.12.0")
         if self.options.sqlite:
             self.requires("sqlite3/3.40.1")
+        if self.options.smtp:
+            self.requires("openssl/[>=3.0 <4]")
 
     def validate(self):
         check_min_cppstd(self, 20)
@@ -48,6 +50,7 @@ class SpoolConan(ConanFile):
         toolchain.cache_variables["SPOOL_BUILD_BENCHMARKS"] = False
         toolchain.cache_variables["SPOOL_INSTALL"] = True
         toolchain.cache_variables["SPOOL_WITH_SQLITE"] = bool(self.options.sqlite)
+        toolchain.cache_variables["SPOOL_WITH_SMTP"] = bool(self.options.smtp)
         toolchain.generate()
         CMakeDeps(self).generate()
 
@@ -59,7 +62,7 @@ class SpoolConan(ConanFile):
 
     def package_id(self):
         # Header-only: neither settings nor dependencies change what is packaged,
-        # but the sqlite option does (the SQLite store's header and CMake targets),
+        # but the sqlite and smtp options do (their headers and CMake targets),
         # so it stays in the package id. Clearing everything served one option's
         # package for the other (found by the first real `conan create`).
         self.info.settings.clear()
@@ -73,7 +76,7 @@ class SpoolConan(ConanFile):
         # With components, Conan reads the directories from the components, not
         # from cpp_info itself (found by the first real `conan create`: the
         # test package could not find share/spool).
-        components = ["spool", "sqlite"] if self.options.sqlite else ["spool"]
+        components = ["spool"] + (["sqlite"] if self.options.sqlite else []) + (["smtp"] if self.options.smtp else [])
         for name in components:
             component = self.cpp_info.components[name]
             component.builddirs = [os.path.join("share", "spool")]
@@ -82,3 +85,6 @@ class SpoolConan(ConanFile):
         self.cpp_info.components["spool"].requires = ["boost::headers", "range-v3::range-v3"]
         if self.options.sqlite:
             self.cpp_info.components["sqlite"].requires = ["spool", "sqlite3::sqlite3"]
+        if self.options.smtp:
+            self.cpp_info.components["smtp"].requires = ["spool", "openssl::ssl"]
+            self.cpp_info.components["smtp"].system_libs = ["resolv", "pthread"]
