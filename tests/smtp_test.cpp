@@ -81,7 +81,7 @@ std::vector<std::string> received(const std::string& listener, const std::string
     const std::string marker = marker_without_token + "." + run_token();
     std::vector<std::string> out;
     for (const auto& e : fs::directory_iterator(peers_dir() / "mail" / listener)) {
-        if (e.path().extension() == ".tmp") continue;
+        if (e.path().extension() == ".tmp" || e.path().filename() == "quits") continue;
         std::string text = read_file(e.path());
         if (text.find(marker) != std::string::npos) out.push_back(std::move(text));
     }
@@ -443,6 +443,11 @@ TEST_CASE("an idle connection carries the next message to the same destination, 
         std::this_thread::sleep_for(50ms);
         CHECK(hand_off(smtp, letter("no-reuse-1", {"ok@a.test"})).sent.size() == 1);
         CHECK(peer_of("no-reuse-0") != peer_of("no-reuse-1"));
+        // The first connection said QUIT when its idle limit passed.
+        bool quit = false;
+        for (int i = 0; i < 200 && !quit; ++i, std::this_thread::sleep_for(10ms))
+            quit = read_file(peers_dir() / "mail" / "plain" / "quits").find(peer_of("no-reuse-0") + "\n") != std::string::npos;
+        CHECK(quit);
     }
 }
 
@@ -563,7 +568,6 @@ namespace {
 // A user's own payload and its renderer: 8-bit text, as it is.
 struct note {
     std::string text;
-    friend bool operator==(const note&, const note&) = default;
 };
 struct note_renderer {
     std::string operator()(const spool::basic_message<note>& m) const {

@@ -13,7 +13,7 @@ child server too.
   implicit  TLS from the first byte (port 465 style), AUTH not required
   Each accepted message is written to <dir>/mail/<listener>/<n>.eml: "mail: <from> <options>",
   "rcpt: <to>" lines, "rcpt-options: ...", "tls: yes|no", "peer: <client address>:<port>", "auth: <user>",
-  a blank line, then the data.
+  a blank line, then the data. Each QUIT adds "peer: <client address>:<port>" to <dir>/mail/<listener>/quits.
 
   Raw servers: stall (accepts, never answers), dropdata (drops the connection
   in the middle of the message data), garbage (a reply line without a code
@@ -84,6 +84,11 @@ class Handler:
         session.host_name = hostname
         extra = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"] + (["250-DSN"] if self.dsn else [])
         return responses[:1] + extra + responses[1:]
+
+    async def handle_QUIT(self, server, session, envelope):
+        with open(os.path.join(self.folder, "quits"), "a") as f:
+            f.write(f"peer: {session.peer[0]}:{session.peer[1]}\n")
+        return "221 2.0.0 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0].lower()

@@ -8,6 +8,8 @@
 #include <spool/detail/smtp_reply.hpp>
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
@@ -15,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -99,7 +102,7 @@ public:
     tcp::socket& socket() noexcept { return socket_; }
     const std::string& host() const noexcept { return host_; }
     bool encrypted() const noexcept { return tls_.has_value(); }
-    bool open() const noexcept { return socket_.is_open(); }
+    bool open() const noexcept { return socket_.is_open() && idle_.load() != idle_state::closing; }
     extensions ext{};
     clock::time_point opened = clock::now();
     clock::time_point idle_since = clock::now();
@@ -117,12 +120,26 @@ public:
         close();
     }
 
-    /// Idle in the transport's pool: closed when `limit` passes unused.
-    void park(milliseconds limit) {
+    /// Idle in the transport's pool: when `limit` passes unused, it says QUIT
+    /// (not waiting for the reply, as Postfix's smtp_skip_quit_response) and closes.
+    void park(milliseconds limit, milliseconds quit_limit) {
         idle_since = clock::now();
-        arm(limit, "idle");
+        idle_.store(idle_state::parked);
+        const auto mine = ++generation_;
+        watchdog_.expires_after(limit);
+        watchdog_.async_wait([self = shared_from_this(), mine, quit_limit](const boost::system::error_code& ec) {
+            auto parked = idle_state::parked;
+            if (ec || mine != self->generation_ || !self->idle_.compare_exchange_strong(parked, idle_state::closing)) return;
+            asio::co_spawn(self->socket_.get_executor(), self->quit(quit_limit), asio::detached);
+        });
     }
-    void unpark() { disarm(); }
+    /// Back from the pool; false when its idle limit has already passed.
+    bool unpark() {
+        auto parked = idle_state::parked;
+        if (!idle_.compare_exchange_strong(parked, idle_state::active)) return false;
+        disarm();
+        return true;
+    }
 
     asio::awaitable<void> connect(const tcp::endpoint& to, milliseconds limit) {
         arm(limit, "connect");
@@ -216,6 +233,17 @@ public:
     }
 
 private:
+    enum class idle_state { active, parked, closing };
+
+    asio::awaitable<void> quit(milliseconds limit) {
+        auto self = shared_from_this();
+        try {
+            co_await write("QUIT\r\n", limit, "QUIT");
+        } catch (const stream_error&) {
+        }
+        close();
+    }
+
     void arm(milliseconds limit, const char* phase) {
         const auto mine = ++generation_;
         watchdog_.expires_after(limit);
@@ -247,6 +275,7 @@ private:
     std::size_t consumed_ = 0;
     std::uint64_t generation_ = 0;
     std::string cut_reason_;
+    std::atomic<idle_state> idle_{idle_state::active};
 };
 
 } // namespace spool::detail::smtp

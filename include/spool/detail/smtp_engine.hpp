@@ -172,10 +172,7 @@ private:
         while (!list.empty()) {
             auto c = std::move(list.back());
             list.pop_back();
-            if (c->open() && connection::clock::now() - c->opened < options_.reuse_limit) {
-                c->unpark();
-                return c;
-            }
+            if (c->open() && connection::clock::now() - c->opened < options_.reuse_limit && c->unpark()) return c;
             c->close();
         }
         return nullptr;
@@ -186,7 +183,7 @@ private:
             c->close();
             return;
         }
-        c->park(options_.idle_limit);
+        c->park(options_.idle_limit, options_.timeouts.quit);
         std::lock_guard lock{mutex_};
         auto& list = idle_[destination];
         std::erase_if(list, [](const auto& x) { return !x->open(); });
