@@ -98,21 +98,30 @@ inline std::string dot_atom(std::string_view text, std::string_view fallback) {
     return out.empty() ? std::string(fallback) : out;
 }
 
+// Calls line(content, ended) for each line of `text`. CR LF, a bare CR and a
+// bare LF all end a line, as mail systems read them differently; `ended` is
+// false only for a last line that has no end.
+template <class F>
+void for_each_line(std::string_view text, F&& line) {
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '\r' && text[i] != '\n') continue;
+        line(text.substr(start, i - start), true);
+        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+        start = i + 1;
+    }
+    if (start < text.size()) line(text.substr(start), false);
+}
+
 // Text copied into a part: every line break a CR LF, so that no bare CR or LF
 // reaches a mail system that would read it as one (or not).
 inline std::string crlf_lines(std::string_view text) {
     std::string out;
     out.reserve(text.size() + text.size() / 32);
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '\r') {
-            out += "\r\n";
-            if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
-        } else if (text[i] == '\n') {
-            out += "\r\n";
-        } else {
-            out += text[i];
-        }
-    }
+    for_each_line(text, [&](std::string_view line, bool ended) {
+        out += line;
+        if (ended) out += "\r\n";
+    });
     return out;
 }
 

@@ -5,6 +5,8 @@
 // (RFC 5321 §4.5.2): CR LF line ends only, dot-stuffed, no line longer than
 // 998 octets, ended by CR LF . CR LF.
 
+#include <spool/detail/mail_text.hpp>
+
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -66,27 +68,22 @@ inline std::string domain_of(std::string_view address) {
 /// CR LF and a space, as Postfix does, which a header reads as folding.
 inline void append_data(std::string& out, std::string_view text) {
     out.reserve(out.size() + text.size() + text.size() / 64 + 8);
-    std::size_t column = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '\r' || c == '\n') {
-            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-            out += "\r\n";
-            column = 0;
-            continue;
-        }
-        if (column == 0 && c == '.') {
+    for_each_line(text, [&](std::string_view line, bool) {
+        std::size_t column = 0;
+        if (!line.empty() && line.front() == '.') {
             out += '.';
             ++column;
         }
-        if (column >= max_line) {
-            out += "\r\n ";
-            column = 1;
+        for (char c : line) {
+            if (column >= max_line) {
+                out += "\r\n ";
+                column = 1;
+            }
+            out += c;
+            ++column;
         }
-        out += c;
-        ++column;
-    }
-    if (column != 0) out += "\r\n";
+        out += "\r\n";
+    });
     out += ".\r\n";
 }
 

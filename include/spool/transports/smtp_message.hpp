@@ -93,25 +93,23 @@ inline std::string quoted_printable(std::string_view text) {
         out += piece;
         column += piece.size();
     };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '\r' || c == '\n') {
-            if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
-            out += "\r\n";
-            column = 0;
-            continue;
+    for_each_line(text, [&](std::string_view line, bool ended) {
+        column = 0;
+        for (std::size_t i = 0; i < line.size(); ++i) {
+            const char c = line[i];
+            const auto u = static_cast<unsigned char>(c);
+            // Space at a line's end is encoded: transports may strip it.
+            const bool plain = (u >= 33 && u <= 126 && c != '=') || ((c == ' ' || c == '\t') && i + 1 < line.size());
+            if (plain && !(column == 0 && c == '.')) {
+                const char one[1] = {c};
+                put(std::string_view(one, 1));
+            } else {
+                const char three[3] = {'=', hex[u >> 4], hex[u & 15]};
+                put(std::string_view(three, 3));
+            }
         }
-        const auto u = static_cast<unsigned char>(c);
-        const bool line_end_next = i + 1 == text.size() || text[i + 1] == '\r' || text[i + 1] == '\n';
-        const bool plain = (u >= 33 && u <= 126 && c != '=') || ((c == ' ' || c == '\t') && !line_end_next);
-        if (plain && !(column == 0 && c == '.')) {
-            const char one[1] = {c};
-            put(std::string_view(one, 1));
-        } else {
-            const char three[3] = {'=', hex[u >> 4], hex[u & 15]};
-            put(std::string_view(three, 3));
-        }
-    }
+        if (ended) out += "\r\n";
+    });
     return out;
 }
 
