@@ -630,3 +630,16 @@ TEST_CASE("under the spooler: a destination whose sessions fail is counted down,
     REQUIRE(stored);
     CHECK(stored->recipients[0].is_deferred());
 }
+
+TEST_CASE("a message of many write blocks arrives whole, dot-stuffed lines and all") {
+    spool::smtp_transport smtp{relay_to("plain")};
+    auto m = letter("large", {"ok@a.test"});
+    m.payload.body.clear();
+    for (int i = 0; i < 3000; ++i) m.payload.body += (i % 7 == 0 ? "." : "") + std::string(50, 'a' + i % 26) + "\n"; // about 150 KB
+    REQUIRE(hand_off(smtp, m).sent.size() == 1);
+    const auto got = received("plain", "Subject: large");
+    REQUIRE(got.size() == 1);
+    std::string expected;
+    for (int i = 0; i < 3000; ++i) expected += (i % 7 == 0 ? "." : "") + std::string(50, 'a' + i % 26) + "\r\n";
+    CHECK(got[0].ends_with("\r\n\r\n" + expected));
+}

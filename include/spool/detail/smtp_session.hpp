@@ -313,7 +313,11 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
         end.reusable = rset.kind() == 2;
         co_return end;
     }
-    co_await c.write(j.data, t.data_xfer, "message data");
+    // The data's limit is per write, as RFC 5321 §4.5.3.2.5 asks ("data
+    // block") and Postfix does: a large message on a slow link is not cut short.
+    constexpr std::size_t block = 64 * 1024;
+    for (std::size_t at = 0; at < j.data.size(); at += block)
+        co_await c.write(std::string_view(j.data).substr(at, block), t.data_xfer, "message data");
     reply done;
     try {
         done = co_await c.read(t.data_done, "end of data");

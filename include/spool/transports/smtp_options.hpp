@@ -28,7 +28,7 @@ struct smtp_timeouts {
     std::chrono::milliseconds mail{300'000};
     std::chrono::milliseconds rcpt{300'000};
     std::chrono::milliseconds data_init{120'000}; ///< DATA to 354
-    std::chrono::milliseconds data_xfer{180'000}; ///< writing the message
+    std::chrono::milliseconds data_xfer{180'000}; ///< writing each 64 KiB of the message
     std::chrono::milliseconds data_done{600'000}; ///< the final "." to its reply
     std::chrono::milliseconds rset{20'000};
     std::chrono::milliseconds quit{300'000};
