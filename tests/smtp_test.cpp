@@ -465,6 +465,21 @@ TEST_CASE("without a relay, MX records from a real name server choose the next h
         CHECK(rec.sent.size() == 1);
         CHECK(received("plain", "Subject: mx-order").size() == 1);
     }
+    SECTION("a recipient the first MX defers goes to the next one; one it refuses for good does not") {
+        const auto rec = hand_off(smtp, letter("mx-next", {"ok@mx2.test", "tmp@mx2.test", "bad@mx2.test"}));
+        INFO(rec.result.reason());
+        CHECK(rec.sent.size() == 2);
+        REQUIRE(rec.failed.size() == 1);
+        CHECK(rec.failed[0].address == "bad@mx2.test");
+        const auto first = received("plain", "Subject: mx-next");
+        const auto second = received("backup", "Subject: mx-next");
+        REQUIRE(first.size() == 1);
+        REQUIRE(second.size() == 1);
+        CHECK(first[0].find("rcpt: ok@mx2.test") != std::string::npos);
+        CHECK(first[0].find("rcpt: tmp@") == std::string::npos);
+        CHECK(second[0].find("rcpt: tmp@mx2.test") != std::string::npos);
+        CHECK(count(second[0], "rcpt: ") == 1);
+    }
     SECTION("no MX: the domain's own address") {
         CHECK(hand_off(smtp, letter("mx-implicit", {"ok@nomx.test"})).sent.size() == 1);
     }

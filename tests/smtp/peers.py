@@ -11,6 +11,7 @@ child server too.
   starttls  STARTTLS required, then AUTH PLAIN/LOGIN (user / secret) required; self-signed certificate for localhost
   login     as starttls, offering AUTH LOGIN only
   implicit  TLS from the first byte (port 465 style), AUTH not required
+  backup    on 127.0.0.3 at plain's port, taking every recipient: the second MX of mx2.test
   Each accepted message is written to <dir>/mail/<listener>/<n>.eml: "mail: <from> <options>",
   "rcpt: <to>" lines, "rcpt-options: ...", "tls: yes|no", "peer: <client address>:<port>", "auth: <user>",
   a blank line, then the data. Each QUIT adds "peer: <client address>:<port>" to <dir>/mail/<listener>/quits.
@@ -72,8 +73,9 @@ class DsnSMTP(SMTP):
 
 
 class Handler:
-    def __init__(self, name, dsn, max_rcpt=3):
+    def __init__(self, name, dsn, max_rcpt=3, accept_all=False):
         self.name = name
+        self.accept_all = accept_all
         self.dsn = dsn
         self.max_rcpt = max_rcpt
         self.count = 0
@@ -92,9 +94,11 @@ class Handler:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0].lower()
-        if local.startswith("bad"):
+        if self.accept_all:
+            pass
+        elif local.startswith("bad"):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
-        if local.startswith("tmp"):
+        elif local.startswith("tmp"):
             return f"450 4.2.1 <{address}>: Recipient address rejected: Mailbox busy"
         if len(envelope.rcpt_tos) >= self.max_rcpt:
             return "452 4.5.3 Error: too many recipients"
@@ -219,6 +223,9 @@ def dns_records(ports):
     return ["--mx-host=mx.test,mx-b.mx.test,20", "--mx-host=mx.test,mx-a.mx.test,10",
             "--host-record=mx-a.mx.test,127.0.0.2", "--host-record=mx-b.mx.test,127.0.0.1",
             "--host-record=nomx.test,127.0.0.1",  # no MX: its own address is the implicit MX
+            # mx2.test: the plain peer first (it defers tmp*), then "backup" on 127.0.0.3, which takes all.
+            "--mx-host=mx2.test,mx2-a.mx2.test,10", "--mx-host=mx2.test,mx2-b.mx2.test,20",
+            "--host-record=mx2-a.mx2.test,127.0.0.1", "--host-record=mx2-b.mx2.test,127.0.0.3",
             "--dns-rr=nullmx.test,15,000000"]  # RFC 7505: preference 0, the root name
 
 
@@ -241,6 +248,10 @@ def main():
     controllers.append(DsnController(Handler("starttls", True), hostname="127.0.0.1", port=ports["starttls"],
                                      tls_context=tls, require_starttls=True, auth_required=True,
                                      authenticator=authenticator))
+    # The second MX of mx2.test: the plain listener's port on another loopback
+    # address, taking every recipient (so what the first MX deferred arrives here).
+    controllers.append(DsnController(Handler("backup", True, accept_all=True), hostname="127.0.0.3", port=ports["plain"],
+                                     data_size_limit=200000, enable_SMTPUTF8=True))
     ports["login"] = free_port()
     controllers.append(DsnController(Handler("login", True), hostname="127.0.0.1", port=ports["login"],
                                      tls_context=tls, require_starttls=True, auth_required=True,

@@ -104,6 +104,7 @@ public:
     bool encrypted() const noexcept { return tls_.has_value(); }
     bool open() const noexcept { return socket_.is_open() && idle_.load() != idle_state::closing; }
     extensions ext{};
+    std::size_t host_index = 0; ///< which of the destination's next hops it reaches
     clock::time_point opened = clock::now();
     clock::time_point idle_since = clock::now();
 

@@ -15,6 +15,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -112,40 +113,77 @@ private:
             }
             std::vector<std::size_t> todo;
             for (std::size_t i = 0; i < j.recipients.size(); ++i) todo.push_back(i);
+            // Recipients one host deferred on its own (a 4xx to RCPT, or the
+            // connection lost before their data was taken) go to the next MX,
+            // as Postfix sends them; on the last host, the deferral stands.
+            std::vector<std::size_t> elsewhere;
+            std::size_t first_host = 0, last_host = 0;
+            const auto more_hosts = [&](std::size_t host) { return !options_.relay && host + 1 < hosts.size(); };
             std::shared_ptr<connection> c = take_idle(j.destination);
             bool reused = c != nullptr;
-            while (!todo.empty()) {
-                if (!c) {
-                    c = co_await session::open(io_, hosts, settings_, hooks);
-                    reused = false;
-                }
-                guard.track(c);
-                if (cancelled(epoch)) break;
-                if (!session::acceptable(j, *c)) break;
-                const std::size_t n = std::min(todo.size(), std::max<std::size_t>(options_.max_recipients, 1));
-                const std::vector<std::size_t> batch(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
-                todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
-                std::vector<std::size_t> overflow;
-                bool answered = false;
-                session::transaction_end end;
-                try {
-                    end = co_await session::transact(*c, j, batch, overflow, answered, options_);
-                } catch (const stream_error& e) {
-                    c.reset();
-                    if (reused && !answered && !cancelled(epoch)) {
-                        // An idle connection the server had given up on: nothing
-                        // was accepted on it, so a new one may try the same batch.
-                        todo.insert(todo.begin(), batch.begin(), batch.end());
-                        continue;
+            for (;;) {
+                while (!todo.empty()) {
+                    if (!c) {
+                        if (first_host == 0) {
+                            c = co_await session::open(io_, hosts, settings_, hooks);
+                        } else {
+                            try {
+                                c = co_await session::open(io_, hosts, settings_, hooks, first_host);
+                            } catch (const site_error&) {
+                                break; // the first host's deferrals stand; the destination did answer
+                            }
+                        }
+                        reused = false;
                     }
-                    j.settle_rest(outcome::kind::deferred, e.what(), "4.4.2");
-                    break;
+                    guard.track(c);
+                    const std::size_t host = last_host = c->host_index;
+                    if (cancelled(epoch)) break;
+                    if (!session::acceptable(j, *c)) break;
+                    const std::size_t n = std::min(todo.size(), std::max<std::size_t>(options_.max_recipients, 1));
+                    const std::vector<std::size_t> batch(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
+                    todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
+                    std::vector<std::size_t> overflow;
+                    bool answered = false;
+                    session::transaction_end end;
+                    try {
+                        end = co_await session::transact(*c, j, batch, overflow, answered, options_);
+                    } catch (const stream_error& e) {
+                        c.reset();
+                        if (reused && !answered && !cancelled(epoch)) {
+                            // An idle connection the server had given up on: nothing
+                            // was accepted on it, so a new one may try the same batch.
+                            todo.insert(todo.begin(), batch.begin(), batch.end());
+                            continue;
+                        }
+                        if (more_hosts(host) && !cancelled(epoch)) {
+                            const auto move_on = [&](std::size_t i) {
+                                if (j.recipients[i].result.what != outcome::kind::none) return;
+                                j.recipients[i].result = {outcome::kind::deferred, e.what(), "4.4.2"};
+                                elsewhere.push_back(i);
+                            };
+                            std::ranges::for_each(batch, move_on);
+                            std::ranges::for_each(todo, move_on);
+                            todo.clear();
+                            break;
+                        }
+                        j.settle_rest(outcome::kind::deferred, e.what(), "4.4.2");
+                        break;
+                    }
+                    if (overflow.size() < batch.size()) todo.insert(todo.begin(), overflow.begin(), overflow.end());
+                    else
+                        for (std::size_t i : overflow)
+                            j.recipients[i].result = {outcome::kind::deferred, "452 too many recipients, and none accepted", "4.5.3"};
+                    if (more_hosts(host))
+                        for (std::size_t i : batch)
+                            if (j.recipients[i].result.elsewhere) elsewhere.push_back(i);
+                    if (!end.reusable) c.reset();
                 }
-                if (overflow.size() < batch.size()) todo.insert(todo.begin(), overflow.begin(), overflow.end());
-                else
-                    for (std::size_t i : overflow)
-                        j.recipients[i].result = {outcome::kind::deferred, "452 too many recipients, and none accepted", "4.5.3"};
-                if (!end.reusable) c.reset();
+                if (elsewhere.empty() || cancelled(epoch) || j.result != job::end::done) break;
+                first_host = last_host + 1;
+                if (c && c->open()) keep(j.destination, std::move(c));
+                c.reset();
+                todo = std::exchange(elsewhere, {});
+                for (std::size_t i : todo) j.recipients[i].result.elsewhere = false;
             }
             guard.release();
             if (c && c->open() && !cancelled(epoch)) keep(j.destination, std::move(c));

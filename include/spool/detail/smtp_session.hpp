@@ -30,6 +30,7 @@ struct outcome {
     std::string reason;     ///< the server's reply, "550 5.1.1 <x>: unknown", or spool's words
     std::string diagnostic; ///< the RFC 3463 code
     bool next_hop_reports = false; ///< sent to a server that took DSN NOTIFY: it makes the reports
+    bool elsewhere = false; ///< deferred by this host's own refusal (RCPT 4xx): the next MX may take it
 };
 
 struct job_recipient {
@@ -162,13 +163,15 @@ inline asio::awaitable<void> start(connection& c, const session_settings& s) {
     if (o.credentials) co_await authenticate(c, s);
 }
 
-/// Connects to the first host that gives a working session; throws site_error
-/// with the last host's failure when none does.
+/// Connects to the first host, from `first` on, that gives a working session;
+/// throws site_error with the last host's failure when none does.
 inline asio::awaitable<std::shared_ptr<connection>> open(asio::any_io_executor ex, const std::vector<smtp_host>& hosts,
-                                                          const session_settings& s, const session_hooks& hooks) {
+                                                          const session_settings& s, const session_hooks& hooks,
+                                                          std::size_t first = 0) {
     std::string last = "no host to connect to";
     std::string last_code = "4.4.1";
-    for (const smtp_host& h : hosts) {
+    for (std::size_t index = first; index < hosts.size(); ++index) {
+        const smtp_host& h = hosts[index];
         std::vector<tcp::endpoint> endpoints;
         try {
             if (!h.addresses.empty()) {
@@ -186,6 +189,7 @@ inline asio::awaitable<std::shared_ptr<connection>> open(asio::any_io_executor e
         for (const auto& to : endpoints) {
             if (hooks.cancelled()) throw site_error("cancelled", "4.4.1");
             auto c = std::make_shared<connection>(ex, h.name);
+            c->host_index = index;
             hooks.track(c);
             try {
                 co_await c->connect(to, s.options->timeouts.connect);
@@ -268,7 +272,7 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
         if (r.kind() == 2) accepted.push_back(i);
         else if (r.code == 452 && batch.size() > 1) overflow.push_back(i);
         else if (r.kind() == 5) out = {outcome::kind::failed, reply_words(r), r.enhanced};
-        else out = {outcome::kind::deferred, reply_words(r), r.kind() == 4 ? r.enhanced : "4.0.0"};
+        else out = {outcome::kind::deferred, reply_words(r), r.kind() == 4 ? r.enhanced : "4.0.0", false, true};
     };
     if (pipelined) {
         for (std::size_t i : batch) group += rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8);
