@@ -108,7 +108,7 @@ private:
                 case smtp_route::kind::hosts: hosts = std::move(route.hosts); break;
                 case smtp_route::kind::null_mx: j.settle_rest(outcome::kind::failed, route.error, "5.1.10"); co_return;
                 case smtp_route::kind::no_such_domain: j.settle_rest(outcome::kind::failed, route.error, "5.1.2"); co_return;
-                case smtp_route::kind::lookup_failed: j.fail_site(route.error, "4.4.3"); co_return;
+                case smtp_route::kind::lookup_failed: j.fail(job::end::site_failure, route.error, "4.4.3"); co_return;
                 }
             }
             std::vector<std::size_t> todo;
@@ -188,9 +188,9 @@ private:
             guard.release();
             if (c && c->open() && !cancelled(epoch)) keep(j.destination, std::move(c));
         } catch (const site_error& e) {
-            j.fail_site(e.what(), e.code);
+            j.fail(job::end::site_failure, e.what(), e.code);
         } catch (const stream_error& e) {
-            j.fail_site(e.what(), "4.4.2");
+            j.fail(job::end::site_failure, e.what(), "4.4.2");
         }
         // Cut short by stop(): neither the destination's fault nor the message's.
         if (cancelled(epoch) && j.result != job::end::message_failed) j.result = job::end::cancelled;

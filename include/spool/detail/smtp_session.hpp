@@ -56,13 +56,8 @@ struct job {
     std::string reason;
     std::string diagnostic;
 
-    void fail_message(std::string why, std::string code) {
-        result = end::message_failed;
-        reason = std::move(why);
-        diagnostic = std::move(code);
-    }
-    void fail_site(std::string why, std::string code) {
-        result = end::site_failure;
+    void fail(end how, std::string why, std::string code) {
+        result = how;
         reason = std::move(why);
         diagnostic = std::move(code);
     }
@@ -92,7 +87,13 @@ struct session_settings {
     asio::ssl::context* verifying_context = nullptr;  ///< checks chain and host name
 };
 
-inline std::string reply_words(const reply& r) { return r.line(); }
+/// What a refusal means for the recipients it concerns: 5xx fails them, any
+/// other reply defers them (a reply of a class the command cannot have, such
+/// as a 3xx to RCPT, as 4.0.0). The server's words are the reason.
+inline outcome refused_by(const reply& r) {
+    if (r.kind() == 5) return {outcome::kind::failed, r.line(), r.enhanced};
+    return {outcome::kind::deferred, r.line(), r.kind() == 4 ? r.enhanced : "4.0.0"};
+}
 
 namespace session {
 
@@ -104,7 +105,7 @@ inline asio::awaitable<void> greet(connection& c, const session_settings& s) {
         co_return;
     }
     const reply helo = co_await c.command("HELO " + o.helo_name + "\r\n", o.timeouts.greeting, "HELO");
-    if (helo.kind() != 2) throw site_error("HELO refused by " + c.host() + ": " + reply_words(helo), helo.enhanced);
+    if (helo.kind() != 2) throw site_error("HELO refused by " + c.host() + ": " + helo.line(), helo.enhanced);
     c.ext = extensions{};
 }
 
@@ -136,7 +137,7 @@ inline asio::awaitable<void> authenticate(connection& c, const session_settings&
     }
     // Postfix's smtp_sasl_auth_soft_bounce: a refused login waits for the
     // administrator; it never bounces the mail.
-    if (r.code != 235) throw site_error("authentication failed at " + c.host() + ": " + reply_words(r), r.kind() == 4 ? r.enhanced : "4.7.0");
+    if (r.code != 235) throw site_error("authentication failed at " + c.host() + ": " + r.line(), r.kind() == 4 ? r.enhanced : "4.7.0");
 }
 
 /// Greeting to a session ready for MAIL: banner, EHLO, STARTTLS and EHLO again, AUTH.
@@ -145,7 +146,7 @@ inline asio::awaitable<void> start(connection& c, const session_settings& s) {
     const bool verify = o.tls == smtp_tls::verify;
     if (o.implicit_tls) co_await c.start_tls(verify ? *s.verifying_context : *s.tls_context, verify, o.timeouts.starttls);
     const reply banner = co_await c.read(o.timeouts.greeting, "greeting");
-    if (banner.kind() != 2) throw site_error("greeting from " + c.host() + ": " + reply_words(banner), banner.kind() == 5 ? "4.4.0" : banner.enhanced);
+    if (banner.kind() != 2) throw site_error("greeting from " + c.host() + ": " + banner.line(), banner.kind() == 5 ? "4.4.0" : banner.enhanced);
     co_await greet(c, s);
     if (!o.implicit_tls && o.tls != smtp_tls::none) {
         if (c.ext.starttls) {
@@ -154,7 +155,7 @@ inline asio::awaitable<void> start(connection& c, const session_settings& s) {
                 co_await c.start_tls(verify ? *s.verifying_context : *s.tls_context, verify, o.timeouts.starttls);
                 co_await greet(c, s);
             } else if (o.tls != smtp_tls::opportunistic) {
-                throw site_error("STARTTLS refused by " + c.host() + ": " + reply_words(r), "4.7.4");
+                throw site_error("STARTTLS refused by " + c.host() + ": " + r.line(), "4.7.4");
             }
         } else if (o.tls != smtp_tls::opportunistic) {
             throw site_error(c.host() + " does not offer STARTTLS, and TLS is required", "4.7.4");
@@ -233,17 +234,17 @@ inline std::string rcpt_command(const job_recipient& r, const extensions& ext, b
 /// if not, the job fails as a whole, as Postfix fails it.
 inline bool acceptable(job& j, const connection& c) {
     if (c.ext.size_limit && j.size > c.ext.size_limit) {
-        j.fail_message("message size " + std::to_string(j.size) + " exceeds size limit " + std::to_string(c.ext.size_limit) +
+        j.fail(job::end::message_failed, "message size " + std::to_string(j.size) + " exceeds size limit " + std::to_string(c.ext.size_limit) +
                            " of server " + c.host(),
                        "5.3.4");
         return false;
     }
     if (j.needs_smtputf8 && !c.ext.smtputf8) {
-        j.fail_message("SMTPUTF8 is required, but was not offered by host " + c.host(), "5.6.7");
+        j.fail(job::end::message_failed, "SMTPUTF8 is required, but was not offered by host " + c.host(), "5.6.7");
         return false;
     }
     if (j.eight_bit && !c.ext.eight_bit_mime) {
-        j.fail_message("8-bit content, and host " + c.host() + " does not offer 8BITMIME", "5.6.3");
+        j.fail(job::end::message_failed, "8-bit content, and host " + c.host() + " does not offer 8BITMIME", "5.6.3");
         return false;
     }
     return true;
@@ -271,8 +272,10 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
         auto& out = j.recipients[i].result;
         if (r.kind() == 2) accepted.push_back(i);
         else if (r.code == 452 && batch.size() > 1) overflow.push_back(i);
-        else if (r.kind() == 5) out = {outcome::kind::failed, reply_words(r), r.enhanced};
-        else out = {outcome::kind::deferred, reply_words(r), r.kind() == 4 ? r.enhanced : "4.0.0", false, true};
+        else {
+            out = refused_by(r);
+            out.elsewhere = out.what == outcome::kind::deferred; // another MX may take it
+        }
     };
     if (pipelined) {
         for (std::size_t i : batch) group += rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8);
@@ -294,8 +297,7 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
     }
     if (mail.kind() != 2) {
         for (std::size_t i : batch)
-            j.recipients[i].result = {mail.kind() == 5 ? outcome::kind::failed : outcome::kind::deferred, reply_words(mail),
-                                      mail.kind() == 5 || mail.kind() == 4 ? mail.enhanced : "4.0.0"};
+            j.recipients[i].result = refused_by(mail);
         overflow.clear();
     }
     reply data;
@@ -311,8 +313,7 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
     if (accepted.empty() || data.code != 354) {
         if (!accepted.empty())
             for (std::size_t i : accepted)
-                j.recipients[i].result = {data.kind() == 5 ? outcome::kind::failed : outcome::kind::deferred, reply_words(data),
-                                          data.kind() == 5 || data.kind() == 4 ? data.enhanced : "4.0.0"};
+                j.recipients[i].result = refused_by(data);
         const reply rset = co_await c.command("RSET\r\n", t.rset, "RSET");
         end.reusable = rset.kind() == 2;
         co_return end;
@@ -334,9 +335,7 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
     }
     for (std::size_t i : accepted) {
         auto& out = j.recipients[i].result;
-        if (done.kind() == 2) out = {outcome::kind::sent, reply_words(done), done.enhanced, c.ext.dsn};
-        else if (done.kind() == 5) out = {outcome::kind::failed, reply_words(done), done.enhanced};
-        else out = {outcome::kind::deferred, reply_words(done), done.kind() == 4 ? done.enhanced : "4.0.0"};
+        out = done.kind() == 2 ? outcome{outcome::kind::sent, done.line(), done.enhanced, c.ext.dsn} : refused_by(done);
     }
     end.reusable = done.code != 421;
     co_return end;
