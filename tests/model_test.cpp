@@ -27,9 +27,9 @@ TEST_CASE("errors are spool-category error codes with distinct messages") {
     CHECK_THAT(std::error_code(spool::errc::unable_to_abort).message(), ContainsSubstring("locked"));
     CHECK(std::error_code(spool::errc::not_in_queue).message() != std::error_code(spool::errc::submitted).message());
     std::set<std::string> messages;
-    for (int e = static_cast<int>(spool::errc::no_recipients); e <= static_cast<int>(spool::errc::spool_in_use); ++e)
+    for (int e = static_cast<int>(spool::errc::no_recipients); e <= static_cast<int>(spool::errc::store_unavailable); ++e)
         messages.insert(std::error_code(static_cast<spool::errc>(e)).message());
-    CHECK(messages.size() == static_cast<std::size_t>(spool::errc::spool_in_use));
+    CHECK(messages.size() == static_cast<std::size_t>(spool::errc::store_unavailable));
     CHECK_FALSE(messages.contains("unknown spool error"));
 }
 

@@ -5,6 +5,7 @@
 // the outgoing queue) are not here, so a client cannot call them.
 
 #include <spool/detail/one_commit.hpp>
+#include <spool/detail/store_capabilities.hpp>
 #include <spool/detail/submission.hpp>
 #include <spool/error.hpp>
 #include <spool/events.hpp>
@@ -49,6 +50,8 @@ public:
             auto g = queue.guard();
             if (queue.locked(id)) return errc::no_access;
         }
+        if constexpr (detail::shares_queue<typename Core::store_type>)
+            if (core_->store().leased_elsewhere(id)) return errc::no_access; // another process's spooler has it
         auto m = core_->store().load(id);
         if (m && m->submitted() && mode == access::modify) return errc::submitted;
         return m;

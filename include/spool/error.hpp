@@ -42,6 +42,13 @@ enum class errc {
     invalid_schema,
     /// Another spooler already works this store (the exception's text names its process).
     spool_in_use,
+    /// This process's lease on a queued message expired and another process
+    /// claimed it: the write was refused, as that process now owns the outcome
+    /// (the fencing token of a shared queue no longer matched).
+    lease_lost,
+    /// The store's database server cannot be reached now; the store reconnects
+    /// by itself, with a growing pause between attempts.
+    store_unavailable,
 };
 
 namespace detail {
@@ -69,6 +76,9 @@ public:
             return "the database is damaged; recover it (sqlite3 <file> .recover) rather than discard it";
         case errc::invalid_schema: return "the database's spool schema version is not one spool ever wrote";
         case errc::spool_in_use: return "another spooler already works this store";
+        case errc::lease_lost:
+            return "the lease on the message was lost to another process, which owns its outcome now; the write was refused";
+        case errc::store_unavailable: return "the store's database server cannot be reached now; it is retried";
         }
         return "unknown spool error";
     }

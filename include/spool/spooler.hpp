@@ -229,6 +229,10 @@ private:
                     const auto until = std::chrono::ceil<std::chrono::milliseconds>(*r.next_due - core_.now());
                     wait = std::clamp(until, std::chrono::milliseconds{0}, idle_wait);
                 }
+                // Leases of hand-offs in flight are renewed by a pass, so one comes in time.
+                if constexpr (detail::shares_queue<store_type>)
+                    if (r.in_flight > 0)
+                        wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(core_.store().lease_renewal_interval()));
             } catch (...) {
                 // A store that throws must not end the spooler; try again after a pause.
                 wait = std::chrono::milliseconds{100};

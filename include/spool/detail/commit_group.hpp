@@ -152,7 +152,12 @@ private:
         const time_point now = core_.now();
         for (job* j : ready_) {
             completion<message_type>& done = j->done;
-            if (const std::error_code ec = batch_error ? batch_error : j->error) {
+            if (const std::error_code ec = batch_error ? batch_error : j->error; ec == errc::lease_lost) {
+                // Another process claimed the message after this one's lease
+                // expired: the outcome is that process's to write now.
+                core_.counts().store_error(ec);
+                ++report.store_errors;
+            } else if (ec) {
                 store_failed(done.id, now, report, ec);
             } else {
                 forget_failures(done.id);
@@ -184,7 +189,7 @@ private:
     // An error of the store itself (I/O, a full disk, a failed commit), as
     // against one about this message (too large, gone, undecodable).
     static bool store_fault(std::error_code ec) {
-        return ec.category() != spool_category() || ec == errc::store_failure;
+        return ec.category() != spool_category() || ec == errc::store_failure || ec == errc::store_unavailable;
     }
 
     Core& core_;

@@ -29,6 +29,7 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <ranges>
 #include <utility>
 #include <vector>
 
@@ -182,12 +183,27 @@ private:
     void take_due(run_report& report) {
         rescan_ = false;
         if (commits_.store_paused(report)) return;
-        for (const queue_entry& entry : due_entries()) {
+        if constexpr (shares_queue<store_type>) {
+            // Claims come a batch at a time, so that other processes get their
+            // share; claim again until nothing due is left or a stop or limit ends the pass.
+            while (jobs_.size() < max_active) {
+                auto claimed = core_.store().claim_due(core_.now(), max_active - jobs_.size());
+                if (std::ranges::empty(claimed) || !take_each(claimed, report)) break;
+            }
+        } else {
+            take_each(due_entries(), report);
+        }
+    }
+
+    // False when the pass must end early (a stop, a paused store, max_active).
+    template <class Entries>
+    bool take_each(Entries&& entries, run_report& report) {
+        for (const queue_entry& entry : entries) {
             // Stop between messages: a stop takes no new message.
-            if (core_.stop_requested() || commits_.store_paused(report)) break;
+            if (core_.stop_requested() || commits_.store_paused(report)) return false;
             if (jobs_.size() >= max_active) {
                 rescan_ = true;
-                break;
+                return false;
             }
             ++report.examined;
             take(entry.id, report);
@@ -196,6 +212,7 @@ private:
             // outcomes back would only keep their messages locked longer.
             if (commits_.full()) commit(report);
         }
+        return true;
     }
 
     // What a pass looks at: only the due messages where the store can tell
@@ -307,6 +324,15 @@ private:
         }
         commits_.publish_counts();
         report.in_flight = handoffs_.open();
+        if constexpr (shares_queue<store_type>) {
+            // What is still in hand keeps its lease (renewed when due); every
+            // other claim goes back, for any process to take when it is due.
+            // A failure here costs only time: leases not released expire.
+            std::vector<message_id> in_hand;
+            in_hand.reserve(jobs_.size());
+            for (const job& j : jobs_) in_hand.push_back(j.done.id);
+            core_.store().retain_leases(in_hand);
+        }
         if (++passes_ % forget_every == 0) handoffs_.forget_idle();
     }
 

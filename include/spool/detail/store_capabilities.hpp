@@ -7,11 +7,14 @@
 #include <spool/detail/requirements.hpp>
 #include <spool/message.hpp>
 
+#include <chrono>
 #include <concepts>
+#include <system_error>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace spool::detail {
 
@@ -49,6 +52,22 @@ concept sees_other_writers = requires(const Store& store) {
 template <class Store>
 concept lists_due = requires(const Store& store, time_point now, std::size_t limit) {
     { store.due_queue(now, limit) } -> range_of<queue_entry>;
+};
+
+/// Whether several spoolers, in several processes, share the store's queue
+/// (docs/concepts/store.md, "A shared queue"). The spooler then claims the due
+/// messages (`claim_due(now, limit)`: leased to this store object and fenced)
+/// instead of listing them; at the end of each pass it names those it still
+/// has in hand (`retain_leases(ids)`: the rest are released, these renewed
+/// when a renewal is due), and while hand-offs run it wakes at least every
+/// `lease_renewal_interval()` to do so. Clients ask `leased_elsewhere(id)`.
+template <class Store>
+concept shares_queue = requires(Store& store, const Store& cstore, time_point now, std::size_t limit,
+                                const std::vector<message_id>& in_hand, message_id id) {
+    { store.claim_due(now, limit) } -> range_of<queue_entry>;
+    { store.retain_leases(in_hand) } -> std::same_as<std::error_code>;
+    { cstore.lease_renewal_interval() } -> std::convertible_to<std::chrono::milliseconds>;
+    { cstore.leased_elsewhere(id) } -> std::same_as<bool>;
 };
 
 } // namespace spool::detail

@@ -428,6 +428,85 @@ std::vector<conformance_failure> check_due_queue(Make make) {
     return failures;
 }
 
+/// The shared queue's laws (docs/concepts/store.md, "A shared queue"), where
+/// the store has the capability. `make_pair()` returns two store objects on
+/// one fresh, empty queue, as two processes would open it, both opened with
+/// the lease `lease` (short, as the check waits for leases to expire: a
+/// few hundred milliseconds). Stores without the capability pass at once.
+template <class MakePair>
+std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chrono::milliseconds lease) {
+    using store_type = typename std::invoke_result_t<MakePair&>::first_type;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::detail::shares_queue<store_type>) {
+        using namespace std::chrono_literals;
+        detail::findings f(failures);
+        auto [a, b] = make_pair();
+        auto ids_of = [](const auto& entries) {
+            std::vector<message_id> out;
+            for (const queue_entry& e : entries) out.push_back(e.id);
+            return out;
+        };
+        auto queued = [&](int i, bool due) {
+            M m = detail::full_message<M>(i);
+            for (recipient& r : m.recipients)
+                if (!r.responsibility && !r.settled())
+                    r.status = due ? recipient_status{status::pending{}} : recipient_status{status::deferred{detail::t0 + 1h, "later", 1, {}}};
+            m.client_submit_time = detail::t0 + std::chrono::seconds(i);
+            m.sent_mail = disposition::leave_in_place{};
+            const auto id = a.create(folders::outbox, m).value();
+            (void)a.enqueue(id, m);
+            return id;
+        };
+        const message_id waiting = queued(0, false), first = queued(1, true), second = queued(2, true), third = queued(3, true);
+        const time_point now = detail::t0 + 300s;
+
+        constexpr const char* q1 = "shared queue Q1: a claim takes the due, unleased messages in queue order, at most `limit`";
+        const auto claimed_at = std::chrono::steady_clock::now();
+        f.expect(q1, ids_of(a.claim_due(now, 2)) == std::vector{first, second}, "not the first two due");
+        f.expect(q1, ids_of(b.claim_due(now, 10)) == std::vector{third}, "another claimer did not get only the one left");
+        f.expect(q1, ids_of(b.claim_due(detail::t0 + 2h, 10)) == std::vector{waiting}, "a message not due was claimed, or not once due");
+
+        constexpr const char* q5 = "shared queue Q5: others see a lease";
+        f.expect(q5, b.leased_elsewhere(first) && !a.leased_elsewhere(first), "leased_elsewhere is wrong for the holder or the other");
+        f.expect(q5, b.abort_submit(first, a.load(first).value()) == errc::unable_to_abort, "another process aborted a leased message");
+
+        constexpr const char* q6 = "shared queue Q6: the holder writes while it holds the lease";
+        M written = a.load(first).value();
+        written.recipients[3].status = status::deferred{detail::t0 + 400s, "try later", 1, {}};
+        f.expect(q6, !a.save(first, written), "the holder's save was refused");
+
+        constexpr const char* q4 = "shared queue Q4: retain_leases releases the rest, and renews what it keeps";
+        f.expect(q4, !a.retain_leases({first}), "retain_leases failed");
+        f.expect(q4, ids_of(b.claim_due(detail::t0 + 2h, 10)) == std::vector{second}, "a released message was not claimable at once");
+        // Kept and renewed, as a spooler does at the end of each pass, until
+        // past the first lease's end: nobody else can claim it.
+        while (std::chrono::steady_clock::now() < claimed_at + lease + 100ms) {
+            std::this_thread::sleep_for(lease / 10);
+            (void)a.retain_leases({first});
+        }
+        // (b's own leases have expired by now: it may claim those again, not `first`.)
+        auto has = [&](const auto& entries, message_id id) { return std::ranges::count(ids_of(entries), id) == 1; };
+        f.expect(q4, !has(b.claim_due(detail::t0 + 2h, 10), first), "a renewed lease was taken");
+
+        constexpr const char* q2 = "shared queue Q2: a lease expires by itself, and the message is claimable again";
+        std::this_thread::sleep_for(lease + 100ms);
+        f.expect(q2, has(b.claim_due(detail::t0 + 2h, 10), first), "an expired lease was not claimable");
+
+        constexpr const char* q3 = "shared queue Q3: a stale holder's writes are refused (lease_lost) and change nothing";
+        M late = written;
+        late.recipients[3].status = status::sent{detail::t0 + 500s};
+        f.expect(q3, a.save(first, late) == errc::lease_lost, "a save with a stale token was not refused with lease_lost");
+        f.expect(q3, a.finish(first, late) == errc::lease_lost, "a finish with a stale token was not refused with lease_lost");
+        f.expect(q3, a.load(first).value() == written, "a refused write changed the message");
+        f.expect(q3, detail::queued_ids(a).size() == 4, "a refused finish took the message off the queue");
+        M current = b.load(first).value();
+        f.expect(q3, !b.finish(first, current), "the new holder's finish was refused");
+        f.expect(q3, detail::queued_ids(a).size() == 3, "the new holder's finish did not take it off the queue");
+    }
+    return failures;
+}
+
 /// Every check above, on fresh stores from `make`; an empty result means the store conforms.
 template <class Make>
 std::vector<conformance_failure> check_store(Make make) {
