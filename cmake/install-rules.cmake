@@ -18,6 +18,11 @@ if(SPOOL_WITH_SMTP)
   install(EXPORT spoolSmtpTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 endif()
 
+if(SPOOL_WITH_POSTGRES)
+  install(TARGETS spool_postgres EXPORT spoolPostgresTargets FILE_SET HEADERS)
+  install(EXPORT spoolPostgresTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+endif()
+
 configure_package_config_file(cmake/spoolConfig.cmake.in "${PROJECT_BINARY_DIR}/spoolConfig.cmake"
   INSTALL_DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 # 0.x: a minor version may break the API.

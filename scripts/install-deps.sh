@@ -8,7 +8,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3 python3-flufl.bounce
-  libssl-dev openssl python3-aiosmtpd dnsmasq-base postfix)
+  libssl-dev openssl python3-aiosmtpd dnsmasq-base postfix libpq-dev postgresql-15)
 for extra in "$@"; do
   case "$extra" in
     clang) packages+=(clang-14) ;;
@@ -35,6 +35,15 @@ export DEBIAN_FRONTEND=noninteractive
 # starting its service. It would replace another mail server, so if the
 # machine has one, stop here rather than change its mail set-up.
 policy_made=""
+# A policy that keeps any service from starting while the packages install,
+# made only if the machine has none (and removed afterwards).
+no_service_starts() {
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# spool install-deps.sh: no service starts while packages install\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    policy_made=yes
+  fi
+}
 if [[ " ${missing[*]} " == *" postfix "* ]]; then
   if mta=$(dpkg-query -S /usr/sbin/sendmail 2>/dev/null | cut -d: -f1) && [[ -n "$mta" && "$mta" != postfix ]]; then
     echo "spool: this machine's mail server ($mta) would be replaced by postfix, whose smtp-sink the SMTP tests need;" >&2
@@ -42,13 +51,27 @@ if [[ " ${missing[*]} " == *" postfix "* ]]; then
     exit 1
   fi
   echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
-  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    printf '#!/bin/sh\n# spool install-deps.sh: no service starts while packages install\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
-    $sudo chmod 755 /usr/sbin/policy-rc.d
-    policy_made=yes
-  fi
+  no_service_starts
 fi
-cleanup() { if [[ -n "$policy_made" ]]; then $sudo rm -f /usr/sbin/policy-rc.d; fi; }
+# PostgreSQL's server is here for the PostgreSQL store's tests, which start a
+# throwaway cluster of their own (tests/postgres/cluster.sh). Debian's package
+# would create and start a "main" cluster on port 5432: a drop-in that
+# postgresql-common reads says not to create it, and the policy above (made
+# for postfix too) keeps any service from starting during the install. The
+# drop-in is removed afterwards, so later installs behave as Debian's do.
+dropin=""
+if [[ " ${missing[*]} " == *" postgresql-15 "* ]]; then
+  if [[ ! -e /etc/postgresql-common/createcluster.d/spool-no-main-cluster.conf ]]; then
+    $sudo mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/spool-no-main-cluster.conf >/dev/null
+    dropin=/etc/postgresql-common/createcluster.d/spool-no-main-cluster.conf
+  fi
+  no_service_starts
+fi
+cleanup() {
+  if [[ -n "$policy_made" ]]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
+  if [[ -n "$dropin" ]]; then $sudo rm -f "$dropin"; fi
+}
 trap cleanup EXIT
 
 $sudo apt-get update -qq

@@ -1,0 +1,758 @@
+#pragma once
+
+// A durable Store in a PostgreSQL database, on which several spooler
+// processes, on several hosts, share one queue. Link the spool::postgres
+// CMake target (libpq). docs/postgres-store.md says how to deploy it.
+//
+// Contract:
+// - When an operation returns success, it is committed (durable as the
+//   server's synchronous_commit says). Each operation is one statement, so one
+//   transaction; batch() makes many one transaction.
+// - The shared queue: a spooler claims due messages (claim_due, one statement
+//   with FOR UPDATE SKIP LOCKED), which leases them to this store object for
+//   `lease` by the database's clock and bumps each one's fencing token. Every
+//   write of an outcome by the holder carries the token; once another process
+//   has claimed the message (after the lease expired), the write is refused
+//   with errc::lease_lost and changes nothing. Delivery is at least once: a
+//   process that dies mid hand-off leaves its messages to whoever claims them
+//   after the lease, with the same delivery keys; a recipient recorded as sent
+//   is never handed off again.
+// - Clients in other processes get errc::no_access on opening a leased
+//   message and errc::unable_to_abort on aborting it, as clients of the
+//   spooler's own process do.
+// - Wake-ups: a submit NOTIFYs the other processes' spoolers (LISTEN on a
+//   second connection); they also look every poll_interval, which is also
+//   how they find leases that expired. listen = false polls only, for
+//   transaction-mode connection poolers.
+// - A lost connection is errc::store_unavailable; the store reconnects by
+//   itself on a later call, with a doubling pause. Nothing is lost: what was
+//   not committed was not acknowledged, and leases held expire.
+// - A schema written by a newer spool, or tables of spool's names that are
+//   not spool's, are refused (errc::schema_too_new, not_a_spool_store,
+//   invalid_schema) and left as they are. Migrations run under an advisory
+//   lock, so processes that start together migrate once.
+
+#include <spool/codec.hpp>
+#include <spool/detail/postgres_connection.hpp>
+#include <spool/error.hpp>
+#include <spool/message.hpp>
+#include <spool/result.hpp>
+#include <spool/tags.hpp>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace spool {
+
+struct postgres_options {
+    /// How long a claim holds a message for this process, by the database's
+    /// clock. The spooler renews it every third of this while hand-offs run;
+    /// a process that dies leaves its messages to others after this long.
+    std::chrono::milliseconds lease{30000};
+    /// The most messages one claim takes. Small batches spread the queue over
+    /// the processes; the spooler claims again until nothing due is left.
+    std::size_t claim_batch = 256;
+    /// LISTEN for submits of other processes. Off: poll only (needed behind a
+    /// connection pooler in transaction mode, where LISTEN does not work).
+    bool listen = true;
+    /// How often an idle spooler looks for due messages and expired leases
+    /// without a notification.
+    std::chrono::milliseconds poll_interval{1000};
+    /// The server's statement_timeout for this store's statements (0: the
+    /// server's setting). A statement cancelled by it is an error of
+    /// postgres_category() (SQLSTATE 57014).
+    std::chrono::milliseconds statement_timeout{0};
+    /// The first pause after a failed connection attempt; it doubles with each
+    /// failure in a row, up to reconnect_max.
+    std::chrono::milliseconds reconnect_min{50};
+    std::chrono::milliseconds reconnect_max{5000};
+    /// Who holds a lease, as shown in spool_queue.lease_owner (default: host, pid and a random tag).
+    std::string owner;
+};
+
+namespace detail::postgres {
+
+// The schema, one step per version; a database is brought forward step by step.
+// Bodies live apart from the queue, so that claims and lease renewals update
+// narrow rows; the queue's fillfactor leaves room on each page, so those
+// updates stay heap-only (no new index entries, less bloat).
+inline constexpr std::string_view migrations[] = {
+    // 1
+    "CREATE TABLE spool_messages (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, folder bigint NOT NULL, body bytea NOT NULL);"
+    "CREATE INDEX spool_messages_by_folder ON spool_messages (folder, id);"
+    "CREATE TABLE spool_queue (message_id bigint PRIMARY KEY REFERENCES spool_messages (id) ON DELETE CASCADE,"
+    " submit_time bigint NOT NULL, sequence bigint GENERATED ALWAYS AS IDENTITY, submit_flags bigint NOT NULL,"
+    " next_attempt bigint NOT NULL, lease_owner text, lease_until timestamptz, fence bigint NOT NULL DEFAULT 0)"
+    " WITH (fillfactor = 70);"
+    "CREATE INDEX spool_queue_order ON spool_queue (submit_time, sequence);"
+    "CREATE INDEX spool_queue_due ON spool_queue (next_attempt);",
+};
+inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
+
+inline std::int64_t nanoseconds(time_point t) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+inline time_point from_nanoseconds(std::int64_t ns) {
+    return time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{ns})};
+}
+
+// Every statement the store runs often, prepared once per connection.
+namespace sql {
+inline constexpr statement load{"spool_load", "SELECT body FROM spool_messages WHERE id = $1"};
+inline constexpr statement create{"spool_create", "INSERT INTO spool_messages (folder, body) VALUES ($1, $2) RETURNING id"};
+// Messages created queued or enqueued NOTIFY the channel $6 (delivered at commit).
+inline constexpr statement create_queued{
+    "spool_create_queued",
+    "WITH m AS (INSERT INTO spool_messages (folder, body) VALUES ($1, $2) RETURNING id),"
+    " q AS (INSERT INTO spool_queue (message_id, submit_time, submit_flags, next_attempt) SELECT id, $3, $4, $5 FROM m)"
+    " SELECT id, pg_notify($6, '') IS NULL FROM m"};
+inline constexpr statement enqueue{
+    "spool_enqueue",
+    "WITH m AS (UPDATE spool_messages SET body = $2 WHERE id = $1"
+    "           AND NOT EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1) RETURNING id),"
+    " q AS (INSERT INTO spool_queue (message_id, submit_time, submit_flags, next_attempt) SELECT id, $3, $4, $5 FROM m)"
+    " SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
+    " (SELECT count(pg_notify($6, '') IS NULL) FROM m)"};
+// Saves: the holder of a claim writes only while its token ($4) is the row's.
+inline constexpr statement save{
+    "spool_save",
+    "WITH m AS (UPDATE spool_messages SET body = $2 WHERE id = $1 RETURNING id),"
+    " q AS (UPDATE spool_queue SET next_attempt = $3 WHERE message_id IN (SELECT id FROM m))"
+    " SELECT count(*) FROM m"};
+inline constexpr statement save_fenced{
+    "spool_save_fenced",
+    "WITH q AS (UPDATE spool_queue SET next_attempt = $3 WHERE message_id = $1 AND fence = $4 RETURNING message_id),"
+    " m AS (UPDATE spool_messages SET body = $2 WHERE id IN (SELECT message_id FROM q) RETURNING id)"
+    " SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1)"};
+// Out of the queue, unless another process's lease holds it.
+inline constexpr statement abort_submit{
+    "spool_abort",
+    "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1"
+    "           AND (lease_until IS NULL OR lease_until <= clock_timestamp()) RETURNING message_id),"
+    " m AS (UPDATE spool_messages SET body = $2 WHERE id IN (SELECT message_id FROM q))"
+    " SELECT (SELECT count(*) FROM q), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
+    " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1)"};
+// Finish: out of the queue (by the holder of the token $3, where one is given),
+// then the body written and moved ($4: the folder, or null to leave it), or the message deleted.
+inline constexpr statement finish_keep{
+    "spool_finish_keep",
+    "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1 AND ($3::bigint IS NULL OR fence = $3) RETURNING message_id),"
+    " m AS (UPDATE spool_messages SET body = $2, folder = COALESCE($4, folder) WHERE id IN (SELECT message_id FROM q))"
+    " SELECT (SELECT count(*) FROM q), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
+    " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1)"};
+inline constexpr statement finish_delete{
+    "spool_finish_delete",
+    "WITH d AS (DELETE FROM spool_messages WHERE id = $1 AND EXISTS"
+    "           (SELECT 1 FROM spool_queue WHERE message_id = $1 AND ($2::bigint IS NULL OR fence = $2)) RETURNING id)"
+    " SELECT (SELECT count(*) FROM d), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
+    " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1)"};
+inline constexpr statement quarantine{
+    "spool_quarantine",
+    "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1) UPDATE spool_messages SET folder = $2 WHERE id = $1"};
+inline constexpr statement queue{"spool_queue",
+                                 "SELECT message_id, submit_time, submit_flags FROM spool_queue ORDER BY submit_time, sequence"};
+inline constexpr statement due{"spool_due",
+                               "SELECT message_id, submit_time, submit_flags FROM spool_queue WHERE next_attempt <= $1"
+                               " ORDER BY submit_time, sequence LIMIT $2"};
+inline constexpr statement contents{"spool_contents", "SELECT id FROM spool_messages WHERE folder = $1 ORDER BY id"};
+// The claim: due, not leased (or the lease expired), oldest first, rows other
+// claimers hold skipped rather than waited for. Leased by the database's clock.
+inline constexpr statement claim{
+    "spool_claim",
+    "WITH due AS (SELECT message_id FROM spool_queue WHERE next_attempt <= $1"
+    "             AND (lease_until IS NULL OR lease_until <= clock_timestamp())"
+    "             ORDER BY submit_time, sequence LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    " UPDATE spool_queue q SET lease_owner = $3, lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond',"
+    " fence = q.fence + 1 FROM due WHERE q.message_id = due.message_id"
+    " RETURNING q.message_id, q.submit_time, q.submit_flags, q.fence, q.sequence"};
+// Renewal and release of this process's claims: ids and tokens as arrays ($1, $2).
+inline constexpr statement renew{
+    "spool_renew",
+    "UPDATE spool_queue q SET lease_until = clock_timestamp() + $3::bigint * interval '1 millisecond'"
+    " FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"
+    " RETURNING q.message_id"};
+inline constexpr statement release{
+    "spool_release",
+    "UPDATE spool_queue q SET lease_until = NULL, lease_owner = NULL"
+    " FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"};
+inline constexpr statement leased{"spool_leased",
+                                  "SELECT fence FROM spool_queue WHERE message_id = $1 AND lease_until > clock_timestamp()"};
+} // namespace sql
+
+inline std::string array_of(const std::vector<std::int64_t>& values) {
+    std::string out = "{";
+    for (std::size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
+    return out + "}";
+}
+
+inline std::string default_owner() {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    std::random_device random;
+    return std::string(host) + ":" + std::to_string(::getpid()) + ":" + std::to_string(random() % 100000);
+}
+
+} // namespace detail::postgres
+
+template <encodable_payload Payload = mail_payload>
+class basic_postgres_store {
+public:
+    using spool_concept = store_tag;
+    using message_type = basic_message<Payload>;
+
+    /// Connects with a libpq connection string (TLS and authentication are
+    /// libpq's) and brings the schema up to date. Errors: errc::store_unavailable
+    /// (the server cannot be reached: the text is in the exception of the
+    /// throwing constructor), not_a_spool_store, schema_too_new,
+    /// invalid_schema, or the server's (postgres_category()).
+    static result<basic_postgres_store> open(const std::string& conninfo, postgres_options options = {}) {
+        auto s = std::make_shared<state>();
+        if (auto ec = s->open(conninfo, std::move(options))) return ec;
+        return basic_postgres_store{std::move(s)};
+    }
+
+    /// As open(), throwing std::system_error whose text has libpq's words.
+    explicit basic_postgres_store(const std::string& conninfo, postgres_options options = {}) : state_(std::make_shared<state>()) {
+        if (auto ec = state_->open(conninfo, std::move(options)))
+            throw std::system_error(ec, "spool: cannot open the PostgreSQL store: " + state_->db.last_error());
+    }
+
+    result<message_id> create(folder_id folder, const message_type& m) {
+        const auto body = encode(m);
+        std::int64_t id = 0;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(static_cast<std::int64_t>(folder)).bytes(body);
+            auto r = db.run(detail::postgres::sql::create, p);
+            if (!r.ok()) return db.error_of(r);
+            id = r.integer(0, 0);
+            return {};
+        });
+        if (ec) return ec;
+        return message_id{static_cast<std::uint64_t>(id)};
+    }
+
+    result<message_id> create_queued(folder_id folder, const message_type& m) {
+        const auto body = encode(m);
+        std::int64_t id = 0;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(static_cast<std::int64_t>(folder)).bytes(body);
+            queue_columns(p, m).text(state_->channel);
+            auto r = db.run(detail::postgres::sql::create_queued, p);
+            if (!r.ok()) return db.error_of(r);
+            id = r.integer(0, 0);
+            return {};
+        });
+        if (ec) return ec;
+        return message_id{static_cast<std::uint64_t>(id)};
+    }
+
+    result<message_type> load(message_id id) const {
+        std::string body;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(id));
+            auto r = db.run(detail::postgres::sql::load, p);
+            if (!r.ok()) return db.error_of(r);
+            if (r.rows() == 0) return errc::not_found;
+            body = r.bytes(0, 0);
+            return {};
+        });
+        if (ec) return ec;
+        auto m = decode<Payload>(body);
+        if (!m && m.error() == errc::format_too_new) return m.error(); // a newer spool's: left for it, untouched
+        if (!m) {
+            // Out of the queue's way, kept for a person to look at.
+            with_connection([&](detail::postgres::connection& db) -> std::error_code {
+                detail::postgres::params p;
+                p.integer(key(id)).integer(static_cast<std::int64_t>(folders::quarantine));
+                db.run(detail::postgres::sql::quarantine, p);
+                return {};
+            });
+            return errc::corrupt_message;
+        }
+        m->id = id;
+        return std::move(*m);
+    }
+
+    std::error_code save(message_id id, const message_type& m) {
+        const auto body = encode(m);
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(id)).bytes(body).integer(detail::postgres::nanoseconds(next_attempt(m)));
+            const auto token = claim_of(id);
+            if (token) p.integer(*token);
+            auto r = db.run(token ? detail::postgres::sql::save_fenced : detail::postgres::sql::save, p);
+            if (!r.ok()) return db.error_of(r);
+            if (r.integer(0, 0) == 1) return {};
+            if (!token || !r.integer(0, 1)) return errc::not_found;
+            return lost(id);
+        });
+    }
+
+    std::error_code enqueue(message_id id, const message_type& m) {
+        const auto body = encode(m);
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(id)).bytes(body);
+            queue_columns(p, m).text(state_->channel);
+            auto r = db.run(detail::postgres::sql::enqueue, p);
+            if (!r.ok()) {
+                // Two enqueues of one message at once: the second finds the first's row.
+                if (const char* s = r.sqlstate(); s && std::string_view(s) == "23505") return errc::already_submitted;
+                return db.error_of(r);
+            }
+            if (r.integer(0, 0) == 1) return {};
+            return r.integer(0, 1) ? errc::already_submitted : errc::not_found;
+        });
+    }
+
+    /// Takes the message out of the queue as a draft. errc::unable_to_abort
+    /// while another process's spooler holds it leased.
+    std::error_code abort_submit(message_id id, const message_type& m) {
+        const auto body = encode(m);
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(id)).bytes(body);
+            auto r = db.run(detail::postgres::sql::abort_submit, p);
+            if (!r.ok()) return db.error_of(r);
+            if (r.integer(0, 0) == 1) return {};
+            if (!r.integer(0, 1)) return errc::not_found;
+            return r.integer(0, 2) ? errc::unable_to_abort : errc::not_in_queue;
+        });
+    }
+
+    std::error_code finish(message_id id, const message_type& m) {
+        const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
+        const auto body = deleted ? std::string{} : encode(m); // a deleted message is not written first
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(id));
+            const auto token = claim_of(id);
+            if (!deleted) p.bytes(body);
+            p.optional_integer(token ? &*token : nullptr);
+            if (!deleted) {
+                const auto* move = std::get_if<disposition::move_to>(&m.sent_mail);
+                const std::int64_t folder = move ? static_cast<std::int64_t>(move->folder) : 0;
+                p.optional_integer(move ? &folder : nullptr);
+            }
+            auto r = db.run(deleted ? detail::postgres::sql::finish_delete : detail::postgres::sql::finish_keep, p);
+            if (!r.ok()) return db.error_of(r);
+            if (r.integer(0, 0) == 1) return forget_claim(id), std::error_code{};
+            if (!r.integer(0, 1)) return token ? lost(id) : std::error_code{errc::not_found};
+            return token ? lost(id) : std::error_code{errc::not_in_queue};
+        });
+    }
+
+    std::vector<queue_entry> outgoing_queue() const {
+        std::vector<queue_entry> out;
+        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            auto r = db.run(detail::postgres::sql::queue);
+            if (!r.ok()) return db.error_of(r);
+            out = entries(r);
+            return {};
+        });
+        return out;
+    }
+
+    /// The queued messages due at `now`, in submit-time order, at most
+    /// `limit`, without claiming them (what an administrator sees).
+    std::vector<queue_entry> due_queue(time_point now, std::size_t limit) const {
+        std::vector<queue_entry> out;
+        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(detail::postgres::nanoseconds(now)).integer(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            auto r = db.run(detail::postgres::sql::due, p);
+            if (!r.ok()) return db.error_of(r);
+            out = entries(r);
+            return {};
+        });
+        return out;
+    }
+
+    std::vector<message_id> contents(folder_id folder) const {
+        std::vector<message_id> out;
+        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(static_cast<std::int64_t>(folder));
+            auto r = db.run(detail::postgres::sql::contents, p);
+            if (!r.ok()) return db.error_of(r);
+            for (int i = 0; i < r.rows(); ++i) out.push_back(message_id{static_cast<std::uint64_t>(r.integer(i, 0))});
+            return {};
+        });
+        return out;
+    }
+
+    // --- The shared queue (docs/concepts/store.md, "A shared queue") -------
+
+    /// Claims due messages (next attempt at or before `now`, not leased, or
+    /// leased and expired), oldest first, at most min(limit, claim_batch):
+    /// each is leased to this store object for options.lease and gets a new
+    /// fencing token. What another claimer holds is skipped, not waited for.
+    /// A failure claims nothing (an empty list).
+    std::vector<queue_entry> claim_due(time_point now, std::size_t limit) {
+        std::vector<queue_entry> out;
+        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(detail::postgres::nanoseconds(now))
+                .integer(static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)))
+                .text(state_->options.owner)
+                .integer(state_->options.lease.count());
+            auto r = db.run(detail::postgres::sql::claim, p);
+            if (!r.ok()) return db.error_of(r);
+            std::vector<std::pair<std::int64_t, queue_entry>> claimed; // by (submit time, sequence)
+            std::lock_guard g{state_->claims_mutex};
+            for (int i = 0; i < r.rows(); ++i) {
+                const message_id id{static_cast<std::uint64_t>(r.integer(i, 0))};
+                state_->claims[id] = r.integer(i, 3);
+                claimed.push_back({r.integer(i, 4),
+                                   {id, detail::postgres::from_nanoseconds(r.integer(i, 1)), static_cast<submit_flags>(r.integer(i, 2))}});
+            }
+            std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
+                return std::pair(a.second.client_submit_time, a.first) < std::pair(b.second.client_submit_time, b.first);
+            });
+            for (auto& [sequence, entry] : claimed) out.push_back(entry);
+            if (!claimed.empty()) state_->renewed = std::chrono::steady_clock::now();
+            return {};
+        });
+        return out;
+    }
+
+    /// The spooler's account at the end of a pass: it still has `in_hand` (its
+    /// hand-offs run); every other claim of this store object is released, so
+    /// that any process may claim the message when it is due. The leases kept
+    /// are renewed once a third of the lease has passed since the last renewal;
+    /// a lease found taken by another process is forgotten (its writes would
+    /// get errc::lease_lost).
+    std::error_code retain_leases(const std::vector<message_id>& in_hand) {
+        std::vector<std::int64_t> keep_ids, keep_fences, drop_ids, drop_fences;
+        {
+            std::lock_guard g{state_->claims_mutex};
+            for (const auto& [id, fence] : state_->claims) {
+                const bool kept = std::find(in_hand.begin(), in_hand.end(), id) != in_hand.end();
+                (kept ? keep_ids : drop_ids).push_back(key(id));
+                (kept ? keep_fences : drop_fences).push_back(fence);
+            }
+        }
+        const bool renew = !keep_ids.empty() && std::chrono::steady_clock::now() - state_->renewed >= lease_renewal_interval();
+        if (drop_ids.empty() && !renew) return {};
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            if (!drop_ids.empty()) {
+                detail::postgres::params p;
+                p.text(detail::postgres::array_of(drop_ids)).text(detail::postgres::array_of(drop_fences));
+                auto r = db.run(detail::postgres::sql::release, p);
+                if (!r.ok()) return db.error_of(r);
+                std::lock_guard g{state_->claims_mutex};
+                for (std::int64_t id : drop_ids) state_->claims.erase(message_id{static_cast<std::uint64_t>(id)});
+            }
+            if (renew) {
+                detail::postgres::params p;
+                p.text(detail::postgres::array_of(keep_ids))
+                    .text(detail::postgres::array_of(keep_fences))
+                    .integer(state_->options.lease.count());
+                auto r = db.run(detail::postgres::sql::renew, p);
+                if (!r.ok()) return db.error_of(r);
+                std::vector<std::int64_t> renewed;
+                for (int i = 0; i < r.rows(); ++i) renewed.push_back(r.integer(i, 0));
+                std::lock_guard g{state_->claims_mutex};
+                for (std::int64_t id : keep_ids)
+                    if (std::find(renewed.begin(), renewed.end(), id) == renewed.end())
+                        state_->claims.erase(message_id{static_cast<std::uint64_t>(id)});
+                state_->renewed = std::chrono::steady_clock::now();
+            }
+            return {};
+        });
+    }
+
+    /// How often the spooler renews the leases of hand-offs in flight: a third of the lease.
+    std::chrono::milliseconds lease_renewal_interval() const { return state_->options.lease / 3; }
+
+    /// Whether another store object (another process's spooler) holds the
+    /// message leased now. A client opening it gets errc::no_access.
+    bool leased_elsewhere(message_id id) const {
+        if (claim_of(id)) return false;
+        bool leased = false;
+        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(id));
+            auto r = db.run(detail::postgres::sql::leased, p);
+            if (!r.ok()) return db.error_of(r);
+            leased = r.rows() > 0;
+            return {};
+        });
+        return leased;
+    }
+
+    /// Whether another process submitted (a notification came), or the poll
+    /// interval passed: the idle spooler then claims what is due, which also
+    /// finds the leases of processes that died.
+    bool written_elsewhere() const { return state_->written_elsewhere(); }
+
+    /// Runs f with every store operation it makes, from this thread, in one
+    /// transaction. If the commit fails, or an operation fails with an error
+    /// of the server, none of them happened, and that error is returned; if f
+    /// throws, none of them happened either, and the exception passes on.
+    template <class F>
+    std::error_code batch(F&& f) {
+        std::unique_lock g{state_->mutex};
+        if (state_->in_batch) return (std::forward<F>(f)(), std::error_code{}); // nested: part of the outer one
+        if (auto ec = state_->connect()) return ec;
+        auto& db = state_->db;
+        if (auto r = db.exec("BEGIN"); !r.ok()) return state_->failed(r);
+        state_->in_batch = true;
+        state_->batch_error = {};
+        struct leave {
+            state& s;
+            ~leave() { s.in_batch = false; }
+        } guard{*state_};
+        try {
+            std::forward<F>(f)();
+        } catch (...) {
+            db.exec("ROLLBACK");
+            throw;
+        }
+        if (state_->batch_error) {
+            db.exec("ROLLBACK");
+            return state_->batch_error;
+        }
+        auto r = db.exec("COMMIT");
+        if (!r.ok()) return state_->failed(r);
+        return {};
+    }
+
+    /// The store's own connection's last error text, from libpq or the server.
+    std::string last_error() const {
+        std::lock_guard g{state_->mutex};
+        return state_->db.last_error();
+    }
+
+    /// How many times the store connected to the server (1 after open; more after reconnects).
+    std::size_t connections_made() const {
+        std::lock_guard g{state_->mutex};
+        return state_->connections;
+    }
+
+    static constexpr int schema_version = detail::postgres::latest_schema;
+
+private:
+    struct state {
+        std::string conninfo;
+        postgres_options options;
+        std::string channel; // NOTIFY's channel: one per schema, so that spools in other schemas are not woken
+        mutable std::recursive_mutex mutex;
+        detail::postgres::connection db;
+        std::size_t connections = 0;
+        bool in_batch = false;
+        std::error_code batch_error;
+        std::chrono::steady_clock::time_point retry_at{};
+        std::chrono::milliseconds backoff{0};
+
+        std::mutex claims_mutex;
+        std::map<message_id, std::int64_t> claims; // this object's leases and their tokens
+        std::chrono::steady_clock::time_point renewed{};
+
+        std::mutex listen_mutex;
+        detail::postgres::connection listener;
+        std::chrono::steady_clock::time_point polled = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::time_point listen_retry_at{};
+
+        std::error_code open(const std::string& info, postgres_options opts) {
+            conninfo = info;
+            options = std::move(opts);
+            if (options.owner.empty()) options.owner = detail::postgres::default_owner();
+            if (options.lease.count() < 3) options.lease = std::chrono::milliseconds{3};
+            std::lock_guard g{mutex};
+            if (auto ec = connect()) return ec;
+            if (auto ec = migrate()) return ec;
+            auto r = db.exec("SELECT current_schema()");
+            if (!r.ok() || r.rows() == 0) return failed(r);
+            channel = "spool_" + r.bytes(0, 0);
+            if (options.listen) {
+                std::lock_guard l{listen_mutex};
+                listen();
+            }
+            return {};
+        }
+
+        // Connects if not connected, unless the last attempt failed less than
+        // the backoff ago (errc::store_unavailable then, without trying).
+        std::error_code connect() {
+            if (db.connected()) return {};
+            const auto now = std::chrono::steady_clock::now();
+            if (now < retry_at) return errc::store_unavailable;
+            if (!db.open(conninfo) || !configure()) {
+                backoff = std::clamp(backoff * 2, options.reconnect_min, options.reconnect_max);
+                retry_at = now + backoff;
+                db.close();
+                return errc::store_unavailable;
+            }
+            backoff = std::chrono::milliseconds{0};
+            ++connections;
+            return {};
+        }
+
+        bool configure() {
+            std::string settings = "SET application_name = 'spool'";
+            if (options.statement_timeout.count() > 0)
+                settings += "; SET statement_timeout = " + std::to_string(options.statement_timeout.count());
+            return db.exec(settings).ok();
+        }
+
+        std::error_code failed(const detail::postgres::result& r) {
+            auto ec = db.error_of(r);
+            if (!db.connected()) db.close(); // reconnect on the next call
+            return ec;
+        }
+
+        // Judged under an advisory lock, inside the transaction that migrates:
+        // processes that start together migrate once, and a foreign or newer
+        // schema is left as it was.
+        std::error_code migrate() {
+            if (auto r = db.exec("BEGIN; SELECT pg_advisory_xact_lock(7368032)"); !r.ok()) return failed(r);
+            auto ec = migrate_locked();
+            if (ec) {
+                db.exec("ROLLBACK");
+                return ec;
+            }
+            if (auto r = db.exec("COMMIT"); !r.ok()) return failed(r);
+            return {};
+        }
+        std::error_code migrate_locked() {
+            auto tables = db.exec("SELECT to_regclass('spool_schema') IS NOT NULL, to_regclass('spool_messages') IS NOT NULL,"
+                                  " to_regclass('spool_queue') IS NOT NULL");
+            if (!tables.ok()) return failed(tables);
+            const bool has_schema = tables.bytes(0, 0) == "t";
+            int version = 0;
+            if (!has_schema) {
+                if (tables.bytes(0, 1) == "t" || tables.bytes(0, 2) == "t") return errc::not_a_spool_store;
+                auto r = db.exec("CREATE TABLE spool_schema (application text NOT NULL, version integer NOT NULL);"
+                                 "INSERT INTO spool_schema VALUES ('spool', 0)");
+                if (!r.ok()) return failed(r);
+            } else {
+                auto r = db.exec("SELECT application, version FROM spool_schema");
+                if (!r.ok()) return errc::not_a_spool_store; // a table of that name with other columns
+                if (r.rows() != 1) return errc::invalid_schema;
+                if (r.bytes(0, 0) != "spool") return errc::not_a_spool_store;
+                version = std::stoi(r.bytes(0, 1));
+                if (version < 0 || (version == 0 && (tables.bytes(0, 1) == "t" || tables.bytes(0, 2) == "t")))
+                    return errc::invalid_schema;
+                if (version > detail::postgres::latest_schema) return errc::schema_too_new;
+            }
+            for (int v = version; v < detail::postgres::latest_schema; ++v)
+                if (auto r = db.exec(std::string(detail::postgres::migrations[v])); !r.ok()) return failed(r);
+            if (version != detail::postgres::latest_schema)
+                if (auto r = db.exec("UPDATE spool_schema SET version = " + std::to_string(detail::postgres::latest_schema)); !r.ok())
+                    return failed(r);
+            return {};
+        }
+
+        // Under listen_mutex.
+        void listen() {
+            if (!listener.open(conninfo)) return;
+            char* quoted = PQescapeIdentifier(listener.native(), channel.c_str(), channel.size());
+            if (!quoted || !listener.exec(std::string("LISTEN ") + quoted).ok()) listener.close();
+            PQfreemem(quoted);
+        }
+
+        bool written_elsewhere() {
+            const auto now = std::chrono::steady_clock::now();
+            bool woken = false;
+            if (options.listen) {
+                std::lock_guard l{listen_mutex};
+                if (!listener.connected() && now >= listen_retry_at) {
+                    listen();
+                    listen_retry_at = now + options.reconnect_max;
+                    woken = true; // submits while it was down went unheard: look once
+                }
+                if (listener.connected()) {
+                    PQconsumeInput(listener.native());
+                    // This process's own submits wake its spooler directly.
+                    while (PGnotify* n = PQnotifies(listener.native())) {
+                        if (n->be_pid != own_backend.load()) woken = true;
+                        PQfreemem(n);
+                    }
+                }
+            }
+            if (now - polled >= options.poll_interval) woken = true;
+            if (woken) polled = now;
+            return woken;
+        }
+        std::atomic<int> own_backend{0}; // the server process of `db`, whose notifications are our own
+    };
+
+    explicit basic_postgres_store(std::shared_ptr<state> s) : state_(std::move(s)) {}
+
+    static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
+
+    static detail::postgres::params& queue_columns(detail::postgres::params& p, const message_type& m) {
+        return p.integer(detail::postgres::nanoseconds(m.client_submit_time.value_or(time_point{})))
+            .integer(static_cast<std::int64_t>(m.submission & ~submit_flags::locked))
+            .integer(detail::postgres::nanoseconds(next_attempt(m)));
+    }
+
+    static std::vector<queue_entry> entries(const detail::postgres::result& r) {
+        std::vector<queue_entry> out;
+        out.reserve(static_cast<std::size_t>(r.rows()));
+        for (int i = 0; i < r.rows(); ++i)
+            out.push_back({message_id{static_cast<std::uint64_t>(r.integer(i, 0))}, detail::postgres::from_nanoseconds(r.integer(i, 1)),
+                           static_cast<submit_flags>(r.integer(i, 2))});
+        return out;
+    }
+
+    std::optional<std::int64_t> claim_of(message_id id) const {
+        std::lock_guard g{state_->claims_mutex};
+        if (auto it = state_->claims.find(id); it != state_->claims.end()) return it->second;
+        return std::nullopt;
+    }
+    void forget_claim(message_id id) const {
+        std::lock_guard g{state_->claims_mutex};
+        state_->claims.erase(id);
+    }
+    // The claim stays known (with its stale token) until the spooler's next
+    // retain_leases(): a later write by this object must be refused too, not
+    // made as if it had never claimed the message.
+    static std::error_code lost(message_id) { return errc::lease_lost; }
+
+    // One operation on the connection, connected first. Inside batch() it is
+    // part of that transaction (the first error of the server ends it);
+    // otherwise its one statement is its own transaction.
+    template <class F>
+    std::error_code with_connection(F&& f) const {
+        std::lock_guard g{state_->mutex};
+        if (state_->in_batch && state_->batch_error) return state_->batch_error;
+        if (auto ec = state_->connect()) return ec;
+        state_->own_backend.store(PQbackendPID(state_->db.native()));
+        std::error_code ec = f(state_->db);
+        if (ec && (ec.category() != spool_category() || ec == errc::store_unavailable)) {
+            if (!state_->db.connected()) {
+                state_->db.close(); // reconnect on the next call
+                ec = errc::store_unavailable;
+            }
+            if (state_->in_batch) state_->batch_error = ec;
+        }
+        return ec;
+    }
+
+    std::shared_ptr<state> state_;
+};
+
+using postgres_store = basic_postgres_store<>;
+
+} // namespace spool

@@ -1,0 +1,188 @@
+// The PostgreSQL store, against a real PostgreSQL 15 server (the CTest fixture
+// "postgres_cluster"): the Store laws and the shared queue's, schema versions,
+// the spooler on it, clients and spoolers of other "processes" (other store
+// objects, each with its own connections and leases), wake-ups, and faults.
+
+#include "catch.hpp"
+#include "support/async_transport.hpp"
+#include "support/fixtures.hpp"
+#include "support/postgres_schema.hpp"
+
+#include <spool/spool.hpp>
+#include <spool/stores/postgres.hpp>
+#include <spool/testing/store_conformance.hpp>
+
+#include <chrono>
+#include <deque>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace std::chrono_literals;
+using spool_test::is;
+using spool_test::mail;
+using spool_test::smtp;
+
+namespace {
+
+void report(const std::vector<spool::testing::conformance_failure>& failures) {
+    for (const auto& f : failures) FAIL_CHECK(f.check << ": " << f.problem);
+    CHECK(failures.empty());
+}
+
+spool::postgres_options short_lease(std::chrono::milliseconds lease = 400ms) {
+    spool::postgres_options o;
+    o.lease = lease;
+    o.poll_interval = 100ms;
+    return o;
+}
+
+// Waits, without a timing assertion, until `done` holds or a generous limit passes.
+template <class F>
+bool eventually(F done, std::chrono::seconds limit = 30s) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > until) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+} // namespace
+
+TEST_CASE("the PostgreSQL store keeps the Store laws") {
+    std::deque<spool_test::postgres_schema> schemas;
+    report(spool::testing::check_store([&] { return spool::postgres_store(schemas.emplace_back().conninfo()); }));
+}
+
+TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by the database's clock, fencing") {
+    std::deque<spool_test::postgres_schema> schemas;
+    const auto lease = 400ms;
+    report(spool::testing::check_shared_queue(
+        [&] {
+            const auto& schema = schemas.emplace_back();
+            return std::pair{spool::postgres_store(schema.conninfo(), short_lease(lease)),
+                             spool::postgres_store(schema.conninfo(), short_lease(lease))};
+        },
+        lease));
+}
+
+TEST_CASE("a schema written by a newer spool, or tables of spool's names that are not spool's, are refused and left as they were") {
+    spool_test::postgres_schema schema;
+    {
+        spool::postgres_store store(schema.conninfo());
+        REQUIRE(store.create(spool::folders::outbox, mail({smtp("a@x")})));
+    }
+    SECTION("newer") {
+        schema.sql("UPDATE spool_schema SET version = 99");
+        auto s = spool::postgres_store::open(schema.conninfo());
+        REQUIRE_FALSE(s);
+        CHECK(s.error() == spool::errc::schema_too_new);
+        CHECK(schema.value("SELECT version FROM spool_schema") == "99");
+        CHECK(schema.value("SELECT count(*) FROM spool_messages") == "1");
+    }
+    SECTION("another application's") {
+        schema.sql("UPDATE spool_schema SET application = 'billing'");
+        CHECK(spool::postgres_store::open(schema.conninfo()).error() == spool::errc::not_a_spool_store);
+        CHECK(schema.value("SELECT application FROM spool_schema") == "billing");
+    }
+    SECTION("a version no spool wrote") {
+        schema.sql("UPDATE spool_schema SET version = -1");
+        CHECK(spool::postgres_store::open(schema.conninfo()).error() == spool::errc::invalid_schema);
+    }
+    SECTION("tables of spool's names without spool's version table") {
+        schema.sql("DROP TABLE spool_schema");
+        CHECK(spool::postgres_store::open(schema.conninfo()).error() == spool::errc::not_a_spool_store);
+        CHECK(schema.value("SELECT count(*) FROM spool_messages") == "1");
+        CHECK(schema.value("SELECT to_regclass('spool_schema') IS NULL") == "t");
+    }
+}
+
+TEST_CASE("processes that open a new database at once create the schema once") {
+    spool_test::postgres_schema schema;
+    std::vector<std::thread> openers;
+    std::atomic<int> opened{0};
+    for (int i = 0; i < 4; ++i)
+        openers.emplace_back([&] {
+            if (spool::postgres_store::open(schema.conninfo())) ++opened;
+        });
+    for (auto& t : openers) t.join();
+    CHECK(opened == 4);
+    CHECK(schema.value("SELECT count(*) FROM spool_schema") == "1");
+    CHECK(schema.value("SELECT version FROM spool_schema") == std::to_string(spool::postgres_store::schema_version));
+}
+
+TEST_CASE("a server that cannot be reached gives store_unavailable, with libpq's words") {
+    auto s = spool::postgres_store::open("host=127.0.0.1 port=1 connect_timeout=2");
+    REQUIRE_FALSE(s);
+    CHECK(s.error() == spool::errc::store_unavailable);
+    try {
+        spool::postgres_store store("host=127.0.0.1 port=1 connect_timeout=2");
+        FAIL("no exception");
+    } catch (const std::system_error& e) {
+        CHECK(e.code() == spool::errc::store_unavailable);
+        CHECK_THAT(e.what(), ContainsSubstring("127.0.0.1"));
+    }
+}
+
+TEST_CASE("the spooler sends through the PostgreSQL store, claims what it sends, and leaves nothing leased") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store store(schema.conninfo());
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    std::vector<spool::message_id> ids;
+    for (int i = 0; i < 50; ++i) ids.push_back(sp.client().send(mail({smtp("a" + std::to_string(i) + "@x")})).value());
+    sp.drain();
+    CHECK(transport.deliveries().size() == 50);
+    CHECK(store.outgoing_queue().empty());
+    CHECK(schema.value("SELECT count(*) FROM spool_queue") == "0");
+    // Sent mail moves to the sent-items folder by default.
+    CHECK(schema.value("SELECT count(*) FROM spool_messages WHERE folder = " +
+                       std::to_string(static_cast<std::int64_t>(spool::folders::sent_items))) == "50");
+}
+
+TEST_CASE("a deferred message is released for any process, and another process's spooler sends it when it is due") {
+    spool_test::postgres_schema schema;
+    spool::manual_clock clock;
+    spool::postgres_store first_store(schema.conninfo(), short_lease());
+    spool_test::scripted_transport busy{spool::address_types{"SMTP"}, [](spool::transmission<spool::message>& tx) {
+                                            for (const auto& r : tx.recipients()) tx.deferred(r, "450 try later", "4.2.0", 60s);
+                                            return spool::transmit_result::done();
+                                        }};
+    spool::spooler first{first_store, busy, clock};
+    const auto id = first.client().send(mail({smtp("a@x")})).value();
+    first.drain();
+    REQUIRE(busy.calls() == 1);
+    CHECK(schema.value("SELECT lease_until IS NULL FROM spool_queue") == "t"); // released at the end of the pass
+
+    spool::postgres_store second_store(schema.conninfo(), short_lease());
+    spool::memory_transport up;
+    spool::spooler second{second_store, up, clock};
+    second.drain();
+    CHECK(up.deliveries().empty()); // not due yet
+    clock.advance(61s);
+    second.drain();
+    REQUIRE(up.deliveries().size() == 1);
+    CHECK(up.deliveries()[0].message == id);
+    CHECK(second_store.outgoing_queue().empty());
+}
+
+TEST_CASE("a client in another process cannot open or abort a message whose hand-off runs there") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store spooler_store(schema.conninfo(), short_lease(2s));
+    spool_test::async_transport transport; // its hand-offs complete only when the gate opens
+    transport.close_gate();
+    spool::spooler sp{spooler_store, transport};
+    spool::postgres_store client_store(schema.conninfo(), short_lease(2s));
+    spool::memory_transport unused;
+    spool::spooler other{client_store, unused}; // never runs: only its client is used
+    const auto id = other.client().send(mail({smtp("a@x")})).value();
+    std::thread worker([&] { sp.drain(); });
+    REQUIRE(eventually([&] { return transport.in_flight() == 1; }));
+    CHECK(other.client().open(id).error() == spool::errc::no_access);
+    CHECK(other.client().abort_submit(id) == spool::errc::unable_to_abort);
+    transport.open_gate();
+    worker.join();
+    CHECK(transport.deliveries().size() == 1);
+    CHECK(other.client().open(id)); // sent, and no longer leased
+}
