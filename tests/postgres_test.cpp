@@ -13,6 +13,9 @@
 #include <spool/testing/store_conformance.hpp>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <deque>
 #include <string>
 #include <thread>
@@ -185,4 +188,100 @@ TEST_CASE("a client in another process cannot open or abort a message whose hand
     worker.join();
     CHECK(transport.deliveries().size() == 1);
     CHECK(other.client().open(id)); // sent, and no longer leased
+}
+
+TEST_CASE("a submit in another process wakes an idle spooler at once (LISTEN/NOTIFY), and poll-only mode finds it by polling") {
+    spool_test::postgres_schema schema;
+    spool::postgres_options options;
+    const bool listen = GENERATE(true, false);
+    options.listen = listen;
+    // Listening, the spooler would not poll within the test's time: only the notification can wake it.
+    options.poll_interval = listen ? std::chrono::milliseconds{std::chrono::hours{1}} : std::chrono::milliseconds{200};
+    spool::postgres_store spooler_store(schema.conninfo(), options);
+    spool::memory_transport transport;
+    spool::spooler sp{spooler_store, transport};
+    sp.start();
+    std::this_thread::sleep_for(100ms); // its first pass found nothing; it is idle now
+
+    spool::postgres_store client_store(schema.conninfo());
+    spool::memory_transport unused;
+    spool::spooler other{client_store, unused}; // never runs: only its client is used
+    const auto id = other.client().send(mail({smtp("a@x")})).value();
+    CHECK(eventually([&] { return transport.deliveries().size() == 1; }));
+    sp.stop();
+    REQUIRE(transport.deliveries().size() == 1);
+    CHECK(transport.deliveries()[0].message == id);
+}
+
+TEST_CASE("a connection the server ends gives store_unavailable once; the store reconnects by itself, and nothing is lost") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store store(schema.conninfo());
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    const auto first = sp.client().send(mail({smtp("a@x")})).value();
+    // Another session ends this store's connections, as an administrator or a failover would.
+    schema.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spool' AND pid <> pg_backend_pid()");
+    const auto lost = sp.client().send(mail({smtp("b@x")}));
+    REQUIRE_FALSE(lost);
+    CHECK(lost.error() == spool::errc::store_unavailable);
+    std::this_thread::sleep_for(200ms); // past the first reconnect pause
+    const auto second = sp.client().send(mail({smtp("c@x")})).value();
+    CHECK(store.connections_made() == 2);
+    sp.drain();
+    REQUIRE(transport.deliveries().size() == 2);
+    CHECK(transport.deliveries()[0].message == first);
+    CHECK(transport.deliveries()[1].message == second);
+    CHECK(store.outgoing_queue().empty());
+}
+
+TEST_CASE("a statement that runs past statement_timeout is cancelled with a clear error and writes nothing") {
+    spool_test::postgres_schema schema;
+    spool::postgres_options options;
+    options.statement_timeout = 200ms;
+    spool::postgres_store store(schema.conninfo(), options);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    // Another session holds the queue table locked, so the insert waits until the timeout.
+    PGconn* locker = PQconnectdb(schema.conninfo().c_str());
+    REQUIRE(PQstatus(locker) == CONNECTION_OK);
+    PQclear(PQexec(locker, "BEGIN; LOCK TABLE spool_queue IN ACCESS EXCLUSIVE MODE"));
+    const auto refused = sp.client().send(mail({smtp("a@x")}));
+    PQclear(PQexec(locker, "ROLLBACK"));
+    PQfinish(locker);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().category() == spool::postgres_category());
+    CHECK_THAT(refused.error().message(), ContainsSubstring("statement_timeout"));
+    CHECK_THAT(refused.error().message(), ContainsSubstring("57014"));
+    CHECK(schema.value("SELECT count(*) FROM spool_messages") == "0");
+    CHECK(sp.client().send(mail({smtp("a@x")})));
+    sp.drain();
+    CHECK(transport.deliveries().size() == 1);
+}
+
+TEST_CASE("the server stopped and started again: calls fail with store_unavailable meanwhile, then work, and the queue is whole") {
+    // A cluster of this test's own, so that stopping it disturbs no other test.
+    const std::string dir = std::filesystem::temp_directory_path() / ("spool-pg-restart-" + std::to_string(::getpid()));
+    const std::string script = SPOOL_POSTGRES_CLUSTER_SCRIPT;
+    REQUIRE(std::system((script + " start " + dir).c_str()) == 0);
+    struct stop_cluster {
+        std::string command;
+        ~stop_cluster() { (void)std::system(command.c_str()); }
+    } cleanup{script + " stop " + dir};
+    std::ifstream in(dir + "/conninfo");
+    std::string conninfo;
+    std::getline(in, conninfo);
+
+    spool::postgres_store store(conninfo);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    const auto queued = sp.client().send(mail({smtp("a@x")})).value();
+    REQUIRE(std::system((script + " down " + dir).c_str()) == 0);
+    CHECK(sp.client().send(mail({smtp("b@x")})).error() == spool::errc::store_unavailable);
+    CHECK_THROWS_AS(sp.drain(), std::system_error); // the pass cannot read the queue: an error, not an empty queue
+    CHECK(transport.deliveries().empty());
+    REQUIRE(std::system((script + " up " + dir).c_str()) == 0);
+    REQUIRE(eventually([&] { return static_cast<bool>(sp.client().send(mail({smtp("c@x")}))); }));
+    sp.drain();
+    REQUIRE(transport.deliveries().size() == 2);
+    CHECK(transport.deliveries()[0].message == queued);
 }

@@ -2,6 +2,8 @@
 # Starts or stops the throwaway PostgreSQL 15 cluster of the PostgreSQL store's
 # tests and benchmark (CTest fixture "postgres_cluster"):
 #   tests/postgres/cluster.sh start|stop <dir> [durable]
+#   tests/postgres/cluster.sh down|up <dir>   (the server stopped and started
+#   again on the same data and port, for the tests of a server restart)
 # The cluster gets a data directory and a unix-socket directory of its own
 # under a fresh temporary folder, and a free port, and listens on 127.0.0.1
 # and that socket only. <dir>/conninfo then holds the libpq connection string.
@@ -76,5 +78,7 @@ case "$action" in
     echo "host=$root/socket port=$port user=spool dbname=postgres" >"$dir/conninfo"
     ;;
   stop) stop ;;
+  down) as_owner "$bin/pg_ctl" -D "$(cat "$dir/datadir")" -m fast -w -t 60 stop >/dev/null ;;
+  up) data=$(cat "$dir/datadir"); as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null ;;
   *) echo "cluster.sh: unknown action $action" >&2; exit 2 ;;
 esac

@@ -361,9 +361,11 @@ public:
         });
     }
 
+    /// Throws std::system_error when the server cannot answer (as every
+    /// listing of this store does): an empty list would look like an empty queue.
     std::vector<queue_entry> outgoing_queue() const {
         std::vector<queue_entry> out;
-        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+        read_or_throw("outgoing_queue", [&](detail::postgres::connection& db) -> std::error_code {
             auto r = db.run(detail::postgres::sql::queue);
             if (!r.ok()) return db.error_of(r);
             out = entries(r);
@@ -376,7 +378,7 @@ public:
     /// `limit`, without claiming them (what an administrator sees).
     std::vector<queue_entry> due_queue(time_point now, std::size_t limit) const {
         std::vector<queue_entry> out;
-        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+        read_or_throw("due_queue", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
             p.integer(detail::postgres::nanoseconds(now)).integer(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
             auto r = db.run(detail::postgres::sql::due, p);
@@ -389,7 +391,7 @@ public:
 
     std::vector<message_id> contents(folder_id folder) const {
         std::vector<message_id> out;
-        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+        read_or_throw("contents", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
             p.integer(static_cast<std::int64_t>(folder));
             auto r = db.run(detail::postgres::sql::contents, p);
@@ -406,10 +408,11 @@ public:
     /// leased and expired), oldest first, at most min(limit, claim_batch):
     /// each is leased to this store object for options.lease and gets a new
     /// fencing token. What another claimer holds is skipped, not waited for.
-    /// A failure claims nothing (an empty list).
+    /// A failure claims nothing and throws std::system_error (the spooler
+    /// pauses briefly and tries again).
     std::vector<queue_entry> claim_due(time_point now, std::size_t limit) {
         std::vector<queue_entry> out;
-        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+        read_or_throw("claim_due", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
             p.integer(detail::postgres::nanoseconds(now))
                 .integer(static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)))
@@ -485,11 +488,12 @@ public:
     std::chrono::milliseconds lease_renewal_interval() const { return state_->options.lease / 3; }
 
     /// Whether another store object (another process's spooler) holds the
-    /// message leased now. A client opening it gets errc::no_access.
+    /// message leased now. A client opening it gets errc::no_access. Throws
+    /// std::system_error when the server cannot answer.
     bool leased_elsewhere(message_id id) const {
         if (claim_of(id)) return false;
         bool leased = false;
-        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+        read_or_throw("leased_elsewhere", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
             p.integer(key(id));
             auto r = db.run(detail::postgres::sql::leased, p);
@@ -729,6 +733,12 @@ private:
     // retain_leases(): a later write by this object must be refused too, not
     // made as if it had never claimed the message.
     static std::error_code lost(message_id) { return errc::lease_lost; }
+
+    template <class F>
+    void read_or_throw(const char* what, F&& f) const {
+        if (auto ec = with_connection(std::forward<F>(f)))
+            throw std::system_error(ec, std::string("spool: PostgreSQL store: ") + what + " failed: " + last_error());
+    }
 
     // One operation on the connection, connected first. Inside batch() it is
     // part of that transaction (the first error of the server ends it);
