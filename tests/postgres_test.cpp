@@ -12,6 +12,7 @@
 #include <spool/stores/postgres.hpp>
 #include <spool/testing/store_conformance.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -284,4 +285,31 @@ TEST_CASE("the server stopped and started again: calls fail with store_unavailab
     sp.drain();
     REQUIRE(transport.deliveries().size() == 2);
     CHECK(transport.deliveries()[0].message == queued);
+}
+
+TEST_CASE("a pass longer than the lease (slow synchronous hand-offs) renews the leases of what it has claimed, so nobody else takes them") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store store(schema.conninfo(), short_lease(300ms));
+    spool_test::scripted_transport slow{spool::address_types{"SMTP"}, [](spool::transmission<spool::message>& tx) {
+                                            std::this_thread::sleep_for(100ms);
+                                            for (const auto& r : tx.recipients()) tx.sent(r);
+                                            return spool::transmit_result::done();
+                                        }};
+    spool::spooler sp{store, slow};
+    for (int i = 0; i < 10; ++i) REQUIRE(sp.client().send(mail({smtp("a" + std::to_string(i) + "@x")})));
+    spool::postgres_store other(schema.conninfo(), short_lease(300ms));
+    std::atomic<bool> passing{true};
+    std::atomic<std::size_t> taken{0};
+    std::thread thief([&] {
+        while (passing) {
+            taken += other.claim_due(spool::time_point::max(), 100).size();
+            std::this_thread::sleep_for(20ms);
+        }
+    });
+    sp.run_once(); // about 1 s: ten hand-offs of 100 ms, on this thread
+    passing = false;
+    thief.join();
+    CHECK(slow.calls() == 10);
+    CHECK(taken == 0);
+    CHECK(store.outgoing_queue().empty());
 }

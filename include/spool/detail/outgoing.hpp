@@ -29,7 +29,6 @@
 #include <list>
 #include <mutex>
 #include <optional>
-#include <ranges>
 #include <utility>
 #include <vector>
 
@@ -187,32 +186,54 @@ private:
             // Claims come a batch at a time, so that other processes get their
             // share; claim again until nothing due is left or a stop or limit ends the pass.
             while (jobs_.size() < max_active) {
-                auto claimed = core_.store().claim_due(core_.now(), max_active - jobs_.size());
-                if (std::ranges::empty(claimed) || !take_each(claimed, report)) break;
+                std::vector<queue_entry> claimed;
+                for (const queue_entry& e : core_.store().claim_due(core_.now(), max_active - jobs_.size())) claimed.push_back(e);
+                if (claimed.empty()) return;
+                for (std::size_t i = 0; i < claimed.size(); ++i) {
+                    if (!take_one(claimed[i], report)) return;
+                    keep_leases(claimed, i + 1);
+                }
             }
         } else {
-            take_each(due_entries(), report);
+            for (const queue_entry& entry : due_entries())
+                if (!take_one(entry, report)) return;
         }
     }
 
-    // False when the pass must end early (a stop, a paused store, max_active).
-    template <class Entries>
-    bool take_each(Entries&& entries, run_report& report) {
-        for (const queue_entry& entry : entries) {
-            // Stop between messages: a stop takes no new message.
-            if (core_.stop_requested() || commits_.store_paused(report)) return false;
-            if (jobs_.size() >= max_active) {
-                rescan_ = true;
-                return false;
-            }
-            ++report.examined;
-            take(entry.id, report);
-            handoffs_.settle(report); // a synchronous hand-off made inline has completed: apply it now
-            // A store that cannot batch commits each write alone anyway: holding
-            // outcomes back would only keep their messages locked longer.
-            if (commits_.full()) commit(report);
+    // False when the pass must end here (a stop, a paused store, max_active).
+    bool take_one(const queue_entry& entry, run_report& report) {
+        // Stop between messages: a stop takes no new message.
+        if (core_.stop_requested() || commits_.store_paused(report)) return false;
+        if (jobs_.size() >= max_active) {
+            rescan_ = true;
+            return false;
         }
+        ++report.examined;
+        take(entry.id, report);
+        handoffs_.settle(report); // a synchronous hand-off made inline has completed: apply it now
+        // A store that cannot batch commits each write alone anyway: holding
+        // outcomes back would only keep their messages locked longer.
+        if (commits_.full()) commit(report);
         return true;
+    }
+
+    // A shared queue's leases are renewed at the end of each pass, and within
+    // a long one (slow synchronous hand-offs) once a renewal is due: what is in
+    // hand and the claimed messages not yet taken (`claimed` from `next`) are
+    // kept, the rest released.
+    void keep_leases(const std::vector<queue_entry>& claimed, std::size_t next) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now < next_renewal_) return;
+        next_renewal_ = now + core_.store().lease_renewal_interval();
+        std::vector<message_id> keep = in_hand();
+        for (std::size_t i = next; i < claimed.size(); ++i) keep.push_back(claimed[i].id);
+        core_.store().retain_leases(keep);
+    }
+    std::vector<message_id> in_hand() const {
+        std::vector<message_id> ids;
+        ids.reserve(jobs_.size());
+        for (const job& j : jobs_) ids.push_back(j.done.id);
+        return ids;
     }
 
     // What a pass looks at: only the due messages where the store can tell
@@ -328,10 +349,7 @@ private:
             // What is still in hand keeps its lease (renewed when due); every
             // other claim goes back, for any process to take when it is due.
             // A failure here costs only time: leases not released expire.
-            std::vector<message_id> in_hand;
-            in_hand.reserve(jobs_.size());
-            for (const job& j : jobs_) in_hand.push_back(j.done.id);
-            core_.store().retain_leases(in_hand);
+            core_.store().retain_leases(in_hand());
         }
         if (++passes_ % forget_every == 0) handoffs_.forget_idle();
     }
@@ -344,6 +362,7 @@ private:
     handoffs<Core, outgoing> handoffs_; // after jobs_: its hand-offs refer to them
     std::size_t passes_ = 0;
     bool rescan_ = false; // the last scan stopped at max_active
+    std::chrono::steady_clock::time_point next_renewal_{}; // of a shared queue's leases, within a pass
     std::optional<spooler_lock_of<store_type>> store_lock_; // held from the first run for the spooler's life
 };
 
