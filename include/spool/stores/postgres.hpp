@@ -173,14 +173,16 @@ inline constexpr statement due{"spool_due",
 inline constexpr statement contents{"spool_contents", "SELECT id FROM spool_messages WHERE folder = $1 ORDER BY id"};
 // The claim: due, not leased (or the lease expired), oldest first, rows other
 // claimers hold skipped rather than waited for. Leased by the database's clock.
+// The bodies come with the claim: the spooler loads each claimed message next,
+// and a round trip per message is what a pass spends most time on.
 inline constexpr statement claim{
     "spool_claim",
     "WITH due AS (SELECT message_id FROM spool_queue WHERE next_attempt <= $1"
     "             AND (lease_until IS NULL OR lease_until <= clock_timestamp())"
     "             ORDER BY submit_time, sequence LIMIT $2 FOR UPDATE SKIP LOCKED)"
     " UPDATE spool_queue q SET lease_owner = $3, lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond',"
-    " fence = q.fence + 1 FROM due WHERE q.message_id = due.message_id"
-    " RETURNING q.message_id, q.submit_time, q.submit_flags, q.fence, q.sequence"};
+    " fence = q.fence + 1 FROM due JOIN spool_messages m ON m.id = due.message_id WHERE q.message_id = due.message_id"
+    " RETURNING q.message_id, q.submit_time, q.submit_flags, q.fence, q.sequence, m.body"};
 // Renewal and release of this process's claims: ids and tokens as arrays ($1, $2).
 inline constexpr statement renew{
     "spool_renew",
@@ -266,6 +268,7 @@ public:
 
     result<message_type> load(message_id id) const {
         std::string body;
+        if (take_prefetched(id, body)) return decoded(id, body);
         auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
             p.integer(key(id));
@@ -276,6 +279,11 @@ public:
             return {};
         });
         if (ec) return ec;
+        return decoded(id, body);
+    }
+
+private:
+    result<message_type> decoded(message_id id, const std::string& body) const {
         auto m = decode<Payload>(body);
         if (!m && m.error() == errc::format_too_new) return m.error(); // a newer spool's: left for it, untouched
         if (!m) {
@@ -292,6 +300,7 @@ public:
         return std::move(*m);
     }
 
+public:
     std::error_code save(message_id id, const message_type& m) {
         const auto body = encode(m);
         return with_connection([&](detail::postgres::connection& db) -> std::error_code {
@@ -425,6 +434,7 @@ public:
             for (int i = 0; i < r.rows(); ++i) {
                 const message_id id{static_cast<std::uint64_t>(r.integer(i, 0))};
                 state_->claims[id] = r.integer(i, 3);
+                state_->prefetched[id] = r.bytes(i, 5);
                 claimed.push_back({r.integer(i, 4),
                                    {id, detail::postgres::from_nanoseconds(r.integer(i, 1)), static_cast<submit_flags>(r.integer(i, 2))}});
             }
@@ -463,7 +473,10 @@ public:
                 auto r = db.run(detail::postgres::sql::release, p);
                 if (!r.ok()) return db.error_of(r);
                 std::lock_guard g{state_->claims_mutex};
-                for (std::int64_t id : drop_ids) state_->claims.erase(message_id{static_cast<std::uint64_t>(id)});
+                for (std::int64_t id : drop_ids) {
+                    state_->claims.erase(message_id{static_cast<std::uint64_t>(id)});
+                    state_->prefetched.erase(message_id{static_cast<std::uint64_t>(id)});
+                }
             }
             if (renew) {
                 detail::postgres::params p;
@@ -476,8 +489,10 @@ public:
                 for (int i = 0; i < r.rows(); ++i) renewed.push_back(r.integer(i, 0));
                 std::lock_guard g{state_->claims_mutex};
                 for (std::int64_t id : keep_ids)
-                    if (std::find(renewed.begin(), renewed.end(), id) == renewed.end())
+                    if (std::find(renewed.begin(), renewed.end(), id) == renewed.end()) {
                         state_->claims.erase(message_id{static_cast<std::uint64_t>(id)});
+                        state_->prefetched.erase(message_id{static_cast<std::uint64_t>(id)});
+                    }
                 state_->renewed = std::chrono::steady_clock::now();
             }
             return {};
@@ -570,6 +585,9 @@ private:
 
         std::mutex claims_mutex;
         std::map<message_id, std::int64_t> claims; // this object's leases and their tokens
+        // Bodies that came with claims, until their first load: while the
+        // lease holds, nobody else writes them.
+        std::map<message_id, std::string> prefetched;
         std::chrono::steady_clock::time_point renewed{};
 
         std::mutex listen_mutex;
@@ -728,6 +746,15 @@ private:
     void forget_claim(message_id id) const {
         std::lock_guard g{state_->claims_mutex};
         state_->claims.erase(id);
+        state_->prefetched.erase(id);
+    }
+    bool take_prefetched(message_id id, std::string& body) const {
+        std::lock_guard g{state_->claims_mutex};
+        auto it = state_->prefetched.find(id);
+        if (it == state_->prefetched.end()) return false;
+        body = std::move(it->second);
+        state_->prefetched.erase(it);
+        return true;
     }
     // The claim stays known (with its stale token) until the spooler's next
     // retain_leases(): a later write by this object must be refused too, not
