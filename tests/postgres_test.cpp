@@ -214,7 +214,7 @@ TEST_CASE("a submit in another process wakes an idle spooler at once (LISTEN/NOT
     CHECK(transport.deliveries()[0].message == id);
 }
 
-TEST_CASE("a connection the server ends gives store_unavailable once; the store reconnects by itself, and nothing is lost") {
+TEST_CASE("a connection the server ends gives store_unavailable once, then the store reconnects by itself, and nothing is lost") {
     spool_test::postgres_schema schema;
     spool::postgres_store store(schema.conninfo());
     spool::memory_transport transport;

@@ -1,6 +1,7 @@
-// Two processes on one SQLite spool: only one spooler may work it, the other
-// is refused with an error naming the holder's process id, and a message a
-// client in another process submits wakes the running spooler at once.
+// Several processes on one SQLite spool: by default only one spooler may work
+// it, the other is refused with an error naming the holder's process id, and
+// a message a client in another process submits wakes the running spooler at
+// once. With shared_queue, several spoolers share it, each message sent once.
 
 #include "catch.hpp"
 #include "support/fixtures.hpp"
@@ -18,6 +19,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <set>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -67,9 +70,10 @@ bool eventually(F done, std::chrono::seconds limit = 30s) {
 // A spooler process working the spool, killed when the test ends.
 struct running_peer {
     pid_t pid;
-    explicit running_peer(const spool_test::temp_dir& dir, const std::string& db)
-        : pid(spawn({"run", db, dir.file("deliveries"), dir.file("ready")})) {
-        REQUIRE(eventually([&] { return std::filesystem::exists(dir.file("ready")); }));
+    explicit running_peer(const spool_test::temp_dir& dir, const std::string& db, const std::string& mode = "run",
+                          const std::string& ready = "ready")
+        : pid(spawn({mode, db, dir.file("deliveries"), dir.file(ready)})) {
+        REQUIRE(eventually([&] { return std::filesystem::exists(dir.file(ready)); }));
     }
     running_peer(const running_peer&) = delete;
     running_peer& operator=(const running_peer&) = delete;
@@ -147,4 +151,29 @@ TEST_CASE("a message submitted from another process wakes the running spooler wi
     CHECK(took < 20s);
     WARN("delivered by the other process after "
          << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+}
+
+TEST_CASE("with shared_queue, spoolers in several processes share one spool: every message is sent, once") {
+    spool_test::temp_dir dir;
+    const auto db = dir.file("spool.db");
+    spool::sqlite_options options;
+    options.shared_queue = true;
+    { spool::sqlite_store created(db, options); }
+    running_peer first(dir, db, "shared", "ready-1");
+    running_peer second(dir, db, "shared", "ready-2");
+
+    spool::sqlite_store store(db, options);
+    spool::spooler client_side{store, spool::memory_transport{}}; // never runs: only its client is used
+    std::multiset<std::string> expected;
+    for (int i = 0; i < 300; ++i) {
+        const std::string address = "r" + std::to_string(i) + "@x";
+        REQUIRE(client_side.client().send(mail({smtp(address)})));
+        expected.insert(address);
+    }
+    REQUIRE(eventually([&] { return store.outgoing_queue().empty(); }, 60s));
+    std::this_thread::sleep_for(100ms);
+    std::istringstream lines(contents_of(dir.file("deliveries")));
+    std::multiset<std::string> delivered;
+    for (std::string line; std::getline(lines, line);) delivered.insert(line);
+    CHECK(delivered == expected); // each exactly once: nobody was killed, so nothing is sent twice
 }

@@ -44,6 +44,43 @@ TEST_CASE("the SQLite store keeps the Store laws") {
     report(spool::testing::check_store([&] { return spool::sqlite_store(dir.file("s" + std::to_string(n++) + ".db")); }));
 }
 
+TEST_CASE("the SQLite store keeps the shared queue's laws: store objects on one file claim, lease and fence as processes would") {
+    spool_test::temp_dir dir;
+    int n = 0;
+    const auto lease = std::chrono::milliseconds{400};
+    spool::sqlite_options options;
+    options.shared_queue = true;
+    options.lease = lease;
+    report(spool::testing::check_shared_queue(
+        [&] {
+            const auto path = dir.file("shared" + std::to_string(n++) + ".db");
+            return std::pair{spool::sqlite_store(path, options), spool::sqlite_store(path, options)};
+        },
+        lease));
+}
+
+TEST_CASE("a schema-3 database is brought to schema 4, its queued messages unleased and sent") {
+    spool_test::temp_dir dir;
+    const auto path = dir.file("v3.db");
+    spool::message_id queued{};
+    {
+        spool::sqlite_store store(path);
+        auto m = mail({smtp("a@x")});
+        queued = store.create(spool::folders::outbox, m).value();
+        m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+        REQUIRE_FALSE(store.enqueue(queued, m));
+    }
+    raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
+                  "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
+    spool::sqlite_store store(path);
+    CHECK(spool::sqlite_store::schema_version == 4);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    CHECK(sp.drain().finished == 1);
+    REQUIRE(transport.deliveries().size() == 1);
+    CHECK(transport.deliveries()[0].message == queued);
+}
+
 TEST_CASE("a new database file is readable by its owner only") {
     spool_test::temp_dir dir;
     spool::sqlite_store store(dir.file("spool.db"));
@@ -149,7 +186,9 @@ TEST_CASE("a schema-1 database with queued messages is migrated and keeps them")
         REQUIRE_FALSE(store.enqueue(queued, m));
     }
     // Take it back to what schema 1 had.
-    raw_sql(path, "DROP INDEX queue_by_sequence; DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt;"
+    raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
+                  "ALTER TABLE outgoing_queue DROP COLUMN fence;"
+                  "DROP INDEX queue_by_sequence; DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt;"
                   "UPDATE spool_schema SET version = 1");
     spool::sqlite_store store(path);
     raw_sql(path, "SELECT 1 FROM sqlite_master WHERE name = 'queue_by_sequence'");
@@ -202,7 +241,9 @@ TEST_CASE("a schema-2 database's queue entries start due, and the first pass wri
         m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
         REQUIRE_FALSE(store.enqueue(queued, m));
     }
-    raw_sql(path, "DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt; UPDATE spool_schema SET version = 2");
+    raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
+                  "ALTER TABLE outgoing_queue DROP COLUMN fence;"
+                  "DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt; UPDATE spool_schema SET version = 2");
     spool::sqlite_store store(path);
     CHECK(store.due_queue(clock.now(), 10).size() == 1); // unknown, so due
     store.save(queued, *store.load(queued));

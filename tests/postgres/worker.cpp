@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -46,6 +47,7 @@ private:
 
 int main(int argc, char** argv) {
     if (argc != 5) return 2;
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL); // a test that fails leaves no spooler behind
     sigset_t term;
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);

@@ -2,6 +2,9 @@
 //   peer run <db> <deliveries> <ready>  a spooler that appends each address it
 //                                       sends to <deliveries>; writes <ready> once
 //                                       running, then works until it is killed
+//   peer shared <db> <deliveries> <ready>
+//                                       the same, with several spoolers sharing
+//                                       the queue (sqlite_options::shared_queue)
 //   peer try <db> <out>                 runs a pass; if it is refused, writes the
 //                                       error's text to <out> and exits 3
 
@@ -34,8 +37,10 @@ struct appending_transport {
 int main(int argc, char** argv) {
     if (argc != 5 && argc != 4) return 2;
     const std::string mode = argv[1];
-    spool::sqlite_store store(argv[2]);
-    if (mode == "run" && argc == 5) {
+    spool::sqlite_options options;
+    options.shared_queue = mode == "shared";
+    spool::sqlite_store store(argv[2], options);
+    if ((mode == "run" || mode == "shared") && argc == 5) {
         spool::spooler sp{store, appending_transport{argv[3]}};
         sp.start();
         std::ofstream(argv[4]) << ::getpid() << '\n';

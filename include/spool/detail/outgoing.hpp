@@ -23,6 +23,7 @@
 #include <spool/message.hpp>
 #include <spool/run_report.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <iterator>
@@ -185,10 +186,15 @@ private:
         if constexpr (shares_queue<store_type>) {
             // Claims come a batch at a time, so that other processes get their
             // share; claim again until nothing due is left or a stop or limit ends the pass.
+            std::vector<message_id> previous;
             while (jobs_.size() < max_active) {
                 std::vector<queue_entry> claimed;
                 for (const queue_entry& e : core_.store().claim_due(core_.now(), max_active - jobs_.size())) claimed.push_back(e);
-                if (claimed.empty()) return;
+                // A claim that brings back what the last one brought (leases that
+                // could not be written, or expired meanwhile) would go round forever.
+                if (claimed.empty() || std::ranges::find(previous, claimed.front().id) != previous.end()) return;
+                previous.clear();
+                for (const queue_entry& e : claimed) previous.push_back(e.id);
                 for (std::size_t i = 0; i < claimed.size(); ++i) {
                     if (!take_one(claimed[i], report)) return;
                     keep_leases(claimed, i + 1);
@@ -337,6 +343,20 @@ private:
     }
 
     void end_pass(run_report& report) {
+        // What is still in hand keeps its lease (renewed when due); every
+        // other claim goes back, for any process to take when it is due: also
+        // when a write below throws, or this object's claims would sit
+        // unclaimable until they expire. A failure here costs only time.
+        struct account_for_leases {
+            outgoing& o;
+            ~account_for_leases() {
+                if constexpr (shares_queue<store_type>) try {
+                        o.core_.store().retain_leases(o.in_hand());
+                    } catch (...) {
+                        // Leases not released expire.
+                    }
+            }
+        } leases{*this};
         handoffs_.settle(report);
         commit(report);
         {
@@ -345,12 +365,6 @@ private:
         }
         commits_.publish_counts();
         report.in_flight = handoffs_.open();
-        if constexpr (shares_queue<store_type>) {
-            // What is still in hand keeps its lease (renewed when due); every
-            // other claim goes back, for any process to take when it is due.
-            // A failure here costs only time: leases not released expire.
-            core_.store().retain_leases(in_hand());
-        }
         if (++passes_ % forget_every == 0) handoffs_.forget_idle();
     }
 

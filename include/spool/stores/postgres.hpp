@@ -33,6 +33,7 @@
 //   lock, so processes that start together migrate once.
 
 #include <spool/codec.hpp>
+#include <spool/detail/lease_book.hpp>
 #include <spool/detail/postgres_connection.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
@@ -364,7 +365,9 @@ public:
             }
             auto r = db.run(deleted ? detail::postgres::sql::finish_delete : detail::postgres::sql::finish_keep, p);
             if (!r.ok()) return db.error_of(r);
-            if (r.integer(0, 0) == 1) return forget_claim(id), std::error_code{};
+            // The claim stays in the book until the spooler's end-of-pass
+            // account releases it: inside batch() this may yet be rolled back.
+            if (r.integer(0, 0) == 1) return std::error_code{};
             if (!r.integer(0, 1)) return token ? lost(id) : std::error_code{errc::not_found};
             return token ? lost(id) : std::error_code{errc::not_in_queue};
         });
@@ -430,11 +433,13 @@ public:
             auto r = db.run(detail::postgres::sql::claim, p);
             if (!r.ok()) return db.error_of(r);
             std::vector<std::pair<std::int64_t, queue_entry>> claimed; // by (submit time, sequence)
-            std::lock_guard g{state_->claims_mutex};
             for (int i = 0; i < r.rows(); ++i) {
                 const message_id id{static_cast<std::uint64_t>(r.integer(i, 0))};
-                state_->claims[id] = r.integer(i, 3);
-                state_->prefetched[id] = r.bytes(i, 5);
+                state_->leases.claimed(id, r.integer(i, 3));
+                {
+                    std::lock_guard g{state_->prefetch_mutex};
+                    state_->prefetched[id] = r.bytes(i, 5);
+                }
                 claimed.push_back({r.integer(i, 4),
                                    {id, detail::postgres::from_nanoseconds(r.integer(i, 1)), static_cast<submit_flags>(r.integer(i, 2))}});
             }
@@ -442,7 +447,6 @@ public:
                 return std::pair(a.second.client_submit_time, a.first) < std::pair(b.second.client_submit_time, b.first);
             });
             for (auto& [sequence, entry] : claimed) out.push_back(entry);
-            if (!claimed.empty()) state_->renewed = std::chrono::steady_clock::now();
             return {};
         });
         return out;
@@ -455,48 +459,33 @@ public:
     /// a lease found taken by another process is forgotten (its writes would
     /// get errc::lease_lost).
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
-        std::vector<std::int64_t> keep_ids, keep_fences, drop_ids, drop_fences;
-        {
-            std::lock_guard g{state_->claims_mutex};
-            for (const auto& [id, fence] : state_->claims) {
-                const bool kept = std::find(in_hand.begin(), in_hand.end(), id) != in_hand.end();
-                (kept ? keep_ids : drop_ids).push_back(key(id));
-                (kept ? keep_fences : drop_fences).push_back(fence);
-            }
-        }
-        const bool renew = !keep_ids.empty() && std::chrono::steady_clock::now() - state_->renewed >= lease_renewal_interval();
-        if (drop_ids.empty() && !renew) return {};
-        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            if (!drop_ids.empty()) {
+        const auto held = state_->leases.split(in_hand);
+        const bool renew = !held.keep_ids.empty() && state_->leases.renewal_due(lease_renewal_interval());
+        if (held.drop_ids.empty() && !renew) return {};
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            if (!held.drop_ids.empty()) {
                 detail::postgres::params p;
-                p.text(detail::postgres::array_of(drop_ids)).text(detail::postgres::array_of(drop_fences));
+                p.text(detail::postgres::array_of(held.drop_ids)).text(detail::postgres::array_of(held.drop_fences));
                 auto r = db.run(detail::postgres::sql::release, p);
                 if (!r.ok()) return db.error_of(r);
-                std::lock_guard g{state_->claims_mutex};
-                for (std::int64_t id : drop_ids) {
-                    state_->claims.erase(message_id{static_cast<std::uint64_t>(id)});
-                    state_->prefetched.erase(message_id{static_cast<std::uint64_t>(id)});
-                }
+                state_->leases.forget(held.drop_ids);
             }
             if (renew) {
                 detail::postgres::params p;
-                p.text(detail::postgres::array_of(keep_ids))
-                    .text(detail::postgres::array_of(keep_fences))
+                p.text(detail::postgres::array_of(held.keep_ids))
+                    .text(detail::postgres::array_of(held.keep_fences))
                     .integer(state_->options.lease.count());
                 auto r = db.run(detail::postgres::sql::renew, p);
                 if (!r.ok()) return db.error_of(r);
                 std::vector<std::int64_t> renewed;
                 for (int i = 0; i < r.rows(); ++i) renewed.push_back(r.integer(i, 0));
-                std::lock_guard g{state_->claims_mutex};
-                for (std::int64_t id : keep_ids)
-                    if (std::find(renewed.begin(), renewed.end(), id) == renewed.end()) {
-                        state_->claims.erase(message_id{static_cast<std::uint64_t>(id)});
-                        state_->prefetched.erase(message_id{static_cast<std::uint64_t>(id)});
-                    }
-                state_->renewed = std::chrono::steady_clock::now();
+                state_->leases.renewed(held.keep_ids, renewed);
             }
             return {};
         });
+        std::lock_guard g{state_->prefetch_mutex}; // bodies of claims let go are not needed
+        std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.token(entry.first); });
+        return ec;
     }
 
     /// How often the spooler renews the leases of hand-offs in flight: a third of the lease.
@@ -583,12 +572,11 @@ private:
         std::chrono::steady_clock::time_point retry_at{};
         std::chrono::milliseconds backoff{0};
 
-        std::mutex claims_mutex;
-        std::map<message_id, std::int64_t> claims; // this object's leases and their tokens
+        detail::lease_book leases; // this object's claims and their tokens
         // Bodies that came with claims, until their first load: while the
         // lease holds, nobody else writes them.
+        std::mutex prefetch_mutex;
         std::map<message_id, std::string> prefetched;
-        std::chrono::steady_clock::time_point renewed{};
 
         std::mutex listen_mutex;
         detail::postgres::connection listener;
@@ -738,18 +726,9 @@ private:
         return out;
     }
 
-    std::optional<std::int64_t> claim_of(message_id id) const {
-        std::lock_guard g{state_->claims_mutex};
-        if (auto it = state_->claims.find(id); it != state_->claims.end()) return it->second;
-        return std::nullopt;
-    }
-    void forget_claim(message_id id) const {
-        std::lock_guard g{state_->claims_mutex};
-        state_->claims.erase(id);
-        state_->prefetched.erase(id);
-    }
+    std::optional<std::int64_t> claim_of(message_id id) const { return state_->leases.token(id); }
     bool take_prefetched(message_id id, std::string& body) const {
-        std::lock_guard g{state_->claims_mutex};
+        std::lock_guard g{state_->prefetch_mutex};
         auto it = state_->prefetched.find(id);
         if (it == state_->prefetched.end()) return false;
         body = std::move(it->second);

@@ -24,13 +24,18 @@
 // - A database written by a newer spool, by another application, damaged, or
 //   with a schema version no spool wrote, is refused (errc::schema_too_new,
 //   not_a_spool_store, damaged_store, invalid_schema) and left untouched.
-// - One spooler per database: the first run takes lock_spooler()'s lock for
-//   the spooler's life; clients in other processes may send, and the running
-//   spooler notices their commits (written_elsewhere()). docs/sqlite-store.md
-//   says what else they may do.
+// - One spooler per database by default: the first run takes lock_spooler()'s
+//   lock for the spooler's life; clients in other processes may send, and the
+//   running spooler notices their commits (written_elsewhere()). With
+//   sqlite_options::shared_queue, several spoolers on this host share the
+//   queue instead: each claims what it sends, with a lease by this host's
+//   clock and a fencing token (errc::lease_lost for a stale holder's write).
+//   Either way leases are written, so that clients in other processes get
+//   no_access on a message a spooler holds. docs/sqlite-store.md says more.
 // - A new database file is created with mode 0600.
 
 #include <spool/codec.hpp>
+#include <spool/detail/lease_book.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
@@ -63,6 +68,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -92,6 +98,21 @@ struct sqlite_options {
     /// bytes by default). Set with sqlite3_limit(SQLITE_LIMIT_LENGTH); a larger
     /// message is refused with errc::message_too_large before anything is written.
     std::int64_t max_message_bytes = 0;
+    /// Let several spoolers, in several processes on this host, work the
+    /// database at once: each claims the messages it sends (the shared queue,
+    /// docs/concepts/store.md). Off, the first spooler takes lock_spooler()'s
+    /// lock and others are refused; leases are written either way, so that
+    /// clients in other processes see what a spooler holds.
+    bool shared_queue = false;
+    /// How long a claim holds a message, by this host's clock; renewed every
+    /// third of it while hand-offs run.
+    std::chrono::milliseconds lease{30000};
+    /// The most messages one claim takes: small claims spread the queue over
+    /// the processes; the spooler claims again until nothing due is left.
+    std::size_t claim_batch = 256;
+    /// With shared_queue, how often an idle spooler looks for due messages
+    /// and expired leases without another process's commit to wake it.
+    std::chrono::milliseconds poll_interval{1000};
 };
 
 namespace detail::sqlite {
@@ -111,6 +132,11 @@ inline constexpr std::string_view migrations[] = {
     // pass looks at each once and writes its real value.
     "ALTER TABLE outgoing_queue ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX queue_due ON outgoing_queue (next_attempt);",
+    // 4: the shared queue's lease (holder, end in ms since the epoch by this
+    // host's clock) and fencing token.
+    "ALTER TABLE outgoing_queue ADD COLUMN lease_owner TEXT;"
+    "ALTER TABLE outgoing_queue ADD COLUMN lease_until INTEGER;"
+    "ALTER TABLE outgoing_queue ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 inline constexpr const char* application = "spool";
@@ -309,6 +335,7 @@ public:
     std::error_code save(message_id id, const message_type& m) {
         const auto body = encode(m);
         return write([&](sqlite3* db) -> std::error_code {
+            if (auto ec = fenced(db, id)) return ec;
             if (auto ec = update_body(db, id, body)) return ec;
             detail::sqlite::statement st(state_->statements, db, "UPDATE outgoing_queue SET next_attempt = ? WHERE message_id = ?");
             return st.bind(1, detail::sqlite::nanoseconds(next_attempt(m))).bind(2, key(id)).run();
@@ -336,9 +363,12 @@ public:
         return message_id{static_cast<std::uint64_t>(id)};
     }
 
+    /// errc::unable_to_abort while another store object's spooler (another
+    /// process's) holds the message leased.
     std::error_code abort_submit(message_id id, const message_type& m) {
         const auto body = encode(m);
         return write([&](sqlite3* db) -> std::error_code {
+            if (!state_->leases.token(id) && leased(db, id)) return errc::unable_to_abort;
             if (auto ec = dequeue(db, id)) return ec;
             return update_body(db, id, body);
         });
@@ -347,7 +377,8 @@ public:
     std::error_code finish(message_id id, const message_type& m) {
         const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
         const auto body = deleted ? std::string{} : encode(m); // a deleted message is not written first
-        return write([&](sqlite3* db) -> std::error_code {
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            if (auto ec = fenced(db, id)) return ec;
             if (auto ec = dequeue(db, id)) return ec;
             if (deleted) {
                 detail::sqlite::statement st(state_->statements, db, "DELETE FROM messages WHERE id = ?");
@@ -360,6 +391,9 @@ public:
             }
             return {};
         });
+        // The claim stays in the book until the spooler's end-of-pass account
+        // releases it: inside batch() this write may yet be rolled back.
+        return ec;
     }
 
     std::vector<queue_entry> outgoing_queue() const {
@@ -382,6 +416,100 @@ public:
                                          " WHERE next_attempt <= ? ORDER BY submit_time, sequence LIMIT ?");
             st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
             return queue_entries(st);
+        });
+    }
+
+    // --- The shared queue (docs/concepts/store.md, "A shared queue") -------
+
+    /// Claims due messages (next attempt at or before `now`, not leased or the
+    /// lease expired), oldest first, at most min(limit, claim_batch), leasing them to this
+    /// store object for options.lease by this host's clock, each with a new
+    /// fencing token: one transaction. When it cannot be written, a store
+    /// with one spooler (not shared_queue) lists the due messages unleased; a
+    /// shared one throws std::system_error (the spooler pauses briefly and
+    /// tries again).
+    std::vector<queue_entry> claim_due(time_point now, std::size_t limit) {
+        std::vector<std::tuple<std::int64_t, queue_entry, std::int64_t>> rows; // sequence, entry, fence
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            rows.clear();
+            detail::sqlite::statement st(
+                state_->statements, db,
+                "UPDATE outgoing_queue SET lease_owner = ?, lease_until = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ?, fence = fence + 1"
+                " WHERE message_id IN (SELECT message_id FROM outgoing_queue INDEXED BY queue_due WHERE next_attempt <= ?"
+                " AND (lease_until IS NULL OR lease_until <= CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) ORDER BY submit_time, sequence LIMIT ?)"
+                " RETURNING message_id, submit_time, submit_flags, fence, sequence");
+            st.bind(1, static_cast<std::int64_t>(::getpid()))
+                .bind(2, static_cast<std::int64_t>(state_->options.lease.count()))
+                .bind(3, detail::sqlite::nanoseconds(now))
+                .bind(4, static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)));
+            int rc = SQLITE_OK;
+            while ((rc = st.step()) == SQLITE_ROW)
+                rows.emplace_back(st.integer(4),
+                                  queue_entry{message_id{static_cast<std::uint64_t>(st.integer(0))},
+                                              time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
+                                              static_cast<submit_flags>(st.integer(2))},
+                                  st.integer(3));
+            return rc == SQLITE_DONE ? std::error_code{} : detail::sqlite::error(rc);
+        });
+        if (ec && !state_->options.shared_queue) {
+            // One spooler: its lock already keeps the messages to it, and the
+            // leases only tell other processes' clients. A claim that cannot be
+            // written (a full disk) must not stop the sending of what is
+            // queued: the due messages are taken unleased, their writes unfenced.
+            return due_queue(now, limit);
+        }
+        if (ec) throw std::system_error(ec, "spool: SQLite store: cannot claim due messages");
+        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+            return std::pair(std::get<1>(a).client_submit_time, std::get<0>(a)) < std::pair(std::get<1>(b).client_submit_time, std::get<0>(b));
+        });
+        std::vector<queue_entry> out;
+        for (const auto& [sequence, entry, fence] : rows) {
+            state_->leases.claimed(entry.id, fence);
+            out.push_back(entry);
+        }
+        return out;
+    }
+
+    /// The spooler's account at the end of a pass: it still has `in_hand`;
+    /// every other claim of this store object is released, and the leases kept
+    /// are renewed once a third of the lease has passed since the last renewal.
+    std::error_code retain_leases(const std::vector<message_id>& in_hand) {
+        const auto held = state_->leases.split(in_hand);
+        const bool renew = !held.keep_ids.empty() && state_->leases.renewal_due(lease_renewal_interval());
+        if (held.drop_ids.empty() && !renew) return {};
+        std::vector<std::int64_t> renewed;
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            renewed.clear();
+            for (std::size_t i = 0; i < held.drop_ids.size(); ++i) {
+                detail::sqlite::statement st(state_->statements, db,
+                                             "UPDATE outgoing_queue SET lease_owner = NULL, lease_until = NULL WHERE message_id = ? AND fence = ?");
+                if (auto ec = st.bind(1, held.drop_ids[i]).bind(2, held.drop_fences[i]).run()) return ec;
+            }
+            for (std::size_t i = 0; renew && i < held.keep_ids.size(); ++i) {
+                detail::sqlite::statement st(state_->statements, db,
+                                             "UPDATE outgoing_queue SET lease_until = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ? WHERE message_id = ? AND fence = ?");
+                const auto lease = static_cast<std::int64_t>(state_->options.lease.count());
+                if (auto ec = st.bind(1, lease).bind(2, held.keep_ids[i]).bind(3, held.keep_fences[i]).run()) return ec;
+                if (sqlite3_changes(db) == 1) renewed.push_back(held.keep_ids[i]);
+            }
+            return {};
+        });
+        if (ec) return ec;
+        state_->leases.forget(held.drop_ids);
+        if (renew) state_->leases.renewed(held.keep_ids, renewed);
+        return {};
+    }
+
+    /// How often the spooler renews the leases of hand-offs in flight: a third of the lease.
+    std::chrono::milliseconds lease_renewal_interval() const { return state_->options.lease / 3; }
+
+    /// Whether another store object (another process's spooler) holds the
+    /// message leased now. A client opening it gets errc::no_access.
+    bool leased_elsewhere(message_id id) const {
+        if (state_->leases.token(id)) return false;
+        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ? AND lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
+            return st.bind(1, key(id)).step() == SQLITE_ROW;
         });
     }
 
@@ -453,11 +581,11 @@ public:
         int fd_;
     };
 
-    /// Taken by a spooler when it first runs. Two spoolers on one database would
-    /// each hand off every message, since each keeps its lock in memory; the
-    /// second is refused: std::system_error with errc::spool_in_use, whose
-    /// text names the holder's process id.
+    /// Taken by a spooler when it first runs. Unless options.shared_queue is
+    /// set, a second spooler on the database is refused: std::system_error with
+    /// errc::spool_in_use, whose text names the holder's process id.
     spooler_lock lock_spooler() const {
+        if (state_->options.shared_queue) return spooler_lock{-1}; // several spoolers: the leases keep them apart
         const std::string lock_path = state_->path + "-spooler";
         const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0) throw std::system_error(errno, std::generic_category(), "spool: cannot open the spooler lock " + lock_path);
@@ -514,6 +642,8 @@ private:
         std::string path;
         sqlite3* db = nullptr;
         std::int64_t data_version = 0; // the writer's PRAGMA data_version when last asked
+        std::chrono::steady_clock::time_point polled = std::chrono::steady_clock::now();
+        detail::lease_book leases; // this object's claims and their tokens
         sqlite_options options;
         std::recursive_mutex db_mutex;
         detail::sqlite::statement_cache statements; // used under db_mutex only
@@ -569,6 +699,14 @@ private:
         }
 
         bool written_elsewhere() {
+            if (options.shared_queue) {
+                // A process that dies holding leases commits nothing: look every so often.
+                const auto now = std::chrono::steady_clock::now();
+                if (now - polled >= options.poll_interval) {
+                    polled = now;
+                    return true;
+                }
+            }
             std::lock_guard g{db_mutex};
             detail::sqlite::statement st(statements, db, "PRAGMA data_version");
             if (st.step() != SQLITE_ROW) return false;
@@ -641,6 +779,20 @@ private:
                            time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
                            static_cast<submit_flags>(st.integer(2))});
         return out;
+    }
+
+    // Inside a write: this object's token for a message it claimed is still
+    // the row's, or errc::lease_lost (another process claimed it since).
+    std::error_code fenced(sqlite3* db, message_id id) const {
+        const auto token = state_->leases.token(id);
+        if (!token) return {};
+        detail::sqlite::statement st(state_->statements, db, "SELECT fence FROM outgoing_queue WHERE message_id = ?");
+        if (st.bind(1, key(id)).step() != SQLITE_ROW || st.integer(0) != *token) return errc::lease_lost;
+        return {};
+    }
+    bool leased(sqlite3* db, message_id id) const {
+        detail::sqlite::statement st(state_->statements, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ? AND lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
+        return st.bind(1, key(id)).step() == SQLITE_ROW;
     }
 
     bool queued(sqlite3* db, message_id id) const {
