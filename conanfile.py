@@ -17,8 +17,8 @@ class SpoolConan(ConanFile):
     topics = ("messaging", "spooler", "store-and-forward", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
-    options = {"sqlite": [True, False], "smtp": [True, False]}
-    default_options = {"sqlite": False, "smtp": False, "boost/*:header_only": True}
+    options = {"sqlite": [True, False], "smtp": [True, False], "postgres": [True, False]}
+    default_options = {"sqlite": False, "smtp": False, "postgres": False, "boost/*:header_only": True}
     exports_sources = "CMakeLists.txt", "cmake/*", "include/*"
     no_copy_source = True
 
@@ -35,6 +35,8 @@ class SpoolConan(ConanFile):
             self.requires("sqlite3/3.40.1")
         if self.options.smtp:
             self.requires("openssl/[>=3.0 <4]")
+        if self.options.postgres:
+            self.requires("libpq/[>=14 <17]")
 
     def validate(self):
         check_min_cppstd(self, 20)
@@ -51,6 +53,7 @@ class SpoolConan(ConanFile):
         toolchain.cache_variables["SPOOL_INSTALL"] = True
         toolchain.cache_variables["SPOOL_WITH_SQLITE"] = bool(self.options.sqlite)
         toolchain.cache_variables["SPOOL_WITH_SMTP"] = bool(self.options.smtp)
+        toolchain.cache_variables["SPOOL_WITH_POSTGRES"] = bool(self.options.postgres)
         toolchain.generate()
         CMakeDeps(self).generate()
 
@@ -62,7 +65,7 @@ class SpoolConan(ConanFile):
 
     def package_id(self):
         # Header-only: neither settings nor dependencies change what is packaged,
-        # but the sqlite and smtp options do (their headers and CMake targets),
+        # but the sqlite, smtp and postgres options do (their headers and CMake targets),
         # so it stays in the package id. Clearing everything served one option's
         # package for the other (found by the first real `conan create`).
         self.info.settings.clear()
@@ -77,6 +80,7 @@ class SpoolConan(ConanFile):
         # from cpp_info itself (found by the first real `conan create`: the
         # test package could not find share/spool).
         components = ["spool"] + (["sqlite"] if self.options.sqlite else []) + (["smtp"] if self.options.smtp else [])
+        components += ["postgres"] if self.options.postgres else []
         for name in components:
             component = self.cpp_info.components[name]
             component.builddirs = [os.path.join("share", "spool")]
@@ -88,3 +92,5 @@ class SpoolConan(ConanFile):
         if self.options.smtp:
             self.cpp_info.components["smtp"].requires = ["spool", "openssl::ssl"]
             self.cpp_info.components["smtp"].system_libs = ["resolv", "pthread"]
+        if self.options.postgres:
+            self.cpp_info.components["postgres"].requires = ["spool", "libpq::libpq"]

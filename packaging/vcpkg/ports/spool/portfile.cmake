@@ -4,7 +4,7 @@
 set(VCPKG_BUILD_TYPE release) # header-only: one install serves every configuration
 get_filename_component(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../../../.." ABSOLUTE)
 
-vcpkg_check_features(OUT_FEATURE_OPTIONS feature_options FEATURES sqlite SPOOL_WITH_SQLITE smtp SPOOL_WITH_SMTP)
+vcpkg_check_features(OUT_FEATURE_OPTIONS feature_options FEATURES sqlite SPOOL_WITH_SQLITE smtp SPOOL_WITH_SMTP postgres SPOOL_WITH_POSTGRES)
 
 # Exactly the install the consumer tests in tests/ verify: no tests, no examples.
 vcpkg_cmake_configure(
