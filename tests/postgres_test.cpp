@@ -116,6 +116,14 @@ TEST_CASE("processes that open a new database at once create the schema once") {
     CHECK(schema.value("SELECT version FROM spool_schema") == std::to_string(spool::postgres_store::schema_version));
 }
 
+TEST_CASE("a store's connections name the application spool, unless the connection string names one") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store plain(schema.conninfo());
+    spool::postgres_store named(schema.conninfo() + " application_name=billing-spooler");
+    CHECK(schema.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'billing-spooler'") == "2"); // work and LISTEN
+    CHECK(std::stoi(schema.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spool'")) >= 2);
+}
+
 TEST_CASE("a server that cannot be reached gives store_unavailable, with libpq's words") {
     auto s = spool::postgres_store::open("host=127.0.0.1 port=1 connect_timeout=2");
     REQUIRE_FALSE(s);
@@ -216,12 +224,14 @@ TEST_CASE("a submit in another process wakes an idle spooler at once (LISTEN/NOT
 
 TEST_CASE("a connection the server ends gives store_unavailable once, then the store reconnects by itself, and nothing is lost") {
     spool_test::postgres_schema schema;
-    spool::postgres_store store(schema.conninfo());
+    // Named, so that only this test's connections are ended (other tests run beside it).
+    const std::string name = "spool-" + schema.name();
+    spool::postgres_store store(schema.conninfo() + " application_name=" + name);
     spool::memory_transport transport;
     spool::spooler sp{store, transport};
     const auto first = sp.client().send(mail({smtp("a@x")})).value();
     // Another session ends this store's connections, as an administrator or a failover would.
-    schema.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'spool' AND pid <> pg_backend_pid()");
+    schema.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + name + "'");
     const auto lost = sp.client().send(mail({smtp("b@x")}));
     REQUIRE_FALSE(lost);
     CHECK(lost.error() == spool::errc::store_unavailable);

@@ -39,6 +39,10 @@ public:
         if (auto it = claims_.find(id); it != claims_.end()) return it->second;
         return std::nullopt;
     }
+    std::size_t size() const {
+        std::lock_guard g{mutex_};
+        return claims_.size();
+    }
     void forget(message_id id) {
         std::lock_guard g{mutex_};
         claims_.erase(id);
@@ -46,6 +50,20 @@ public:
     void forget(const std::vector<std::int64_t>& ids) {
         std::lock_guard g{mutex_};
         for (std::int64_t id : ids) claims_.erase(message_id{static_cast<std::uint64_t>(id)});
+    }
+
+    /// A claimed message was finished inside a batch: it leaves the book when
+    /// the batch commits (so that the end-of-pass account need not release
+    /// it), and stays if the batch rolls back.
+    void finished_in_batch(message_id id) {
+        std::lock_guard g{mutex_};
+        finished_.push_back(id);
+    }
+    void batch_ended(bool committed) {
+        std::lock_guard g{mutex_};
+        if (committed)
+            for (message_id id : finished_) claims_.erase(id);
+        finished_.clear();
     }
 
     /// Splits the claims into those `in_hand` and the rest.
@@ -77,6 +95,7 @@ public:
 private:
     mutable std::mutex mutex_;
     std::map<message_id, std::int64_t> claims_;
+    std::vector<message_id> finished_; // in the batch under way
     clock::time_point renewed_{};
 };
 

@@ -166,7 +166,11 @@ public:
     /// Connects; an empty error when it worked. The text of a failure is in last_error().
     bool open(const std::string& conninfo) {
         close();
-        conn_ = PQconnectdb(conninfo.c_str());
+        // The connection string may be key=value pairs or a URI (expand_dbname);
+        // it names the application unless it names one itself.
+        const char* keywords[] = {"dbname", "fallback_application_name", nullptr};
+        const char* values[] = {conninfo.c_str(), "spool", nullptr};
+        conn_ = PQconnectdbParams(keywords, values, 1);
         if (PQstatus(conn_) != CONNECTION_OK) {
             last_error_ = PQerrorMessage(conn_);
             close();

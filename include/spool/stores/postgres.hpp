@@ -102,7 +102,12 @@ inline constexpr std::string_view migrations[] = {
     " next_attempt bigint NOT NULL, lease_owner text, lease_until timestamptz, fence bigint NOT NULL DEFAULT 0)"
     " WITH (fillfactor = 70);"
     "CREATE INDEX spool_queue_order ON spool_queue (submit_time, sequence);"
-    "CREATE INDEX spool_queue_due ON spool_queue (next_attempt);",
+    "CREATE INDEX spool_queue_due ON spool_queue (next_attempt);"
+    // Every message leaves a few dead queue rows (claimed, released, deleted):
+    // vacuum the queue by a number of them, not by a share of a table that may
+    // be small, and without the cost pauses (docs/postgres-store.md, "Bloat").
+    "ALTER TABLE spool_queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,"
+    " autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_cost_delay = 0);",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 
@@ -365,9 +370,13 @@ public:
             }
             auto r = db.run(deleted ? detail::postgres::sql::finish_delete : detail::postgres::sql::finish_keep, p);
             if (!r.ok()) return db.error_of(r);
-            // The claim stays in the book until the spooler's end-of-pass
-            // account releases it: inside batch() this may yet be rolled back.
-            if (r.integer(0, 0) == 1) return std::error_code{};
+            if (r.integer(0, 0) == 1) {
+                // Finished, the claim leaves the book; inside batch() only once
+                // the batch commits, as this may yet be rolled back.
+                if (token && state_->in_batch) state_->leases.finished_in_batch(id);
+                else if (token) state_->leases.forget(id);
+                return std::error_code{};
+            }
             if (!r.integer(0, 1)) return token ? lost(id) : std::error_code{errc::not_found};
             return token ? lost(id) : std::error_code{errc::not_in_queue};
         });
@@ -534,13 +543,16 @@ public:
             std::forward<F>(f)();
         } catch (...) {
             db.exec("ROLLBACK");
+            state_->leases.batch_ended(false);
             throw;
         }
         if (state_->batch_error) {
             db.exec("ROLLBACK");
+            state_->leases.batch_ended(false);
             return state_->batch_error;
         }
         auto r = db.exec("COMMIT");
+        state_->leases.batch_ended(r.ok());
         if (!r.ok()) return state_->failed(r);
         return {};
     }
@@ -619,10 +631,8 @@ private:
         }
 
         bool configure() {
-            std::string settings = "SET application_name = 'spool'";
-            if (options.statement_timeout.count() > 0)
-                settings += "; SET statement_timeout = " + std::to_string(options.statement_timeout.count());
-            return db.exec(settings).ok();
+            if (options.statement_timeout.count() == 0) return true;
+            return db.exec("SET statement_timeout = " + std::to_string(options.statement_timeout.count())).ok();
         }
 
         std::error_code failed(const detail::postgres::result& r) {

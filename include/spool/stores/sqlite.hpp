@@ -29,9 +29,9 @@
 //   running spooler notices their commits (written_elsewhere()). With
 //   sqlite_options::shared_queue, several spoolers on this host share the
 //   queue instead: each claims what it sends, with a lease by this host's
-//   clock and a fencing token (errc::lease_lost for a stale holder's write).
-//   Either way leases are written, so that clients in other processes get
-//   no_access on a message a spooler holds. docs/sqlite-store.md says more.
+//   clock and a fencing token (errc::lease_lost for a stale holder's write),
+//   and clients in other processes get no_access on a message a spooler
+//   holds. docs/sqlite-store.md says more.
 // - A new database file is created with mode 0600.
 
 #include <spool/codec.hpp>
@@ -99,10 +99,10 @@ struct sqlite_options {
     /// message is refused with errc::message_too_large before anything is written.
     std::int64_t max_message_bytes = 0;
     /// Let several spoolers, in several processes on this host, work the
-    /// database at once: each claims the messages it sends (the shared queue,
-    /// docs/concepts/store.md). Off, the first spooler takes lock_spooler()'s
-    /// lock and others are refused; leases are written either way, so that
-    /// clients in other processes see what a spooler holds.
+    /// database at once: each claims the messages it sends, with a lease on
+    /// disk (the shared queue, docs/concepts/store.md), which clients in other
+    /// processes see. Off, the first spooler takes lock_spooler()'s lock,
+    /// others are refused, and nothing more is written than before.
     bool shared_queue = false;
     /// How long a claim holds a message, by this host's clock; renewed every
     /// third of it while hand-offs run.
@@ -391,8 +391,12 @@ public:
             }
             return {};
         });
-        // The claim stays in the book until the spooler's end-of-pass account
-        // releases it: inside batch() this write may yet be rolled back.
+        // Finished, the claim leaves the book; inside batch() only once the
+        // batch commits, as this write may yet be rolled back.
+        if (!ec && state_->leases.token(id)) {
+            if (in_own_batch()) state_->leases.finished_in_batch(id);
+            else state_->leases.forget(id);
+        }
         return ec;
     }
 
@@ -424,11 +428,24 @@ public:
     /// Claims due messages (next attempt at or before `now`, not leased or the
     /// lease expired), oldest first, at most min(limit, claim_batch), leasing them to this
     /// store object for options.lease by this host's clock, each with a new
-    /// fencing token: one transaction. When it cannot be written, a store
-    /// with one spooler (not shared_queue) lists the due messages unleased; a
-    /// shared one throws std::system_error (the spooler pauses briefly and
-    /// tries again).
+    /// fencing token: one transaction; a failure throws std::system_error (the
+    /// spooler pauses briefly and tries again). Without shared_queue the one
+    /// spooler's lock keeps the messages to it: the claim is kept in memory,
+    /// not written, so a pass writes nothing more than before (and a full
+    /// disk does not stop the sending of what is queued).
     std::vector<queue_entry> claim_due(time_point now, std::size_t limit) {
+        if (!state_->options.shared_queue) {
+            // One spooler: its lock keeps the messages to it, so a claim is
+            // kept in memory only and the pass writes nothing more than before.
+            std::vector<queue_entry> out;
+            const std::size_t want = std::min(limit, state_->options.claim_batch);
+            for (const queue_entry& e : due_queue(now, want + state_->leases.size()))
+                if (out.size() < want && !state_->leases.token(e.id)) {
+                    state_->leases.claimed(e.id, 0);
+                    out.push_back(e);
+                }
+            return out;
+        }
         std::vector<std::tuple<std::int64_t, queue_entry, std::int64_t>> rows; // sequence, entry, fence
         auto ec = write([&](sqlite3* db) -> std::error_code {
             rows.clear();
@@ -451,13 +468,6 @@ public:
                                   st.integer(3));
             return rc == SQLITE_DONE ? std::error_code{} : detail::sqlite::error(rc);
         });
-        if (ec && !state_->options.shared_queue) {
-            // One spooler: its lock already keeps the messages to it, and the
-            // leases only tell other processes' clients. A claim that cannot be
-            // written (a full disk) must not stop the sending of what is
-            // queued: the due messages are taken unleased, their writes unfenced.
-            return due_queue(now, limit);
-        }
         if (ec) throw std::system_error(ec, "spool: SQLite store: cannot claim due messages");
         std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
             return std::pair(std::get<1>(a).client_submit_time, std::get<0>(a)) < std::pair(std::get<1>(b).client_submit_time, std::get<0>(b));
@@ -475,6 +485,7 @@ public:
     /// are renewed once a third of the lease has passed since the last renewal.
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
         const auto held = state_->leases.split(in_hand);
+        if (!state_->options.shared_queue) return state_->leases.forget(held.drop_ids), std::error_code{}; // in memory only
         const bool renew = !held.keep_ids.empty() && state_->leases.renewal_due(lease_renewal_interval());
         if (held.drop_ids.empty() && !renew) return {};
         std::vector<std::int64_t> renewed;
@@ -506,7 +517,7 @@ public:
     /// Whether another store object (another process's spooler) holds the
     /// message leased now. A client opening it gets errc::no_access.
     bool leased_elsewhere(message_id id) const {
-        if (state_->leases.token(id)) return false;
+        if (!state_->options.shared_queue || state_->leases.token(id)) return false;
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
             detail::sqlite::statement st(cache, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ? AND lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
             return st.bind(1, key(id)).step() == SQLITE_ROW;
@@ -545,12 +556,15 @@ public:
             std::forward<F>(f)();
         } catch (...) {
             detail::sqlite::exec(state_->db, "ROLLBACK");
+            state_->leases.batch_ended(false);
             throw;
         }
         if (int rc = detail::sqlite::exec(state_->statements, state_->db, "COMMIT")) {
             detail::sqlite::exec(state_->db, "ROLLBACK");
+            state_->leases.batch_ended(false);
             return detail::sqlite::error(rc);
         }
+        state_->leases.batch_ended(true);
         return {};
     }
 
@@ -781,11 +795,13 @@ private:
         return out;
     }
 
+    bool in_own_batch() const { return state_->batch_owner.load() == std::this_thread::get_id(); }
+
     // Inside a write: this object's token for a message it claimed is still
     // the row's, or errc::lease_lost (another process claimed it since).
     std::error_code fenced(sqlite3* db, message_id id) const {
         const auto token = state_->leases.token(id);
-        if (!token) return {};
+        if (!token || !state_->options.shared_queue) return {};
         detail::sqlite::statement st(state_->statements, db, "SELECT fence FROM outgoing_queue WHERE message_id = ?");
         if (st.bind(1, key(id)).step() != SQLITE_ROW || st.integer(0) != *token) return errc::lease_lost;
         return {};
