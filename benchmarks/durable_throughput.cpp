@@ -5,6 +5,8 @@
 //   build/<preset>/benchmarks/spool_durable_throughput
 // Report items_per_second; the ratios are what the figures mean.
 
+#include "durable_workload.hpp"
+
 #include <spool/spool.hpp>
 #include <spool/stores/sqlite.hpp>
 
@@ -22,30 +24,14 @@
 
 namespace {
 
-constexpr std::size_t row_bytes = 1024;
+using spool_bench::discard_transport;
+using spool_bench::one_kib_message;
+using spool_bench::row_bytes;
 
 std::string fresh_db(const char* name) {
     const auto path = std::filesystem::temp_directory_path() / (std::string("spool-bench-") + std::to_string(::getpid()) + "-" + name);
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
     return path.string();
-}
-
-struct discard_transport {
-    using spool_concept = spool::transport_tag;
-    spool::address_types address_types() const { return spool::address_types::any(); }
-    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
-        for (const auto& r : tx.recipients()) tx.sent(r);
-        return spool::transmit_result::done();
-    }
-};
-
-spool::message one_kib_message() {
-    spool::message m;
-    m.recipients = {{"A", "a@example.org", "SMTP"}};
-    m.payload.subject = "benchmark";
-    m.payload.body.assign(row_bytes, 'x');
-    m.sent_mail = spool::disposition::delete_after_submit{};
-    return m;
 }
 
 // The baseline: rows of the same size straight into SQLite, `batch` per transaction.

@@ -11,6 +11,8 @@
 //       due (a message another process holds leased stays: it waits for it)
 // Each prints its wall time in seconds.
 
+#include "durable_workload.hpp"
+
 #include <spool/spool.hpp>
 #include <spool/stores/postgres.hpp>
 
@@ -24,28 +26,9 @@
 
 namespace {
 
-constexpr std::size_t body_bytes = 1024;
+using spool_bench::discard_transport;
+using spool_bench::one_kib_message;
 constexpr int per_transaction = 64;
-
-struct instant_transport {
-    using spool_concept = spool::transport_tag;
-    std::chrono::milliseconds per_message{0};
-    spool::address_types address_types() const { return spool::address_types::any(); }
-    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
-        if (per_message.count() > 0) std::this_thread::sleep_for(per_message);
-        for (const auto& r : tx.recipients()) tx.sent(r);
-        return spool::transmit_result::done();
-    }
-};
-
-spool::message one_kib_message() {
-    spool::message m;
-    m.recipients = {{"A", "a@example.org", "SMTP"}};
-    m.payload.subject = "benchmark";
-    m.payload.body.assign(body_bytes, 'x');
-    m.sent_mail = spool::disposition::delete_after_submit{};
-    return m;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -84,7 +67,7 @@ int raw(const std::string& conninfo, long messages) {
 
 int submit(const std::string& conninfo, long messages) {
     spool::postgres_store store(conninfo);
-    instant_transport unused;
+    discard_transport unused;
     spool::spooler sp{store, unused}; // its client only: the spooling is other processes' work
     const auto m = one_kib_message();
     const auto start = std::chrono::steady_clock::now();
@@ -104,7 +87,7 @@ int spool_until_done(const std::string& conninfo, const std::string& done_file, 
     options.lease = std::chrono::milliseconds{lease_ms};
     options.claim_batch = 64;
     spool::postgres_store store(conninfo, options);
-    spool::spooler sp{store, instant_transport{std::chrono::milliseconds{ms_per_message}}};
+    spool::spooler sp{store, discard_transport{std::chrono::milliseconds{ms_per_message}}};
     const auto start = std::chrono::steady_clock::now();
     sp.start();
     for (;;) {

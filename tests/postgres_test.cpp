@@ -5,6 +5,7 @@
 
 #include "catch.hpp"
 #include "support/async_transport.hpp"
+#include "support/conformance_report.hpp"
 #include "support/fixtures.hpp"
 #include "support/postgres_schema.hpp"
 
@@ -24,15 +25,11 @@
 
 using namespace std::chrono_literals;
 using spool_test::is;
+using spool_test::report;
 using spool_test::mail;
 using spool_test::smtp;
 
 namespace {
-
-void report(const std::vector<spool::testing::conformance_failure>& failures) {
-    for (const auto& f : failures) FAIL_CHECK(f.check << ": " << f.problem);
-    CHECK(failures.empty());
-}
 
 spool::postgres_options short_lease(std::chrono::milliseconds lease = 400ms) {
     spool::postgres_options o;

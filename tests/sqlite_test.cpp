@@ -2,6 +2,7 @@
 // versions, faults, quarantine and group commit.
 
 #include "catch.hpp"
+#include "support/conformance_report.hpp"
 #include "support/fixtures.hpp"
 #include "support/sqlite_files.hpp"
 #include "support/temp_dir.hpp"
@@ -24,6 +25,7 @@
 
 using namespace std::chrono_literals;
 using spool_test::is;
+using spool_test::report;
 using spool_test::mail;
 using spool_test::smtp;
 using spool_test::raw_sql;
@@ -31,9 +33,14 @@ using spool_test::read_file;
 
 namespace {
 
-void report(const std::vector<spool::testing::conformance_failure>& failures) {
-    for (const auto& f : failures) FAIL_CHECK(f.check << ": " << f.problem);
-    CHECK(failures.empty());
+// A database with one queued message, written by this build, for a test to take back to an older schema.
+spool::message_id queue_one(const std::string& path) {
+    spool::sqlite_store store(path);
+    auto m = mail({smtp("a@x")});
+    const auto queued = store.create(spool::folders::outbox, m).value();
+    m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+    REQUIRE_FALSE(store.enqueue(queued, m));
+    return queued;
 }
 
 } // namespace
@@ -62,14 +69,7 @@ TEST_CASE("the SQLite store keeps the shared queue's laws: store objects on one 
 TEST_CASE("a schema-3 database is brought to schema 4, its queued messages unleased and sent") {
     spool_test::temp_dir dir;
     const auto path = dir.file("v3.db");
-    spool::message_id queued{};
-    {
-        spool::sqlite_store store(path);
-        auto m = mail({smtp("a@x")});
-        queued = store.create(spool::folders::outbox, m).value();
-        m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
-        REQUIRE_FALSE(store.enqueue(queued, m));
-    }
+    const spool::message_id queued = queue_one(path);
     raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                   "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
     spool::sqlite_store store(path);
@@ -177,14 +177,7 @@ TEST_CASE("an older schema is brought forward") {
 TEST_CASE("a schema-1 database with queued messages is migrated and keeps them") {
     spool_test::temp_dir dir;
     const auto path = dir.file("v1.db");
-    spool::message_id queued{};
-    {
-        spool::sqlite_store store(path);
-        auto m = mail({smtp("a@x")});
-        queued = store.create(spool::folders::outbox, m).value();
-        m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
-        REQUIRE_FALSE(store.enqueue(queued, m));
-    }
+    const spool::message_id queued = queue_one(path);
     // Take it back to what schema 1 had.
     raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                   "ALTER TABLE outgoing_queue DROP COLUMN fence;"

@@ -241,36 +241,10 @@ public:
             throw std::system_error(ec, "spool: cannot open the PostgreSQL store: " + state_->db.last_error());
     }
 
-    result<message_id> create(folder_id folder, const message_type& m) {
-        const auto body = encode(m);
-        std::int64_t id = 0;
-        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(static_cast<std::int64_t>(folder)).bytes(body);
-            auto r = db.run(detail::postgres::sql::create, p);
-            if (!r.ok()) return db.error_of(r);
-            id = r.integer(0, 0);
-            return {};
-        });
-        if (ec) return ec;
-        return message_id{static_cast<std::uint64_t>(id)};
-    }
+    result<message_id> create(folder_id folder, const message_type& m) { return insert(folder, m, false); }
 
-    result<message_id> create_queued(folder_id folder, const message_type& m) {
-        const auto body = encode(m);
-        std::int64_t id = 0;
-        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(static_cast<std::int64_t>(folder)).bytes(body);
-            queue_columns(p, m).text(state_->channel);
-            auto r = db.run(detail::postgres::sql::create_queued, p);
-            if (!r.ok()) return db.error_of(r);
-            id = r.integer(0, 0);
-            return {};
-        });
-        if (ec) return ec;
-        return message_id{static_cast<std::uint64_t>(id)};
-    }
+    /// create() and enqueue() in one statement; it NOTIFYs the other processes' spoolers.
+    result<message_id> create_queued(folder_id folder, const message_type& m) { return insert(folder, m, true); }
 
     result<message_type> load(message_id id) const {
         std::string body;
@@ -720,6 +694,22 @@ private:
     explicit basic_postgres_store(std::shared_ptr<state> s) : state_(std::move(s)) {}
 
     static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
+
+    result<message_id> insert(folder_id folder, const message_type& m, bool queued) {
+        const auto body = encode(m);
+        std::int64_t id = 0;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(static_cast<std::int64_t>(folder)).bytes(body);
+            if (queued) queue_columns(p, m).text(state_->channel);
+            auto r = db.run(queued ? detail::postgres::sql::create_queued : detail::postgres::sql::create, p);
+            if (!r.ok()) return db.error_of(r);
+            id = r.integer(0, 0);
+            return {};
+        });
+        if (ec) return ec;
+        return message_id{static_cast<std::uint64_t>(id)};
+    }
 
     static detail::postgres::params& queue_columns(detail::postgres::params& p, const message_type& m) {
         return p.integer(detail::postgres::nanoseconds(m.client_submit_time.value_or(time_point{})))
