@@ -441,7 +441,9 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
     if constexpr (spool::detail::shares_queue<store_type>) {
         using namespace std::chrono_literals;
         detail::findings f(failures);
-        auto [a, b] = make_pair();
+        auto stores = make_pair();
+        auto& a = stores.first;
+        auto& b = stores.second;
         auto ids_of = [](const auto& entries) {
             std::vector<message_id> out;
             for (const queue_entry& e : entries) out.push_back(e.id);
