@@ -197,26 +197,28 @@ TEST_CASE("a client in another process cannot open or abort a message whose hand
 }
 
 TEST_CASE("a submit in another process wakes an idle spooler at once (LISTEN/NOTIFY), and poll-only mode finds it by polling") {
-    spool_test::postgres_schema schema;
-    spool::postgres_options options;
-    const bool listen = GENERATE(true, false);
-    options.listen = listen;
-    // Listening, the spooler would not poll within the test's time: only the notification can wake it.
-    options.poll_interval = listen ? std::chrono::milliseconds{std::chrono::hours{1}} : std::chrono::milliseconds{200};
-    spool::postgres_store spooler_store(schema.conninfo(), options);
-    spool::memory_transport transport;
-    spool::spooler sp{spooler_store, transport};
-    sp.start();
-    std::this_thread::sleep_for(100ms); // its first pass found nothing; it is idle now
+    for (const bool listen : {true, false}) {
+        INFO((listen ? "listening" : "polling only"));
+        spool_test::postgres_schema schema;
+        spool::postgres_options options;
+        options.listen = listen;
+        // Listening, the spooler would not poll within the test's time: only the notification can wake it.
+        options.poll_interval = listen ? std::chrono::milliseconds{std::chrono::hours{1}} : std::chrono::milliseconds{200};
+        spool::postgres_store spooler_store(schema.conninfo(), options);
+        spool::memory_transport transport;
+        spool::spooler sp{spooler_store, transport};
+        sp.start();
+        std::this_thread::sleep_for(100ms); // its first pass found nothing; it is idle now
 
-    spool::postgres_store client_store(schema.conninfo());
-    spool::memory_transport unused;
-    spool::spooler other{client_store, unused}; // never runs: only its client is used
-    const auto id = other.client().send(mail({smtp("a@x")})).value();
-    CHECK(eventually([&] { return transport.deliveries().size() == 1; }));
-    sp.stop();
-    REQUIRE(transport.deliveries().size() == 1);
-    CHECK(transport.deliveries()[0].message == id);
+        spool::postgres_store client_store(schema.conninfo());
+        spool::memory_transport unused;
+        spool::spooler other{client_store, unused}; // never runs: only its client is used
+        const auto id = other.client().send(mail({smtp("a@x")})).value();
+        CHECK(eventually([&] { return transport.deliveries().size() == 1; }));
+        sp.stop();
+        REQUIRE(transport.deliveries().size() == 1);
+        CHECK(transport.deliveries()[0].message == id);
+    }
 }
 
 TEST_CASE("a connection the server ends gives store_unavailable once, then the store reconnects by itself, and nothing is lost") {
