@@ -274,9 +274,13 @@ TEST_CASE("the server stopped and started again: calls fail with store_unavailab
     const std::string script = SPOOL_POSTGRES_CLUSTER_SCRIPT;
     REQUIRE(std::system((script + " start " + dir).c_str()) == 0);
     struct stop_cluster {
-        std::string command;
-        ~stop_cluster() { (void)std::system(command.c_str()); }
-    } cleanup{script + " stop " + dir};
+        std::string command, dir;
+        ~stop_cluster() {
+            (void)std::system(command.c_str());
+            std::error_code ignored;
+            std::filesystem::remove_all(dir, ignored);
+        }
+    } cleanup{script + " stop " + dir, dir};
     std::ifstream in(dir + "/conninfo");
     std::string conninfo;
     std::getline(in, conninfo);
