@@ -81,6 +81,13 @@ auto to_vector(const Range& r) {
     return std::vector<std::remove_cvref_t<decltype(*std::begin(r))>>(std::begin(r), std::end(r));
 }
 
+template <class Entries>
+std::vector<message_id> ids_of(const Entries& entries) {
+    std::vector<message_id> ids;
+    for (const queue_entry& e : entries) ids.push_back(e.id);
+    return ids;
+}
+
 inline std::vector<message_id> queued_ids(const auto& store) {
     std::vector<message_id> ids;
     for (const queue_entry& e : store.outgoing_queue()) ids.push_back(e.id);
@@ -390,11 +397,6 @@ std::vector<conformance_failure> check_due_queue(Make make) {
         using namespace std::chrono_literals;
         detail::findings f(failures);
         auto store = make();
-        auto ids_of = [](const auto& entries) {
-            std::vector<message_id> out;
-            for (const queue_entry& e : entries) out.push_back(e.id);
-            return out;
-        };
         // Submitted in this order; the first waits an hour, the others are due now.
         std::vector<message_id> ids;
         for (int i = 0; i < 4; ++i) {
@@ -410,19 +412,19 @@ std::vector<conformance_failure> check_due_queue(Make make) {
         }
         const std::vector<message_id> due_now{ids[1], ids[2], ids[3]};
         constexpr const char* lists = "due queue: lists the due messages, in submit-time order";
-        f.expect(lists, ids_of(store.due_queue(detail::t0 + 300s, 100)) == due_now, "not the three due now, in order");
-        f.expect(lists, ids_of(store.due_queue(detail::t0 + 2h, 100)) == ids, "not all four an hour later");
-        f.expect("due queue: at most `limit`", ids_of(store.due_queue(detail::t0 + 2h, 2)) == std::vector{ids[0], ids[1]},
+        f.expect(lists, detail::ids_of(store.due_queue(detail::t0 + 300s, 100)) == due_now, "not the three due now, in order");
+        f.expect(lists, detail::ids_of(store.due_queue(detail::t0 + 2h, 100)) == ids, "not all four an hour later");
+        f.expect("due queue: at most `limit`", detail::ids_of(store.due_queue(detail::t0 + 2h, 2)) == std::vector{ids[0], ids[1]},
                  "not the first two");
         // A save that defers the open recipients takes it out; one that makes it due puts it back.
         M waiting = store.load(ids[2]).value();
         for (recipient& r : waiting.recipients)
             if (!r.responsibility && !r.settled()) r.status = status::deferred{detail::t0 + 3h, "later", 1, {}};
         (void)store.save(ids[2], waiting);
-        f.expect("due queue: follows save", ids_of(store.due_queue(detail::t0 + 2h, 100)) == std::vector{ids[0], ids[1], ids[3]},
+        f.expect("due queue: follows save", detail::ids_of(store.due_queue(detail::t0 + 2h, 100)) == std::vector{ids[0], ids[1], ids[3]},
                  "a message saved as waiting is still listed");
         (void)store.finish(ids[1], store.load(ids[1]).value());
-        f.expect("due queue: follows finish", ids_of(store.due_queue(detail::t0 + 4h, 100)) == std::vector{ids[0], ids[2], ids[3]},
+        f.expect("due queue: follows finish", detail::ids_of(store.due_queue(detail::t0 + 4h, 100)) == std::vector{ids[0], ids[2], ids[3]},
                  "a finished message is still listed");
     }
     return failures;
@@ -444,11 +446,6 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
         auto stores = make_pair();
         auto& a = stores.first;
         auto& b = stores.second;
-        auto ids_of = [](const auto& entries) {
-            std::vector<message_id> out;
-            for (const queue_entry& e : entries) out.push_back(e.id);
-            return out;
-        };
         auto queued = [&](int i, bool due) {
             M m = detail::full_message<M>(i);
             for (recipient& r : m.recipients)
@@ -465,9 +462,9 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
 
         constexpr const char* q1 = "shared queue Q1: a claim takes the due, unleased messages in queue order, at most `limit`";
         const auto claimed_at = std::chrono::steady_clock::now();
-        f.expect(q1, ids_of(a.claim_due(now, 2)) == std::vector{first, second}, "not the first two due");
-        f.expect(q1, ids_of(b.claim_due(now, 10)) == std::vector{third}, "another claimer did not get only the one left");
-        f.expect(q1, ids_of(b.claim_due(detail::t0 + 2h, 10)) == std::vector{waiting}, "a message not due was claimed, or not once due");
+        f.expect(q1, detail::ids_of(a.claim_due(now, 2)) == std::vector{first, second}, "not the first two due");
+        f.expect(q1, detail::ids_of(b.claim_due(now, 10)) == std::vector{third}, "another claimer did not get only the one left");
+        f.expect(q1, detail::ids_of(b.claim_due(detail::t0 + 2h, 10)) == std::vector{waiting}, "a message not due was claimed, or not once due");
 
         constexpr const char* q5 = "shared queue Q5: others see a lease";
         f.expect(q5, b.leased_elsewhere(first) && !a.leased_elsewhere(first), "leased_elsewhere is wrong for the holder or the other");
@@ -480,7 +477,7 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
 
         constexpr const char* q4 = "shared queue Q4: retain_leases releases the rest, and renews what it keeps";
         f.expect(q4, !a.retain_leases({first}), "retain_leases failed");
-        f.expect(q4, ids_of(b.claim_due(detail::t0 + 2h, 10)) == std::vector{second}, "a released message was not claimable at once");
+        f.expect(q4, detail::ids_of(b.claim_due(detail::t0 + 2h, 10)) == std::vector{second}, "a released message was not claimable at once");
         // Kept and renewed, as a spooler does at the end of each pass, until
         // past the first lease's end: nobody else can claim it.
         while (std::chrono::steady_clock::now() < claimed_at + lease + 100ms) {
@@ -488,7 +485,7 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
             (void)a.retain_leases({first});
         }
         // (b's own leases have expired by now: it may claim those again, not `first`.)
-        auto has = [&](const auto& entries, message_id id) { return std::ranges::count(ids_of(entries), id) == 1; };
+        auto has = [&](const auto& entries, message_id id) { return std::ranges::count(detail::ids_of(entries), id) == 1; };
         f.expect(q4, !has(b.claim_due(detail::t0 + 2h, 10), first), "a renewed lease was taken");
 
         constexpr const char* q2 = "shared queue Q2: a lease expires by itself, and the message is claimable again";
