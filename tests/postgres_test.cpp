@@ -56,6 +56,11 @@ TEST_CASE("the PostgreSQL store keeps the Store laws") {
     report(spool::testing::check_store([&] { return spool::postgres_store(schemas.emplace_back().conninfo()); }));
 }
 
+TEST_CASE("the PostgreSQL store keeps the administration laws: hold, release, requests, removal, listings and counts") {
+    std::deque<spool_test::postgres_schema> schemas;
+    report(spool::testing::check_administration([&] { return spool::postgres_store(schemas.emplace_back().conninfo()); }));
+}
+
 TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by the database's clock, fencing") {
     std::deque<spool_test::postgres_schema> schemas;
     const auto lease = 400ms;

@@ -66,14 +66,29 @@ TEST_CASE("the SQLite store keeps the shared queue's laws: store objects on one 
         lease));
 }
 
-TEST_CASE("a schema-3 database is brought to schema 4, its queued messages unleased and sent") {
+// What schema 5 added (administration), for tests that take a database back to an older schema.
+constexpr const char* undo_schema_5 = "ALTER TABLE outgoing_queue DROP COLUMN held_since; ALTER TABLE outgoing_queue DROP COLUMN held_for;"
+                                      "ALTER TABLE outgoing_queue DROP COLUMN request;";
+
+TEST_CASE("the SQLite store keeps the administration laws: hold, release, requests, removal, listings and counts") {
+    spool_test::temp_dir dir;
+    int n = 0;
+    report(spool::testing::check_administration([&] { return spool::sqlite_store(dir.file("admin" + std::to_string(n++) + ".db")); }));
+    spool::sqlite_options shared;
+    shared.shared_queue = true;
+    report(spool::testing::check_administration([&] { return spool::sqlite_store(dir.file("admin" + std::to_string(n++) + ".db"), shared); }));
+}
+
+TEST_CASE("a schema-3 database is brought to schema 5, its queued messages unleased, not held, and sent") {
     spool_test::temp_dir dir;
     const auto path = dir.file("v3.db");
     const spool::message_id queued = queue_one(path);
-    raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
-                  "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
+    raw_sql(path, std::string(undo_schema_5) +
+                      "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
+                      "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
     spool::sqlite_store store(path);
-    CHECK(spool::sqlite_store::schema_version == 4);
+    CHECK(spool::sqlite_store::schema_version == 5);
+    CHECK(store.count_queue(spool::time_point{}).held == 0);
     spool::memory_transport transport;
     spool::spooler sp{store, transport};
     CHECK(sp.drain().finished == 1);
@@ -179,7 +194,8 @@ TEST_CASE("a schema-1 database with queued messages is migrated and keeps them")
     const auto path = dir.file("v1.db");
     const spool::message_id queued = queue_one(path);
     // Take it back to what schema 1 had.
-    raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
+    raw_sql(path, std::string(undo_schema_5) +
+                      "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                   "ALTER TABLE outgoing_queue DROP COLUMN fence;"
                   "DROP INDEX queue_by_sequence; DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt;"
                   "UPDATE spool_schema SET version = 1");
@@ -234,7 +250,8 @@ TEST_CASE("a schema-2 database's queue entries start due, and the first pass wri
         m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
         REQUIRE_FALSE(store.enqueue(queued, m));
     }
-    raw_sql(path, "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
+    raw_sql(path, std::string(undo_schema_5) +
+                      "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                   "ALTER TABLE outgoing_queue DROP COLUMN fence;"
                   "DROP INDEX queue_due; ALTER TABLE outgoing_queue DROP COLUMN next_attempt; UPDATE spool_schema SET version = 2");
     spool::sqlite_store store(path);

@@ -3,6 +3,8 @@
 #include <spool/message.hpp>
 
 #include <cstddef>
+#include <chrono>
+#include <optional>
 #include <string>
 
 namespace spool {
@@ -23,6 +25,8 @@ struct message_finished_event {
     message_id id{};
     std::size_t sent = 0;
     std::size_t failed = 0;
+    std::optional<time_point> submitted; ///< the message's client submit time
+    time_point at{};                     ///< when the spooler settled the last recipient (its clock)
 };
 
 /// A recipient's status changed: sent, deferred (with its next attempt) or failed.
@@ -36,6 +40,16 @@ struct queue_changed_event {
     enum class change { added, removed };
     message_id id{};
     change what = change::added;
+};
+
+/// A hand-off to a transport ended, and the spooler applied what it reported.
+struct handoff_event {
+    std::size_t transport = 0; ///< position among the composed transports, from 0
+    std::string destination;   ///< as the transport named it; empty for a transport that names none
+    std::chrono::nanoseconds duration{}; ///< from its start to its completion, by the steady clock
+    std::size_t sent = 0;      ///< recipients the hand-off settled as sent
+    std::size_t deferred = 0;  ///< recipients left for a later attempt (retry, busy, site failure)
+    std::size_t failed = 0;    ///< recipients that failed
 };
 
 /// A destination was marked down after site failures, or came back after a

@@ -289,11 +289,26 @@ time_point next_attempt(const basic_message<Payload>& m) noexcept {
     return earliest.value_or(time_point{});
 }
 
+/// What an administrator asked of a queued message (docs/administration.md).
+/// The store keeps it with the queue entry until the spooler applies it, at
+/// the message's next pass: the one running, or the next to run. A stronger
+/// request replaces a weaker one, never the reverse.
+enum class admin_request : std::uint8_t {
+    none = 0,
+    flush = 1,              ///< attempt every deferred recipient now (a destination marked down is probed)
+    expire = 2,             ///< fail the remaining recipients now, with a non-delivery report
+    remove_with_report = 3, ///< as expire, then delete the message
+    remove = 4,             ///< delete the message without a report
+};
+
 /// One row of the outgoing queue (MAPI: the outgoing queue table).
 struct queue_entry {
     message_id id{};
     time_point client_submit_time{};
     submit_flags submission = submit_flags::none;
+    /// How long the message was on hold: it does not count toward its lifetime.
+    std::chrono::nanoseconds held_for{};
+    admin_request request = admin_request::none;
     friend bool operator==(const queue_entry&, const queue_entry&) = default;
 };
 

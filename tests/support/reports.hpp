@@ -17,7 +17,8 @@ inline spool::message from_ann(std::vector<spool::recipient> to, std::string sub
     return m;
 }
 
-inline std::vector<spool::message> reports_in(const spool::memory_store& store,
+template <class Store>
+std::vector<spool::message> reports_in(const Store& store,
                                               spool::folder_id folder = spool::folders::inbox) {
     std::vector<spool::message> out;
     for (auto id : store.contents(folder)) {

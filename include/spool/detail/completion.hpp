@@ -84,6 +84,7 @@ public:
     std::vector<incoming_commit> committed_reports; // by write_completion, for announce_completion
     pass_summary summary;
     bool finished = false;
+    bool discard = false; // an administrator deleted it: once finished, it is deleted, whoever it reached
 
 private:
     result<Message> loaded_;
@@ -101,6 +102,7 @@ void prepare_completion(Core& core, completion<Message>& c) {
                     [&](const std::string&) { core.counts().outbound_hook_failures.fetch_add(1); });
         });
         mark_finished(m, c.summary.sent > 0);
+        if (c.discard) m.sent_mail = disposition::delete_after_submit{};
     }
 }
 
@@ -143,7 +145,7 @@ void announce_completion(Core& core, completion<Message>& c, tally& t) {
     }
     if (c.finished) {
         ++t.messages_finished;
-        core.notify(message_finished_event{c.id, c.summary.sent, c.summary.failed});
+        core.notify(message_finished_event{c.id, c.summary.sent, c.summary.failed, m.client_submit_time, c.now});
         core.notify(queue_changed_event{c.id, queue_changed_event::change::removed});
     }
 }

@@ -111,6 +111,16 @@ public:
         return *unnamed_;
     }
 
+    /// An administrator's flush: the transport, if it said it was unavailable,
+    /// and destinations marked down are tried at the next hand-off instead of
+    /// after their wait (Postfix's flush revives dead transports and
+    /// destinations too: qmgr's QMGR_REQ_FLUSH_DEAD).
+    void probe_now(time_point now) {
+        if (unavailable.unavailable_until > now) unavailable.unavailable_until = now; // the whole transport, after retry_after
+        for (auto& [key, d] : destinations_)
+            if (d.health == destination::state::down && d.next_probe > now) d.next_probe = now;
+    }
+
     /// Forgets destinations with nothing to remember, so a transport that
     /// sends to many domains does not keep one entry per domain forever.
     void forget_idle() {

@@ -26,6 +26,7 @@ namespace spool::detail {
 // RFC 3463 codes for the failures the spooler itself decides.
 inline constexpr const char* no_route_diagnostic = "5.4.4";       // unable to route
 inline constexpr const char* expired_diagnostic = "5.4.7";        // delivery time expired
+inline constexpr const char* administrator_diagnostic = "5.3.0";  // other or undefined mail system status (RFC 3463)
 inline constexpr const char* preprocessing_diagnostic = "5.6.0";  // content could not be prepared
 
 /// What the spooler remembers of a transport between rounds: how long its
@@ -120,6 +121,29 @@ void expire(Message& m, std::chrono::seconds lifetime) {
         if (const auto* d = std::get_if<status::deferred>(&r.status)) reason += " (last: " + d->reason + ")";
         fail(r, std::move(reason), expired_diagnostic);
     }
+}
+
+/// An administrator's expire or removal (admin_request), as the spooler
+/// applies it: the remaining recipients fail, with a report unless the
+/// request is a silent removal. True when the message is then deleted.
+template <class Message>
+bool apply_request(Message& m, admin_request request) {
+    const bool silent = request == admin_request::remove;
+    for (recipient& r : m.recipients) {
+        if (!awaiting_transport(r)) continue;
+        std::string reason = request == admin_request::expire ? "expired by the administrator" : "deleted by the administrator";
+        if (const auto* d = std::get_if<status::deferred>(&r.status)) reason += " (last: " + d->reason + ")";
+        fail(r, std::move(reason), request == admin_request::expire ? expired_diagnostic : administrator_diagnostic);
+        if (silent) r.reported = true; // decided: no report
+    }
+    return request != admin_request::expire;
+}
+
+/// An administrator's flush: every deferred recipient is due now.
+template <class Message>
+void flush(Message& m, time_point now) {
+    for (recipient& r : m.recipients)
+        if (auto* d = std::get_if<status::deferred>(&r.status); d && awaiting_transport(r)) d->next_attempt = std::min(d->next_attempt, now);
 }
 
 /// MAPI FinishedMsg's flag changes: no longer submitted or unsent, read.

@@ -153,6 +153,11 @@ public:
         return l;
     }
 
+    /// An administrator's flush: destinations marked down are probed now.
+    void probe_now(time_point now) {
+        for (lane& l : lanes_) l.probe_now(now);
+    }
+
     std::vector<destination_health> destinations() const {
         std::vector<destination_health> out;
         for (std::size_t slot = 0; slot < lanes_.size(); ++slot)
@@ -180,6 +185,7 @@ private:
         std::optional<transmission<message_type>> tx;
         void* transport = nullptr;
         handoff_sink* sink = nullptr;
+        std::chrono::steady_clock::time_point started{}; // kept only for an observer of hand-offs
         typename std::list<handoff>::iterator self;
     };
 
@@ -257,10 +263,13 @@ private:
         destination& d = l.unnamed();
         l.started(d, now_);
         transmission<message_type> tx(j.done.message(), {assigned.data(), assigned.size()}, outcomes, now_);
+        std::chrono::steady_clock::time_point started{};
+        if constexpr (Core::template observed<handoff_event>) started = std::chrono::steady_clock::now();
         const transmit_result result = transmit_now(t, tx);
         ++j.open;
         // The buffers are read before anything is offered again, so a nested offer may reuse them.
         const bool passed_on = apply_handoff(j, slot, step, d, {assigned.data(), assigned.size()}, outcomes, result, report);
+        if constexpr (Core::template observed<handoff_event>) tell_handoff(j, slot, d, assigned, started);
         after_handoff(j, passed_on, report);
     }
 
@@ -329,6 +338,7 @@ private:
         lane& l = lanes_[h.slot];
         const time_point now = now_;
         l.started(*h.dest, now);
+        if constexpr (Core::template observed<handoff_event>) h.started = std::chrono::steady_clock::now();
         h.tx.emplace(h.owner->done.message(), std::span<const std::size_t>(h.assigned.data(), h.assigned.size()),
                      std::span<transmit_outcome>(h.outcomes.data(), h.outcomes.size()), now);
         if constexpr (hands_off_later<T, message_type>) {
@@ -401,6 +411,7 @@ private:
         const std::size_t slot = h.slot;
         job& j = *h.owner;
         const bool passed_on = apply_handoff(j, slot, h.step, *h.dest, h.assigned, h.outcomes, result, report);
+        if constexpr (Core::template observed<handoff_event>) tell_handoff(j, slot, *h.dest, h.assigned, h.started);
         recycle(h);
         after_handoff(j, passed_on, report);
         start_waiting(slot, report);
@@ -479,6 +490,19 @@ private:
             }
         }
         return passed_on;
+    }
+
+    // An observer of hand-offs is told how one went: what its recipients are now.
+    void tell_handoff(job& j, std::size_t slot, const destination& d, std::span<const std::size_t> assigned,
+                      std::chrono::steady_clock::time_point started) {
+        handoff_event e{slot, key_of(lanes_[slot], d), std::chrono::steady_clock::now() - started, 0, 0, 0};
+        for (std::size_t i : assigned) {
+            const recipient& r = j.done.message().recipients[i];
+            if (r.is_sent()) ++e.sent;
+            else if (r.is_failed()) ++e.failed;
+            else if (r.is_deferred()) ++e.deferred;
+        }
+        core_.notify(e);
     }
 
     // A hand-off of the job is over: offer what it declined, and end the

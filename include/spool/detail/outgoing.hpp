@@ -215,7 +215,7 @@ private:
             return false;
         }
         ++report.examined;
-        take(entry.id, report);
+        take(entry, report);
         handoffs_.settle(report); // a synchronous hand-off made inline has completed: apply it now
         // A store that cannot batch commits each write alone anyway: holding
         // outcomes back would only keep their messages locked longer.
@@ -249,14 +249,16 @@ private:
         else return core_.store().outgoing_queue();
     }
 
-    void take(message_id id, run_report& report) {
+    void take(const queue_entry& entry, run_report& report) {
+        const message_id id = entry.id;
         auto& queue = core_.queue();
         const time_point now = core_.now();
         handoffs_.set_now(now);
         {
             auto g = queue.guard();
             commits_.release_committed();
-            if (const auto due = queue.due(id); due > now) {
+            // An administrator's request is applied now, whatever the message waits for.
+            if (const auto due = queue.due(id); due > now && entry.request == admin_request::none) {
                 ++report.waiting;
                 note_due(report, due);
                 return;
@@ -297,7 +299,19 @@ private:
         m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
 
         const time_point submitted_at = m.client_submit_time.value_or(now);
-        j.deadline = submitted_at + core_.max_lifetime();
+        // Time on hold does not count toward the lifetime.
+        j.deadline = submitted_at + core_.max_lifetime() + std::chrono::duration_cast<time_point::duration>(entry.held_for);
+        if (entry.request >= admin_request::expire) {
+            release.handed_over = true;
+            c.discard = apply_request(m, entry.request);
+            j.changed = true;
+            round_over(j, report);
+            return;
+        }
+        if (entry.request == admin_request::flush) {
+            flush(m, now);
+            handoffs_.probe_now(now);
+        }
         if (const time_point due = next_due(m, now, j.deadline); due > now && now < j.deadline) {
             commits_.wait(id, due, report);
             return;

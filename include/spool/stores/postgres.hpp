@@ -33,7 +33,9 @@
 //   lock, so processes that start together migrate once.
 
 #include <spool/codec.hpp>
+#include <spool/administration.hpp>
 #include <spool/detail/lease_book.hpp>
+#include <spool/detail/queue_listing.hpp>
 #include <spool/detail/postgres_connection.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
@@ -108,6 +110,11 @@ inline constexpr std::string_view migrations[] = {
     // be small, and without the cost pauses (docs/postgres-store.md, "Bloat").
     "ALTER TABLE spool_queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,"
     " autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_cost_delay = 0);",
+    // 2: administration (docs/administration.md): a hold (since when, in ns;
+    // its next attempt is then held_next_attempt, past any due query), the
+    // time of earlier holds, and the request waiting for a spooler.
+    "ALTER TABLE spool_queue ADD COLUMN held_since bigint, ADD COLUMN held_for bigint NOT NULL DEFAULT 0,"
+    " ADD COLUMN request smallint NOT NULL DEFAULT 0;",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 
@@ -136,14 +143,19 @@ inline constexpr statement enqueue{
     " SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
     " (SELECT count(pg_notify($6, '') IS NULL) FROM m)"};
 // Saves: the holder of a claim writes only while its token ($4) is the row's.
+// A hold or a request made while the message was in hand outlives the save:
+// it is applied at the message's next pass. A flush is met by the pass that saves.
+#define SPOOL_PG_KEEP_ADMIN                                                                                               \
+    "next_attempt = CASE WHEN held_since IS NOT NULL THEN 9223372036854775807 WHEN request >= 2 THEN 0 ELSE $3 END,"    \
+    " request = CASE WHEN request = 1 THEN 0 ELSE request END"
 inline constexpr statement save{
     "spool_save",
     "WITH m AS (UPDATE spool_messages SET body = $2 WHERE id = $1 RETURNING id),"
-    " q AS (UPDATE spool_queue SET next_attempt = $3 WHERE message_id IN (SELECT id FROM m))"
+    " q AS (UPDATE spool_queue SET " SPOOL_PG_KEEP_ADMIN " WHERE message_id IN (SELECT id FROM m))"
     " SELECT count(*) FROM m"};
 inline constexpr statement save_fenced{
     "spool_save_fenced",
-    "WITH q AS (UPDATE spool_queue SET next_attempt = $3 WHERE message_id = $1 AND fence = $4 RETURNING message_id),"
+    "WITH q AS (UPDATE spool_queue SET " SPOOL_PG_KEEP_ADMIN " WHERE message_id = $1 AND fence = $4 RETURNING message_id),"
     " m AS (UPDATE spool_messages SET body = $2 WHERE id IN (SELECT message_id FROM q) RETURNING id)"
     " SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1)"};
 // Out of the queue, unless another process's lease holds it.
@@ -172,9 +184,9 @@ inline constexpr statement quarantine{
     "spool_quarantine",
     "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1) UPDATE spool_messages SET folder = $2 WHERE id = $1"};
 inline constexpr statement queue{"spool_queue",
-                                 "SELECT message_id, submit_time, submit_flags FROM spool_queue ORDER BY submit_time, sequence"};
+                                 "SELECT message_id, submit_time, submit_flags, held_for, request FROM spool_queue ORDER BY submit_time, sequence"};
 inline constexpr statement due{"spool_due",
-                               "SELECT message_id, submit_time, submit_flags FROM spool_queue WHERE next_attempt <= $1"
+                               "SELECT message_id, submit_time, submit_flags, held_for, request FROM spool_queue WHERE next_attempt <= $1"
                                " ORDER BY submit_time, sequence LIMIT $2"};
 inline constexpr statement contents{"spool_contents", "SELECT id FROM spool_messages WHERE folder = $1 ORDER BY id"};
 // The claim: due, not leased (or the lease expired), oldest first, rows other
@@ -188,7 +200,7 @@ inline constexpr statement claim{
     "             ORDER BY submit_time, sequence LIMIT $2 FOR UPDATE SKIP LOCKED)"
     " UPDATE spool_queue q SET lease_owner = $3, lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond',"
     " fence = q.fence + 1 FROM due JOIN spool_messages m ON m.id = due.message_id WHERE q.message_id = due.message_id"
-    " RETURNING q.message_id, q.submit_time, q.submit_flags, q.fence, q.sequence, m.body"};
+    " RETURNING q.message_id, q.submit_time, q.submit_flags, q.held_for, q.request, q.fence, q.sequence, m.body"};
 // Renewal and release of this process's claims: ids and tokens as arrays ($1, $2).
 inline constexpr statement renew{
     "spool_renew",
@@ -201,6 +213,44 @@ inline constexpr statement release{
     " FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"};
 inline constexpr statement leased{"spool_leased",
                                   "SELECT fence FROM spool_queue WHERE message_id = $1 AND lease_until > clock_timestamp()"};
+#undef SPOOL_PG_KEEP_ADMIN
+
+// Administration. Rows as listings show them: one ($1, exactly), or up to $2 after $1.
+#define SPOOL_PG_QUEUE_ROW                                                                                                \
+    "SELECT q.message_id, q.submit_time, m.body, q.held_since, q.held_for, q.request::bigint, q.next_attempt,"          \
+    " coalesce(q.lease_until > clock_timestamp(), false), q.lease_owner FROM spool_queue q JOIN spool_messages m ON m.id = q.message_id"
+inline constexpr statement queue_row{"spool_queue_row", SPOOL_PG_QUEUE_ROW " WHERE q.message_id = $1 LIMIT $2"};
+inline constexpr statement queue_rows{"spool_queue_rows", SPOOL_PG_QUEUE_ROW " WHERE q.message_id > $1 ORDER BY q.message_id LIMIT $2"};
+#undef SPOOL_PG_QUEUE_ROW
+inline constexpr statement count_queue{
+    "spool_count_queue",
+    "SELECT count(*), count(*) FILTER (WHERE leased), count(*) FILTER (WHERE held_since IS NOT NULL AND NOT leased),"
+    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt > $1),"
+    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt <= $1), count(*) FILTER (WHERE request <> 0)"
+    " FROM (SELECT held_since, next_attempt, request, coalesce(lease_until > clock_timestamp(), false) AS leased FROM spool_queue) q"};
+// Each returns a row when the message is queued; none tells the caller to look for why.
+// Releases and requests wake the spoolers ($3: the channel), as submits do.
+inline constexpr statement hold{
+    "spool_hold",
+    "UPDATE spool_queue SET held_since = coalesce(held_since, $2),"
+    " next_attempt = CASE WHEN held_since IS NULL THEN 9223372036854775807 ELSE next_attempt END WHERE message_id = $1 RETURNING 1"};
+inline constexpr statement release_hold{
+    "spool_release_hold",
+    "WITH u AS (UPDATE spool_queue SET held_for = held_for + CASE WHEN held_since IS NULL THEN 0 ELSE greatest(0, $2 - held_since) END,"
+    " next_attempt = CASE WHEN held_since IS NULL THEN next_attempt ELSE 0 END, held_since = NULL WHERE message_id = $1 RETURNING 1)"
+    " SELECT 1 FROM u WHERE pg_notify($3, '') IS NOT NULL"};
+inline constexpr statement request{
+    "spool_request",
+    "WITH u AS (UPDATE spool_queue SET request = greatest(request, $2::bigint),"
+    " held_since = CASE WHEN $2::bigint >= 2 THEN NULL ELSE held_since END,"
+    " next_attempt = CASE WHEN held_since IS NULL OR $2::bigint >= 2 THEN 0 ELSE next_attempt END WHERE message_id = $1 RETURNING 1)"
+    " SELECT 1 FROM u WHERE pg_notify($3, '') IS NOT NULL"};
+// Deleted at once unless a lease holds it.
+inline constexpr statement remove{
+    "spool_remove",
+    "DELETE FROM spool_messages WHERE id = $1 AND EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1"
+    " AND (lease_until IS NULL OR lease_until <= clock_timestamp())) RETURNING 1"};
+inline constexpr statement message_exists{"spool_message_exists", "SELECT 1 FROM spool_messages WHERE id = $1"};
 } // namespace sql
 
 inline std::string array_of(const std::vector<std::int64_t>& values) {
@@ -397,6 +447,79 @@ public:
         return out;
     }
 
+    // --- Administration (docs/administration.md; AdministeredStore) --------
+
+    /// Up to `limit` queued messages matching `f` with ids above `after`, in id
+    /// order, read a chunk at a time. Throws std::system_error when the server
+    /// cannot answer: an empty page would look like an empty queue.
+    std::vector<basic_queued_message<message_type>> list_queue(const queue_filter& f, time_point now, message_id after,
+                                                                std::size_t limit) const {
+        return detail::list_matching<Payload>([&](message_id from, std::size_t n) { return queue_rows(from, n, false); }, f, now,
+                                              after, limit);
+    }
+
+    /// One queued message: errc::not_found for an unknown id, errc::not_in_queue for one not queued.
+    result<basic_queued_message<message_type>> inspect(message_id id, time_point now) const {
+        auto rows = queue_rows(id, 1, true);
+        if (!rows.empty()) return detail::listed<Payload>(std::move(rows.front()), now);
+        bool exists = false;
+        read_or_throw("inspect", [&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(id));
+            auto r = db.run(detail::postgres::sql::message_exists, p);
+            if (!r.ok()) return db.error_of(r);
+            exists = r.rows() > 0;
+            return {};
+        });
+        return exists ? errc::not_in_queue : errc::not_found;
+    }
+
+    /// The queue's messages by state: one statement.
+    queue_counts count_queue(time_point now) const {
+        queue_counts out;
+        read_or_throw("count_queue", [&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(detail::postgres::nanoseconds(now));
+            auto r = db.run(detail::postgres::sql::count_queue, p);
+            if (!r.ok()) return db.error_of(r);
+            const auto n = [&](int c) { return static_cast<std::size_t>(r.integer(0, c)); };
+            out = {n(0), n(4), n(3), n(2), n(1), n(5)};
+            return {};
+        });
+        return out;
+    }
+
+    /// As the SQLite store's (AdministeredStore): applied at once; a hand-off
+    /// running now completes, and the message is not attempted while held.
+    result<admin_outcome> hold(message_id id, time_point now) {
+        detail::postgres::params p;
+        p.integer(key(id)).integer(detail::postgres::nanoseconds(now));
+        return administer(id, detail::postgres::sql::hold, p, admin_outcome::applied);
+    }
+
+    /// Ends a hold: due at once, the time held added to held_for; spoolers are woken.
+    result<admin_outcome> release(message_id id, time_point now) {
+        detail::postgres::params p;
+        p.integer(key(id)).integer(detail::postgres::nanoseconds(now)).text(state_->channel);
+        return administer(id, detail::postgres::sql::release_hold, p, admin_outcome::applied);
+    }
+
+    /// Records `r` for a spooler (woken by a notification) to apply at the
+    /// message's next pass; remove deletes the message at once unless a lease
+    /// holds it (a hand-off may be running), and is requested then.
+    result<admin_outcome> request(message_id id, admin_request r) {
+        detail::postgres::params p;
+        p.integer(key(id));
+        if (r == admin_request::remove && !claim_of(id)) {
+            auto removed = administer(id, detail::postgres::sql::remove, p, admin_outcome::applied);
+            if (removed || removed.error() == errc::not_found) return removed;
+            if (removed.error() != errc::not_in_queue) return removed.error();
+            // Not deleted: a lease holds it (or it left the queue meanwhile, which the request finds).
+        }
+        p.integer(static_cast<std::int64_t>(r)).text(state_->channel);
+        return administer(id, detail::postgres::sql::request, p, admin_outcome::requested);
+    }
+
     // --- The shared queue (docs/concepts/store.md, "A shared queue") -------
 
     /// Claims due messages (next attempt at or before `now`, not leased, or
@@ -415,16 +538,16 @@ public:
                 .integer(state_->options.lease.count());
             auto r = db.run(detail::postgres::sql::claim, p);
             if (!r.ok()) return db.error_of(r);
+            // Columns: id, submit time, flags, held for, request, fence, sequence, body.
             std::vector<std::pair<std::int64_t, queue_entry>> claimed; // by (submit time, sequence)
             for (int i = 0; i < r.rows(); ++i) {
                 const message_id id{static_cast<std::uint64_t>(r.integer(i, 0))};
-                state_->leases.claimed(id, r.integer(i, 3));
+                state_->leases.claimed(id, r.integer(i, 5));
                 {
                     std::lock_guard g{state_->prefetch_mutex};
-                    state_->prefetched[id] = r.bytes(i, 5);
+                    state_->prefetched[id] = r.bytes(i, 7);
                 }
-                claimed.push_back({r.integer(i, 4),
-                                   {id, detail::postgres::from_nanoseconds(r.integer(i, 1)), static_cast<submit_flags>(r.integer(i, 2))}});
+                claimed.push_back({r.integer(i, 6), entry_of(r, i)});
             }
             std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
                 return std::pair(a.second.client_submit_time, a.first) < std::pair(b.second.client_submit_time, b.first);
@@ -720,10 +843,57 @@ private:
     static std::vector<queue_entry> entries(const detail::postgres::result& r) {
         std::vector<queue_entry> out;
         out.reserve(static_cast<std::size_t>(r.rows()));
-        for (int i = 0; i < r.rows(); ++i)
-            out.push_back({message_id{static_cast<std::uint64_t>(r.integer(i, 0))}, detail::postgres::from_nanoseconds(r.integer(i, 1)),
-                           static_cast<submit_flags>(r.integer(i, 2))});
+        for (int i = 0; i < r.rows(); ++i) out.push_back(entry_of(r, i));
         return out;
+    }
+    // A row's id, submit time, flags, held for and request, its first five columns.
+    static queue_entry entry_of(const detail::postgres::result& r, int i) {
+        return {message_id{static_cast<std::uint64_t>(r.integer(i, 0))}, detail::postgres::from_nanoseconds(r.integer(i, 1)),
+                static_cast<submit_flags>(r.integer(i, 2)), std::chrono::nanoseconds{r.integer(i, 3)},
+                static_cast<admin_request>(r.integer(i, 4))};
+    }
+
+    // The rows listings show: the one with id `from` (`exactly`), or up to n with ids above it.
+    std::vector<detail::queue_row> queue_rows(message_id from, std::size_t n, bool exactly) const {
+        std::vector<detail::queue_row> rows;
+        read_or_throw("listing the queue", [&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(from)).integer(static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
+            auto r = db.run(exactly ? detail::postgres::sql::queue_row : detail::postgres::sql::queue_rows, p);
+            if (!r.ok()) return db.error_of(r);
+            for (int i = 0; i < r.rows(); ++i) {
+                detail::queue_row& row = rows.emplace_back();
+                row.id = message_id{static_cast<std::uint64_t>(r.integer(i, 0))};
+                row.submit_time = detail::postgres::from_nanoseconds(r.integer(i, 1));
+                row.body = r.bytes(i, 2);
+                if (!r.is_null(i, 3)) row.held_since = detail::postgres::from_nanoseconds(r.integer(i, 3));
+                row.held_for = std::chrono::nanoseconds{r.integer(i, 4)};
+                row.request = static_cast<admin_request>(r.integer(i, 5));
+                row.next_attempt = detail::postgres::from_nanoseconds(r.integer(i, 6));
+                row.leased = r.integer(i, 7) != 0 || claim_of(row.id).has_value();
+                if (row.leased && !r.is_null(i, 8)) row.lease_owner = r.bytes(i, 8);
+            }
+            return {};
+        });
+        return rows;
+    }
+
+    // An administrative statement that returns a row when the message is
+    // queued: then `applied`; else errc::not_in_queue or not_found.
+    result<admin_outcome> administer(message_id id, const detail::postgres::statement& st, detail::postgres::params& p,
+                                     admin_outcome done) {
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            auto r = db.run(st, p);
+            if (!r.ok()) return db.error_of(r);
+            if (r.rows() > 0) return {};
+            detail::postgres::params q;
+            q.integer(key(id));
+            auto e = db.run(detail::postgres::sql::message_exists, q);
+            if (!e.ok()) return db.error_of(e);
+            return e.rows() > 0 ? errc::not_in_queue : errc::not_found;
+        });
+        if (ec) return ec;
+        return done;
     }
 
     std::optional<std::int64_t> claim_of(message_id id) const { return state_->leases.token(id); }

@@ -35,7 +35,9 @@
 // - A new database file is created with mode 0600.
 
 #include <spool/codec.hpp>
+#include <spool/administration.hpp>
 #include <spool/detail/lease_book.hpp>
+#include <spool/detail/queue_listing.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
@@ -137,7 +139,15 @@ inline constexpr std::string_view migrations[] = {
     "ALTER TABLE outgoing_queue ADD COLUMN lease_owner TEXT;"
     "ALTER TABLE outgoing_queue ADD COLUMN lease_until INTEGER;"
     "ALTER TABLE outgoing_queue ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;",
+    // 5: administration (docs/administration.md): a hold (since when, in ns;
+    // its next attempt is then held_next_attempt, past any due query), the
+    // time of earlier holds, and the request waiting for a spooler.
+    "ALTER TABLE outgoing_queue ADD COLUMN held_since INTEGER;"
+    "ALTER TABLE outgoing_queue ADD COLUMN held_for INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE outgoing_queue ADD COLUMN request INTEGER NOT NULL DEFAULT 0;",
 };
+// The next attempt of a held message: after every `now`, so no due query finds it.
+inline constexpr std::int64_t held_next_attempt = INT64_MAX;
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 inline constexpr const char* application = "spool";
 
@@ -205,6 +215,7 @@ public:
     /// Runs a statement that returns no rows: its error, or none.
     std::error_code run();
     std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
+    bool null(int column) { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
     std::string text(int column) {
         const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
         return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string{};
@@ -337,8 +348,14 @@ public:
         return write([&](sqlite3* db) -> std::error_code {
             if (auto ec = fenced(db, id)) return ec;
             if (auto ec = update_body(db, id, body)) return ec;
-            detail::sqlite::statement st(state_->statements, db, "UPDATE outgoing_queue SET next_attempt = ? WHERE message_id = ?");
-            return st.bind(1, detail::sqlite::nanoseconds(next_attempt(m))).bind(2, key(id)).run();
+            // A hold or a request made while the message was in hand outlives
+            // this write: it is applied at the message's next pass. A flush is
+            // met by the pass that writes this.
+            detail::sqlite::statement st(state_->statements, db,
+                                         "UPDATE outgoing_queue SET next_attempt = CASE WHEN held_since IS NOT NULL THEN ?3"
+                                         " WHEN request >= 2 THEN 0 ELSE ?1 END, request = CASE WHEN request = 1 THEN 0 ELSE request END"
+                                         " WHERE message_id = ?2");
+            return st.bind(1, detail::sqlite::nanoseconds(next_attempt(m))).bind(2, key(id)).bind(3, detail::sqlite::held_next_attempt).run();
         });
     }
 
@@ -403,7 +420,7 @@ public:
     std::vector<queue_entry> outgoing_queue() const {
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
             detail::sqlite::statement st(cache, db,
-                                         "SELECT message_id, submit_time, submit_flags FROM outgoing_queue ORDER BY submit_time, sequence");
+                                         "SELECT message_id, submit_time, submit_flags, held_for, request FROM outgoing_queue ORDER BY submit_time, sequence");
             return queue_entries(st);
         });
     }
@@ -416,11 +433,96 @@ public:
             detail::sqlite::statement st(cache, db,
                                          // By the next attempt, not by submit order: that index would
                                          // read the whole queue to find the few due entries.
-                                         "SELECT message_id, submit_time, submit_flags FROM outgoing_queue INDEXED BY queue_due"
+                                         "SELECT message_id, submit_time, submit_flags, held_for, request FROM outgoing_queue INDEXED BY queue_due"
                                          " WHERE next_attempt <= ? ORDER BY submit_time, sequence LIMIT ?");
             st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
             return queue_entries(st);
         });
+    }
+
+    // --- Administration (docs/administration.md; AdministeredStore) --------
+
+    /// Up to `limit` queued messages matching `f` with ids above `after`, in id
+    /// order, read a chunk at a time. Throws std::system_error when the
+    /// database cannot be read: an empty page would look like an empty queue.
+    std::vector<basic_queued_message<message_type>> list_queue(const queue_filter& f, time_point now, message_id after,
+                                                                std::size_t limit) const {
+        return detail::list_matching<Payload>([&](message_id from, std::size_t n) { return queue_rows(from, n, false); }, f, now,
+                                              after, limit);
+    }
+
+    /// One queued message: errc::not_found for an unknown id, errc::not_in_queue for one not queued.
+    result<basic_queued_message<message_type>> inspect(message_id id, time_point now) const {
+        auto rows = queue_rows(id, 1, true);
+        if (rows.empty()) return exists(id) ? errc::not_in_queue : errc::not_found;
+        return detail::listed<Payload>(std::move(rows.front()), now);
+    }
+
+    /// The queue's messages by state: one statement over the queue table.
+    queue_counts count_queue(time_point now) const {
+        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(
+                cache, db,
+                "SELECT count(*), coalesce(sum(leased), 0), coalesce(sum(held_since IS NOT NULL AND NOT leased), 0),"
+                " coalesce(sum(held_since IS NULL AND NOT leased AND next_attempt > ?1), 0),"
+                " coalesce(sum(held_since IS NULL AND NOT leased AND next_attempt <= ?1), 0), coalesce(sum(request <> 0), 0)"
+                " FROM (SELECT held_since, next_attempt, request, coalesce(lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 0) AS leased FROM outgoing_queue)");
+            const int rc = st.bind(1, detail::sqlite::nanoseconds(now)).step();
+            if (rc != SQLITE_ROW) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot count the queue");
+            const auto n = [&](int c) { return static_cast<std::size_t>(st.integer(c)); };
+            return queue_counts{n(0), n(4), n(3), n(2), n(1), n(5)};
+        });
+    }
+
+    /// Puts a queued message on hold: no spooler attempts it until release(),
+    /// and the time held does not count toward its lifetime. Applied at once;
+    /// a hand-off running now completes and is recorded, and the message is
+    /// not attempted again while held. Holding a held message changes nothing.
+    result<admin_outcome> hold(message_id id, time_point now) {
+        return administer(id, [&](sqlite3* db) {
+            detail::sqlite::statement st(state_->statements, db,
+                                         "UPDATE outgoing_queue SET held_since = ?, next_attempt = ? WHERE message_id = ? AND held_since IS NULL");
+            return st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, detail::sqlite::held_next_attempt).bind(3, key(id)).run();
+        });
+    }
+
+    /// Ends a hold: the message is due at once, and the time it was held is
+    /// added to its held_for. Releasing a message not held changes nothing.
+    result<admin_outcome> release(message_id id, time_point now) {
+        return administer(id, [&](sqlite3* db) {
+            detail::sqlite::statement st(state_->statements, db,
+                                         "UPDATE outgoing_queue SET held_for = held_for + max(0, ?1 - held_since), held_since = NULL, next_attempt = 0"
+                                         " WHERE message_id = ?2 AND held_since IS NOT NULL");
+            return st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, key(id)).run();
+        });
+    }
+
+    /// Records `r` for a spooler to apply at the message's next pass, which is
+    /// due at once: flush, expire and remove_with_report (the reports are the
+    /// spooler's to make). expire and the removals end a hold; a flush leaves a
+    /// held message held. remove deletes the message at once when no hand-off
+    /// can be running (not leased, and no spooler of another process whose
+    /// claims this store cannot see); else it is requested too.
+    result<admin_outcome> request(message_id id, admin_request r) {
+        if (r == admin_request::none) return administer(id, [](sqlite3*) { return std::error_code{}; });
+        admin_outcome outcome = admin_outcome::requested;
+        auto done = administer(id, [&](sqlite3* db) -> std::error_code {
+            if (r == admin_request::remove && !in_hand(db, id)) {
+                outcome = admin_outcome::applied;
+                detail::sqlite::statement q(state_->statements, db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+                if (auto ec = q.bind(1, key(id)).run()) return ec;
+                detail::sqlite::statement m(state_->statements, db, "DELETE FROM messages WHERE id = ?");
+                return m.bind(1, key(id)).run();
+            }
+            detail::sqlite::statement st(state_->statements, db,
+                                         "UPDATE outgoing_queue SET request = max(request, ?1),"
+                                         " held_since = CASE WHEN ?1 >= 2 THEN NULL ELSE held_since END,"
+                                         " next_attempt = CASE WHEN held_since IS NULL OR ?1 >= 2 THEN 0 ELSE next_attempt END"
+                                         " WHERE message_id = ?2");
+            return st.bind(1, static_cast<std::int64_t>(r)).bind(2, key(id)).run();
+        });
+        if (!done) return done.error();
+        return outcome;
     }
 
     // --- The shared queue (docs/concepts/store.md, "A shared queue") -------
@@ -454,18 +556,13 @@ public:
                 "UPDATE outgoing_queue SET lease_owner = ?, lease_until = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ?, fence = fence + 1"
                 " WHERE message_id IN (SELECT message_id FROM outgoing_queue INDEXED BY queue_due WHERE next_attempt <= ?"
                 " AND (lease_until IS NULL OR lease_until <= CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) ORDER BY submit_time, sequence LIMIT ?)"
-                " RETURNING message_id, submit_time, submit_flags, fence, sequence");
+                " RETURNING message_id, submit_time, submit_flags, held_for, request, fence, sequence");
             st.bind(1, static_cast<std::int64_t>(::getpid()))
                 .bind(2, static_cast<std::int64_t>(state_->options.lease.count()))
                 .bind(3, detail::sqlite::nanoseconds(now))
                 .bind(4, static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)));
             int rc = SQLITE_OK;
-            while ((rc = st.step()) == SQLITE_ROW)
-                rows.emplace_back(st.integer(4),
-                                  queue_entry{message_id{static_cast<std::uint64_t>(st.integer(0))},
-                                              time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
-                                              static_cast<submit_flags>(st.integer(2))},
-                                  st.integer(3));
+            while ((rc = st.step()) == SQLITE_ROW) rows.emplace_back(st.integer(6), queue_entry_of(st), st.integer(5));
             return rc == SQLITE_DONE ? std::error_code{} : detail::sqlite::error(rc);
         });
         if (ec) throw std::system_error(ec, "spool: SQLite store: cannot claim due messages");
@@ -785,14 +882,18 @@ private:
         return f(state_->reader, state_->read_statements);
     }
 
-    // The rows of a `SELECT message_id, submit_time, submit_flags` from the queue.
+    // The rows of a `SELECT message_id, submit_time, submit_flags, held_for, request` from the queue.
     static std::vector<queue_entry> queue_entries(detail::sqlite::statement& st) {
         std::vector<queue_entry> out;
-        while (st.step() == SQLITE_ROW)
-            out.push_back({message_id{static_cast<std::uint64_t>(st.integer(0))},
-                           time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{st.integer(1)})},
-                           static_cast<submit_flags>(st.integer(2))});
+        while (st.step() == SQLITE_ROW) out.push_back(queue_entry_of(st));
         return out;
+    }
+    static queue_entry queue_entry_of(detail::sqlite::statement& st) {
+        return {message_id{static_cast<std::uint64_t>(st.integer(0))}, time_of(st.integer(1)), static_cast<submit_flags>(st.integer(2)),
+                std::chrono::nanoseconds{st.integer(3)}, static_cast<admin_request>(st.integer(4))};
+    }
+    static time_point time_of(std::int64_t ns) {
+        return time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{ns})};
     }
 
     bool in_own_batch() const { return state_->batch_owner.load() == std::this_thread::get_id(); }
@@ -809,6 +910,70 @@ private:
     bool leased(sqlite3* db, message_id id) const {
         detail::sqlite::statement st(state_->statements, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ? AND lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
         return st.bind(1, key(id)).step() == SQLITE_ROW;
+    }
+
+    // An administrative write: errc::not_found or not_in_queue first, then `change`, one transaction.
+    template <class Change>
+    result<admin_outcome> administer(message_id id, Change&& change) {
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            if (!queued(db, id)) {
+                detail::sqlite::statement m(state_->statements, db, "SELECT 1 FROM messages WHERE id = ?");
+                return m.bind(1, key(id)).step() == SQLITE_ROW ? errc::not_in_queue : errc::not_found;
+            }
+            return change(db);
+        });
+        if (ec) return ec;
+        return admin_outcome::applied;
+    }
+    bool exists(message_id id) const {
+        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, "SELECT 1 FROM messages WHERE id = ?");
+            return st.bind(1, key(id)).step() == SQLITE_ROW;
+        });
+    }
+    // Whether a hand-off of the message may be running: claimed by this store
+    // object, leased by another (shared queue), or a spooler without the
+    // shared queue holds the spooler lock: its claims are kept in its memory,
+    // where no other process can see them.
+    bool in_hand(sqlite3* db, message_id id) const {
+        if (state_->leases.token(id) || leased(db, id)) return true;
+        const std::string lock_path = state_->path + "-spooler";
+        const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return false;
+        const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
+        ::close(fd);
+        return held;
+    }
+    // The rows listings show: the one with id `from` (`exactly`), or up to n with ids above it.
+    std::vector<detail::queue_row> queue_rows(message_id from, std::size_t n, bool exactly) const {
+        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(
+                cache, db,
+                exactly ? std::string_view{"SELECT q.message_id, q.submit_time, m.body, q.held_since, q.held_for, q.request, q.next_attempt,"
+                                           " coalesce(q.lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 0), q.lease_owner"
+                                           " FROM outgoing_queue q JOIN messages m ON m.id = q.message_id WHERE q.message_id = ?1 LIMIT ?2"}
+                        : std::string_view{"SELECT q.message_id, q.submit_time, m.body, q.held_since, q.held_for, q.request, q.next_attempt,"
+                                           " coalesce(q.lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 0), q.lease_owner"
+                                           " FROM outgoing_queue q JOIN messages m ON m.id = q.message_id WHERE q.message_id > ?1"
+                                           " ORDER BY q.message_id LIMIT ?2"});
+            st.bind(1, key(from)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
+            std::vector<detail::queue_row> rows;
+            int rc = SQLITE_OK;
+            while ((rc = st.step()) == SQLITE_ROW) {
+                detail::queue_row& row = rows.emplace_back();
+                row.id = message_id{static_cast<std::uint64_t>(st.integer(0))};
+                row.submit_time = time_of(st.integer(1));
+                row.body = st.text(2);
+                if (!st.null(3)) row.held_since = time_of(st.integer(3));
+                row.held_for = std::chrono::nanoseconds{st.integer(4)};
+                row.request = static_cast<admin_request>(st.integer(5));
+                row.next_attempt = time_of(st.integer(6));
+                row.leased = st.integer(7) != 0 || state_->leases.token(row.id).has_value();
+                row.lease_owner = st.integer(7) != 0 ? st.text(8) : std::string{};
+            }
+            if (rc != SQLITE_DONE) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot list the queue");
+            return rows;
+        });
     }
 
     bool queued(sqlite3* db, message_id id) const {

@@ -12,6 +12,7 @@
 // check_law_6_...), and each failure's `check` starts with the law it breaks
 // ("law 6: ..."), so a failing store is told which law to read.
 
+#include <spool/administration.hpp>
 #include <spool/concepts.hpp>
 #include <spool/detail/policy_set.hpp>
 #include <spool/detail/requirements.hpp>
@@ -23,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -502,6 +504,146 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
         M current = b.load(first).value();
         f.expect(q3, !b.finish(first, current), "the new holder's finish was refused");
         f.expect(q3, detail::queued_ids(a).size() == 3, "the new holder's finish did not take it off the queue");
+    }
+    return failures;
+}
+
+/// The laws of an AdministeredStore (docs/concepts/store.md, "Administration"),
+/// H1–H7, on a fresh store from `make`. Nothing is checked for a store that
+/// is not one.
+template <class Make>
+std::vector<conformance_failure> check_administration(Make make) {
+    using store_type = detail::store_of<Make>;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (AdministeredStore<store_type>) {
+        using namespace std::chrono_literals;
+        detail::findings f(failures);
+        auto store = make();
+        const time_point now = detail::t0 + 300s; // every message below was submitted before it
+        auto queued = [&](int i, bool due, std::string domain) {
+            M m = detail::full_message<M>(i);
+            for (recipient& r : m.recipients)
+                if (!r.responsibility && !r.settled()) {
+                    r.status = due ? recipient_status{status::pending{}} : recipient_status{status::deferred{detail::t0 + 1h, "later", 1, {}}};
+                    if (r.address_type == "SMTP") r.address = "someone@" + domain;
+                }
+            m.client_submit_time = detail::t0 + std::chrono::seconds(i);
+            const auto id = store.create(folders::outbox, m).value();
+            (void)store.enqueue(id, m);
+            m.id = id;
+            return m;
+        };
+        const M deferred = queued(1, false, "later.example"), due = queued(2, true, "now.example"), other = queued(3, true, "Other.Example");
+        auto due_ids = [&](time_point at) {
+            std::vector<message_id> ids;
+            for (const queue_entry& e : store.due_queue(at, 100)) ids.push_back(e.id);
+            return ids;
+        };
+        auto due_at = [&](time_point at, message_id id) {
+            const auto ids = due_ids(at);
+            return std::ranges::find(ids, id) != ids.end();
+        };
+        auto entry_of = [&](message_id id) -> std::optional<queue_entry> {
+            for (const queue_entry& e : store.outgoing_queue())
+                if (e.id == id) return e;
+            return std::nullopt;
+        };
+
+        constexpr const char* h1 = "administration H1: a held message is not due, whatever its next attempt, and a save keeps the hold";
+        f.expect(h1, store.hold(due.id, now).value() == admin_outcome::applied, "hold was not applied");
+        f.expect(h1, store.hold(due.id, now + 1s).has_value(), "holding a held message failed");
+        f.expect(h1, due_ids(detail::t0 + 24h) == std::vector{deferred.id, other.id}, "a held message is due");
+        f.expect(h1, !store.save(due.id, due), "save of a held message failed");
+        f.expect(h1, due_ids(detail::t0 + 24h) == std::vector{deferred.id, other.id}, "a save ended the hold");
+        const auto shown = store.inspect(due.id, now);
+        f.expect(h1, shown && shown->held && shown->state == queue_state::held && shown->held_since == now,
+                 "inspect does not show the hold, or not since when it was first held");
+
+        constexpr const char* h2 = "administration H2: release makes the message due at once, and the time held is kept in held_for";
+        f.expect(h2, store.release(due.id, now + 5s).value() == admin_outcome::applied, "release was not applied");
+        f.expect(h2, due_ids(now) == std::vector{due.id, other.id}, "the released message is not due");
+        const auto entry = entry_of(due.id);
+        f.expect(h2, entry && entry->held_for == 5s, "held_for is not the 5 s the message was held");
+        f.expect(h2, store.release(due.id, now + 9s).has_value() && entry_of(due.id)->held_for == 5s,
+                 "releasing a message not held changed it");
+
+        constexpr const char* h3 = "administration H3: a flush makes a message due now, with its request, and the spooler's save clears it";
+        f.expect(h3, store.request(deferred.id, admin_request::flush).value() == admin_outcome::requested, "flush was not requested");
+        auto flushed = entry_of(deferred.id);
+        f.expect(h3, flushed && flushed->request == admin_request::flush, "the queue entry does not carry the flush");
+        f.expect(h3, due_at(now, deferred.id), "the flushed message is not due");
+        (void)store.save(deferred.id, deferred);
+        flushed = entry_of(deferred.id);
+        f.expect(h3, flushed && flushed->request == admin_request::none, "a save did not clear the flush");
+        f.expect(h3, !due_at(now, deferred.id), "after the save, the message is due before its next attempt");
+
+        constexpr const char* h4 = "administration H4: expire ends a hold and is due now; a save keeps it, and a weaker request does not replace it";
+        (void)store.hold(deferred.id, now);
+        f.expect(h4, store.request(deferred.id, admin_request::expire).value() == admin_outcome::requested, "expire was not requested");
+        (void)store.request(deferred.id, admin_request::flush);
+        (void)store.save(deferred.id, deferred);
+        const auto expiring = entry_of(deferred.id);
+        f.expect(h4, expiring && expiring->request == admin_request::expire, "the expire request was lost or replaced");
+        f.expect(h4, due_at(now, deferred.id), "the message to expire is not due (or still held)");
+
+        constexpr const char* h5 = "administration H5: remove deletes a message no hand-off holds; ids are not reused";
+        f.expect(h5, store.request(other.id, admin_request::remove).value() == admin_outcome::applied, "remove was not applied at once");
+        f.expect(h5, store.load(other.id).error() == errc::not_found, "the removed message can still be loaded");
+        f.expect(h5, !entry_of(other.id), "the removed message is still queued");
+        const auto next = store.create(folders::outbox, detail::full_message<M>(9)).value();
+        f.expect(h5, static_cast<std::uint64_t>(next) > static_cast<std::uint64_t>(other.id), "a new message got an id not above the removed one's");
+
+        constexpr const char* h6 = "administration H6: operations on an unknown id give not_found, on a message not queued not_in_queue, and change nothing";
+        const message_id nobody{987654321};
+        f.expect(h6, store.hold(nobody, now).error() == errc::not_found, "hold");
+        f.expect(h6, store.release(nobody, now).error() == errc::not_found, "release");
+        f.expect(h6, store.request(nobody, admin_request::expire).error() == errc::not_found, "request");
+        f.expect(h6, store.request(nobody, admin_request::remove).error() == errc::not_found, "remove");
+        f.expect(h6, store.inspect(nobody, now).error() == errc::not_found, "inspect");
+        f.expect(h6, store.hold(next, now).error() == errc::not_in_queue, "hold of a draft");
+        f.expect(h6, store.request(next, admin_request::remove).error() == errc::not_in_queue, "remove of a draft");
+        f.expect(h6, store.load(next).has_value(), "a refused remove deleted the draft");
+        f.expect(h6, store.inspect(next, now).error() == errc::not_in_queue, "inspect of a draft");
+
+        constexpr const char* h7 = "administration H7: listings page in id order, filter by state, domain and age, and counts agree";
+        std::vector<message_id> paged;
+        for (message_id after{}; ;) {
+            const auto page = store.list_queue({}, now, after, 1);
+            if (page.empty()) break;
+            paged.push_back(page.front().id);
+            after = page.front().id;
+        }
+        f.expect(h7, paged == std::vector{deferred.id, due.id}, "paging one at a time does not give every queued message once, in id order");
+        auto listed = [&](queue_filter filter) {
+            std::vector<message_id> ids;
+            for (const auto& q : store.list_queue(filter, now, message_id{}, 100)) ids.push_back(q.id);
+            return ids;
+        };
+        auto in_state = [](queue_state st) {
+            queue_filter filter;
+            filter.state = st;
+            return filter;
+        };
+        auto at_domain = [](std::string domain) {
+            queue_filter filter;
+            filter.domain = std::move(domain);
+            return filter;
+        };
+        queue_filter old_enough;
+        old_enough.older_than = 299s;
+        f.expect(h7, listed(in_state(queue_state::due)) == std::vector{deferred.id, due.id}, "state filter: both are due");
+        (void)store.hold(due.id, now);
+        f.expect(h7, listed(in_state(queue_state::held)) == std::vector{due.id}, "state filter: held");
+        f.expect(h7, listed(at_domain("NOW.example")) == std::vector{due.id}, "domain filter (without case)");
+        f.expect(h7, listed(at_domain("example.org")).empty(), "domain filter matched a settled recipient's domain");
+        f.expect(h7, listed(old_enough) == std::vector{deferred.id}, "age filter");
+        const queue_counts counts = store.count_queue(now);
+        f.expect(h7, counts == queue_counts{2, 1, 0, 1, 0, 1}, "counts are not 2 queued: 1 due, 1 held, 1 with a request");
+        const auto first = store.list_queue({}, now, message_id{}, 1);
+        f.expect(h7, first.size() == 1 && first.front().message && first.front().message->recipients == deferred.recipients &&
+                         first.front().size > 0 && first.front().submit_time == deferred.client_submit_time,
+                 "a listed message does not carry its decoded recipients, size and submit time");
     }
     return failures;
 }
