@@ -5,15 +5,11 @@
 
 #include "catch.hpp"
 #include "support/fixtures.hpp"
+#include "support/processes.hpp"
 #include "support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
 #include <spool/stores/sqlite.hpp>
-
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -26,64 +22,22 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
-
 using namespace std::chrono_literals;
+using spool_test::contents_of;
+using spool_test::eventually;
+using spool_test::exit_code;
 using spool_test::mail;
 using spool_test::smtp;
 
 namespace {
 
-std::string contents_of(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-pid_t spawn(std::vector<std::string> args) {
-    args.insert(args.begin(), SPOOL_PEER);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    REQUIRE(::posix_spawn(&pid, SPOOL_PEER, nullptr, nullptr, argv.data(), environ) == 0);
-    return pid;
-}
-
-int exit_code(pid_t pid) {
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-// Waits for what another process brings about. The limit only keeps a broken
-// build from hanging; it is not a timing requirement.
-template <class F>
-bool eventually(F done, std::chrono::seconds limit = 30s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > until) return false;
-        std::this_thread::sleep_for(2ms);
-    }
-    return true;
-}
+pid_t spawn(std::vector<std::string> args) { return spool_test::spawn(SPOOL_PEER, std::move(args)); }
 
 // A spooler process working the spool, killed when the test ends.
-struct running_peer {
-    pid_t pid;
+struct running_peer : spool_test::running_peer {
     explicit running_peer(const spool_test::temp_dir& dir, const std::string& db, const std::string& mode = "run",
                           const std::string& ready = "ready")
-        : pid(spawn({mode, db, dir.file("deliveries"), dir.file(ready)})) {
-        REQUIRE(eventually([&] { return std::filesystem::exists(dir.file(ready)); }));
-    }
-    running_peer(const running_peer&) = delete;
-    running_peer& operator=(const running_peer&) = delete;
-    ~running_peer() { kill(); }
-    void kill() {
-        if (pid == 0) return;
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        pid = 0;
-    }
+        : spool_test::running_peer(SPOOL_PEER, dir, db, mode, ready) {}
 };
 
 } // namespace

@@ -7,12 +7,16 @@
 //                                       the queue (sqlite_options::shared_queue)
 //   peer try <db> <out>                 runs a pass; if it is refused, writes the
 //                                       error's text to <out> and exits 3
+// Its transport sends everything, except that the first attempt for an
+// address at retry.example is deferred for an hour (a destination waiting on
+// a retry, for the spoolctl tests).
 
 #include <spool/spool.hpp>
 #include <spool/stores/sqlite.hpp>
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -26,6 +30,10 @@ struct appending_transport {
     spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
         std::ofstream out(path, std::ios::app);
         for (const auto& r : tx.recipients()) {
+            if (r.address.ends_with("@retry.example") && r.is_pending()) {
+                tx.deferred(r, "421 4.4.2 retry.example: try again later", "4.4.2", std::chrono::hours{1});
+                continue;
+            }
             out << r.address << '\n' << std::flush;
             tx.sent(r);
         }

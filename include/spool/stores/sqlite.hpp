@@ -115,6 +115,10 @@ struct sqlite_options {
     /// With shared_queue, how often an idle spooler looks for due messages
     /// and expired leases without another process's commit to wake it.
     std::chrono::milliseconds poll_interval{1000};
+    /// Make spool's tables in a database that has none (a new file). Off, as
+    /// an administration tool opens a spool, such a database is refused with
+    /// errc::not_a_spool_store and left as it is.
+    bool create = true;
 };
 
 namespace detail::sqlite {
@@ -832,7 +836,10 @@ private:
             const int rc = tables.ok() ? tables.step() : tables.prepare_result();
             if (unreadable(rc)) return detail::sqlite::damaged_or_foreign(path);
             if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
-            if (tables.integer(0) == 0) return version = -1, std::error_code{};
+            if (tables.integer(0) == 0) {
+                if (!options.create) return errc::not_a_spool_store; // an empty database is not a spool either
+                return version = -1, std::error_code{};
+            }
             detail::sqlite::statement schema(db, "SELECT application, version FROM spool_schema");
             if (!schema.ok()) return unreadable(schema.prepare_result()) ? errc::damaged_store : errc::not_a_spool_store;
             const int row = schema.step();

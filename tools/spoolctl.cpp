@@ -1,0 +1,408 @@
+// spoolctl: looks into a spool's queue and changes it while spoolers run
+// (README, "spoolctl"; docs/administration.md). Every change is one of the
+// store's administration operations (spool::AdministeredStore), so the rules
+// are the library's: a hold is applied at once, reports are the spooler's to
+// make, and a message in hand is changed only when its hand-off has ended.
+
+#include <spool/administration.hpp>
+#include <spool/stores/sqlite.hpp>
+#ifdef SPOOLCTL_WITH_POSTGRES
+#include <spool/stores/postgres.hpp>
+#endif
+
+#include <CLI/CLI.hpp>
+#include <boost/json/src.hpp> // Boost.JSON, header-only: one translation unit includes its sources
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Exit codes, as the README documents them.
+enum exit_code : int {
+    ok = 0,
+    some_failed = 1,   // an operation was refused for some message (unknown id, not queued); the others were applied
+    usage = 2,         // bad arguments or a malformed id: nothing was done
+    cannot_open = 3,   // no such file, not a spool database, a newer schema, no permission
+    store_failed = 4,  // the database failed during the command
+};
+
+struct usage_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+std::string iso(spool::time_point t) {
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+boost::json::value time_json(spool::time_point t) {
+    if (t == spool::time_point::max()) return nullptr;
+    return boost::json::value(iso(t));
+}
+
+std::uint64_t parse_id(const std::string& text, const std::string& where) {
+    std::uint64_t v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [p, ec] = std::from_chars(text.data(), end, v);
+    if (ec != std::errc{} || p != end || v == 0) throw usage_error(where + ": '" + text + "' is not a message id (a positive whole number)");
+    return v;
+}
+
+// The ids a command names: numbers, ALL (empty result, all = true), or "-" for stdin, one per line.
+struct id_set {
+    bool all = false;
+    std::vector<spool::message_id> ids;
+};
+id_set parse_ids(const std::vector<std::string>& args) {
+    id_set out;
+    for (const std::string& a : args) {
+        if (a == "ALL") out.all = true;
+        else if (a == "-") {
+            std::string line;
+            for (std::size_t n = 1; std::getline(std::cin, line); ++n) {
+                while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+                const auto first = line.find_first_not_of(" \t");
+                if (first == std::string::npos) continue; // blank lines are allowed
+                out.ids.push_back(spool::message_id{parse_id(line.substr(first), "standard input, line " + std::to_string(n))});
+            }
+        } else {
+            out.ids.push_back(spool::message_id{parse_id(a, "argument")});
+        }
+    }
+    if (out.all && !out.ids.empty()) throw usage_error("ALL cannot be combined with ids");
+    if (!out.all && out.ids.empty()) throw usage_error("no message named: give ids, ALL, or - to read ids from standard input");
+    return out;
+}
+
+std::string status_name(const spool::recipient& r) {
+    if (r.is_sent()) return "sent";
+    if (r.is_failed()) return "failed";
+    if (r.is_deferred()) return "deferred";
+    return r.responsibility ? "settled" : "pending";
+}
+
+template <class Queued>
+boost::json::object message_json(const Queued& q) {
+    boost::json::object o;
+    o["id"] = static_cast<std::uint64_t>(q.id);
+    o["submit_time"] = iso(q.submit_time);
+    o["size"] = q.size;
+    o["state"] = std::string(spool::to_string(q.state));
+    o["held"] = q.held;
+    o["held_since"] = q.held_since ? boost::json::value(iso(*q.held_since)) : boost::json::value(nullptr);
+    o["held_for_seconds"] = std::chrono::duration<double>(q.held_for).count();
+    o["request"] = std::string(spool::to_string(q.request));
+    o["next_attempt"] = time_json(q.next_attempt);
+    o["locked"] = q.state == spool::queue_state::in_hand;
+    o["lease_owner"] = q.lease_owner.empty() ? boost::json::value(nullptr) : boost::json::value(q.lease_owner);
+    if (!q.message) {
+        // Shown as far as the queue row goes; the message is left exactly as it is.
+        o["decoded"] = false;
+        o["decode_error"] = q.message.error().message();
+        return o;
+    }
+    const auto& m = *q.message;
+    o["decoded"] = true;
+    o["message_class"] = m.message_class;
+    o["sender"] = m.sender.address;
+    o["subject"] = m.payload.subject;
+    boost::json::array rs;
+    for (const spool::recipient& r : m.recipients) {
+        boost::json::object x;
+        x["address"] = r.address;
+        x["address_type"] = r.address_type;
+        x["status"] = status_name(r);
+        if (const auto* d = std::get_if<spool::status::deferred>(&r.status)) {
+            x["attempts"] = d->attempts;
+            x["next_attempt"] = iso(d->next_attempt);
+            x["last_error"] = d->reason;
+            x["diagnostic"] = d->diagnostic;
+        } else if (const auto* f = std::get_if<spool::status::failed>(&r.status)) {
+            x["last_error"] = f->reason;
+            x["diagnostic"] = f->diagnostic;
+        } else if (const auto* s = std::get_if<spool::status::sent>(&r.status)) {
+            x["sent_at"] = iso(s->at);
+        }
+        rs.push_back(std::move(x));
+    }
+    o["recipients"] = std::move(rs);
+    return o;
+}
+
+template <class Queued>
+void print_message(std::ostream& out, const Queued& q, bool details) {
+    out << q.id << "  " << q.size << " bytes  submitted " << iso(q.submit_time) << "  " << spool::to_string(q.state);
+    if (q.held) out << " since " << iso(*q.held_since);
+    else if (q.state == spool::queue_state::deferred) out << " until " << iso(q.next_attempt);
+    if (q.state == spool::queue_state::in_hand && !q.lease_owner.empty()) out << " by " << q.lease_owner;
+    if (q.request != spool::admin_request::none) out << "  [" << spool::to_string(q.request) << " requested]";
+    if (!q.message) {
+        out << "\n    (the message cannot be read here: " << q.message.error().message()
+            << "; it is left as it is)\n";
+        return;
+    }
+    const auto& m = *q.message;
+    out << "  from " << (m.sender.address.empty() ? "<>" : m.sender.address) << '\n';
+    if (details) {
+        out << "    class " << m.message_class << ", subject: " << m.payload.subject << '\n';
+        if (q.held_for.count() > 0)
+            out << "    held earlier for " << std::chrono::duration_cast<std::chrono::seconds>(q.held_for).count() << " s\n";
+    }
+    for (const spool::recipient& r : m.recipients) {
+        out << "    " << r.address << " (" << r.address_type << ")  " << status_name(r);
+        if (const auto* d = std::get_if<spool::status::deferred>(&r.status))
+            out << ", " << d->attempts << " attempts, next " << iso(d->next_attempt) << ": " << d->reason;
+        else if (const auto* f = std::get_if<spool::status::failed>(&r.status))
+            out << ": " << f->reason;
+        out << '\n';
+    }
+}
+
+struct options {
+    std::string db;
+    std::string postgres;
+    bool json = false;
+    // list
+    std::string state, domain;
+    std::int64_t older_than = -1;
+    std::size_t limit = 0;
+    // operations
+    std::vector<std::string> ids;
+    bool report = false;
+};
+
+template <class Store>
+class control {
+public:
+    control(Store& store, const options& o) : store_(store), o_(o) {}
+
+    int list() {
+        spool::queue_filter f;
+        if (!o_.state.empty()) f.state = state_named(o_.state);
+        f.domain = o_.domain;
+        if (o_.older_than >= 0) f.older_than = std::chrono::seconds{o_.older_than};
+        const auto now = std::chrono::system_clock::now();
+        std::size_t shown = 0;
+        // A page at a time: memory stays that of one page, whatever the queue holds.
+        for (spool::message_id after{};;) {
+            const std::size_t want = o_.limit ? std::min<std::size_t>(256, o_.limit - shown) : 256;
+            const auto page = store_.list_queue(f, now, after, want);
+            for (const auto& q : page) {
+                if (o_.json) std::cout << boost::json::serialize(message_json(q)) << '\n';
+                else print_message(std::cout, q, false);
+            }
+            shown += page.size();
+            if (page.size() < want || (o_.limit && shown >= o_.limit)) break;
+            after = page.back().id;
+        }
+        if (!o_.json) std::cout << shown << (shown == 1 ? " message\n" : " messages\n");
+        return ok;
+    }
+
+    int show() {
+        const id_set set = parse_ids(o_.ids);
+        if (set.all) throw usage_error("show takes ids, not ALL (use list)");
+        int rc = ok;
+        for (spool::message_id id : set.ids) {
+            auto q = store_.inspect(id, std::chrono::system_clock::now());
+            if (!q) {
+                rc = refused(id, "show", q.error());
+                continue;
+            }
+            if (o_.json) std::cout << boost::json::serialize(message_json(*q)) << '\n';
+            else print_message(std::cout, *q, true);
+        }
+        return rc;
+    }
+
+    int stats() {
+        const spool::queue_counts c = store_.count_queue(std::chrono::system_clock::now());
+        if (o_.json) {
+            boost::json::object o{{"total", c.total}, {"due", c.due},         {"deferred", c.deferred},
+                                  {"held", c.held},   {"in_hand", c.in_hand}, {"requested", c.requested}};
+            std::cout << boost::json::serialize(o) << '\n';
+        } else {
+            std::cout << "queued     " << c.total << "\ndue        " << c.due << "\ndeferred   " << c.deferred << "\nheld       "
+                      << c.held << "\nin hand    " << c.in_hand << "\nrequested  " << c.requested << '\n';
+        }
+        return ok;
+    }
+
+    /// Applies `op` (name for the output) to each id, or to every queued message matching `filter` for ALL.
+    template <class Op>
+    int apply(const char* name, Op&& op, const spool::queue_filter& filter = {}, bool ids_optional = false) {
+        id_set set;
+        if (ids_optional && o_.ids.empty()) set.all = true;
+        else set = parse_ids(o_.ids); // all ids are read and checked before anything changes
+        int rc = ok;
+        auto one = [&](spool::message_id id) {
+            auto r = op(id);
+            if (!r) {
+                rc = refused(id, name, r.error());
+                return;
+            }
+            report(id, name, *r);
+        };
+        if (!set.all) {
+            for (spool::message_id id : set.ids) one(id);
+            return rc;
+        }
+        const auto now = std::chrono::system_clock::now();
+        for (spool::message_id after{};;) {
+            const auto page = store_.list_queue(filter, now, after, 256);
+            for (const auto& q : page) one(q.id);
+            if (page.size() < 256) break;
+            after = page.back().id;
+        }
+        return rc;
+    }
+
+private:
+    static spool::queue_state state_named(const std::string& s) {
+        for (auto st : {spool::queue_state::due, spool::queue_state::deferred, spool::queue_state::held, spool::queue_state::in_hand})
+            if (spool::to_string(st) == s) return st;
+        throw usage_error("--state must be due, deferred, held or in_hand, not '" + s + "'");
+    }
+
+    void report(spool::message_id id, const char* name, spool::admin_outcome outcome) {
+        if (o_.json) {
+            boost::json::object o{{"id", static_cast<std::uint64_t>(id)}, {"operation", name}, {"result", std::string(spool::to_string(outcome))}};
+            std::cout << boost::json::serialize(o) << '\n';
+        } else if (outcome == spool::admin_outcome::applied) {
+            std::cout << id << ": " << name << ": done\n";
+        } else {
+            std::cout << id << ": " << name << ": requested; the spooler applies it at its next pass over the message"
+                      << " (once a hand-off running now has ended)\n";
+        }
+    }
+    int refused(spool::message_id id, const char* name, std::error_code ec) {
+        if (o_.json) {
+            boost::json::object o{{"id", static_cast<std::uint64_t>(id)}, {"operation", name}, {"error", ec.message()}};
+            std::cout << boost::json::serialize(o) << '\n';
+        }
+        std::cerr << "spoolctl: " << id << ": " << name << ": " << ec.message() << '\n';
+        return some_failed;
+    }
+
+    Store& store_;
+    const options& o_;
+};
+
+template <class Store>
+int run(Store& store, const options& o, const std::string& command) {
+    control<Store> c(store, o);
+    const auto now = [] { return std::chrono::system_clock::now(); };
+    if (command == "list") return c.list();
+    if (command == "show") return c.show();
+    if (command == "stats") return c.stats();
+    if (command == "hold") return c.apply("hold", [&](spool::message_id id) { return store.hold(id, now()); });
+    if (command == "release") return c.apply("release", [&](spool::message_id id) { return store.release(id, now()); });
+    if (command == "requeue" || command == "flush") {
+        spool::queue_filter f;
+        f.domain = o.domain;
+        if (!o.domain.empty() && !o.ids.empty()) throw usage_error(command + " takes ids or --domain, not both");
+        return c.apply(command.c_str(), [&](spool::message_id id) { return store.request(id, spool::admin_request::flush); }, f,
+                       !o.domain.empty());
+    }
+    if (command == "expire") return c.apply("expire", [&](spool::message_id id) { return store.request(id, spool::admin_request::expire); });
+    if (command == "delete") {
+        const auto r = o.report ? spool::admin_request::remove_with_report : spool::admin_request::remove;
+        return c.apply("delete", [&](spool::message_id id) { return store.request(id, r); });
+    }
+    throw usage_error("unknown command " + command);
+}
+
+int open_failed(const std::string& what, const std::string& why) {
+    std::cerr << "spoolctl: cannot open " << what << ": " << why << '\n';
+    return cannot_open;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    options o;
+    CLI::App app{"spoolctl: look into a spool's outgoing queue and change it while spoolers run.\n"
+                 "Ids are message ids as `list` shows them; ALL names every queued message; - reads ids from standard input, one per line.\n"
+                 "Exit codes: 0 done; 1 refused for some message (the others done); 2 usage error or malformed id (nothing done);\n"
+                 "3 the database cannot be opened (missing, not a spool, newer schema, no permission); 4 the database failed.",
+                 "spoolctl"};
+    app.require_subcommand(1, 1);
+    auto* db = app.add_option("--db", o.db, "The spool's SQLite database file");
+#ifdef SPOOLCTL_WITH_POSTGRES
+    auto* pg = app.add_option("--postgres", o.postgres, "A PostgreSQL spool: a libpq connection string (key=value or URI)");
+    db->excludes(pg);
+#endif
+    (void)db;
+    app.add_flag("--json", o.json, "One JSON object per line, for scripts");
+
+    auto* list = app.add_subcommand("list", "List the queue, a page at a time (memory stays small on any queue)");
+    list->add_option("--state", o.state, "Only messages in this state: due, deferred, held, in_hand");
+    list->add_option("--domain", o.domain, "Only messages with a recipient at this domain not yet sent or failed");
+    list->add_option("--older-than", o.older_than, "Only messages submitted at least this many seconds ago")->check(CLI::NonNegativeNumber);
+    list->add_option("--limit", o.limit, "Show at most this many messages");
+    auto ids = [&](CLI::App* cmd) { cmd->add_option("ids", o.ids, "Message ids, ALL, or - (ids from standard input)"); };
+    ids(app.add_subcommand("show", "Show queued messages in full"));
+    app.add_subcommand("stats", "Count the queued messages by state");
+    ids(app.add_subcommand("hold", "Put messages on hold: not attempted until released; the time held does not count toward their lifetime"));
+    ids(app.add_subcommand("release", "Release held messages: they are due at once"));
+    for (const char* name : {"requeue", "flush"}) {
+        auto* cmd = app.add_subcommand(name, "Attempt messages now, including recipients waiting for a retry (requeue and flush are the same)");
+        ids(cmd);
+        cmd->add_option("--domain", o.domain, "Every queued message with a recipient at this destination domain not yet sent or failed");
+    }
+    auto* del = app.add_subcommand("delete", "Delete messages: at once if no hand-off holds them, else by the spooler when it ends");
+    ids(del);
+    del->add_flag("--report", o.report, "Fail the remaining recipients with a non-delivery report first (made by the spooler)");
+    ids(app.add_subcommand("expire", "Fail the remaining recipients now, with a non-delivery report (made by the spooler)"));
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? ok : usage;
+    }
+    const std::string command = app.get_subcommands().front()->get_name();
+    try {
+        if (!o.postgres.empty()) {
+#ifdef SPOOLCTL_WITH_POSTGRES
+            auto store = spool::postgres_store::open(o.postgres);
+            if (!store) return open_failed("the PostgreSQL spool", store.error().message());
+            return run(*store, o, command);
+#endif
+        }
+        if (o.db.empty()) throw usage_error("name the spool: --db <file>");
+        // Opening would create a missing file: refuse instead, so a typing error makes no empty spool.
+        struct stat st {};
+        if (::stat(o.db.c_str(), &st) != 0) return open_failed(o.db, std::strerror(errno));
+        // Even a listing writes (SQLite's write-ahead log): say why rather than SQLite's "unable to open".
+        if (::access(o.db.c_str(), R_OK | W_OK) != 0) return open_failed(o.db, std::strerror(errno));
+        spool::sqlite_options existing;
+        existing.create = false; // spoolctl never makes a spool of a file that is not one
+        auto store = spool::sqlite_store::open(o.db, existing);
+        if (!store) return open_failed(o.db, store.error().message());
+        return run(*store, o, command);
+    } catch (const usage_error& e) {
+        std::cerr << "spoolctl: " << e.what() << "\nRun spoolctl --help for usage.\n";
+        return usage;
+    } catch (const std::exception& e) {
+        std::cerr << "spoolctl: " << e.what() << '\n';
+        return store_failed;
+    }
+}
