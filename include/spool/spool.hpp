@@ -25,6 +25,8 @@
 #include <spool/spooler.hpp>
 
 #include <spool/rfc3464.hpp>
+#include <spool/administration.hpp>
+#include <spool/metrics.hpp>
 
 #include <spool/stores/memory.hpp>
 #include <spool/transports/memory.hpp>
