@@ -50,6 +50,7 @@ class SpoolConan(ConanFile):
         toolchain.cache_variables["SPOOL_BUILD_TESTS"] = False
         toolchain.cache_variables["SPOOL_BUILD_EXAMPLES"] = False
         toolchain.cache_variables["SPOOL_BUILD_BENCHMARKS"] = False
+        toolchain.cache_variables["SPOOL_BUILD_SPOOLCTL"] = False  # the recipe packages the library; spoolctl comes with the CMake install
         toolchain.cache_variables["SPOOL_INSTALL"] = True
         toolchain.cache_variables["SPOOL_WITH_SQLITE"] = bool(self.options.sqlite)
         toolchain.cache_variables["SPOOL_WITH_SMTP"] = bool(self.options.smtp)

@@ -52,7 +52,7 @@ check("self.info.settings.clear()" in package_id and "self.info.requires.clear()
 check("sqlite" in ast.literal_eval(attributes.get("options", ast.Constant({}))), "conanfile.py: a sqlite option is expected")
 for dependency in ("boost/", "range-v3/"):
     check(dependency in methods.get("requirements", ""), f"conanfile.py: requirements must name {dependency}")
-for switch in ("SPOOL_BUILD_TESTS", "SPOOL_BUILD_EXAMPLES", "SPOOL_BUILD_BENCHMARKS"):
+for switch in ("SPOOL_BUILD_TESTS", "SPOOL_BUILD_EXAMPLES", "SPOOL_BUILD_BENCHMARKS", "SPOOL_BUILD_SPOOLCTL"):
     check(f"['{switch}'] = False" in methods.get("generate", ""), f"conanfile.py: generate must turn {switch} off")
 check("CMake(self).install()" in methods.get("package", ""), "conanfile.py: package must run the CMake install")
 check("['SPOOL_WITH_SQLITE'] = bool(self.options.sqlite)" in methods.get("generate", ""),
@@ -70,7 +70,7 @@ check("catch2" in manifest.get("features", {}).get("test", {}).get("dependencies
 for overlay in configuration.get("overlay-ports", []):
     check((source / overlay / "spool" / "portfile.cmake").is_file(), f"vcpkg-configuration.json: no port at {overlay}/spool")
 portfile = (source / "packaging/vcpkg/ports/spool/portfile.cmake").read_text()
-for needed in ("-DSPOOL_BUILD_TESTS=OFF", "-DSPOOL_BUILD_EXAMPLES=OFF", "-DSPOOL_BUILD_BENCHMARKS=OFF",
+for needed in ("-DSPOOL_BUILD_TESTS=OFF", "-DSPOOL_BUILD_EXAMPLES=OFF", "-DSPOOL_BUILD_BENCHMARKS=OFF", "-DSPOOL_BUILD_SPOOLCTL=OFF",
                "FEATURES sqlite SPOOL_WITH_SQLITE", "vcpkg_cmake_config_fixup(CONFIG_PATH share/spool)"):
     check(needed in portfile, f"portfile.cmake: expected {needed}")
 check("spool::spool" in (source / "packaging/vcpkg/ports/spool/usage").read_text(), "usage: must name spool::spool")

@@ -13,6 +13,7 @@ vcpkg_cmake_configure(
     -DSPOOL_BUILD_TESTS=OFF
     -DSPOOL_BUILD_EXAMPLES=OFF
     -DSPOOL_BUILD_BENCHMARKS=OFF
+    -DSPOOL_BUILD_SPOOLCTL=OFF
     -DSPOOL_INSTALL=ON
     ${feature_options})
 vcpkg_cmake_install()
