@@ -8,6 +8,8 @@
 #include "support/conformance_report.hpp"
 #include "support/fixtures.hpp"
 #include "support/postgres_schema.hpp"
+#include "support/processes.hpp"
+#include "support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
 #include <spool/stores/postgres.hpp>
@@ -331,3 +333,30 @@ TEST_CASE("a pass longer than the lease (slow synchronous hand-offs) renews the 
     CHECK(taken == 0);
     CHECK(store.outgoing_queue().empty());
 }
+
+#ifdef SPOOLCTL
+TEST_CASE("spoolctl --postgres works a PostgreSQL spool: hold, list, delete") {
+    spool_test::postgres_schema schema;
+    spool_test::temp_dir dir;
+    spool::postgres_store store(schema.conninfo());
+    auto m = mail({smtp("a@example.net")});
+    m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+    const auto id = store.create_queued(spool::folders::outbox, m).value();
+    const std::string id_text = std::to_string(static_cast<std::uint64_t>(id));
+    auto spoolctl = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--postgres", schema.conninfo()});
+        const int code = spool_test::exit_code(spool_test::spawn(SPOOLCTL, args, {}, dir.file("out"), dir.file("err")));
+        INFO(spool_test::contents_of(dir.file("err")));
+        return std::pair{code, spool_test::contents_of(dir.file("out"))};
+    };
+    CHECK(spoolctl({"hold", id_text}) == std::pair{0, id_text + ": hold: done\n"});
+    CHECK(store.inspect(id, std::chrono::system_clock::now())->held);
+    const auto [code, listed] = spoolctl({"--json", "list"});
+    CHECK(code == 0);
+    CHECK(listed.find("\"id\":" + id_text + ",") != std::string::npos);
+    CHECK(listed.find("\"held\":true") != std::string::npos);
+    CHECK(spoolctl({"delete", id_text}) == std::pair{0, id_text + ": delete: done\n"});
+    CHECK(store.load(id).error() == spool::errc::not_found);
+    CHECK(spoolctl({"delete", id_text}).first == 1);
+}
+#endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <chrono>
@@ -107,9 +108,10 @@ boost::json::object message_json(const Queued& q) {
     o["state"] = std::string(spool::to_string(q.state));
     o["held"] = q.held;
     o["held_since"] = q.held_since ? boost::json::value(iso(*q.held_since)) : boost::json::value(nullptr);
-    o["held_for_seconds"] = std::chrono::duration<double>(q.held_for).count();
+    o["held_for_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(q.held_for).count();
     o["request"] = std::string(spool::to_string(q.request));
-    o["next_attempt"] = time_json(q.next_attempt);
+    // Due at once is stored as the epoch: shown as the submit time, since when it has been due.
+    o["next_attempt"] = time_json(std::max(q.next_attempt, q.submit_time));
     o["locked"] = q.state == spool::queue_state::in_hand;
     o["lease_owner"] = q.lease_owner.empty() ? boost::json::value(nullptr) : boost::json::value(q.lease_owner);
     if (!q.message) {
@@ -151,6 +153,7 @@ void print_message(std::ostream& out, const Queued& q, bool details) {
     out << q.id << "  " << q.size << " bytes  submitted " << iso(q.submit_time) << "  " << spool::to_string(q.state);
     if (q.held) out << " since " << iso(*q.held_since);
     else if (q.state == spool::queue_state::deferred) out << " until " << iso(q.next_attempt);
+    if (q.held_for.count() > 0 && !details) out << " (held earlier)";
     if (q.state == spool::queue_state::in_hand && !q.lease_owner.empty()) out << " by " << q.lease_owner;
     if (q.request != spool::admin_request::none) out << "  [" << spool::to_string(q.request) << " requested]";
     if (!q.message) {
@@ -163,7 +166,8 @@ void print_message(std::ostream& out, const Queued& q, bool details) {
     if (details) {
         out << "    class " << m.message_class << ", subject: " << m.payload.subject << '\n';
         if (q.held_for.count() > 0)
-            out << "    held earlier for " << std::chrono::duration_cast<std::chrono::seconds>(q.held_for).count() << " s\n";
+            out << "    held earlier for " << std::chrono::duration_cast<std::chrono::seconds>(q.held_for).count()
+                << " s (not counted toward its lifetime)\n";
     }
     for (const spool::recipient& r : m.recipients) {
         out << "    " << r.address << " (" << r.address_type << ")  " << status_name(r);
@@ -344,6 +348,7 @@ int main(int argc, char** argv) {
                  "3 the database cannot be opened (missing, not a spool, newer schema, no permission); 4 the database failed.",
                  "spoolctl"};
     app.require_subcommand(1, 1);
+    app.fallthrough(); // --db and --json may come after the command too
     auto* db = app.add_option("--db", o.db, "The spool's SQLite database file");
 #ifdef SPOOLCTL_WITH_POSTGRES
     auto* pg = app.add_option("--postgres", o.postgres, "A PostgreSQL spool: a libpq connection string (key=value or URI)");
