@@ -68,6 +68,16 @@ bool deferred(const spool::sqlite_store& store, spool::message_id id) {
     return m && m->recipients.front().is_deferred();
 }
 
+// A spool file with one queued message, and no store or spooler open on it.
+struct one_queued {
+    spool_test::temp_dir dir;
+    std::string db = dir.file("spool.db");
+    spool::message_id a = [&] {
+        spool::sqlite_store store(db);
+        return queue(store, "a@example.net");
+    }();
+};
+
 struct spool_with_peer {
     spool_test::temp_dir dir;
     std::string db = dir.file("spool.db");
@@ -194,13 +204,10 @@ TEST_CASE("spoolctl lists 100k queued messages a page at a time: its memory does
 }
 
 TEST_CASE("spoolctl refuses bad input with a clear message and a non-zero exit, and changes nothing") {
-    spool_test::temp_dir dir;
-    const auto db = dir.file("spool.db");
-    spool::message_id a{};
-    {
-        spool::sqlite_store store(db);
-        a = queue(store, "a@example.net");
-    }
+    one_queued q;
+    const spool_test::temp_dir& dir = q.dir;
+    const std::string& db = q.db;
+    const spool::message_id a = q.a;
     auto held = [&] {
         spool::sqlite_store store(db);
         return store.inspect(a, std::chrono::system_clock::now())->held;
@@ -269,14 +276,29 @@ TEST_CASE("spoolctl refuses bad input with a clear message and a non-zero exit, 
     }
 }
 
+TEST_CASE("spoolctl shows a message it cannot decode as far as its queue entry goes, and leaves it exactly as it is") {
+    one_queued q;
+    const auto id = static_cast<std::uint64_t>(q.a);
+    // Damage the stored message: a listing must not quarantine it, as the spooler's load would.
+    spool_test::store_body(q.db, id, std::string("\x02\xde\xad\xbe\xef", 5));
+    const auto text = spoolctl(q.dir, {"--db", q.db, "list"});
+    CHECK(text.code == 0);
+    CHECK(text.out.starts_with(id_text(q.a) + "  5 bytes  submitted "));
+    CHECK(text.out.find("(the message cannot be read here: it could not be decoded: damaged, or written with a payload type other than spool's mail_payload; it is left as it is)") != std::string::npos);
+    const auto json = spoolctl(q.dir, {"--db", q.db, "--json", "show", id_text(q.a)});
+    CHECK(json.code == 0);
+    CHECK(json.out.find("\"decoded\":false") != std::string::npos);
+    CHECK(spool_test::stored_body(q.db, id) == std::string("\x02\xde\xad\xbe\xef", 5));
+    spool::sqlite_store store(q.db);
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(store.contents(spool::folders::outbox) == std::vector{q.a});
+}
+
 TEST_CASE("spoolctl delete with no spooler running deletes at once, and --help explains the commands and exit codes") {
-    spool_test::temp_dir dir;
-    const auto db = dir.file("spool.db");
-    spool::message_id a{};
-    {
-        spool::sqlite_store store(db);
-        a = queue(store, "a@example.net");
-    }
+    one_queued q;
+    const spool_test::temp_dir& dir = q.dir;
+    const std::string& db = q.db;
+    const spool::message_id a = q.a;
     const auto r = spoolctl(dir, {"--db", db, "delete", id_text(a)});
     CHECK(r.code == 0);
     CHECK(r.out == id_text(a) + ": delete: done\n");

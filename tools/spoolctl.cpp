@@ -92,6 +92,14 @@ id_set parse_ids(const std::vector<std::string>& args) {
     return out;
 }
 
+// Why a listed message could not be decoded. Not errc::corrupt_message's own
+// text, which speaks of the quarantine a spooler's load does: a listing leaves it.
+std::string unreadable(std::error_code ec) {
+    if (ec == spool::errc::corrupt_message)
+        return "it could not be decoded: damaged, or written with a payload type other than spool's mail_payload";
+    return ec.message();
+}
+
 std::string status_name(const spool::recipient& r) {
     if (r.is_sent()) return "sent";
     if (r.is_failed()) return "failed";
@@ -117,7 +125,7 @@ boost::json::object message_json(const Queued& q) {
     if (!q.message) {
         // Shown as far as the queue row goes; the message is left exactly as it is.
         o["decoded"] = false;
-        o["decode_error"] = q.message.error().message();
+        o["decode_error"] = unreadable(q.message.error());
         return o;
     }
     const auto& m = *q.message;
@@ -157,8 +165,7 @@ void print_message(std::ostream& out, const Queued& q, bool details) {
     if (q.state == spool::queue_state::in_hand && !q.lease_owner.empty()) out << " by " << q.lease_owner;
     if (q.request != spool::admin_request::none) out << "  [" << spool::to_string(q.request) << " requested]";
     if (!q.message) {
-        out << "\n    (the message cannot be read here: " << q.message.error().message()
-            << "; it is left as it is)\n";
+        out << "\n    (the message cannot be read here: " << unreadable(q.message.error()) << "; it is left as it is)\n";
         return;
     }
     const auto& m = *q.message;
