@@ -263,23 +263,22 @@ public:
         if (ids_optional && o_.ids.empty()) set.all = true;
         else set = parse_ids(o_.ids); // all ids are read and checked before anything changes
         int rc = ok;
-        auto one = [&](spool::message_id id) {
-            auto r = op(id);
-            if (!r) {
-                rc = refused(id, name, r.error());
-                return;
-            }
-            report(id, name, *r);
-        };
+        std::vector<spool::message_id> chunk;
         if (!set.all) {
-            for (spool::message_id id : set.ids) one(id);
+            for (std::size_t i = 0; i < set.ids.size(); i += per_commit) {
+                chunk.assign(set.ids.begin() + static_cast<std::ptrdiff_t>(i),
+                             set.ids.begin() + static_cast<std::ptrdiff_t>(std::min(set.ids.size(), i + per_commit)));
+                rc = std::max(rc, apply_chunk(name, op, chunk));
+            }
             return rc;
         }
         const auto now = std::chrono::system_clock::now();
         for (spool::message_id after{};;) {
-            const auto page = store_.list_queue(filter, now, after, 256);
-            for (const auto& q : page) one(q.id);
-            if (page.size() < 256) break;
+            const auto page = store_.list_queue(filter, now, after, per_commit);
+            chunk.clear();
+            for (const auto& q : page) chunk.push_back(q.id);
+            rc = std::max(rc, apply_chunk(name, op, chunk));
+            if (page.size() < per_commit) break;
             after = page.back().id;
         }
         return rc;
@@ -290,6 +289,29 @@ private:
         for (auto st : {spool::queue_state::due, spool::queue_state::deferred, spool::queue_state::held, spool::queue_state::in_hand})
             if (spool::to_string(st) == s) return st;
         throw usage_error("--state must be due, deferred, held or in_hand, not '" + s + "'");
+    }
+
+    // Operations are committed 256 at a time (the store's batch()): one durable
+    // commit per chunk, not per message, so ALL over 100,000 messages takes
+    // seconds. Results are printed once their chunk is committed.
+    static constexpr std::size_t per_commit = 256;
+
+    template <class Op>
+    int apply_chunk(const char* name, Op& op, const std::vector<spool::message_id>& ids) {
+        std::vector<spool::result<spool::admin_outcome>> results;
+        results.reserve(ids.size());
+        if (const std::error_code ec = store_.batch([&] {
+                for (spool::message_id id : ids) results.push_back(op(id));
+            })) {
+            for (spool::message_id id : ids) refused(id, name, ec);
+            return store_failed;
+        }
+        int rc = ok;
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            if (results[i]) report(ids[i], name, *results[i]);
+            else rc = refused(ids[i], name, results[i].error());
+        }
+        return rc;
     }
 
     void report(spool::message_id id, const char* name, spool::admin_outcome outcome) {
