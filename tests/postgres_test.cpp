@@ -120,6 +120,24 @@ TEST_CASE("processes that open a new database at once create the schema once") {
     CHECK(schema.value("SELECT version FROM spool_schema") == std::to_string(spool::postgres_store::schema_version));
 }
 
+TEST_CASE("a schema-1 database is brought to schema 2: its queued messages keep their place, not held, and can be held") {
+    spool_test::postgres_schema schema;
+    spool::message_id queued{};
+    {
+        spool::postgres_store store(schema.conninfo());
+        auto m = mail({smtp("a@x")});
+        m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+        queued = store.create_queued(spool::folders::outbox, m).value();
+    }
+    schema.sql("ALTER TABLE spool_queue DROP COLUMN held_since, DROP COLUMN held_for, DROP COLUMN request;"
+               "UPDATE spool_schema SET version = 1");
+    spool::postgres_store store(schema.conninfo());
+    CHECK(schema.value("SELECT version FROM spool_schema") == "2");
+    CHECK(store.count_queue(spool::time_point{}) == spool::queue_counts{1, 1, 0, 0, 0, 0});
+    CHECK(store.hold(queued, spool::time_point{}).value() == spool::admin_outcome::applied);
+    CHECK(store.due_queue(std::chrono::system_clock::now(), 10).empty());
+}
+
 TEST_CASE("a store's connections name the application spool, unless the connection string names one") {
     spool_test::postgres_schema schema;
     spool::postgres_store plain(schema.conninfo());
