@@ -395,7 +395,7 @@ int main(int argc, char** argv) {
     ids(app.add_subcommand("show", "Show queued messages in full"));
     app.add_subcommand("stats", "Count the queued messages by state");
     ids(app.add_subcommand("hold", "Put messages on hold: not attempted until released; the time held does not count toward their lifetime"));
-    ids(app.add_subcommand("release", "Release held messages: they are due at once"));
+    ids(app.add_subcommand("release", "Release held messages: looked at again at once; recipients waiting for a retry keep their next attempt"));
     for (const char* name : {"requeue", "flush"}) {
         auto* cmd = app.add_subcommand(name, "Attempt messages now, including recipients waiting for a retry (requeue and flush are the same)");
         ids(cmd);
