@@ -95,8 +95,15 @@ struct running_peer {
         ::waitpid(pid, nullptr, 0);
         pid = 0;
     }
-    /// Stops it (SIGSTOP) until resume(): alive, holding what it holds, doing nothing.
-    void pause() { ::kill(pid, SIGSTOP); }
+    /// Stops it (SIGSTOP) until resume(): alive, holding what it holds, doing
+    /// nothing. Returns once every thread of it has stopped, so that nothing
+    /// the test does next can race with it (kill() only sends the signal).
+    void pause() {
+        ::kill(pid, SIGSTOP);
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, WUNTRACED) == pid);
+        REQUIRE(WIFSTOPPED(status));
+    }
     void resume() { ::kill(pid, SIGCONT); }
 };
 
