@@ -19,6 +19,14 @@ if(MODE STREQUAL "find_package" OR MODE STREQUAL "pkg-config")
   run("${CMAKE_COMMAND}" --install "${SPOOL_BINARY_DIR}" --prefix "${prefix}")
 endif()
 
+# spoolctl is installed with the package, and runs from the install prefix.
+if(MODE STREQUAL "find_package" AND SPOOLCTL)
+  run("${prefix}/bin/spoolctl" --help)
+  if(NOT last_output MATCHES "Exit codes")
+    message(FATAL_ERROR "the installed spoolctl's --help does not give its exit codes:\n${last_output}")
+  endif()
+endif()
+
 if(MODE STREQUAL "pkg-config")
   set(ENV{PKG_CONFIG_PATH} "${prefix}/share/pkgconfig")
   run(pkg-config --cflags spool)
