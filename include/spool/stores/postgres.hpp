@@ -462,16 +462,9 @@ public:
     result<basic_queued_message<message_type>> inspect(message_id id, time_point now) const {
         auto rows = queue_rows(id, 1, true);
         if (!rows.empty()) return detail::listed<Payload>(std::move(rows.front()), now);
-        bool exists = false;
-        read_or_throw("inspect", [&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(key(id));
-            auto r = db.run(detail::postgres::sql::message_exists, p);
-            if (!r.ok()) return db.error_of(r);
-            exists = r.rows() > 0;
-            return {};
-        });
-        return exists ? errc::not_in_queue : errc::not_found;
+        std::error_code why;
+        read_or_throw("inspect", [&](detail::postgres::connection& db) { return not_queued(db, id, why); });
+        return why;
     }
 
     /// The queue's messages by state: one statement.
@@ -886,14 +879,22 @@ private:
             auto r = db.run(st, p);
             if (!r.ok()) return db.error_of(r);
             if (r.rows() > 0) return {};
-            detail::postgres::params q;
-            q.integer(key(id));
-            auto e = db.run(detail::postgres::sql::message_exists, q);
-            if (!e.ok()) return db.error_of(e);
-            return e.rows() > 0 ? errc::not_in_queue : errc::not_found;
+            std::error_code why;
+            if (auto ec = not_queued(db, id, why)) return ec;
+            return why;
         });
         if (ec) return ec;
         return done;
+    }
+    // Why a message the queue does not hold is not there (errc::not_in_queue,
+    // or not_found), into `why`; returns the server's error if it cannot tell.
+    static std::error_code not_queued(detail::postgres::connection& db, message_id id, std::error_code& why) {
+        detail::postgres::params p;
+        p.integer(key(id));
+        auto r = db.run(detail::postgres::sql::message_exists, p);
+        if (!r.ok()) return db.error_of(r);
+        why = r.rows() > 0 ? errc::not_in_queue : errc::not_found;
+        return {};
     }
 
     std::optional<std::int64_t> claim_of(message_id id) const { return state_->leases.token(id); }

@@ -458,7 +458,7 @@ public:
     /// One queued message: errc::not_found for an unknown id, errc::not_in_queue for one not queued.
     result<basic_queued_message<message_type>> inspect(message_id id, time_point now) const {
         auto rows = queue_rows(id, 1, true);
-        if (rows.empty()) return exists(id) ? errc::not_in_queue : errc::not_found;
+        if (rows.empty()) return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) { return not_queued(db, cache, id); });
         return detail::listed<Payload>(std::move(rows.front()), now);
     }
 
@@ -923,20 +923,16 @@ private:
     template <class Change>
     result<admin_outcome> administer(message_id id, Change&& change) {
         auto ec = write([&](sqlite3* db) -> std::error_code {
-            if (!queued(db, id)) {
-                detail::sqlite::statement m(state_->statements, db, "SELECT 1 FROM messages WHERE id = ?");
-                return m.bind(1, key(id)).step() == SQLITE_ROW ? errc::not_in_queue : errc::not_found;
-            }
+            if (!queued(db, id)) return not_queued(db, state_->statements, id);
             return change(db);
         });
         if (ec) return ec;
         return admin_outcome::applied;
     }
-    bool exists(message_id id) const {
-        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db, "SELECT 1 FROM messages WHERE id = ?");
-            return st.bind(1, key(id)).step() == SQLITE_ROW;
-        });
+    // Why a message the queue does not hold is not there: errc::not_in_queue, or not_found.
+    static std::error_code not_queued(sqlite3* db, detail::sqlite::statement_cache& cache, message_id id) {
+        detail::sqlite::statement st(cache, db, "SELECT 1 FROM messages WHERE id = ?");
+        return st.bind(1, key(id)).step() == SQLITE_ROW ? errc::not_in_queue : errc::not_found;
     }
     // Whether a hand-off of the message may be running: claimed by this store
     // object, leased by another (shared queue), or a spooler without the
