@@ -1,12 +1,14 @@
 // One spooler process on a shared PostgreSQL queue, for
 // tests/postgres_processes_test.cpp:
-//   spool_postgres_worker <conninfo> <lease ms> <transmissions> <ready>
-// Its transport completes each hand-off 50 ms after it began (so that a kill
-// finds hand-offs in flight), appending "<message id> <pid>" to
+//   spool_postgres_worker <conninfo> <lease ms> <transmissions> <ready> [<hand-off ms>]
+// Its transport completes each hand-off <hand-off ms> (default 50) after it
+// began (so that a kill finds hand-offs in flight), appending "<message id> <pid>" to
 // <transmissions> for every recipient it sends. It writes its pid to <ready>
 // once running, and keeps in <transmissions>.<pid> how many of its writes the
 // store refused with errc::lease_lost (written at each refusal, as the
-// process may be killed later). On SIGTERM it stops.
+// process may be killed later). Its connections and its leases carry the name
+// "worker-<pid>" (application_name and lease_owner), so that the database can
+// tell who wrote a row. On SIGTERM it stops.
 
 #include "support/async_transport.hpp"
 
@@ -46,7 +48,7 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 5) return 2;
+    if (argc != 5 && argc != 6) return 2;
     ::prctl(PR_SET_PDEATHSIG, SIGKILL); // a test that fails leaves no spooler behind
     sigset_t term;
     sigemptyset(&term);
@@ -57,11 +59,14 @@ int main(int argc, char** argv) {
     options.lease = std::chrono::milliseconds{std::stol(argv[2])};
     options.poll_interval = std::chrono::milliseconds{100};
     options.claim_batch = 16; // small claims spread the queue over the processes
-    counting_store store(argv[1], options, std::string(argv[3]) + "." + std::to_string(::getpid()));
+    options.owner = "worker-" + std::to_string(::getpid());
+    counting_store store(std::string(argv[1]) + " application_name=" + options.owner, options,
+                         std::string(argv[3]) + "." + std::to_string(::getpid()));
+    const std::chrono::milliseconds handoff{argc == 6 ? std::stol(argv[5]) : 50};
 
     const int log = ::open(argv[3], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     if (log < 0) return 3;
-    spool_test::async_transport transport(std::chrono::milliseconds{50}, 8);
+    spool_test::async_transport transport(handoff, 16);
     transport.on_transmit([log](spool::transmission<spool::message>& tx) {
         for (const auto& r : tx.recipients()) {
             // One write() per line on an O_APPEND file: lines of several processes never interleave.

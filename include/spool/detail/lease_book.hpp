@@ -3,6 +3,12 @@
 // A shared-queue store object's own account of its claims: which messages it
 // holds leased, under which fencing token, and when it last renewed them.
 // The leases themselves are in the database; this says which are ours.
+//
+// A claim stays in the book until its outcome is written or the spooler gives
+// it up (retain_leases without it). A renewal that finds a claim taken by
+// another process marks it lost rather than forgetting it: forgotten, the
+// store would write the late outcome as if it had never claimed the message,
+// unfenced, over the new holder's (law Q3).
 
 #include <spool/message.hpp>
 
@@ -22,9 +28,19 @@ class lease_book {
 public:
     using clock = std::chrono::steady_clock;
 
+    /// This object's claim on a message: the token its writes carry, and
+    /// whether another process has claimed the message since (then every
+    /// write about it is refused with errc::lease_lost).
+    struct claim {
+        std::int64_t fence = 0;
+        bool lost = false;
+    };
+
     /// The claims an end-of-pass account keeps and lets go, with their tokens.
+    /// Lost claims in hand are kept but not renewed; lost claims not in hand
+    /// are forgotten without a write (another process holds the lease).
     struct partition {
-        std::vector<std::int64_t> keep_ids, keep_fences, drop_ids, drop_fences;
+        std::vector<std::int64_t> keep_ids, keep_fences, drop_ids, drop_fences, forget_ids;
     };
 
     void claimed(message_id id, std::int64_t fence) {
@@ -32,13 +48,14 @@ public:
         // The renewal clock follows the oldest lease held: a stream of new
         // claims must not put off the renewal of earlier ones.
         if (claims_.empty()) renewed_ = clock::now();
-        claims_[id] = fence;
+        claims_[id] = claim{fence, false};
     }
-    std::optional<std::int64_t> token(message_id id) const {
+    std::optional<claim> find(message_id id) const {
         std::lock_guard g{mutex_};
         if (auto it = claims_.find(id); it != claims_.end()) return it->second;
         return std::nullopt;
     }
+    bool holds(message_id id) const { return find(id).has_value(); }
     std::size_t size() const {
         std::lock_guard g{mutex_};
         return claims_.size();
@@ -50,6 +67,11 @@ public:
     void forget(const std::vector<std::int64_t>& ids) {
         std::lock_guard g{mutex_};
         for (std::int64_t id : ids) claims_.erase(message_id{static_cast<std::uint64_t>(id)});
+    }
+    /// A write found the claim's token stale: every later write is refused too.
+    void lost(message_id id) {
+        std::lock_guard g{mutex_};
+        if (auto it = claims_.find(id); it != claims_.end()) it->second.lost = true;
     }
 
     /// A claimed message was finished inside a batch: it leaves the book when
@@ -66,14 +88,25 @@ public:
         finished_.clear();
     }
 
-    /// Splits the claims into those `in_hand` and the rest.
-    partition split(const std::vector<message_id>& in_hand) const {
+    /// Splits the claims into those `in_hand` and the rest: one walk of both
+    /// in id order, so an account costs O(n log n) however much is claimed
+    /// beside what is in hand (a linear search per claim made the pass's end
+    /// quadratic).
+    partition split(std::vector<message_id> in_hand) const {
+        std::ranges::sort(in_hand);
         partition p;
         std::lock_guard g{mutex_};
-        for (const auto& [id, fence] : claims_) {
-            const bool kept = std::find(in_hand.begin(), in_hand.end(), id) != in_hand.end();
-            (kept ? p.keep_ids : p.drop_ids).push_back(static_cast<std::int64_t>(id));
-            (kept ? p.keep_fences : p.drop_fences).push_back(fence);
+        auto hand = in_hand.begin();
+        for (const auto& [id, c] : claims_) {
+            while (hand != in_hand.end() && *hand < id) ++hand;
+            const bool kept = hand != in_hand.end() && *hand == id;
+            const auto key = static_cast<std::int64_t>(id);
+            if (c.lost) {
+                if (!kept) p.forget_ids.push_back(key);
+            } else {
+                (kept ? p.keep_ids : p.drop_ids).push_back(key);
+                (kept ? p.keep_fences : p.drop_fences).push_back(c.fence);
+            }
         }
         return p;
     }
@@ -84,17 +117,19 @@ public:
         return clock::now() - renewed_ >= interval;
     }
     /// The kept claims were renewed; those of `kept` not in `renewed` were
-    /// taken by another process meanwhile, and are forgotten.
-    void renewed(const std::vector<std::int64_t>& kept, const std::vector<std::int64_t>& renewed) {
+    /// taken by another process meanwhile, and are marked lost.
+    void renewed(const std::vector<std::int64_t>& kept, std::vector<std::int64_t> renewed) {
+        std::ranges::sort(renewed);
         std::lock_guard g{mutex_};
         for (std::int64_t id : kept)
-            if (std::find(renewed.begin(), renewed.end(), id) == renewed.end()) claims_.erase(message_id{static_cast<std::uint64_t>(id)});
+            if (!std::ranges::binary_search(renewed, id))
+                if (auto it = claims_.find(message_id{static_cast<std::uint64_t>(id)}); it != claims_.end()) it->second.lost = true;
         renewed_ = clock::now();
     }
 
 private:
     mutable std::mutex mutex_;
-    std::map<message_id, std::int64_t> claims_;
+    std::map<message_id, claim> claims_;
     std::vector<message_id> finished_; // in the batch under way
     clock::time_point renewed_{};
 };

@@ -336,12 +336,13 @@ public:
         return with_connection([&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
             p.integer(key(id)).bytes(body).integer(detail::postgres::nanoseconds(next_attempt(m)));
-            const auto token = claim_of(id);
-            if (token) p.integer(*token);
-            auto r = db.run(token ? detail::postgres::sql::save_fenced : detail::postgres::sql::save, p);
+            const auto claim = claim_of(id);
+            if (claim && claim->lost) return errc::lease_lost;
+            if (claim) p.integer(claim->fence);
+            auto r = db.run(claim ? detail::postgres::sql::save_fenced : detail::postgres::sql::save, p);
             if (!r.ok()) return db.error_of(r);
             if (r.integer(0, 0) == 1) return {};
-            if (!token || !r.integer(0, 1)) return errc::not_found;
+            if (!claim || !r.integer(0, 1)) return errc::not_found;
             return lost(id);
         });
     }
@@ -384,7 +385,9 @@ public:
         return with_connection([&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
             p.integer(key(id));
-            const auto token = claim_of(id);
+            const auto claim = claim_of(id);
+            if (claim && claim->lost) return errc::lease_lost;
+            const std::optional<std::int64_t> token = claim ? std::optional{claim->fence} : std::nullopt;
             if (!deleted) p.bytes(body);
             p.optional_integer(token ? &*token : nullptr);
             if (!deleted) {
@@ -555,12 +558,15 @@ public:
     /// hand-offs run); every other claim of this store object is released, so
     /// that any process may claim the message when it is due. The leases kept
     /// are renewed once a third of the lease has passed since the last renewal;
-    /// a lease found taken by another process is forgotten (its writes would
-    /// get errc::lease_lost).
+    /// a lease found taken by another process stays known, marked lost, while
+    /// it is in hand: its writes get errc::lease_lost (law Q3).
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
         const auto held = state_->leases.split(in_hand);
         const bool renew = !held.keep_ids.empty() && state_->leases.renewal_due(lease_renewal_interval());
-        if (held.drop_ids.empty() && !renew) return {};
+        if (held.drop_ids.empty() && !renew) {
+            state_->leases.forget(held.forget_ids);
+            return {};
+        }
         auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
             if (!held.drop_ids.empty()) {
                 detail::postgres::params p;
@@ -569,6 +575,7 @@ public:
                 if (!r.ok()) return db.error_of(r);
                 state_->leases.forget(held.drop_ids);
             }
+            state_->leases.forget(held.forget_ids);
             if (renew) {
                 detail::postgres::params p;
                 p.text(detail::postgres::array_of(held.keep_ids))
@@ -583,7 +590,7 @@ public:
             return {};
         });
         std::lock_guard g{state_->prefetch_mutex}; // bodies of claims let go are not needed
-        std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.token(entry.first); });
+        std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.holds(entry.first); });
         return ec;
     }
 
@@ -594,7 +601,7 @@ public:
     /// message leased now. A client opening it gets errc::no_access. Throws
     /// std::system_error when the server cannot answer.
     bool leased_elsewhere(message_id id) const {
-        if (claim_of(id)) return false;
+        if (auto claim = claim_of(id); claim && !claim->lost) return false;
         bool leased = false;
         read_or_throw("leased_elsewhere", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
@@ -897,7 +904,7 @@ private:
         return {};
     }
 
-    std::optional<std::int64_t> claim_of(message_id id) const { return state_->leases.token(id); }
+    std::optional<detail::lease_book::claim> claim_of(message_id id) const { return state_->leases.find(id); }
     bool take_prefetched(message_id id, std::string& body) const {
         std::lock_guard g{state_->prefetch_mutex};
         auto it = state_->prefetched.find(id);
@@ -906,10 +913,13 @@ private:
         state_->prefetched.erase(it);
         return true;
     }
-    // The claim stays known (with its stale token) until the spooler's next
-    // retain_leases(): a later write by this object must be refused too, not
-    // made as if it had never claimed the message.
-    static std::error_code lost(message_id) { return errc::lease_lost; }
+    // The claim stays known, marked lost, until the spooler gives it up: a
+    // later write by this object must be refused too, not made as if it had
+    // never claimed the message.
+    std::error_code lost(message_id id) const {
+        state_->leases.lost(id);
+        return errc::lease_lost;
+    }
 
     template <class F>
     void read_or_throw(const char* what, F&& f) const {

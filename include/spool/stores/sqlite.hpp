@@ -389,7 +389,7 @@ public:
     std::error_code abort_submit(message_id id, const message_type& m) {
         const auto body = encode(m);
         return write([&](sqlite3* db) -> std::error_code {
-            if (!state_->leases.token(id) && leased(db, id)) return errc::unable_to_abort;
+            if (const auto claim = state_->leases.find(id); (!claim || claim->lost) && leased(db, id)) return errc::unable_to_abort;
             if (auto ec = dequeue(db, id)) return ec;
             return update_body(db, id, body);
         });
@@ -414,7 +414,7 @@ public:
         });
         // Finished, the claim leaves the book; inside batch() only once the
         // batch commits, as this write may yet be rolled back.
-        if (!ec && state_->leases.token(id)) {
+        if (!ec && state_->leases.holds(id)) {
             if (in_own_batch()) state_->leases.finished_in_batch(id);
             else state_->leases.forget(id);
         }
@@ -546,7 +546,7 @@ public:
             std::vector<queue_entry> out;
             const std::size_t want = std::min(limit, state_->options.claim_batch);
             for (const queue_entry& e : due_queue(now, want + state_->leases.size()))
-                if (out.size() < want && !state_->leases.token(e.id)) {
+                if (out.size() < want && !state_->leases.holds(e.id)) {
                     state_->leases.claimed(e.id, 0);
                     out.push_back(e);
                 }
@@ -586,6 +586,7 @@ public:
     /// are renewed once a third of the lease has passed since the last renewal.
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
         const auto held = state_->leases.split(in_hand);
+        state_->leases.forget(held.forget_ids); // lost and given up: another process holds them
         if (!state_->options.shared_queue) return state_->leases.forget(held.drop_ids), std::error_code{}; // in memory only
         const bool renew = !held.keep_ids.empty() && state_->leases.renewal_due(lease_renewal_interval());
         if (held.drop_ids.empty() && !renew) return {};
@@ -618,7 +619,8 @@ public:
     /// Whether another store object (another process's spooler) holds the
     /// message leased now. A client opening it gets errc::no_access.
     bool leased_elsewhere(message_id id) const {
-        if (!state_->options.shared_queue || state_->leases.token(id)) return false;
+        if (!state_->options.shared_queue) return false;
+        if (auto claim = state_->leases.find(id); claim && !claim->lost) return false;
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
             detail::sqlite::statement st(cache, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ? AND lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
             return st.bind(1, key(id)).step() == SQLITE_ROW;
@@ -907,11 +909,17 @@ private:
 
     // Inside a write: this object's token for a message it claimed is still
     // the row's, or errc::lease_lost (another process claimed it since).
+    // A claim found taken stays known, marked lost, until the spooler gives
+    // it up: its later writes are refused too (law Q3).
     std::error_code fenced(sqlite3* db, message_id id) const {
-        const auto token = state_->leases.token(id);
-        if (!token || !state_->options.shared_queue) return {};
+        const auto claim = state_->leases.find(id);
+        if (!claim || !state_->options.shared_queue) return {};
+        if (claim->lost) return errc::lease_lost;
         detail::sqlite::statement st(state_->statements, db, "SELECT fence FROM outgoing_queue WHERE message_id = ?");
-        if (st.bind(1, key(id)).step() != SQLITE_ROW || st.integer(0) != *token) return errc::lease_lost;
+        if (st.bind(1, key(id)).step() != SQLITE_ROW || st.integer(0) != claim->fence) {
+            state_->leases.lost(id);
+            return errc::lease_lost;
+        }
         return {};
     }
     bool leased(sqlite3* db, message_id id) const {
@@ -939,7 +947,7 @@ private:
     // shared queue holds the spooler lock: its claims are kept in its memory,
     // where no other process can see them.
     bool in_hand(sqlite3* db, message_id id) const {
-        if (state_->leases.token(id) || leased(db, id)) return true;
+        if (state_->leases.holds(id) || leased(db, id)) return true;
         const std::string lock_path = state_->path + "-spooler";
         const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) return false;
@@ -971,7 +979,7 @@ private:
                 row.held_for = std::chrono::nanoseconds{st.integer(4)};
                 row.request = static_cast<admin_request>(st.integer(5));
                 row.next_attempt = time_of(st.integer(6));
-                row.leased = st.integer(7) != 0 || state_->leases.token(row.id).has_value();
+                row.leased = st.integer(7) != 0 || state_->leases.holds(row.id);
                 row.lease_owner = st.integer(7) != 0 ? st.text(8) : std::string{};
             }
             if (rc != SQLITE_DONE) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot list the queue");

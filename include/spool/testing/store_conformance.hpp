@@ -494,10 +494,15 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
         std::this_thread::sleep_for(lease + 100ms);
         f.expect(q2, has(b.claim_due(detail::t0 + 2h, 10), first), "an expired lease was not claimable");
 
-        constexpr const char* q3 = "shared queue Q3: a stale holder's writes are refused (lease_lost) and change nothing";
+        constexpr const char* q3 = "shared queue Q3: a stale holder's writes are refused (lease_lost) and change nothing, also after a renewal found the lease taken";
         M late = written;
         late.recipients[3].status = status::sent{detail::t0 + 500s};
         f.expect(q3, a.save(first, late) == errc::lease_lost, "a save with a stale token was not refused with lease_lost");
+        // The stale holder still has the message in hand, so its spooler's
+        // account keeps it and a renewal finds it taken: the claim must stay
+        // fenced until its outcome is written, not be forgotten.
+        f.expect(q3, !a.retain_leases({first}), "retain_leases failed");
+        f.expect(q3, a.save(first, late) == errc::lease_lost, "after a renewal found the lease taken, a save was not refused with lease_lost");
         f.expect(q3, a.finish(first, late) == errc::lease_lost, "a finish with a stale token was not refused with lease_lost");
         f.expect(q3, a.load(first).value() == written, "a refused write changed the message");
         f.expect(q3, detail::queued_ids(a).size() == 4, "a refused finish took the message off the queue");
