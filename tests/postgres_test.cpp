@@ -327,27 +327,40 @@ TEST_CASE("the server stopped and started again: calls fail with store_unavailab
 
 TEST_CASE("a pass longer than the lease (slow synchronous hand-offs) renews the leases of what it has claimed, so nobody else takes them") {
     spool_test::postgres_schema schema;
-    spool::postgres_store store(schema.conninfo(), short_lease(300ms));
-    spool_test::scripted_transport slow{spool::address_types{"SMTP"}, [](spool::transmission<spool::message>& tx) {
+    // The lease outlasts two hand-offs, and the pass (15 of them) outlasts the
+    // lease twice over: only renewals keep the claims.
+    const auto lease = 600ms;
+    spool::postgres_store store(schema.conninfo(), short_lease(lease));
+    std::atomic<bool> claimed{false};
+    spool_test::scripted_transport slow{spool::address_types{"SMTP"}, [&](spool::transmission<spool::message>& tx) {
+                                            // The first hand-off comes after the pass's claim.
+                                            claimed = true;
+                                            claimed.notify_all();
                                             std::this_thread::sleep_for(100ms);
                                             for (const auto& r : tx.recipients()) tx.sent(r);
                                             return spool::transmit_result::done();
                                         }};
     spool::spooler sp{store, slow};
-    for (int i = 0; i < 10; ++i) REQUIRE(sp.client().send(mail({smtp("a" + std::to_string(i) + "@x")})));
-    spool::postgres_store other(schema.conninfo(), short_lease(300ms));
+    constexpr int messages = 15;
+    for (int i = 0; i < messages; ++i) REQUIRE(sp.client().send(mail({smtp("a" + std::to_string(i) + "@x")})));
+    spool::postgres_store other(schema.conninfo(), short_lease(lease));
     std::atomic<bool> passing{true};
     std::atomic<std::size_t> taken{0};
+    // The competitor starts only once the spooler has claimed: before that,
+    // on a busy machine, it would simply claim first.
     std::thread thief([&] {
+        claimed.wait(false);
         while (passing) {
             taken += other.claim_due(spool::time_point::max(), 100).size();
             std::this_thread::sleep_for(20ms);
         }
     });
-    sp.run_once(); // about 1 s: ten hand-offs of 100 ms, on this thread
+    sp.run_once(); // about 1.5 s: fifteen hand-offs of 100 ms, on this thread
     passing = false;
+    claimed = true; // a pass that handed nothing off must not leave the thief waiting
+    claimed.notify_all();
     thief.join();
-    CHECK(slow.calls() == 10);
+    CHECK(slow.calls() == messages);
     CHECK(taken == 0);
     CHECK(store.outgoing_queue().empty());
 }
@@ -376,5 +389,54 @@ TEST_CASE("spoolctl --postgres works a PostgreSQL spool: hold, list, delete") {
     CHECK(spoolctl({"delete", id_text}) == std::pair{0, id_text + ": delete: done\n"});
     CHECK(store.load(id).error() == spool::errc::not_found);
     CHECK(spoolctl({"delete", id_text}).first == 1);
+}
+
+TEST_CASE("spoolctl --postgres never makes a spool, and says why it cannot open one in libpq's words") {
+    spool_test::postgres_schema schema;
+    spool_test::temp_dir dir;
+    auto spoolctl = [&](const std::string& conninfo) {
+        const int code = spool_test::exit_code(spool_test::spawn(SPOOLCTL, {"--postgres", conninfo, "stats"}, {}, dir.file("out"), dir.file("err")));
+        return std::pair{code, spool_test::contents_of(dir.file("err"))};
+    };
+    auto tables = [&] { return schema.value("SELECT count(*) FROM pg_tables WHERE schemaname = '" + schema.name() + "'"); };
+
+    SECTION("an empty schema is not a spool, and stays empty") {
+        const auto [code, err] = spoolctl(schema.conninfo());
+        CHECK(code == 3);
+        CHECK(err.find("not a spool") != std::string::npos);
+        CHECK(tables() == "0");
+    }
+    SECTION("a schema with other tables only is not a spool, and is left as it was") {
+        schema.sql("CREATE TABLE invoices (id integer)");
+        const auto [code, err] = spoolctl(schema.conninfo());
+        CHECK(code == 3);
+        CHECK(err.find("not a spool") != std::string::npos);
+        CHECK(tables() == "1");
+    }
+    SECTION("the library's own open refuses the same with create = false, and makes the spool without it") {
+        spool::postgres_options existing;
+        existing.create = false;
+        CHECK(spool::postgres_store::open(schema.conninfo(), existing).error() == spool::errc::not_a_spool_store);
+        CHECK(tables() == "0");
+        CHECK(spool::postgres_store::open(schema.conninfo()).has_value());
+        CHECK(spoolctl(schema.conninfo()).first == 0);
+    }
+    SECTION("a malformed connection string, an unreachable server and a missing database each say what is wrong") {
+        const auto [malformed, malformed_err] = spoolctl("host=/nowhere port");
+        CHECK(malformed == 3);
+        CHECK(malformed_err.find("missing \"=\" after \"port\"") != std::string::npos);
+        // A socket directory with no server in it.
+        const auto [unreachable, unreachable_err] = spoolctl("host=" + dir.path() + " port=1 dbname=postgres");
+        CHECK(unreachable == 3);
+        CHECK(unreachable_err.find("No such file or directory") != std::string::npos);
+        const auto [missing, missing_err] = spoolctl(schema.conninfo() + " dbname=no_such_database");
+        CHECK(missing == 3);
+        CHECK(missing_err.find("\"no_such_database\" does not exist") != std::string::npos);
+        for (const auto& err : {malformed_err, unreachable_err, missing_err}) {
+            INFO(err);
+            CHECK(err.find("retried") == std::string::npos); // a one-shot tool retries nothing
+            CHECK(std::ranges::count(err, '\n') == 1);        // one line
+        }
+    }
 }
 #endif

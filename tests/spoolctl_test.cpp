@@ -287,6 +287,38 @@ TEST_CASE("spoolctl refuses bad input with a clear message and a non-zero exit, 
         CHECK(spoolctl(dir, {"--db", db, "hold", "ALL", id_text(a)}).code == 2);
         CHECK_FALSE(held());
     }
+    SECTION("an unknown command is named; a negative, overflowing or non-numeric count is a usage error that says so (exit 2)") {
+        const auto unknown = spoolctl(dir, {"--db", db, "frobnicate", id_text(a)});
+        CHECK(unknown.code == 2);
+        CHECK(unknown.err.starts_with("spoolctl: unknown command 'frobnicate' (expected list, show,"));
+        for (const std::string limit : {"-1", "99999999999999999999"}) {
+            const auto r = spoolctl(dir, {"--db", db, "list", "--limit", limit});
+            CHECK(r.code == 2);
+            CHECK(r.err.starts_with("--limit: must be 0 or more, and at most 9223372036854775807, not '" + limit + "'"));
+            CHECK(r.out.empty());
+        }
+        const auto words = spoolctl(dir, {"--db", db, "list", "--limit", "ten"});
+        CHECK(words.code == 2);
+        CHECK(words.err.starts_with("--limit: must be a whole number, 0 or more, not 'ten'"));
+        const auto older = spoolctl(dir, {"--db", db, "list", "--older-than", "-5"});
+        CHECK(older.code == 2);
+        CHECK(older.err.starts_with("--older-than: must be 0 or more, and at most 9223372036854775807, not '-5'\n"));
+        CHECK_FALSE(held());
+    }
+}
+
+TEST_CASE("spoolctl list --limit shows at most that many messages, and --limit 0 none") {
+    one_queued q;
+    spool::sqlite_store store(q.db);
+    auto m = from_ann({smtp("someone@example.net")});
+    m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+    for (int i = 0; i < 2; ++i) REQUIRE(store.create_queued(spool::folders::outbox, m));
+    CHECK(spoolctl(q.dir, {"--db", q.db, "list"}).out.ends_with("\n3 messages\n"));
+    CHECK(spoolctl(q.dir, {"--db", q.db, "list", "--limit", "2"}).out.ends_with("\n2 messages\n"));
+    const auto none = spoolctl(q.dir, {"--db", q.db, "list", "--limit", "0"});
+    CHECK(none.code == 0);
+    CHECK(none.out == "0 messages\n");
+    CHECK(spoolctl(q.dir, {"--db", q.db, "--json", "list", "--limit", "0"}).out.empty());
 }
 
 TEST_CASE("spoolctl shows a message it cannot decode as far as its queue entry goes, and leaves it exactly as it is") {
@@ -305,6 +337,19 @@ TEST_CASE("spoolctl shows a message it cannot decode as far as its queue entry g
     spool::sqlite_store store(q.db);
     CHECK(store.outgoing_queue().size() == 1);
     CHECK(store.contents(spool::folders::outbox) == std::vector{q.a});
+}
+
+TEST_CASE("spoolctl shows a message in a newer spool's format with one reason, and leaves it as it is") {
+    one_queued q;
+    const auto id = static_cast<std::uint64_t>(q.a);
+    const std::string newer = spool_test::newer_format_body();
+    spool_test::store_body(q.db, id, newer);
+    const auto text = spoolctl(q.dir, {"--db", q.db, "show", id_text(q.a)});
+    CHECK(text.code == 0);
+    CHECK(text.out.find("(the message cannot be read here: it was written by a newer spool than this spoolctl; it is left as it is)") !=
+          std::string::npos);
+    CHECK(text.out.find("left as it was") == std::string::npos);
+    CHECK(spool_test::stored_body(q.db, id) == newer);
 }
 
 TEST_CASE("spoolctl delete with no spooler running deletes at once, and --help explains the commands and exit codes") {

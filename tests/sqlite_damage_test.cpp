@@ -91,10 +91,7 @@ TEST_CASE_METHOD(spool_test::sqlite_rig, "a byte flipped inside a stored message
 
 TEST_CASE_METHOD(spool_test::sqlite_rig, "a message in a newer spool's format is left queued and untouched, not quarantined") {
     const auto id = sp.client().send(mail({smtp("ann@x")})).value();
-    std::string newer(1, static_cast<char>(spool::detail::message_format + 1));
-    newer += "a layout from the future";
-    const std::uint32_t sum = spool::detail::crc32c(newer);
-    for (int i = 0; i < 4; ++i) newer += static_cast<char>((sum >> (8 * i)) & 0xff);
+    const std::string newer = spool_test::newer_format_body();
     spool_test::store_body(path, number(id), newer);
 
     sp.drain();

@@ -97,6 +97,7 @@ id_set parse_ids(const std::vector<std::string>& args) {
 std::string unreadable(std::error_code ec) {
     if (ec == spool::errc::corrupt_message)
         return "it could not be decoded: damaged, or written with a payload type other than spool's mail_payload";
+    if (ec == spool::errc::format_too_new) return "it was written by a newer spool than this spoolctl";
     return ec.message();
 }
 
@@ -193,7 +194,7 @@ struct options {
     // list
     std::string state, domain;
     std::int64_t older_than = -1;
-    std::size_t limit = 0;
+    std::optional<std::uint64_t> limit; // none: every message; 0: none, as head -n 0
     // operations
     std::vector<std::string> ids;
     bool report = false;
@@ -212,15 +213,15 @@ public:
         const auto now = std::chrono::system_clock::now();
         std::size_t shown = 0;
         // A page at a time: memory stays that of one page, whatever the queue holds.
-        for (spool::message_id after{};;) {
-            const std::size_t want = o_.limit ? std::min<std::size_t>(256, o_.limit - shown) : 256;
+        for (spool::message_id after{}; !o_.limit || shown < *o_.limit;) {
+            const std::size_t want = o_.limit ? static_cast<std::size_t>(std::min<std::uint64_t>(256, *o_.limit - shown)) : 256;
             const auto page = store_.list_queue(f, now, after, want);
             for (const auto& q : page) {
                 if (o_.json) std::cout << boost::json::serialize(message_json(q)) << '\n';
                 else print_message(std::cout, q, false);
             }
             shown += page.size();
-            if (page.size() < want || (o_.limit && shown >= o_.limit)) break;
+            if (page.size() < want) break;
             after = page.back().id;
         }
         if (!o_.json) std::cout << shown << (shown == 1 ? " message\n" : " messages\n");
@@ -362,6 +363,19 @@ int run(Store& store, const options& o, const std::string& command) {
     throw usage_error("unknown command " + command);
 }
 
+// A count or a number of seconds: 0 or more, and no more than the library's
+// 64-bit counts hold. Anything else is a usage error that says so, not a
+// negative that wraps to a huge count or a bound no one can read.
+std::int64_t whole_number(const std::string& option, const std::string& v) {
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec == std::errc::invalid_argument || end != v.data() + v.size())
+        throw CLI::ValidationError(option, "must be a whole number, 0 or more, not '" + v + "'");
+    if (ec == std::errc::result_out_of_range || n < 0)
+        throw CLI::ValidationError(option, "must be 0 or more, and at most 9223372036854775807, not '" + v + "'");
+    return n;
+}
+
 int open_failed(const std::string& what, const std::string& why) {
     std::cerr << "spoolctl: cannot open " << what << ": " << why << '\n';
     return cannot_open;
@@ -389,8 +403,12 @@ int main(int argc, char** argv) {
     auto* list = app.add_subcommand("list", "List the queue, a page at a time (memory stays small on any queue)");
     list->add_option("--state", o.state, "Only messages in this state: due, deferred, held, in_hand");
     list->add_option("--domain", o.domain, "Only messages with a recipient at this domain not yet sent or failed");
-    list->add_option("--older-than", o.older_than, "Only messages submitted at least this many seconds ago")->check(CLI::NonNegativeNumber);
-    list->add_option("--limit", o.limit, "Show at most this many messages");
+    list->add_option_function<std::string>(
+        "--older-than", [&](const std::string& v) { o.older_than = whole_number("--older-than", v); },
+        "Only messages submitted at least this many seconds ago");
+    list->add_option_function<std::string>(
+        "--limit", [&](const std::string& v) { o.limit = static_cast<std::uint64_t>(whole_number("--limit", v)); },
+        "Show at most this many messages (0 shows none; without it, every one)");
     auto ids = [&](CLI::App* cmd) { cmd->add_option("ids", o.ids, "Message ids, ALL, or - (ids from standard input)"); };
     ids(app.add_subcommand("show", "Show queued messages in full"));
     app.add_subcommand("stats", "Count the queued messages by state");
@@ -409,6 +427,15 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        // CLI11 reports a misspelt command as a missing one: name it instead.
+        if (app.get_subcommands().empty())
+            for (const std::string& word : app.remaining())
+                if (!word.empty() && word[0] != '-') {
+                    std::cerr << "spoolctl: unknown command '" << word
+                              << "' (expected list, show, stats, hold, release, requeue, flush, delete or expire)\n"
+                                 "Run spoolctl --help for usage.\n";
+                    return usage;
+                }
         const int rc = app.exit(e);
         return rc == 0 ? ok : usage;
     }
@@ -416,8 +443,11 @@ int main(int argc, char** argv) {
     try {
         if (!o.postgres.empty()) {
 #ifdef SPOOLCTL_WITH_POSTGRES
-            auto store = spool::postgres_store::open(o.postgres);
-            if (!store) return open_failed("the PostgreSQL spool", store.error().message());
+            spool::postgres_options existing;
+            existing.create = false; // as with --db: never make a spool where there is none
+            std::string reason;
+            auto store = spool::postgres_store::open(o.postgres, existing, reason);
+            if (!store) return open_failed("the PostgreSQL spool", store.error().message() + (reason.empty() ? "" : " (" + reason + ")"));
             return run(*store, o, command);
 #endif
         }

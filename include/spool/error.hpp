@@ -78,7 +78,7 @@ public:
         case errc::spool_in_use: return "another spooler already works this store";
         case errc::lease_lost:
             return "the lease on the message was lost to another process, which owns its outcome now; the write was refused";
-        case errc::store_unavailable: return "the store's database server cannot be reached now; it is retried";
+        case errc::store_unavailable: return "the store's database server cannot be reached";
         }
         return "unknown spool error";
     }

@@ -8,10 +8,13 @@
 #include "support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
+#include <spool/codec.hpp>
+#include <spool/detail/crc32c.hpp>
 #include <spool/stores/sqlite.hpp>
 
 #include <sqlite3.h>
 
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -54,6 +57,16 @@ inline std::string stored_body(const std::string& path, std::uint64_t id) {
 }
 
 /// Replaces one message's stored bytes.
+/// A stored message whole by its checksum, in the format after this build's:
+/// what a newer spool writes, which this one must keep as it is.
+inline std::string newer_format_body() {
+    std::string newer(1, static_cast<char>(spool::detail::message_format + 1));
+    newer += "a layout from the future";
+    const std::uint32_t sum = spool::detail::crc32c(newer);
+    for (int i = 0; i < 4; ++i) newer += static_cast<char>((sum >> (8 * i)) & 0xff);
+    return newer;
+}
+
 inline void store_body(const std::string& path, std::uint64_t id, const std::string& body) {
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);

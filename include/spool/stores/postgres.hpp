@@ -87,6 +87,10 @@ struct postgres_options {
     std::chrono::milliseconds reconnect_max{5000};
     /// Who holds a lease, as shown in spool_queue.lease_owner (default: host, pid and a random tag).
     std::string owner;
+    /// Make spool's tables in a schema that has none. Off, as an
+    /// administration tool opens a spool, such a schema (empty, or with other
+    /// tables only) is refused with errc::not_a_spool_store and left as it is.
+    bool create = true;
 };
 
 namespace detail::postgres {
@@ -280,8 +284,25 @@ public:
     /// throwing constructor), not_a_spool_store, schema_too_new,
     /// invalid_schema, or the server's (postgres_category()).
     static result<basic_postgres_store> open(const std::string& conninfo, postgres_options options = {}) {
+        std::string ignored;
+        return open(conninfo, std::move(options), ignored);
+    }
+    /// As above; on failure `reason` has libpq's or the server's own words
+    /// (a malformed connection string, a refused connection, a missing
+    /// database), which the error code alone cannot tell apart.
+    static result<basic_postgres_store> open(const std::string& conninfo, postgres_options options, std::string& reason) {
         auto s = std::make_shared<state>();
-        if (auto ec = s->open(conninfo, std::move(options))) return ec;
+        if (auto ec = s->open(conninfo, std::move(options))) {
+            // libpq's words, on one line: its messages end in a newline and wrap with "\n\t".
+            reason.clear();
+            for (char c : s->db.last_error()) {
+                const bool blank = c == '\n' || c == '\t' || c == ' ';
+                if (!blank) reason += c;
+                else if (!reason.empty() && reason.back() != ' ') reason += ' ';
+            }
+            if (!reason.empty() && reason.back() == ' ') reason.pop_back();
+            return ec;
+        }
         return basic_postgres_store{std::move(s)};
     }
 
@@ -759,6 +780,7 @@ private:
             int version = 0;
             if (!has_schema) {
                 if (tables.bytes(0, 1) == "t" || tables.bytes(0, 2) == "t") return errc::not_a_spool_store;
+                if (!options.create) return errc::not_a_spool_store;
                 auto r = db.exec("CREATE TABLE spool_schema (application text NOT NULL, version integer NOT NULL);"
                                  "INSERT INTO spool_schema VALUES ('spool', 0)");
                 if (!r.ok()) return failed(r);
