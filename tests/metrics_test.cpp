@@ -116,3 +116,20 @@ TEST_CASE("destinations beyond the bound share one series, and label values are 
     CHECK(has(parsed(dir, roomy.render(spool::exposition::openmetrics), spool::exposition::openmetrics),
               "spool_recipients_total|destination=" + odd + ",outcome=sent,transport=0|1|counter"));
 }
+
+TEST_CASE("a destination label is at most max_label_bytes long, cut at a character's boundary, and still parses") {
+    spool_test::temp_dir dir;
+    spool::metrics metrics; // 64 bytes
+    const std::string long_domain = std::string(300, 'a') + ".example";
+    std::string accented; // "é" is two bytes: a cut at 61 bytes would fall inside one
+    for (int i = 0; i < 40; ++i) accented += "\xc3\xa9";
+    metrics.on_handoff(spool::handoff_event{0, long_domain, 1ms, 1, 0, 0});
+    metrics.on_handoff(spool::handoff_event{0, accented, 1ms, 1, 0, 0});
+    const std::string page = metrics.render();
+    CHECK(page.find(long_domain) == std::string::npos);
+    const std::string samples = parsed(dir, page, spool::exposition::prometheus);
+    CHECK(has(samples, "spool_recipients_total|destination=" + std::string(61, 'a') + "...,outcome=sent,transport=0|1|counter"));
+    std::string cut_accented; // 60 bytes: thirty whole characters
+    for (int i = 0; i < 30; ++i) cut_accented += "\xc3\xa9";
+    CHECK(has(samples, "spool_recipients_total|destination=" + cut_accented + "...,outcome=sent,transport=0|1|counter"));
+}

@@ -42,6 +42,11 @@ struct metrics_options {
     std::vector<std::string> destinations;
     /// How many other destinations get series of their own, first seen first.
     std::size_t max_destinations = 32;
+    /// The longest destination label value, in bytes: a longer one is cut (at
+    /// a UTF-8 character's boundary) and ends in "...", so a 300-byte domain
+    /// cannot make a 300-byte label. Destinations alike in their first bytes
+    /// then share a series.
+    std::size_t max_label_bytes = 64;
     /// Bucket bounds, in seconds, of the hand-off duration histogram.
     std::vector<double> handoff_buckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
     /// Bucket bounds, in seconds, of the time from submit to the last recipient's final status.
@@ -216,15 +221,25 @@ private:
     };
 
     struct state {
-        explicit state(metrics_options o) : options(std::move(o)), named(options.destinations.begin(), options.destinations.end()) {}
+        explicit state(metrics_options o) : options(std::move(o)) {
+            for (const std::string& d : options.destinations) named.insert(capped(d));
+        }
 
-        std::string destination_label(const std::string& d) {
+        std::string destination_label(const std::string& destination) {
+            std::string d = capped(destination);
             if (named.contains(d) || admitted.contains(d)) return d;
             if (admitted.size() < options.max_destinations) {
                 admitted.insert(d);
                 return d;
             }
             return "other";
+        }
+        std::string capped(const std::string& value) const {
+            const std::size_t max = std::max<std::size_t>(options.max_label_bytes, 4);
+            if (value.size() <= max) return value;
+            std::size_t end = max - 3;
+            while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) --end; // not inside a character
+            return value.substr(0, end) + "...";
         }
         std::string transport_label(std::size_t t) const {
             return t < options.transport_names.size() ? options.transport_names[t] : std::to_string(t);

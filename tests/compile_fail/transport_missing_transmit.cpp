@@ -1,4 +1,4 @@
-// expect: spool::Transport: the transport is missing `transmit`
+// expect: spool::Transport: the transport is missing `transmit`. Add `spool::transmit_result transmit\(spool::transmission<M>&\);` or, asynchronous, `void async_transmit\(spool::transmission<M>&, spool::transmit_handler\);` \(M: the store.s message_type\)
 #include <spool/spool.hpp>
 
 struct pager {

@@ -52,7 +52,7 @@
 #define SPOOL_DETAIL_STORE_CONTENTS_WRONG SPOOL_DETAIL_HAS_BUT("Store", "store", "contents", SPOOL_DETAIL_STORE_CONTENTS_DECL, "")
 
 #define SPOOL_DETAIL_ADDRESS_TYPES_DECL "spool::address_types address_types() const;"
-#define SPOOL_DETAIL_TRANSMIT_DECL "spool::transmit_result transmit(spool::transmission<M>&);` (or, asynchronous, `void async_transmit(spool::transmission<M>&, spool::transmit_handler);"
+#define SPOOL_DETAIL_TRANSMIT_DECL "spool::transmit_result transmit(spool::transmission<M>&);` or, asynchronous, `void async_transmit(spool::transmission<M>&, spool::transmit_handler);"
 #define SPOOL_DETAIL_TRANSPORT_ADDRESS_TYPES SPOOL_DETAIL_MISSING("Transport", "transport", "address_types", SPOOL_DETAIL_ADDRESS_TYPES_DECL, "")
 #define SPOOL_DETAIL_TRANSPORT_ADDRESS_TYPES_WRONG SPOOL_DETAIL_HAS_BUT("Transport", "transport", "address_types", SPOOL_DETAIL_ADDRESS_TYPES_DECL, "")
 #define SPOOL_DETAIL_TRANSPORT_TRANSMIT SPOOL_DETAIL_MISSING("Transport", "transport", "transmit", SPOOL_DETAIL_TRANSMIT_DECL, " (M: the store's message_type)")
