@@ -68,7 +68,44 @@ public:
     std::shared_ptr<state> s_ = std::make_shared<state>();
 };
 
+// The test's asynchronous transport, without destination(): every hand-off
+// goes to the transport's one unnamed destination.
+class unnamed_async_transport {
+public:
+    using spool_concept = spool::transport_tag;
+    spool::address_types address_types() const { return inner.address_types(); }
+    void async_transmit(spool::transmission<spool::message>& tx, spool::transmit_handler done) { inner.async_transmit(tx, std::move(done)); }
+    void cancel_transmissions() { inner.cancel_transmissions(); }
+    async_transport inner{0us, 4};
+};
+
 } // namespace
+
+TEST_CASE("a transport that names no destinations gets its whole max_in_flight at once, not a destination's default of 20") {
+    spool::memory_store store;
+    unnamed_async_transport transport;
+    transport.inner.close_gate(); // nothing completes: what is in flight stays there to be counted
+    spool::spooler sp{store, transport};
+    sp.limits<unnamed_async_transport>({.max_in_flight = 64});
+    auto client = sp.client();
+    for (std::size_t i = 0; i < 200; ++i) REQUIRE(client.send(to_domain(i, domains[i % domains.size()])));
+
+    sp.run_once();
+    CHECK(transport.inner.in_flight() == 64);
+
+    // A limit set for it still holds.
+    transport.inner.open_gate();
+    sp.drain();
+    CHECK(sp.stats().recipients_sent == 200);
+    transport.inner.close_gate();
+    for (std::size_t i = 0; i < 50; ++i) REQUIRE(client.send(to_domain(i, domains[0])));
+    sp.limits<unnamed_async_transport>({.max_in_flight = 64, .destination_concurrency = 10});
+    sp.run_once();
+    CHECK(transport.inner.in_flight() == 10);
+    transport.inner.open_gate();
+    sp.drain();
+    CHECK(sp.stats().recipients_sent == 250);
+}
 
 TEST_CASE("an asynchronous transport gets many hand-offs at once, never more than its limit or a destination's") {
     spool::memory_store store;

@@ -21,8 +21,12 @@ struct delivery_limits {
     /// A synchronous transport given more than 1 runs on that many worker
     /// threads that the spooler owns.
     std::size_t max_in_flight = 0;
-    /// Hand-offs to one destination at once (smtp_destination_concurrency_limit).
-    std::size_t destination_concurrency = 20;
+    /// Hand-offs to one destination at once. 0: 20 for each destination the
+    /// transport names (Postfix's default_destination_concurrency_limit), and
+    /// max_in_flight for the one destination of a transport that names none
+    /// (its limit is the transport's: a limit of 20 there would cap
+    /// max_in_flight = 64 at 20).
+    std::size_t destination_concurrency = 0;
     /// Hand-offs started per second to one destination, 0 for no limit (a
     /// sending quota; Postfix's smtp_destination_rate_delay is 1 / this).
     unsigned destination_rate = 0;

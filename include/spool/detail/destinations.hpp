@@ -52,9 +52,14 @@ public:
 
     /// Whether a hand-off to `d` may start now.
     bool has_room(const destination& d, time_point now) const noexcept {
-        return in_flight < max_in_flight && d.in_flight < std::max<std::size_t>(limits.destination_concurrency, 1) &&
-               now >= d.next_start;
+        return in_flight < max_in_flight && d.in_flight < concurrency_of(d) && now >= d.next_start;
     }
+    /// The per-destination limit, resolved (delivery_limits::destination_concurrency).
+    std::size_t concurrency_of(const destination& d) const noexcept {
+        if (limits.destination_concurrency > 0) return limits.destination_concurrency;
+        return &d == unnamed_ ? max_in_flight : default_destination_concurrency;
+    }
+    static constexpr std::size_t default_destination_concurrency = 20; // Postfix's default_destination_concurrency_limit
 
     void started(destination& d, time_point now) {
         ++in_flight;
