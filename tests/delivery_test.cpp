@@ -4,6 +4,7 @@
 
 #include "catch.hpp"
 #include "support/async_transport.hpp"
+#include "support/down_destination.hpp"
 #include "support/fixtures.hpp"
 #include "support/temp_dir.hpp"
 
@@ -105,6 +106,50 @@ TEST_CASE("a transport that names no destinations gets its whole max_in_flight a
     transport.inner.open_gate();
     sp.drain();
     CHECK(sp.stats().recipients_sent == 250);
+}
+
+TEST_CASE("a destination at its limit with a backlog does not keep the messages for others from being taken") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    async_transport transport{0us, 2};
+    transport.close_gate(); // nothing completes: what a pass took stays in hand to be counted
+    spool::spooler sp{store, transport};
+    sp.limits<async_transport>({.max_in_flight = 4, .destination_concurrency = 2});
+    auto client = sp.client();
+    // A backlog for one destination first, then a few for another.
+    for (std::size_t i = 0; i < 1000; ++i) REQUIRE(client.send(to_domain(i, "slow.example")));
+    for (std::size_t i = 0; i < 2; ++i) REQUIRE(client.send(to_domain(i, "fast.example")));
+
+    // The backlog's hand-offs beyond its destination's limit of 2 wait without
+    // counting against what the transport wants, so the pass goes on to the
+    // other destination's messages.
+    sp.run_once();
+    CHECK(transport.max_per_destination("slow.example") == 2);
+    CHECK(transport.max_per_destination("fast.example") == 2); // taken although the backlog came first
+
+    transport.open_gate();
+    sp.drain();
+    CHECK(sp.stats().recipients_sent == 1002);
+    CHECK(sp.locked_count() == 0);
+}
+
+TEST_CASE("with the transport's own limit reached, a pass takes twice its limit, not the whole queue") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    async_transport transport{0us, 2};
+    transport.close_gate();
+    spool::spooler sp{store, transport};
+    sp.limits<async_transport>({.max_in_flight = 4});
+    auto client = sp.client();
+    for (std::size_t i = 0; i < 1000; ++i) REQUIRE(client.send(to_domain(i, domains[i % domains.size()])));
+
+    const spool::run_report first = sp.run_once();
+    CHECK(transport.in_flight() == 4);
+    CHECK(sp.locked_count() == 8); // 4 in flight, 4 ready for the next completions
+    CHECK(first.examined == 8);
+    transport.open_gate();
+    sp.drain();
+    CHECK(sp.stats().recipients_sent == 1000);
 }
 
 TEST_CASE("an asynchronous transport gets many hand-offs at once, never more than its limit or a destination's") {
@@ -479,4 +524,18 @@ TEST_CASE("the transport kit hands off to an asynchronous transport and waits fo
     const auto& d = std::get<spool::status::deferred>(handed.deferred[0].status);
     CHECK(d.diagnostic == "4.7.1");
     CHECK(d.next_attempt == spool::time_point{1060s});
+}
+
+TEST_CASE("a destination that is down with a backlog: its messages wait on their queue rows, no pass reads them, and they go out once it is back") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    spool_test::down_destination_with_a_backlog(store, 300);
+}
+
+TEST_CASE("the same on the SQLite store's shared queue") {
+    spool_test::temp_dir dir;
+    spool::sqlite_options shared;
+    shared.shared_queue = true;
+    spool::sqlite_store store(dir.file("spool.db"), shared);
+    spool_test::down_destination_with_a_backlog(store, 300);
 }

@@ -179,7 +179,7 @@ TEST_CASE("spoolctl --json: one JSON object per line, which Python's json module
     CHECK(python_reads(list.out, "list", 2));
     const auto stats = spoolctl(dir, {"--db", db, "--json", "stats"});
     CHECK(stats.code == 0);
-    CHECK(stats.out == "{\"total\":2,\"due\":1,\"deferred\":0,\"held\":1,\"in_hand\":0,\"requested\":0}\n");
+    CHECK(stats.out == "{\"total\":2,\"due\":1,\"deferred\":0,\"held\":1,\"in_hand\":0,\"requested\":0,\"waiting\":0}\n");
     CHECK(python_reads(stats.out, "stats", 1));
     const auto show = spoolctl(dir, {"--db", db, "--json", "show", id_text(a)});
     CHECK(python_reads(show.out, "list", 1));
@@ -283,7 +283,7 @@ TEST_CASE("spoolctl refuses bad input with a clear message and a non-zero exit, 
         CHECK(spoolctl(dir, {"--db", db}).code == 2);
         const auto state = spoolctl(dir, {"--db", db, "list", "--state", "stuck"});
         CHECK(state.code == 2);
-        CHECK(state.err.starts_with("spoolctl: --state must be due, deferred, held or in_hand, not 'stuck'"));
+        CHECK(state.err.starts_with("spoolctl: --state must be due, deferred, held, in_hand or waiting, not 'stuck'"));
         CHECK(spoolctl(dir, {"--db", db, "hold", "ALL", id_text(a)}).code == 2);
         CHECK_FALSE(held());
     }

@@ -66,8 +66,10 @@ TEST_CASE("the SQLite store keeps the shared queue's laws: store objects on one 
         lease));
 }
 
-// What schema 5 added (administration), for tests that take a database back to an older schema.
-constexpr const char* undo_schema_5 = "ALTER TABLE outgoing_queue DROP COLUMN held_since; ALTER TABLE outgoing_queue DROP COLUMN held_for;"
+// What schemas 5 (administration) and 6 (waiting for a destination) added, for
+// tests that take a database back to an older schema.
+constexpr const char* undo_schema_5 = "DROP INDEX queue_waiting; ALTER TABLE outgoing_queue DROP COLUMN waiting_for;"
+                                      "ALTER TABLE outgoing_queue DROP COLUMN held_since; ALTER TABLE outgoing_queue DROP COLUMN held_for;"
                                       "ALTER TABLE outgoing_queue DROP COLUMN request;";
 
 TEST_CASE("the SQLite store keeps the administration laws: hold, release, requests, removal, listings and counts") {
@@ -77,9 +79,11 @@ TEST_CASE("the SQLite store keeps the administration laws: hold, release, reques
     spool::sqlite_options shared;
     shared.shared_queue = true;
     report(spool::testing::check_administration([&] { return spool::sqlite_store(dir.file("admin" + std::to_string(n++) + ".db"), shared); }));
+    report(spool::testing::check_hold_back([&] { return spool::sqlite_store(dir.file("admin" + std::to_string(n++) + ".db")); }));
+    report(spool::testing::check_hold_back([&] { return spool::sqlite_store(dir.file("admin" + std::to_string(n++) + ".db"), shared); }));
 }
 
-TEST_CASE("a schema-3 database is brought to schema 5, its queued messages unleased, not held, and sent") {
+TEST_CASE("a schema-3 database is brought to schema 6, its queued messages unleased, not held, and sent") {
     spool_test::temp_dir dir;
     const auto path = dir.file("v3.db");
     const spool::message_id queued = queue_one(path);
@@ -87,7 +91,7 @@ TEST_CASE("a schema-3 database is brought to schema 5, its queued messages unlea
                       "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                       "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
     spool::sqlite_store store(path);
-    CHECK(spool::sqlite_store::schema_version == 5);
+    CHECK(spool::sqlite_store::schema_version == 6);
     CHECK(store.count_queue(spool::time_point{}).held == 0);
     spool::memory_transport transport;
     spool::spooler sp{store, transport};

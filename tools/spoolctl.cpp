@@ -123,6 +123,7 @@ boost::json::object message_json(const Queued& q) {
     o["next_attempt"] = time_json(std::max(q.next_attempt, q.submit_time));
     o["locked"] = q.state == spool::queue_state::in_hand;
     o["lease_owner"] = q.lease_owner.empty() ? boost::json::value(nullptr) : boost::json::value(q.lease_owner);
+    o["waiting_for"] = q.waiting_for.empty() ? boost::json::value(nullptr) : boost::json::value(q.waiting_for);
     if (!q.message) {
         // Shown as far as the queue row goes; the message is left exactly as it is.
         o["decoded"] = false;
@@ -162,6 +163,7 @@ void print_message(std::ostream& out, const Queued& q, bool details) {
     out << q.id << "  " << q.size << " bytes  submitted " << iso(q.submit_time) << "  " << spool::to_string(q.state);
     if (q.held) out << " since " << iso(*q.held_since);
     else if (q.state == spool::queue_state::deferred) out << " until " << iso(q.next_attempt);
+    else if (q.state == spool::queue_state::waiting) out << " for " << q.waiting_for << ", down, until " << iso(q.next_attempt);
     if (q.held_for.count() > 0 && !details) out << " (held earlier)";
     if (q.state == spool::queue_state::in_hand && !q.lease_owner.empty()) out << " by " << q.lease_owner;
     if (q.request != spool::admin_request::none) out << "  [" << spool::to_string(q.request) << " requested]";
@@ -247,12 +249,13 @@ public:
     int stats() {
         const spool::queue_counts c = store_.count_queue(std::chrono::system_clock::now());
         if (o_.json) {
-            boost::json::object o{{"total", c.total}, {"due", c.due},         {"deferred", c.deferred},
-                                  {"held", c.held},   {"in_hand", c.in_hand}, {"requested", c.requested}};
+            boost::json::object o{{"total", c.total},     {"due", c.due},         {"deferred", c.deferred}, {"held", c.held},
+                                  {"in_hand", c.in_hand}, {"requested", c.requested}, {"waiting", c.waiting}};
             std::cout << boost::json::serialize(o) << '\n';
         } else {
-            std::cout << "queued     " << c.total << "\ndue        " << c.due << "\ndeferred   " << c.deferred << "\nheld       "
-                      << c.held << "\nin hand    " << c.in_hand << "\nrequested  " << c.requested << '\n';
+            std::cout << "queued     " << c.total << "\ndue        " << c.due << "\ndeferred   " << c.deferred << "\nwaiting    "
+                      << c.waiting << " (for a destination that is down)\nheld       " << c.held << "\nin hand    " << c.in_hand
+                      << "\nrequested  " << c.requested << '\n';
         }
         return ok;
     }
@@ -287,9 +290,10 @@ public:
 
 private:
     static spool::queue_state state_named(const std::string& s) {
-        for (auto st : {spool::queue_state::due, spool::queue_state::deferred, spool::queue_state::held, spool::queue_state::in_hand})
+        for (auto st : {spool::queue_state::due, spool::queue_state::deferred, spool::queue_state::held, spool::queue_state::in_hand,
+                        spool::queue_state::waiting})
             if (spool::to_string(st) == s) return st;
-        throw usage_error("--state must be due, deferred, held or in_hand, not '" + s + "'");
+        throw usage_error("--state must be due, deferred, held, in_hand or waiting, not '" + s + "'");
     }
 
     // Operations are committed 256 at a time (the store's batch()): one durable
@@ -401,7 +405,7 @@ int main(int argc, char** argv) {
     app.add_flag("--json", o.json, "One JSON object per line, for scripts");
 
     auto* list = app.add_subcommand("list", "List the queue, a page at a time (memory stays small on any queue)");
-    list->add_option("--state", o.state, "Only messages in this state: due, deferred, held, in_hand");
+    list->add_option("--state", o.state, "Only messages in this state: due, deferred, held, in_hand, waiting (for a destination that is down)");
     list->add_option("--domain", o.domain, "Only messages with a recipient at this domain not yet sent or failed");
     list->add_option_function<std::string>(
         "--older-than", [&](const std::string& v) { o.older_than = whole_number("--older-than", v); },

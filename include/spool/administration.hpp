@@ -27,6 +27,7 @@ enum class queue_state : std::uint8_t {
     deferred, ///< waiting for its next attempt (RetryWait)
     held,     ///< on hold: not attempted until released
     in_hand,  ///< a spooler has it leased: a hand-off may be running now
+    waiting,  ///< waiting for a destination that is down (waiting_for), until next_attempt; not an attempt
 };
 
 constexpr std::string_view to_string(queue_state s) noexcept {
@@ -35,6 +36,7 @@ constexpr std::string_view to_string(queue_state s) noexcept {
     case queue_state::deferred: return "deferred";
     case queue_state::held: return "held";
     case queue_state::in_hand: return "in_hand";
+    case queue_state::waiting: return "waiting";
     }
     return "unknown";
 }
@@ -76,6 +78,8 @@ struct basic_queued_message {
     time_point next_attempt{}; ///< as last written; the epoch when due at once
     /// Who has it leased (the store's owner name), when state is in_hand.
     std::string lease_owner;
+    /// The destination that is down it waits for, when state is waiting (as the transport names it).
+    std::string waiting_for;
     result<Message> message{errc::corrupt_message};
 };
 
@@ -88,6 +92,7 @@ struct queue_counts {
     std::size_t held = 0;
     std::size_t in_hand = 0;
     std::size_t requested = 0;
+    std::size_t waiting = 0; ///< for a destination that is down (counted apart from deferred)
     friend bool operator==(const queue_counts&, const queue_counts&) = default;
 };
 
@@ -144,10 +149,11 @@ bool has_open_recipient_at(const Message& m, std::string_view domain) {
 }
 
 // The state a listing shows, from the row: a lease beats a hold, a hold beats the schedule.
-inline spool::queue_state state_of(bool leased, bool held, time_point next_attempt, time_point now) noexcept {
+inline spool::queue_state state_of(bool leased, bool held, bool waiting, time_point next_attempt, time_point now) noexcept {
     if (leased) return spool::queue_state::in_hand;
     if (held) return spool::queue_state::held;
-    return next_attempt > now ? spool::queue_state::deferred : spool::queue_state::due;
+    if (next_attempt <= now) return spool::queue_state::due;
+    return waiting ? spool::queue_state::waiting : spool::queue_state::deferred;
 }
 } // namespace detail
 

@@ -266,7 +266,8 @@ private:
             p.family("spool_delivery_delay_seconds", "histogram", "Time from a message's submit to its last recipient's final status.");
             p.histogram_samples("spool_delivery_delay_seconds", {}, delivery_delay, options.delivery_buckets);
             p.family("spool_queue_messages", "gauge", "Queued messages by state, when last sampled.");
-            for (const auto& [name, value] : {std::pair{"due", queue.due}, {"deferred", queue.deferred}, {"held", queue.held}, {"in_hand", queue.in_hand}})
+            for (const auto& [name, value] : {std::pair{"due", queue.due}, {"deferred", queue.deferred}, {"waiting", queue.waiting},
+                                              {"held", queue.held}, {"in_hand", queue.in_hand}})
                 p.sample("spool_queue_messages", {{"state", name}}, static_cast<double>(value));
             p.family("spool_queue_oldest_message_age_seconds", "gauge", "Age of the oldest queued message, when last sampled.");
             p.sample("spool_queue_oldest_message_age_seconds", {}, oldest);

@@ -6,8 +6,8 @@ import sys
 
 path, kind, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
 required = {
-    "list": {"id", "submit_time", "size", "state", "held", "request", "next_attempt", "locked", "decoded"},
-    "stats": {"total", "due", "deferred", "held", "in_hand", "requested"},
+    "list": {"id", "submit_time", "size", "state", "held", "request", "next_attempt", "locked", "waiting_for", "decoded"},
+    "stats": {"total", "due", "deferred", "held", "in_hand", "requested", "waiting"},
     "operation": {"id", "operation"},
 }[kind]
 lines = open(path, encoding="utf-8").read().splitlines()

@@ -23,6 +23,7 @@ namespace spool::detail {
 struct destination {
     using state = destination_health::state;
 
+    std::string key; // as the transport names it (empty: its only destination)
     std::size_t in_flight = 0;
     std::deque<void*> waiting; // hand-offs held back by a limit, oldest first
     state health = state::up;
@@ -46,7 +47,10 @@ public:
     destination& at(std::string_view key) {
         if (key.empty()) return unnamed();
         auto it = destinations_.find(key);
-        if (it == destinations_.end()) it = destinations_.emplace(std::string(key), destination{}).first;
+        if (it == destinations_.end()) {
+            it = destinations_.emplace(std::string(key), destination{}).first;
+            it->second.key = it->first;
+        }
         return it->second;
     }
 
@@ -96,6 +100,20 @@ public:
     /// none, a completion need not look for one to start.
     std::size_t waiting = 0;
 
+    /// Of those, the ones held back only by the transport's own limit: they
+    /// would start now if it had room (their destination is up, within its
+    /// own limit and rate).
+    std::size_t held_by_transport(time_point now) const {
+        if (waiting == 0) return 0;
+        std::size_t n = 0;
+        for (const auto& [key, d] : destinations_) {
+            if (d.waiting.empty() || d.health != destination::state::up || now < d.next_start) continue;
+            const std::size_t limit = concurrency_of(d);
+            n += std::min(d.waiting.size(), limit - std::min(d.in_flight, limit));
+        }
+        return n;
+    }
+
     /// Calls f(destination&) for each destination with hand-offs waiting, while it returns true.
     template <class F>
     void for_each_waiting(F&& f) {
@@ -120,10 +138,14 @@ public:
     /// and destinations marked down are tried at the next hand-off instead of
     /// after their wait (Postfix's flush revives dead transports and
     /// destinations too: qmgr's QMGR_REQ_FLUSH_DEAD).
-    void probe_now(time_point now) {
+    /// The destinations it probes now go into `revived`.
+    void probe_now(time_point now, std::vector<std::string>& revived) {
         if (unavailable.unavailable_until > now) unavailable.unavailable_until = now; // the whole transport, after retry_after
         for (auto& [key, d] : destinations_)
-            if (d.health == destination::state::down && d.next_probe > now) d.next_probe = now;
+            if (d.health == destination::state::down && d.next_probe > now) {
+                d.next_probe = now;
+                revived.push_back(key);
+            }
     }
 
     /// Forgets destinations with nothing to remember, so a transport that

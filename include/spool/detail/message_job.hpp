@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <list>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -41,6 +42,7 @@ struct message_job {
     bool changed = false;     // something to write
     bool held = false;        // recipients left as they were, for a destination that is down or a stop
     std::optional<time_point> held_until;
+    std::string held_for;     // the destination that is down whose probe comes first (held_until)
     typename std::list<message_job>::iterator self;
 };
 

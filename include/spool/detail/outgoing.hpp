@@ -28,8 +28,10 @@
 #include <cstddef>
 #include <iterator>
 #include <list>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -156,7 +158,15 @@ public:
             }
         if (j.held && !j.changed) {
             const message_id id = j.done.id;
-            if (j.held_until) commits_.wait(id, *j.held_until, report);
+            if (j.held_until) {
+                // Waits in memory, and, where the store can, on its queue row too,
+                // so that no pass reads it again before then. Not past its lifetime:
+                // then it is due, and expires.
+                const time_point until = std::min(*j.held_until, j.deadline);
+                commits_.wait(id, until, report);
+                waiting_for_[j.held_for].push_back(id);
+                if constexpr (holds_back<store_type>) held_back_[{j.held_for, until}].push_back(id);
+            }
             drop(j);
             auto g = core_.queue().guard();
             core_.queue().unlock(id);
@@ -188,8 +198,13 @@ private:
             // share; claim again until nothing due is left or a stop or limit ends the pass.
             std::vector<message_id> previous;
             while (jobs_.size() < max_active) {
+                const std::size_t want = std::min(max_active - jobs_.size(), handoffs_.wanted());
+                if (want == 0) {
+                    rescan_ = true; // the passes that completions wake claim more
+                    return;
+                }
                 std::vector<queue_entry> claimed;
-                for (const queue_entry& e : core_.store().claim_due(core_.now(), max_active - jobs_.size())) claimed.push_back(e);
+                for (const queue_entry& e : core_.store().claim_due(core_.now(), want)) claimed.push_back(e);
                 // A claim that brings back what the last one brought (leases that
                 // could not be written, or expired meanwhile) would go round forever.
                 if (claimed.empty() || std::ranges::find(previous, claimed.front().id) != previous.end()) return;
@@ -201,8 +216,19 @@ private:
                 }
             }
         } else {
-            for (const queue_entry& entry : due_entries())
+            // A store that lists only the due messages is asked for as many as
+            // are wanted; one that lists its whole queue is read once, and
+            // everything due is taken (reading it on every completion would
+            // cost more than holding it).
+            constexpr bool by_demand = lists_due<store_type>;
+            const std::size_t want = std::min(max_active - std::min(jobs_.size(), max_active), handoffs_.wanted());
+            for (const queue_entry& entry : due_entries(want)) {
+                if (by_demand && handoffs_.wanted() == 0) {
+                    rescan_ = true; // the passes that completions wake take more
+                    return;
+                }
                 if (!take_one(entry, report)) return;
+            }
         }
     }
 
@@ -242,11 +268,21 @@ private:
         return ids;
     }
 
-    // What a pass looks at: only the due messages where the store can tell
-    // (those in hand come back too, and are passed over), else the whole queue.
-    auto due_entries() {
-        if constexpr (lists_due<store_type>) return core_.store().due_queue(core_.now(), max_active + jobs_.size());
-        else return core_.store().outgoing_queue();
+    // What a pass looks at: only the due messages where the store can tell,
+    // as many as are wanted beside those it passes over (in hand, or waiting
+    // in memory for a later attempt: the store may list them as due), else
+    // the whole queue.
+    auto due_entries(std::size_t want) {
+        if constexpr (lists_due<store_type>) {
+            std::size_t waits = 0;
+            {
+                auto g = core_.queue().guard();
+                waits = core_.queue().waits();
+            }
+            return core_.store().due_queue(core_.now(), want + jobs_.size() + waits);
+        } else {
+            return core_.store().outgoing_queue();
+        }
     }
 
     void take(const queue_entry& entry, run_report& report) {
@@ -377,9 +413,40 @@ private:
             auto g = core_.queue().guard();
             commits_.release_committed();
         }
+        end_waits();
         commits_.publish_counts();
         report.in_flight = handoffs_.open();
         if (++passes_ % forget_every == 0) handoffs_.forget_idle();
+    }
+
+    // The messages held this pass for destinations that are down are written
+    // so, where the store can, a group per destination; then the messages of
+    // destinations back up (a probe answered, or an administrator's flush)
+    // are due again at once: their waits in memory end, and their queue rows
+    // are released, a write per destination. Before the pass's leases are
+    // accounted for: a hold-back is the claim holder's write. A write that
+    // fails leaves the waits in memory, which passes still honour.
+    void end_waits() {
+        if constexpr (holds_back<store_type>) {
+            for (auto& [key, ids] : held_back_) try {
+                    (void)core_.store().hold_back(ids, key.first, key.second);
+                } catch (...) {
+                    // As a failed write: the wait in memory stands.
+                }
+            held_back_.clear();
+        }
+        for (const std::string& destination : handoffs_.take_back()) {
+            if (auto it = waiting_for_.find(destination); it != waiting_for_.end()) {
+                auto g = core_.queue().guard();
+                for (message_id id : it->second) core_.queue().forget(id);
+                waiting_for_.erase(it);
+            }
+            if constexpr (holds_back<store_type>) try {
+                    (void)core_.store().release_held_back(destination);
+                } catch (...) {
+                    // Due at the time written, then.
+                }
+        }
     }
 
     Core& core_;
@@ -389,9 +456,11 @@ private:
     commit_group<Core> commits_;
     handoffs<Core, outgoing> handoffs_; // after jobs_: its hand-offs refer to them
     std::size_t passes_ = 0;
-    bool rescan_ = false; // the last scan stopped at max_active
+    bool rescan_ = false; // the last scan stopped at max_active, or with the transports' demand met
     std::chrono::steady_clock::time_point next_renewal_{}; // of a shared queue's leases, within a pass
     std::optional<spooler_lock_of<store_type>> store_lock_; // held from the first run for the spooler's life
+    std::map<std::pair<std::string, time_point>, std::vector<message_id>> held_back_; // this pass's, by destination and until
+    std::map<std::string, std::vector<message_id>> waiting_for_; // messages waiting in memory for a destination that is down
 };
 
 } // namespace spool::detail

@@ -29,6 +29,7 @@ struct queue_row {
     time_point next_attempt{};
     bool leased = false;
     std::string lease_owner;
+    std::string waiting_for; // empty: not waiting for a destination
 };
 
 /// The rows a chunk of paging reads at a time.
@@ -47,8 +48,9 @@ basic_queued_message<basic_message<Payload>> listed(queue_row&& row, time_point 
     out.held_for = row.held_for;
     out.request = row.request;
     out.next_attempt = out.held ? time_point::max() : row.next_attempt;
-    out.state = state_of(row.leased, out.held, row.next_attempt, now);
+    out.state = state_of(row.leased, out.held, !row.waiting_for.empty(), row.next_attempt, now);
     if (row.leased) out.lease_owner = std::move(row.lease_owner);
+    if (out.state == spool::queue_state::waiting) out.waiting_for = std::move(row.waiting_for);
     out.message = decode<Payload>(row.body);
     if (out.message) out.message->id = row.id;
     return out;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace spool::detail {
@@ -21,18 +22,9 @@ public:
     std::unique_lock<std::mutex> guard() { return std::unique_lock{mutex_}; }
 
     // The callers of these hold guard().
-    bool locked(message_id id) const { return std::find(locked_.begin(), locked_.end(), id) != locked_.end(); }
-    bool try_lock(message_id id) {
-        if (locked(id)) return false;
-        locked_.push_back(id);
-        return true;
-    }
-    void unlock(message_id id) {
-        if (auto it = std::find(locked_.begin(), locked_.end(), id); it != locked_.end()) {
-            *it = locked_.back();
-            locked_.pop_back();
-        }
-    }
+    bool locked(message_id id) const { return locked_.contains(id); }
+    bool try_lock(message_id id) { return locked_.insert(id).second; }
+    void unlock(message_id id) { locked_.erase(id); }
 
     /// When the message may next be tried; the epoch when it does not wait.
     /// Usually nothing waits, and then neither call hashes.
@@ -45,6 +37,8 @@ public:
     void forget(message_id id) {
         if (!not_before_.empty()) not_before_.erase(id);
     }
+    /// How many messages wait in memory for a later attempt.
+    std::size_t waits() const { return not_before_.size(); }
 
     std::size_t lock_count() {
         auto g = guard();
@@ -53,9 +47,10 @@ public:
 
 private:
     std::mutex mutex_;
-    // Few messages are locked at once (one group commit's worth, plus coupled
-    // submits in flight), so a flat vector beats a node per lock.
-    std::vector<message_id> locked_;
+    // A pass may hold thousands locked (a destination at its limit with a
+    // backlog behind it): a search through a flat list made each lock and
+    // unlock cost as much as all of them.
+    std::unordered_set<message_id> locked_;
     std::unordered_map<message_id, time_point> not_before_;
 };
 

@@ -11,6 +11,7 @@
 #include <concepts>
 #include <system_error>
 #include <cstddef>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -68,6 +69,20 @@ concept shares_queue = requires(Store& store, const Store& cstore, time_point no
     { store.retain_leases(in_hand) } -> std::same_as<std::error_code>;
     { cstore.lease_renewal_interval() } -> std::convertible_to<std::chrono::milliseconds>;
     { cstore.leased_elsewhere(id) } -> std::same_as<bool>;
+};
+
+/// Whether the store can keep the messages that wait for a destination that
+/// is down out of its due listing and claims (docs/concepts/store.md,
+/// "Waiting for a destination"): `hold_back(ids, destination, until)` writes,
+/// on the queue rows only, that each waits for `destination` until `until`
+/// (not an attempt: the messages are not rewritten; a hold or a request on
+/// a row wins); `release_held_back(destination)` makes every message waiting
+/// for it due at once. Without it, the spooler keeps such messages waiting in
+/// memory only, and each pass lists them again.
+template <class Store>
+concept holds_back = requires(Store& store, const std::vector<message_id>& ids, const std::string& destination, time_point until) {
+    { store.hold_back(ids, destination, until) } -> std::same_as<std::error_code>;
+    { store.release_held_back(destination) } -> std::same_as<std::error_code>;
 };
 
 } // namespace spool::detail

@@ -119,6 +119,11 @@ inline constexpr std::string_view migrations[] = {
     // time of earlier holds, and the request waiting for a spooler.
     "ALTER TABLE spool_queue ADD COLUMN held_since bigint, ADD COLUMN held_for bigint NOT NULL DEFAULT 0,"
     " ADD COLUMN request smallint NOT NULL DEFAULT 0;",
+    // 3: the destination that is down a message waits for (its next attempt
+    // is then the destination's next probe), so that claims do not take it
+    // until then, and the messages of a destination back up are found at once.
+    "ALTER TABLE spool_queue ADD COLUMN waiting_for text;"
+    "CREATE INDEX spool_queue_waiting ON spool_queue (waiting_for) WHERE waiting_for IS NOT NULL;",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 
@@ -151,7 +156,7 @@ inline constexpr statement enqueue{
 // it is applied at the message's next pass. A flush is met by the pass that saves.
 #define SPOOL_PG_KEEP_ADMIN                                                                                               \
     "next_attempt = CASE WHEN held_since IS NOT NULL THEN 9223372036854775807 WHEN request >= 2 THEN 0 ELSE $3 END,"    \
-    " request = CASE WHEN request = 1 THEN 0 ELSE request END"
+    " request = CASE WHEN request = 1 THEN 0 ELSE request END, waiting_for = NULL"
 inline constexpr statement save{
     "spool_save",
     "WITH m AS (UPDATE spool_messages SET body = $2 WHERE id = $1 RETURNING id),"
@@ -215,6 +220,18 @@ inline constexpr statement release{
     "spool_release",
     "UPDATE spool_queue q SET lease_until = NULL, lease_owner = NULL"
     " FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"};
+// Waiting for a destination that is down: the holder of each claim ($1 ids,
+// $2 tokens) writes the destination ($4) and its next probe ($3), unless a
+// hold or a request keeps the row's next attempt; a destination back up makes
+// its messages due at once.
+inline constexpr statement hold_back{
+    "spool_hold_back",
+    "UPDATE spool_queue q SET next_attempt = CASE WHEN q.held_since IS NULL AND q.request = 0 THEN $3 ELSE q.next_attempt END,"
+    " waiting_for = $4 FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"};
+inline constexpr statement release_held_back{
+    "spool_release_held_back",
+    "WITH u AS (UPDATE spool_queue SET next_attempt = CASE WHEN held_since IS NULL THEN 0 ELSE next_attempt END, waiting_for = NULL"
+    " WHERE waiting_for = $1 RETURNING 1) SELECT count(*) FROM u WHERE pg_notify($2, '') IS NOT NULL"};
 inline constexpr statement leased{"spool_leased",
                                   "SELECT fence FROM spool_queue WHERE message_id = $1 AND lease_until > clock_timestamp()"};
 #undef SPOOL_PG_KEEP_ADMIN
@@ -222,16 +239,17 @@ inline constexpr statement leased{"spool_leased",
 // Administration. Rows as listings show them: one ($1, exactly), or up to $2 after $1.
 #define SPOOL_PG_QUEUE_ROW                                                                                                \
     "SELECT q.message_id, q.submit_time, m.body, q.held_since, q.held_for, q.request::bigint, q.next_attempt,"          \
-    " coalesce(q.lease_until > clock_timestamp(), false), q.lease_owner FROM spool_queue q JOIN spool_messages m ON m.id = q.message_id"
+    " coalesce(q.lease_until > clock_timestamp(), false), q.lease_owner, q.waiting_for FROM spool_queue q JOIN spool_messages m ON m.id = q.message_id"
 inline constexpr statement queue_row{"spool_queue_row", SPOOL_PG_QUEUE_ROW " WHERE q.message_id = $1 LIMIT $2"};
 inline constexpr statement queue_rows{"spool_queue_rows", SPOOL_PG_QUEUE_ROW " WHERE q.message_id > $1 ORDER BY q.message_id LIMIT $2"};
 #undef SPOOL_PG_QUEUE_ROW
 inline constexpr statement count_queue{
     "spool_count_queue",
     "SELECT count(*), count(*) FILTER (WHERE leased), count(*) FILTER (WHERE held_since IS NOT NULL AND NOT leased),"
-    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt > $1),"
-    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt <= $1), count(*) FILTER (WHERE request <> 0)"
-    " FROM (SELECT held_since, next_attempt, request, coalesce(lease_until > clock_timestamp(), false) AS leased FROM spool_queue) q"};
+    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt > $1 AND waiting_for IS NULL),"
+    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt <= $1), count(*) FILTER (WHERE request <> 0),"
+    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt > $1 AND waiting_for IS NOT NULL)"
+    " FROM (SELECT held_since, next_attempt, request, waiting_for, coalesce(lease_until > clock_timestamp(), false) AS leased FROM spool_queue) q"};
 // Each returns a row when the message is queued; none tells the caller to look for why.
 // Releases and requests wake the spoolers ($3: the channel), as submits do.
 inline constexpr statement hold{
@@ -241,13 +259,15 @@ inline constexpr statement hold{
 inline constexpr statement release_hold{
     "spool_release_hold",
     "WITH u AS (UPDATE spool_queue SET held_for = held_for + CASE WHEN held_since IS NULL THEN 0 ELSE greatest(0, $2 - held_since) END,"
-    " next_attempt = CASE WHEN held_since IS NULL THEN next_attempt ELSE 0 END, held_since = NULL WHERE message_id = $1 RETURNING 1)"
+    " next_attempt = CASE WHEN held_since IS NULL AND waiting_for IS NULL THEN next_attempt ELSE 0 END, held_since = NULL, waiting_for = NULL"
+    " WHERE message_id = $1 RETURNING 1)"
     " SELECT 1 FROM u WHERE pg_notify($3, '') IS NOT NULL"};
 inline constexpr statement request{
     "spool_request",
     "WITH u AS (UPDATE spool_queue SET request = greatest(request, $2::bigint),"
     " held_since = CASE WHEN $2::bigint >= 2 THEN NULL ELSE held_since END,"
-    " next_attempt = CASE WHEN held_since IS NULL OR $2::bigint >= 2 THEN 0 ELSE next_attempt END WHERE message_id = $1 RETURNING 1)"
+    " next_attempt = CASE WHEN held_since IS NULL OR $2::bigint >= 2 THEN 0 ELSE next_attempt END, waiting_for = NULL"
+    " WHERE message_id = $1 RETURNING 1)"
     " SELECT 1 FROM u WHERE pg_notify($3, '') IS NOT NULL"};
 // Deleted at once unless a lease holds it.
 inline constexpr statement remove{
@@ -500,7 +520,7 @@ public:
             auto r = db.run(detail::postgres::sql::count_queue, p);
             if (!r.ok()) return db.error_of(r);
             const auto n = [&](int c) { return static_cast<std::size_t>(r.integer(0, c)); };
-            out = {n(0), n(4), n(3), n(2), n(1), n(5)};
+            out = {n(0), n(4), n(3), n(2), n(1), n(5), n(6)};
             return {};
         });
         return out;
@@ -535,6 +555,44 @@ public:
         }
         p.integer(static_cast<std::int64_t>(r)).text(state_->channel);
         return administer(id, detail::postgres::sql::request, p, admin_outcome::requested);
+    }
+
+    // --- Waiting for a destination (docs/concepts/store.md) -----------------
+
+    /// The messages `ids` wait for `destination`, which is down, until
+    /// `until`: written on their queue rows only (not an attempt), one
+    /// statement, each by the holder of its claim (fenced; a claim lost is
+    /// left alone). Every process's claims then pass them over until `until`:
+    /// the next attempt is the row's, not this process's. A held message, or
+    /// one with a request, keeps its next attempt.
+    std::error_code hold_back(const std::vector<message_id>& ids, const std::string& destination, time_point until) {
+        std::vector<std::int64_t> claimed, fences;
+        for (message_id id : ids)
+            if (const auto claim = claim_of(id); claim && !claim->lost) {
+                claimed.push_back(key(id));
+                fences.push_back(claim->fence);
+            }
+        if (claimed.empty()) return {};
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.text(detail::postgres::array_of(claimed))
+                .text(detail::postgres::array_of(fences))
+                .integer(detail::postgres::nanoseconds(until))
+                .text(destination);
+            auto r = db.run(detail::postgres::sql::hold_back, p);
+            return r.ok() ? std::error_code{} : db.error_of(r);
+        });
+    }
+
+    /// Every message waiting for `destination` is due at once (held ones stay
+    /// held), and the spoolers of other processes are woken: one statement.
+    std::error_code release_held_back(const std::string& destination) {
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.text(destination).text(state_->channel);
+            auto r = db.run(detail::postgres::sql::release_held_back, p);
+            return r.ok() ? std::error_code{} : db.error_of(r);
+        });
     }
 
     // --- The shared queue (docs/concepts/store.md, "A shared queue") -------
@@ -894,6 +952,7 @@ private:
                 row.next_attempt = detail::postgres::from_nanoseconds(r.integer(i, 6));
                 row.leased = r.integer(i, 7) != 0 || claim_of(row.id).has_value();
                 if (row.leased && !r.is_null(i, 8)) row.lease_owner = r.bytes(i, 8);
+                if (!r.is_null(i, 9)) row.waiting_for = r.bytes(i, 9);
             }
             return {};
         });
