@@ -150,13 +150,15 @@ struct batching_store : spool::memory_store {
     template <class F>
     std::error_code batch(F&& f) {
         ++log->batches;
+        if (log->fail_next_batch) {
+            // As if the commit failed: none of it happened (the memory store
+            // cannot roll back, so it is not done at all).
+            log->fail_next_batch = false;
+            return spool::errc::store_failure;
+        }
         log->in_batch = true;
         f();
         log->in_batch = false;
-        if (log->fail_next_batch) {
-            log->fail_next_batch = false;
-            return spool::errc::store_failure; // as if the commit failed (the memory store cannot roll back)
-        }
         return {};
     }
     std::error_code finish(spool::message_id id, const spool::message& m) {
@@ -200,7 +202,7 @@ TEST_CASE("group_commits limits how many outcomes share a commit, and 1 writes e
     CHECK(store.log->finishes_outside == 3);
 }
 
-TEST_CASE("when a shared commit fails, its messages stay queued and nothing is announced") {
+TEST_CASE("when a shared commit fails, its messages stay queued, nothing is announced, and the outcomes are written after the pause") {
     batching_store store;
     spool::memory_transport transport;
     spool::manual_clock clock;
@@ -209,7 +211,16 @@ TEST_CASE("when a shared commit fails, its messages stay queued and nothing is a
     store.log->fail_next_batch = true;
     const auto report = sp.run_once();
     CHECK(report.finished == 0);
-    CHECK(report.store_errors == 3);
+    CHECK(report.store_errors == 1); // one commit failed
     CHECK(sp.stats().messages_finished == 0);
+    CHECK(store.outgoing_queue().size() == 3);
+    // The outcomes are kept, their messages locked, and written after the
+    // pause the failure earned: nothing is handed off again.
+    CHECK(sp.locked_count() == 3);
+    clock.advance(1s);
+    sp.run_once();
+    CHECK(sp.stats().messages_finished == 3);
     CHECK(sp.locked_count() == 0);
+    CHECK(store.outgoing_queue().empty());
+    CHECK(transport.deliveries().size() == 3);
 }

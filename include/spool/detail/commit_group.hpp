@@ -4,7 +4,12 @@
 // over are written, many to one store commit where the store has batch()
 // (group commit), then announced; their locks are released after the write,
 // so that a message stays locked until its outcome is on disk. Failed writes
-// pause the store (or the one message), with a doubling wait.
+// pause the store (or the one message), with a doubling wait. Where the group
+// is one commit, the outcomes of a group the store itself failed (a full
+// disk) are kept, their messages locked, and written again when the wait is
+// over: that write is the probe, so nothing is handed off again while it
+// fails, and nothing at all once it works. (A one-message probe could fit on
+// a disk where the group did not, and every message went out again each time.)
 
 #include <spool/detail/completion.hpp>
 #include <spool/detail/counters.hpp>
@@ -46,7 +51,35 @@ public:
     /// commits each write alone anyway: holding outcomes back would only keep
     /// their messages locked longer.
     bool full() const { return !ready_.empty() && (!can_batch<store_type> || ready_.size() >= group_limit_.load()); }
-    bool empty() const noexcept { return ready_.empty(); }
+    bool empty() const noexcept { return ready_.empty() && kept_.empty(); }
+
+    /// Writes the outcomes kept from failed commits again, once the store's
+    /// wait is over. False while they cannot be written (the pass takes
+    /// nothing new then).
+    template <class Drop>
+    bool retry_kept(run_report& report, Drop&& drop, bool before_the_wait_ends = false) {
+        if (kept_.empty()) return true;
+        if (!before_the_wait_ends && core_.now() < store_probe_at_) {
+            note_due(report, store_probe_at_);
+            return false;
+        }
+        ready_.insert(ready_.end(), kept_.begin(), kept_.end());
+        kept_.clear();
+        commit(report, std::forward<Drop>(drop));
+        if (!kept_.empty()) return false;
+        store_faults_ = 0; // the probe was written
+        return true;
+    }
+    /// Gives up the kept outcomes (a stop): their messages stay queued as the
+    /// store has them, and are handed off again.
+    template <class Drop>
+    void abandon_kept(Drop&& drop) {
+        for (job* j : kept_) {
+            committed_.push_back(j->done.id);
+            drop(*j);
+        }
+        kept_.clear();
+    }
 
     /// The most messages whose outcomes share one store commit (1: each its own).
     void group_commits(std::size_t limit) { group_limit_.store(limit == 0 ? 1 : limit); }
@@ -63,9 +96,15 @@ public:
         } catch (...) {
             thrown = std::current_exception();
         }
-        // However the group ended, its jobs go: one left behind would keep its
-        // message locked and be written again by a later commit.
+        // However the group ended, its jobs go, but those kept to be written
+        // again: one left behind would keep its message locked and be written
+        // again by a later commit.
         for (job* j : ready_) {
+            if (j->kept && !thrown) {
+                j->kept = false;
+                kept_.push_back(j);
+                continue;
+            }
             committed_.push_back(j->done.id);
             drop(*j);
         }
@@ -157,6 +196,20 @@ private:
                 // expired: the outcome is that process's to write now.
                 core_.counts().store_error(ec);
                 ++report.store_errors;
+            } else if (ec && batched && store_fault(ec) && ec != errc::store_unavailable) {
+                // The whole group failed in one commit, so none of it is
+                // written: kept, to be written as it is when the wait is over.
+                // One failed commit is one store error. (Not when the server
+                // could not be reached: the commit may have happened with only
+                // its answer lost, and then the message is let go and read
+                // again from the store, which knows.)
+                if (now >= store_probe_at_) {
+                    ++report.store_errors;
+                    core_.counts().store_error(ec);
+                    store_probe_at_ = now + store_backoff(++store_faults_);
+                }
+                note_due(report, store_probe_at_);
+                j->kept = true;
             } else if (ec) {
                 store_failed(done.id, now, report, ec);
             } else {
@@ -194,6 +247,7 @@ private:
 
     Core& core_;
     std::vector<job*> ready_;           // their round over, for the next commit
+    std::vector<job*> kept_;            // of groups the store failed, to be written again
     std::vector<message_id> committed_; // committed, still to unlock
     tally tally_;                       // counted since the last publish_counts()
     std::size_t unpublished_ = 0;       // messages committed since then

@@ -41,6 +41,7 @@ struct message_job {
     unsigned offering = 0;    // offers in progress (an inline hand-off may offer again from inside one)
     bool changed = false;     // something to write
     bool held = false;        // recipients left as they were, for a destination that is down or a stop
+    bool kept = false;        // its outcome's commit failed: kept to be written again
     std::optional<time_point> held_until;
     std::string held_for;     // the destination that is down whose probe comes first (held_until)
     typename std::list<message_job>::iterator self;

@@ -117,6 +117,10 @@ public:
                 handoffs_.settle(report);
             }
         }
+        // Outcomes kept from failed commits get one more try, then are given
+        // up: their messages stay queued as stored, and go out again later.
+        commits_.retry_kept(report, [&](job& j) { drop(j); }, true);
+        commits_.abandon_kept([&](job& j) { drop(j); });
         end_pass(report);
     }
 
@@ -192,6 +196,7 @@ private:
 
     void take_due(run_report& report) {
         rescan_ = false;
+        if (!commits_.retry_kept(report, [&](job& j) { drop(j); })) return;
         if (commits_.store_paused(report)) return;
         if constexpr (shares_queue<store_type>) {
             // Claims come a batch at a time, so that other processes get their
