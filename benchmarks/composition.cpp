@@ -40,7 +40,7 @@ void queue_scaling(benchmark::State& state) {
     const auto m = three_recipients();
     for (auto _ : state) {
         state.PauseTiming();
-        spool::spooler sp{store_type{}, noop_transport<smtp_type>{}, noop_transport<fax_type>{}, noop_preprocessor{}};
+        spool::spooler sp{store_type{}, noop_transport<smtp_type>{}, noop_transport<fax_type>{}, noop_preprocessor{}, spool::inline_transports{}};
         auto client = sp.client();
         for (std::int64_t i = 0; i < n; ++i) client.send(m);
         state.ResumeTiming();

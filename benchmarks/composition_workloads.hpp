@@ -66,7 +66,7 @@ struct noop_preprocessor {
 };
 
 inline void spool_pipeline(const spool::message& m, std::int64_t n) {
-    spool::spooler sp{store_type{}, noop_transport<smtp_type>{}, noop_transport<fax_type>{}, noop_preprocessor{}};
+    spool::spooler sp{store_type{}, noop_transport<smtp_type>{}, noop_transport<fax_type>{}, noop_preprocessor{}, spool::inline_transports{}};
     submit_and_drain(sp, m, n);
 }
 

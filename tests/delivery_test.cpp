@@ -15,7 +15,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -538,4 +540,62 @@ TEST_CASE("the same on the SQLite store's shared queue") {
     shared.shared_queue = true;
     spool::sqlite_store store(dir.file("spool.db"), shared);
     spool_test::down_destination_with_a_backlog(store, 300);
+}
+
+TEST_CASE("a synchronous transport that hangs, beside another, does not stop the other: each runs on a worker of its own") {
+    spool::memory_store store;
+    std::atomic<bool> release{false};
+    spool_test::scripted_transport stuck{spool::address_types{"FAX"}, [&](spool::transmission<spool::message>& tx) {
+                                             release.wait(false); // hangs until the test lets it go
+                                             for (const auto& r : tx.recipients()) tx.sent(r);
+                                             return spool::transmit_result::done();
+                                         }};
+    std::mutex mutex;
+    std::condition_variable delivered;
+    int sent = 0;
+    spool_test::scripted_transport healthy{spool::address_types{"SMTP"}, [&](spool::transmission<spool::message>& tx) {
+                                               for (const auto& r : tx.recipients()) tx.sent(r);
+                                               std::lock_guard g{mutex};
+                                               ++sent;
+                                               delivered.notify_all();
+                                               return spool::transmit_result::done();
+                                           }};
+    spool::spooler sp{store, stuck, healthy};
+    CHECK(sp.limits<spool_test::scripted_transport>().max_in_flight == 1); // the default: one at a time, yet not inline
+    auto client = sp.client();
+    REQUIRE(client.send(mail({spool_test::fax("+1")})));
+    for (int i = 0; i < 10; ++i) REQUIRE(client.send(mail({smtp("r" + std::to_string(i) + "@x")})));
+    sp.start();
+    // Waits for the healthy transport's ten, however long a busy machine takes;
+    // with both on the spooler's thread it would never get them.
+    {
+        std::unique_lock l{mutex};
+        delivered.wait_for(l, 60s, [&] { return sent == 10; }); // woken by each delivery
+        CHECK(sent == 10);
+    }
+    CHECK(stuck.calls() == 1);
+    release = true;
+    release.notify_all();
+    sp.stop();
+    CHECK(sp.stats().recipients_sent == 11);
+}
+
+TEST_CASE("with spool::inline_transports, synchronous transports are called on the thread that runs the pass") {
+    spool::memory_store store;
+    std::thread::id fax_thread, smtp_thread;
+    spool_test::scripted_transport faxes{spool::address_types{"FAX"}, [&](spool::transmission<spool::message>& tx) {
+                                             fax_thread = std::this_thread::get_id();
+                                             for (const auto& r : tx.recipients()) tx.sent(r);
+                                             return spool::transmit_result::done();
+                                         }};
+    spool_test::scripted_transport mail_out{spool::address_types{"SMTP"}, [&](spool::transmission<spool::message>& tx) {
+                                                smtp_thread = std::this_thread::get_id();
+                                                for (const auto& r : tx.recipients()) tx.sent(r);
+                                                return spool::transmit_result::done();
+                                            }};
+    spool::spooler sp{store, faxes, mail_out, spool::inline_transports{}};
+    REQUIRE(sp.client().send(mail({spool_test::fax("+1"), smtp("a@x")})));
+    CHECK(sp.run_once().finished == 1); // done within the pass: nothing was left in flight
+    CHECK(fax_thread == std::this_thread::get_id());
+    CHECK(smtp_thread == std::this_thread::get_id());
 }

@@ -18,6 +18,8 @@ struct retry_policy_tag {};
 struct postprocessor_tag {};
 struct outbound_hook_tag {};
 struct observer_tag {};
+/// A compile-time choice about how the spooler runs, with no requirement of its own (spool::inline_transports).
+struct setting_tag {};
 /// A store that is also a transport for some address types (MAPI: a tightly coupled store).
 struct coupled_store_tag : store_tag, transport_tag {};
 
@@ -35,5 +37,15 @@ template <class T> inline constexpr bool enable_retry_policy = detail::declares<
 template <class T> inline constexpr bool enable_postprocessor = detail::declares<T, postprocessor_tag>;
 template <class T> inline constexpr bool enable_outbound_hook = detail::declares<T, outbound_hook_tag>;
 template <class T> inline constexpr bool enable_observer = detail::declares<T, observer_tag>;
+template <class T> inline constexpr bool enable_setting = detail::declares<T, setting_tag>;
+
+/// Compose it to call synchronous transports with a limit of one on the
+/// spooler's own thread even when several transports are composed, as tests
+/// and single-transport programs may want: one transmit() that hangs then
+/// stops every transport. Without it, each synchronous transport of a
+/// spooler with several transports gets a worker thread of its own.
+struct inline_transports {
+    using spool_concept = setting_tag;
+};
 
 } // namespace spool

@@ -410,6 +410,18 @@ private:
             l.for_each_waiting([&](destination& d) {
                 while (!d.waiting.empty()) {
                     handoff& h = *static_cast<handoff*>(d.waiting.front());
+                    if (!draining_ && l.unavailable.unavailable_until > now) {
+                        // The transport said retry_after while this waited: it is
+                        // not called again before its time, as at an offer.
+                        d.waiting.pop_front();
+                        --l.waiting;
+                        job& j = *h.owner;
+                        for (std::size_t i : h.assigned) defer(j, i, l.unavailable.unavailable_until, l.unavailable.reason, {});
+                        recycle(h);
+                        --j.open;
+                        if (j.open == 0 && j.offering == 0) owner_.round_over(j, report);
+                        continue;
+                    }
                     const bool cooling = d.health == destination::state::down && now < d.next_probe;
                     if (!draining_ && !cooling) {
                         if (d.health == destination::state::probing) break;
@@ -562,7 +574,12 @@ private:
             else n = later ? 100 : 1;
         }
         l.max_in_flight = std::max<std::size_t>(n, 1);
-        l.on_workers = !later && l.max_in_flight > 1;
+        // Beside other transports a synchronous one runs on a worker of its
+        // own, even with a limit of one: a transmit() that hangs must not stop
+        // the others (MAPI's point). Alone, or with inline_transports, a
+        // limit of one is called inline, on the spooler's thread.
+        constexpr bool beside_others = Core::policies::transport_count > 1 && !Core::policies::inline_transports;
+        l.on_workers = !later && (l.max_in_flight > 1 || beside_others);
         std::size_t threads = 0;
         for (const lane& each : lanes_)
             if (each.on_workers) threads += each.max_in_flight;

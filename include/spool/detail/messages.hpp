@@ -17,7 +17,7 @@
 #define SPOOL_DETAIL_NOT_A_POLICY \
   "spool::spooler: this type has no spool role. Add one member: `using spool_concept = spool::store_tag;` " \
   "(or transport_tag, preprocessor_tag, expander_tag, clock_tag, retry_policy_tag, postprocessor_tag, " \
-  "outbound_hook_tag, observer_tag), or specialise the role's enable_ variable for it."
+  "outbound_hook_tag, observer_tag, setting_tag), or specialise the role's enable_ variable for it."
 #define SPOOL_DETAIL_ONE_STORE \
   "spool::spooler: compose exactly one Store (a type with `using spool_concept = spool::store_tag;`)."
 #define SPOOL_DETAIL_ONE_EXPANDER "spool::spooler: compose at most one Expander."

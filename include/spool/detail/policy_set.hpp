@@ -107,6 +107,8 @@ struct policy_set {
     static constexpr auto retry_policies = marks<retry_policy_role>;
 
     static constexpr std::size_t transport_count = count_of(transports);
+    /// spool::inline_transports was composed.
+    static constexpr bool inline_transports = (std::is_same_v<unwrap_t<Ps>, spool::inline_transports> || ...);
     static constexpr auto transport_slot = slots_of(transports);
     static constexpr auto transport_position = positions_of<transport_count>(transports);
     /// Transports and preprocessors: the policies with address types.

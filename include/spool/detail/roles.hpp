@@ -183,11 +183,20 @@ struct observer_role {
     template <class T, class M> static constexpr void diagnose() { static_assert(requirement_unmet_by<T>::value, SPOOL_DETAIL_OBSERVER_EVENTS); }
 };
 
+struct setting_role {
+    using tag = setting_tag;
+    static constexpr std::string_view tag_name = "setting_tag";
+    static constexpr how_many count = how_many::any;
+    template <class T> static constexpr bool played_by = enable_setting<T>;
+    template <class T, class M> static constexpr bool met_by = true;
+    template <class T, class M> static constexpr void diagnose() {}
+};
+
 #undef SPOOL_DETAIL_UNMET
 
 /// Every role, in the order a policy's roles are checked.
 inline constexpr auto roles = boost::hana::tuple_t<store_role, transport_role, preprocessor_role, expander_role, clock_role,
-                                                   retry_policy_role, postprocessor_role, outbound_hook_role, observer_role>;
+                                                   retry_policy_role, postprocessor_role, outbound_hook_role, observer_role, setting_role>;
 
 // The "no role" message is a literal (static_assert takes nothing else before
 // C++26): it must name every role's tag.
