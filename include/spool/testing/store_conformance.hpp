@@ -111,6 +111,28 @@ private:
 template <class Make>
 using store_of = std::invoke_result_t<Make&>;
 
+// Message `variant` of a queue check, created and queued in `store`: its
+// open recipients due now, or deferred until an hour after t0, submitted
+// `variant` seconds after t0. `shape` may change it first.
+template <class Store, class Shape>
+auto queued_for_check(Store& store, int variant, bool due, Shape&& shape) {
+    using M = typename Store::message_type;
+    M m = full_message<M>(variant);
+    for (recipient& r : m.recipients)
+        if (!r.responsibility && !r.settled())
+            r.status = due ? recipient_status{status::pending{}}
+                           : recipient_status{status::deferred{t0 + std::chrono::hours{1}, "later", 1, {}}};
+    m.client_submit_time = t0 + std::chrono::seconds(variant);
+    shape(m);
+    m.id = store.create(folders::outbox, m).value();
+    (void)store.enqueue(m.id, m);
+    return m;
+}
+template <class Store>
+message_id queued_for_check(Store& store, int variant, bool due) {
+    return queued_for_check(store, variant, due, [](auto&) {}).id;
+}
+
 } // namespace detail
 
 /// Law 1: one step, all or nothing. An operation that fails leaves the message
@@ -449,15 +471,7 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
         auto& a = stores.first;
         auto& b = stores.second;
         auto queued = [&](int i, bool due) {
-            M m = detail::full_message<M>(i);
-            for (recipient& r : m.recipients)
-                if (!r.responsibility && !r.settled())
-                    r.status = due ? recipient_status{status::pending{}} : recipient_status{status::deferred{detail::t0 + 1h, "later", 1, {}}};
-            m.client_submit_time = detail::t0 + std::chrono::seconds(i);
-            m.sent_mail = disposition::leave_in_place{};
-            const auto id = a.create(folders::outbox, m).value();
-            (void)a.enqueue(id, m);
-            return id;
+            return detail::queued_for_check(a, i, due, [](M& m) { m.sent_mail = disposition::leave_in_place{}; }).id;
         };
         const message_id waiting = queued(0, false), first = queued(1, true), second = queued(2, true), third = queued(3, true);
         const time_point now = detail::t0 + 300s;
@@ -527,15 +541,7 @@ std::vector<conformance_failure> check_hold_back(Make make) {
         detail::findings f(failures);
         auto store = make();
         const time_point now = detail::t0 + 300s, probe = detail::t0 + 1h;
-        auto queued = [&](int i) {
-            M m = detail::full_message<M>(i);
-            for (recipient& r : m.recipients)
-                if (!r.responsibility && !r.settled()) r.status = status::pending{};
-            m.client_submit_time = detail::t0 + std::chrono::seconds(i);
-            const auto id = store.create(folders::outbox, m).value();
-            (void)store.enqueue(id, m);
-            return id;
-        };
+        auto queued = [&](int i) { return detail::queued_for_check(store, i, true); };
         const message_id a = queued(1), b = queued(2), c = queued(3), held = queued(4), other = queued(5);
         // As a spooler does: claimed before, and let go after (the end of its pass).
         auto claim_all = [&] {
@@ -605,17 +611,10 @@ std::vector<conformance_failure> check_administration(Make make) {
         auto store = make();
         const time_point now = detail::t0 + 300s; // every message below was submitted before it
         auto queued = [&](int i, bool due, std::string domain) {
-            M m = detail::full_message<M>(i);
-            for (recipient& r : m.recipients)
-                if (!r.responsibility && !r.settled()) {
-                    r.status = due ? recipient_status{status::pending{}} : recipient_status{status::deferred{detail::t0 + 1h, "later", 1, {}}};
-                    if (r.address_type == "SMTP") r.address = "someone@" + domain;
-                }
-            m.client_submit_time = detail::t0 + std::chrono::seconds(i);
-            const auto id = store.create(folders::outbox, m).value();
-            (void)store.enqueue(id, m);
-            m.id = id;
-            return m;
+            return detail::queued_for_check(store, i, due, [&](M& m) {
+                for (recipient& r : m.recipients)
+                    if (!r.responsibility && !r.settled() && r.address_type == "SMTP") r.address = "someone@" + domain;
+            });
         };
         const M deferred = queued(1, false, "later.example"), due = queued(2, true, "now.example"), other = queued(3, true, "Other.Example");
         auto due_ids = [&](time_point at) {
