@@ -122,8 +122,12 @@ inline constexpr std::string_view migrations[] = {
     // 3: the destination that is down a message waits for (its next attempt
     // is then the destination's next probe), so that claims do not take it
     // until then, and the messages of a destination back up are found at once.
+    // A destination that goes down or comes back rewrites the next attempt of
+    // its whole backlog at once: the statistics are refreshed by a number of
+    // rows changed too, so claims soon plan with what is due now.
     "ALTER TABLE spool_queue ADD COLUMN waiting_for text;"
-    "CREATE INDEX spool_queue_waiting ON spool_queue (waiting_for) WHERE waiting_for IS NOT NULL;",
+    "CREATE INDEX spool_queue_waiting ON spool_queue (waiting_for) WHERE waiting_for IS NOT NULL;"
+    "ALTER TABLE spool_queue SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 10000);",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 
