@@ -238,7 +238,7 @@ TEST_CASE("a due queue that lists what is not due, or does not follow save, is c
         REQUIRE_FALSE(failures.empty());
         CHECK(all_name(failures, "due queue:"));
     }
-    CHECK(spool::testing::check_due_queue([] { return memory_store{}; }).empty()); // no due queue: nothing to check
+    CHECK(spool::testing::check_due_queue([] { return memory_store{}; }).empty()); // the memory store's due queue keeps the laws
 }
 
 TEST_CASE("a store with a race between threads is caught by law 5") {
@@ -253,10 +253,12 @@ TEST_CASE("a store with a race between threads is caught by law 5") {
     CHECK(caught);
 }
 
-TEST_CASE("a store whose save loses recipient status breaks law 6, and only law 6") {
-    const auto failures = all_checks<lossy_save>();
+TEST_CASE("a store whose save loses recipient status breaks law 6, and only law 6 and what follows from it") {
+    auto failures = all_checks<lossy_save>();
     INFO(listed(failures));
     REQUIRE_FALSE(failures.empty());
+    // A save that loses a deferral also keeps the message in the due queue.
+    std::erase_if(failures, [](const auto& f) { return f.check == "due queue: follows save"; });
     CHECK(all_name(failures, "law 6:"));
     const auto law6 = spool::testing::check_law_6_load_returns_what_was_written([] { return lossy_save{}; });
     REQUIRE(law6.size() == 2); // after save, and after save of a queued message

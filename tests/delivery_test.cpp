@@ -534,6 +534,13 @@ TEST_CASE("a destination that is down with a backlog: its messages wait on their
     spool_test::down_destination_with_a_backlog(store, 300);
 }
 
+TEST_CASE("the same on the memory store: no pass lists the backlog's messages") {
+    spool::memory_store store;
+    spool_test::down_destination_with_a_backlog(store, 300);
+    CHECK(spool::testing::check_hold_back([] { return spool::memory_store{}; }).empty());
+    CHECK(spool::testing::check_due_queue([] { return spool::memory_store{}; }).empty());
+}
+
 TEST_CASE("the same on the SQLite store's shared queue") {
     spool_test::temp_dir dir;
     spool::sqlite_options shared;

@@ -90,7 +90,9 @@ public:
             total.store_errors += r.store_errors;
             total.received += r.received;
             total.waiting = r.waiting;
-            total.next_due = r.next_due;
+            // The earliest of every pass: a store that lists only what is due
+            // does not show a later pass the messages an earlier one deferred.
+            if (r.next_due) total.next_due = total.next_due ? std::min(*total.next_due, *r.next_due) : r.next_due;
             total.in_flight = r.in_flight;
             if (outgoing_.in_flight() > 0) {
                 // Something is in flight: wait for it, then apply it without reading the queue again.

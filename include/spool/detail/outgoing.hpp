@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstddef>
 #include <iterator>
+#include <limits>
 #include <list>
 #include <map>
 #include <mutex>
@@ -226,13 +227,24 @@ private:
             // everything due is taken (reading it on every completion would
             // cost more than holding it).
             constexpr bool by_demand = lists_due<store_type>;
-            const std::size_t want = std::min(max_active - std::min(jobs_.size(), max_active), handoffs_.wanted());
-            for (const queue_entry& entry : due_entries(want)) {
-                if (by_demand && handoffs_.wanted() == 0) {
+            for (;;) {
+                const std::size_t want = std::min(max_active - std::min(jobs_.size(), max_active), handoffs_.wanted());
+                if (by_demand && want == 0) {
                     rescan_ = true; // the passes that completions wake take more
                     return;
                 }
-                if (!take_one(entry, report)) return;
+                const std::size_t processed = report.processed;
+                const auto [entries, limit] = due_entries(want);
+                for (const queue_entry& entry : entries) {
+                    if (by_demand && handoffs_.wanted() == 0) {
+                        rescan_ = true;
+                        return;
+                    }
+                    if (!take_one(entry, report)) return;
+                }
+                // A listing the limit cut short may have more behind it: hand-offs
+                // made inline are done already and want more at once.
+                if (!by_demand || entries.size() < limit || report.processed == processed) return;
             }
         }
     }
@@ -277,6 +289,7 @@ private:
     // as many as are wanted beside those it passes over (in hand, or waiting
     // in memory for a later attempt: the store may list them as due), else
     // the whole queue.
+    // Returns the entries and the limit asked for.
     auto due_entries(std::size_t want) {
         if constexpr (lists_due<store_type>) {
             std::size_t waits = 0;
@@ -284,9 +297,10 @@ private:
                 auto g = core_.queue().guard();
                 waits = core_.queue().waits();
             }
-            return core_.store().due_queue(core_.now(), want + jobs_.size() + waits);
+            const std::size_t limit = want + jobs_.size() + waits;
+            return std::pair{core_.store().due_queue(core_.now(), limit), limit};
         } else {
-            return core_.store().outgoing_queue();
+            return std::pair{core_.store().outgoing_queue(), std::numeric_limits<std::size_t>::max()};
         }
     }
 

@@ -5,10 +5,12 @@
 #include <spool/result.hpp>
 #include <spool/tags.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <system_error>
 #include <tuple>
 #include <utility>
@@ -109,6 +111,45 @@ public:
         return out;
     }
 
+    /// The queued messages whose next attempt (spool::next_attempt, or the
+    /// time a hold_back set) is at or before `now`, in queue order, at most
+    /// `limit`: a pass reads what is due, not the whole queue.
+    std::vector<queue_entry> due_queue(time_point now, std::size_t limit) const {
+        std::lock_guard g{state_->mutex};
+        std::vector<queue_position> due;
+        for (auto it = state_->due.begin(); it != state_->due.end() && it->first <= now; ++it) due.push_back(it->second);
+        std::sort(due.begin(), due.end());
+        std::vector<queue_entry> out;
+        for (std::size_t i = 0; i < due.size() && i < limit; ++i) {
+            const message_id id = state_->queue.at(due[i]);
+            out.push_back({id, due[i].first, state_->messages.at(id).message.submission});
+        }
+        return out;
+    }
+
+    /// The messages `ids` wait for `destination`, which is down, until
+    /// `until`: they are not due before then (not an attempt: the messages are
+    /// not rewritten). docs/concepts/store.md, "Waiting for a destination".
+    std::error_code hold_back(const std::vector<message_id>& ids, const std::string& destination, time_point until) {
+        std::lock_guard g{state_->mutex};
+        for (message_id id : ids)
+            if (auto it = state_->messages.find(id); it != state_->messages.end() && it->second.queued) {
+                schedule(it->second, until);
+                it->second.waiting_for = destination;
+            }
+        return {};
+    }
+    /// Every message waiting for `destination` is due at once.
+    std::error_code release_held_back(const std::string& destination) {
+        std::lock_guard g{state_->mutex};
+        for (auto& [id, e] : state_->messages)
+            if (e.queued && e.waiting_for == destination) {
+                e.waiting_for.clear();
+                schedule(e, time_point{});
+            }
+        return {};
+    }
+
     /// The messages in a folder, in creation order.
     std::vector<message_id> contents(folder_id folder) const {
         std::lock_guard g{state_->mutex};
@@ -125,6 +166,8 @@ private:
         folder_id folder{};
         bool queued = false;
         queue_position queue_key{};
+        time_point next_attempt{}; // as last written, or held back to
+        std::string waiting_for;   // the destination that is down it waits for
     };
 
     struct state {
@@ -134,6 +177,7 @@ private:
         std::map<message_id, entry> messages;
         std::map<folder_id, std::set<message_id>> folders;
         std::map<queue_position, message_id> queue;
+        std::set<std::pair<time_point, queue_position>> due; // the queue by next attempt
     };
 
     // Every change to an existing message: under the lock, not_found for an unknown id.
@@ -145,11 +189,18 @@ private:
         return change(it->second);
     }
 
-    static void write(entry& e, message_id id, const message_type& m) {
+    void write(entry& e, message_id id, const message_type& m) {
         e.message = m;
         e.message.id = id;
         // The lock is the spooler's, in memory; a store never keeps it.
         e.message.submission = e.message.submission & ~submit_flags::locked;
+        e.waiting_for.clear(); // any write ends a wait for a destination
+        if (e.queued) schedule(e, next_attempt(e.message));
+    }
+    void schedule(entry& e, time_point at) {
+        state_->due.erase({e.next_attempt, e.queue_key});
+        e.next_attempt = at;
+        state_->due.insert({at, e.queue_key});
     }
 
     entry& insert(folder_id folder, const message_type& m) {
@@ -165,10 +216,14 @@ private:
         e.queue_key = {m.client_submit_time.value_or(time_point{}), ++state_->last_sequence};
         e.queued = true;
         state_->queue.emplace(e.queue_key, e.message.id);
+        e.next_attempt = next_attempt(e.message);
+        state_->due.insert({e.next_attempt, e.queue_key});
     }
 
     void dequeue(entry& e) {
         state_->queue.erase(e.queue_key);
+        state_->due.erase({e.next_attempt, e.queue_key});
+        e.waiting_for.clear();
         e.queued = false;
     }
 
