@@ -4,10 +4,9 @@
 // lease and resumed. The killed one is started again. At the end: no accepted
 // message is lost; no process's write of a queue row was accepted after
 // another process had claimed the message (checked by the database itself, a
-// trigger that records every such write); and no message went out twice from
-// processes that ran freely (a second transmission always follows one by a
-// process that was killed or paused before it could record the outcome: at
-// least once). Run with quick hand-offs, and with hand-offs longer than the
+// trigger that records every such write). How many went out twice is
+// reported: at least once permits it, after a kill, a pause, or a machine
+// that starves a process past its lease. Run with quick hand-offs, and with hand-offs longer than the
 // lease, which the holder must renew while they run.
 
 #include "catch.hpp"
@@ -193,9 +192,13 @@ void share_one_queue(const scenario& how) {
         std::size_t n = 0;
         if (counts >> n) refused += n;
     }
+    // Duplicates are what at least once permits. A process never stopped by
+    // the test can still lose a lease when the machine starves it for longer
+    // than the lease (beside stress-ng on two cores, it did): so they are
+    // reported, not asserted; the safety property is asserted above.
     WARN(again << " messages were transmitted more than once (at least once: after a kill or a pause), "
-               << refused << " late writes were refused by the fencing token, " << stale << " stale writes accepted");
-    CHECK(twice_by_free_processes == 0);
+               << twice_by_free_processes << " of them by processes the test never stopped, " << refused
+               << " late writes were refused by the fencing token, " << stale << " stale writes accepted");
     CHECK(refused > 0); // the scenario did what it is for: resumed processes tried to write outcomes the others had written
     std::filesystem::remove_all(dir);
 }
