@@ -204,11 +204,8 @@ private:
             // share; claim again until nothing due is left or a stop or limit ends the pass.
             std::vector<message_id> previous;
             while (jobs_.size() < max_active) {
-                const std::size_t want = std::min(max_active - jobs_.size(), handoffs_.wanted());
-                if (want == 0) {
-                    rescan_ = true; // the passes that completions wake claim more
-                    return;
-                }
+                const std::size_t want = room_to_take();
+                if (want == 0) return;
                 std::vector<queue_entry> claimed;
                 for (const queue_entry& e : core_.store().claim_due(core_.now(), want)) claimed.push_back(e);
                 // A claim that brings back what the last one brought (leases that
@@ -228,18 +225,12 @@ private:
             // cost more than holding it).
             constexpr bool by_demand = lists_due<store_type>;
             for (;;) {
-                const std::size_t want = std::min(max_active - std::min(jobs_.size(), max_active), handoffs_.wanted());
-                if (by_demand && want == 0) {
-                    rescan_ = true; // the passes that completions wake take more
-                    return;
-                }
+                const std::size_t want = by_demand ? room_to_take() : 0; // a whole-queue listing takes all that is due
+                if (by_demand && want == 0) return;
                 const std::size_t processed = report.processed;
                 const auto [entries, limit] = due_entries(want);
                 for (const queue_entry& entry : entries) {
-                    if (by_demand && handoffs_.wanted() == 0) {
-                        rescan_ = true;
-                        return;
-                    }
+                    if (by_demand && room_to_take() == 0) return;
                     if (!take_one(entry, report)) return;
                 }
                 // A listing the limit cut short may have more behind it: hand-offs
@@ -285,11 +276,18 @@ private:
         return ids;
     }
 
-    // What a pass looks at: only the due messages where the store can tell,
-    // as many as are wanted beside those it passes over (in hand, or waiting
-    // in memory for a later attempt: the store may list them as due), else
-    // the whole queue.
-    // Returns the entries and the limit asked for.
+    // How many more messages the pass may take: what the transports want,
+    // within max_active. At 0 the passes that completions wake take more.
+    std::size_t room_to_take() {
+        const std::size_t want = std::min(max_active - std::min(jobs_.size(), max_active), handoffs_.wanted());
+        if (want == 0) rescan_ = true;
+        return want;
+    }
+
+    // What a pass looks at, with the limit it asked for: only the due messages
+    // where the store can tell, as many as are wanted beside those it passes
+    // over (in hand, or waiting in memory for a later attempt: the store may
+    // list them as due), else the whole queue.
     auto due_entries(std::size_t want) {
         if constexpr (lists_due<store_type>) {
             std::size_t waits = 0;
