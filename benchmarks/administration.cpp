@@ -6,8 +6,9 @@
 //   build/<preset>/benchmarks/spool_administration
 // Report items_per_second (messages); the ratios are what the figures mean.
 
+#include <spool/administration.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>

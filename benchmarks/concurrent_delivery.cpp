@@ -17,7 +17,7 @@
 #include "../tests/support/async_transport.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
 

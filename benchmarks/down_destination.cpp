@@ -13,9 +13,10 @@
 
 #include "../tests/support/async_transport.hpp"
 
+#include <spool/administration.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/postgres.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/postgres.hpp>
+#include <spool/sqlite.hpp>
 
 #include <libpq-fe.h>
 
@@ -65,12 +66,12 @@ int run(Store& store, long held, int seconds, const std::string& conninfo = {}) 
             for (long i = 0; i < chunk; ++i) ids.push_back(store.create_queued(spool::folders::outbox, to("r@down.example")).value());
         });
         if (ec) return std::fprintf(stderr, "cannot fill the store: %s\n", ec.message().c_str()), 1;
-        if constexpr (spool::detail::shares_queue<Store>) {
+        if constexpr (spool::SharedQueueStore<Store>) {
             // A shared queue's hold-backs are its claims' writes: claim them as a spooler would.
             (void)store.claim_due(std::chrono::system_clock::now(), static_cast<std::size_t>(chunk));
         }
         if (auto e = store.hold_back(ids, "down.example", probe)) return std::fprintf(stderr, "hold_back: %s\n", e.message().c_str()), 1;
-        if constexpr (spool::detail::shares_queue<Store>) (void)store.retain_leases({});
+        if constexpr (spool::SharedQueueStore<Store>) (void)store.retain_leases({});
         done += chunk;
     }
     if (!conninfo.empty()) settle(conninfo);

@@ -8,7 +8,7 @@
 #include "durable_workload.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
 #include <sqlite3.h>

@@ -14,7 +14,7 @@
 #include "durable_workload.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/stores/postgres.hpp>
+#include <spool/postgres.hpp>
 
 #include <libpq-fe.h>
 

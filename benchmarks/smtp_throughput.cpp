@@ -11,8 +11,8 @@
 // The clock is the script's: from this process's start to smtp-sink's exit.
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
-#include <spool/transports/smtp.hpp>
+#include <spool/sqlite.hpp>
+#include <spool/smtp.hpp>
 
 #include <chrono>
 #include <cstdio>

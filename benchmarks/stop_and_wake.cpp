@@ -9,7 +9,7 @@
 //   build/<preset>/benchmarks/spool_stop_and_wake
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <benchmark/benchmark.h>
 

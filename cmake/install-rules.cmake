@@ -7,21 +7,17 @@ mark_as_advanced(SPOOL_INSTALL_CMAKEDIR)
 
 install(TARGETS spool_spool EXPORT spoolTargets FILE_SET HEADERS)
 install(EXPORT spoolTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
-if(SPOOL_WITH_SQLITE)
-  # Its own export set, so that users who do not want SQLite do not need it.
-  install(TARGETS spool_sqlite EXPORT spoolSqliteTargets FILE_SET HEADERS)
-  install(EXPORT spoolSqliteTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
-endif()
-
-if(SPOOL_WITH_SMTP)
-  install(TARGETS spool_smtp EXPORT spoolSmtpTargets FILE_SET HEADERS)
-  install(EXPORT spoolSmtpTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
-endif()
-
-if(SPOOL_WITH_POSTGRES)
-  install(TARGETS spool_postgres EXPORT spoolPostgresTargets FILE_SET HEADERS)
-  install(EXPORT spoolPostgresTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
-endif()
+# Each optional part has its own export set, so that users who do not want
+# its libraries (SQLite, OpenSSL, libpq) do not need them.
+foreach(part sqlite smtp postgres ops)
+  if(TARGET spool_${part})
+    string(SUBSTRING "${part}" 0 1 first)
+    string(TOUPPER "${first}" first)
+    string(SUBSTRING "${part}" 1 -1 rest)
+    install(TARGETS spool_${part} EXPORT spool${first}${rest}Targets FILE_SET HEADERS)
+    install(EXPORT spool${first}${rest}Targets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+  endif()
+endforeach()
 
 configure_package_config_file(cmake/spoolConfig.cmake.in "${PROJECT_BINARY_DIR}/spoolConfig.cmake"
   INSTALL_DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")

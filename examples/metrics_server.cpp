@@ -11,9 +11,10 @@
 // request. Port 0 (the default) takes a free one; the first line printed
 // names the address. With --requests N it stops after N requests (for tests).
 
-#include <spool/metrics.hpp>
+#include <spool/administration.hpp>
+#include <spool/ops/metrics.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>

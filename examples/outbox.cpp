@@ -7,7 +7,7 @@
 // every run (the example is also a test that checks its own output).
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <chrono>
 #include <cstdio>

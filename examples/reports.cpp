@@ -4,6 +4,7 @@
 // arrives from Bob. A client observer prints every new mail as it is
 // committed, and the non-delivery report is rendered as an RFC 3464 message.
 
+#include <spool/mail/rfc3464.hpp>
 #include <spool/spool.hpp>
 
 #include <iostream>

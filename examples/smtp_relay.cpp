@@ -8,8 +8,8 @@
 // SMTP_USER and SMTP_PASSWORD for AUTH (sent over TLS only).
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
-#include <spool/transports/smtp.hpp>
+#include <spool/sqlite.hpp>
+#include <spool/smtp.hpp>
 
 #include <cstdlib>
 #include <iostream>

@@ -2,7 +2,7 @@
 // refused; what decodes encodes again to a record that decodes to the same
 // message (the checksum and every length agree).
 
-#include <spool/codec.hpp>
+#include <spool/mail/codec.hpp>
 
 #include <cstdint>
 #include <cstdlib>

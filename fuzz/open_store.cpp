@@ -3,7 +3,7 @@
 // queue and folders can be listed and whose every message loads or is refused,
 // all without a crash.
 
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <unistd.h>
 

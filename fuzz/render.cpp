@@ -4,7 +4,7 @@
 // delivery-status part must hold only the fields the renderer writes: no
 // input may add a header or a MIME part.
 
-#include <spool/rfc3464.hpp>
+#include <spool/mail/rfc3464.hpp>
 
 #include <array>
 #include <cstdint>

@@ -4,9 +4,9 @@
 // valid code and an enhanced code of its class) and the data's (CR LF only,
 // one end-of-data marker, at the end).
 
-#include <spool/detail/smtp_connection.hpp>
-#include <spool/detail/smtp_reply.hpp>
-#include <spool/detail/smtp_wire.hpp>
+#include <spool/smtp/detail/connection.hpp>
+#include <spool/smtp/detail/reply.hpp>
+#include <spool/smtp/detail/wire.hpp>
 
 #include <cstdint>
 #include <cstdlib>

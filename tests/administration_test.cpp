@@ -7,8 +7,9 @@
 #include "support/reports.hpp"
 #include "support/temp_dir.hpp"
 
+#include <spool/administration.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <chrono>
 

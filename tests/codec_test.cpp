@@ -4,7 +4,7 @@
 #include "catch.hpp"
 #include "support/format_fixtures.hpp"
 
-#include <spool/codec.hpp>
+#include <spool/mail/codec.hpp>
 
 #include <atomic>
 #include <cstdlib>

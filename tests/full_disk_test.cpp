@@ -9,7 +9,7 @@
 #include "support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <sched.h>
 #include <sys/mount.h>

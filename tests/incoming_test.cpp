@@ -90,9 +90,9 @@ TEST_CASE("a send-only transport has no incoming side, and a spooler without pol
     STATIC_REQUIRE(spool::ReceivingTransport<spool::memory_transport>);
     STATIC_REQUIRE(spool::ReceivingTransport<pushing_transport>);
     STATIC_REQUIRE_FALSE(spool::ReceivingTransport<spool_test::scripted_transport>);
-    STATIC_REQUIRE(spool::detail::core<spool::memory_store, spool::memory_transport>::polls);
-    STATIC_REQUIRE_FALSE(spool::detail::core<spool::memory_store, pushing_transport>::polls);
-    STATIC_REQUIRE_FALSE(spool::detail::core<spool::memory_store, spool_test::scripted_transport>::polls);
+    STATIC_REQUIRE(spool::spooler<spool::memory_store, spool::memory_transport>::polls);
+    STATIC_REQUIRE_FALSE(spool::spooler<spool::memory_store, pushing_transport>::polls);
+    STATIC_REQUIRE_FALSE(spool::spooler<spool::memory_store, spool_test::scripted_transport>::polls);
 }
 
 TEST_CASE_METHOD(spool_test::rig, "a polled transport's mail is committed to the inbox, unread, and observers hear of it") {

@@ -7,9 +7,10 @@
 #include "support/reports.hpp"
 #include "support/temp_dir.hpp"
 
-#include <spool/metrics.hpp>
+#include <spool/administration.hpp>
+#include <spool/ops/metrics.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <chrono>
 #include <fstream>

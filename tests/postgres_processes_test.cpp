@@ -14,7 +14,7 @@
 #include "support/postgres_schema.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/stores/postgres.hpp>
+#include <spool/postgres.hpp>
 
 #include <signal.h>
 #include <spawn.h>

@@ -12,8 +12,9 @@
 #include "support/processes.hpp"
 #include "support/temp_dir.hpp"
 
+#include <spool/administration.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/postgres.hpp>
+#include <spool/postgres.hpp>
 #include <spool/testing/store_conformance.hpp>
 
 #include <atomic>
@@ -77,6 +78,16 @@ TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by
                              spool::postgres_store(schema.conninfo(), short_lease(lease))};
         },
         lease));
+}
+
+TEST_CASE("the PostgreSQL store keeps the cross-process wake's law: another store object's submit is seen") {
+    std::deque<spool_test::postgres_schema> schemas;
+    STATIC_REQUIRE(spool::CrossProcessWakeStore<spool::postgres_store>);
+    STATIC_REQUIRE(spool::BatchingStore<spool::postgres_store>); // its laws run in check_store
+    report(spool::testing::check_cross_process_wake([&] {
+        const auto& schema = schemas.emplace_back();
+        return std::pair{spool::postgres_store(schema.conninfo()), spool::postgres_store(schema.conninfo())};
+    }));
 }
 
 TEST_CASE("a schema written by a newer spool, or tables of spool's names that are not spool's, are refused and left as they were") {

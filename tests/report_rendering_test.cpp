@@ -6,6 +6,7 @@
 #include "support/fixtures.hpp"
 #include "support/reports.hpp"
 
+#include <spool/mail/rfc3464.hpp>
 #include <spool/spool.hpp>
 
 #include <chrono>

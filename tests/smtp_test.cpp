@@ -6,11 +6,11 @@
 #include "catch.hpp"
 #include "support/fixtures.hpp"
 
-#include <spool/rfc3464.hpp>
+#include <spool/mail/rfc3464.hpp>
 #include <spool/spool.hpp>
 #include <spool/testing/transport_kit.hpp>
-#include <spool/transports/smtp.hpp>
-#include <spool/transports/smtp_dns.hpp>
+#include <spool/smtp.hpp>
+#include <spool/smtp/dns.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

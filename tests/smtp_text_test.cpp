@@ -6,12 +6,12 @@
 #include "catch.hpp"
 #include "support/fixtures.hpp"
 
-#include <spool/codec.hpp>
-#include <spool/detail/smtp_reply.hpp>
-#include <spool/detail/smtp_wire.hpp>
-#include <spool/rfc3464.hpp>
+#include <spool/mail/codec.hpp>
+#include <spool/smtp/detail/reply.hpp>
+#include <spool/smtp/detail/wire.hpp>
+#include <spool/mail/rfc3464.hpp>
 #include <spool/testing/transport_kit.hpp>
-#include <spool/transports/smtp_message.hpp>
+#include <spool/smtp/message.hpp>
 
 #include <string>
 

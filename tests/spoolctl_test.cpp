@@ -9,8 +9,9 @@
 #include "support/sqlite_files.hpp"
 #include "support/temp_dir.hpp"
 
+#include <spool/administration.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <sqlite3.h>
 #include <sys/stat.h>

@@ -7,9 +7,9 @@
 #include "support/sqlite_files.hpp"
 #include "support/temp_dir.hpp"
 
-#include <spool/codec.hpp>
+#include <spool/mail/codec.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <chrono>
 #include <string>

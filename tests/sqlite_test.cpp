@@ -7,8 +7,9 @@
 #include "support/sqlite_files.hpp"
 #include "support/temp_dir.hpp"
 
+#include <spool/administration.hpp>
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 #include <spool/testing/store_conformance.hpp>
 
 #include <sqlite3.h>
@@ -64,6 +65,19 @@ TEST_CASE("the SQLite store keeps the shared queue's laws: store objects on one 
             return std::pair{spool::sqlite_store(path, options), spool::sqlite_store(path, options)};
         },
         lease));
+}
+
+TEST_CASE("the SQLite store keeps the laws of its spooler lock and its cross-process wake") {
+    spool_test::temp_dir dir;
+    int n = 0;
+    const auto pair = [&] {
+        const auto path = dir.file("pair" + std::to_string(n++) + ".db");
+        return std::pair{spool::sqlite_store(path), spool::sqlite_store(path)};
+    };
+    STATIC_REQUIRE(spool::SingleSpoolerStore<spool::sqlite_store>);
+    STATIC_REQUIRE(spool::CrossProcessWakeStore<spool::sqlite_store>);
+    report(spool::testing::check_spooler_lock(pair));
+    report(spool::testing::check_cross_process_wake(pair));
 }
 
 // What schemas 5 (administration) and 6 (waiting for a destination) added, for

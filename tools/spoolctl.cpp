@@ -5,9 +5,9 @@
 // make, and a message in hand is changed only when its hand-off has ended.
 
 #include <spool/administration.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 #ifdef SPOOLCTL_WITH_POSTGRES
-#include <spool/stores/postgres.hpp>
+#include <spool/postgres.hpp>
 #endif
 
 #include <CLI/CLI.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include <spool/detail/bitmask.hpp>
+#include <spool/flags.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -138,7 +138,7 @@ enum class message_flags : std::uint32_t {
     resend = 0x80,    ///< MSGFLAG_RESEND: submit sends only to recipients not yet recorded as sent
 };
 template <>
-inline constexpr bool detail::is_bitmask<message_flags> = true;
+inline constexpr bool enable_flag_operators<message_flags> = true;
 
 /// MAPI PR_SUBMIT_FLAGS.
 enum class submit_flags : std::uint8_t {
@@ -147,7 +147,7 @@ enum class submit_flags : std::uint8_t {
     preprocess = 0x2, ///< SUBMITFLAG_PREPROCESS: preprocessors must run first
 };
 template <>
-inline constexpr bool detail::is_bitmask<submit_flags> = true;
+inline constexpr bool enable_flag_operators<submit_flags> = true;
 
 /// MAPI PR_PRIORITY. It travels with the message; the queue is ordered by submit time, not by this.
 enum class message_priority : std::int8_t { non_urgent = -1, normal = 0, urgent = 1 };

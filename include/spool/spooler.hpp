@@ -39,10 +39,13 @@ class spooler {
 public:
     using store_type = typename core_type::store_type;
     using message_type = typename core_type::message_type;
-    using client_type = spool::client<core_type>;
+    using client_type = spool::client<store_type>;
 
     /// True when the store is also a transport; the coupled submit path exists only then.
     static constexpr bool coupled = core_type::coupled;
+    /// True when some transport is polled for mail (`mail_waiting()`, MAPI
+    /// LOGON_SP_POLL); only then does a pass ask. Resolved at compile time.
+    static constexpr bool polls = core_type::polls;
 
     /// Takes each policy as given: a copy, a move, or std::ref(x) to share x.
     template <class... Args>
@@ -57,7 +60,7 @@ public:
     /// Stops the background thread; queued messages stay queued.
     ~spooler() { stop(); }
 
-    client_type client() noexcept { return client_type{core_}; }
+    client_type client() noexcept { return client_type{core_.store(), core_}; }
     store_type& store() noexcept { return core_.store(); }
 
     /// One pass over the outgoing queue, on the calling thread: apply the
@@ -232,7 +235,7 @@ private:
                     wait = std::clamp(until, std::chrono::milliseconds{0}, idle_wait);
                 }
                 // Leases of hand-offs in flight are renewed by a pass, so one comes in time.
-                if constexpr (detail::shares_queue<store_type>)
+                if constexpr (SharedQueueStore<store_type>)
                     if (r.in_flight > 0)
                         wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(core_.store().lease_renewal_interval()));
             } catch (...) {
@@ -248,7 +251,7 @@ private:
     // tell that someone else wrote to it, the idle wait looks every so often.
     static constexpr std::chrono::milliseconds other_writers_every{50};
     detail::wake_reason idle(std::chrono::milliseconds wait) {
-        if constexpr (detail::sees_other_writers<store_type>) {
+        if constexpr (CrossProcessWakeStore<store_type>) {
             const auto until = std::chrono::steady_clock::now() + wait;
             for (;;) {
                 const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());

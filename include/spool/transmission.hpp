@@ -1,7 +1,7 @@
 #pragma once
 
-#include <spool/detail/assigned_recipients.hpp>
-#include <spool/detail/transmit_outcome.hpp>
+#include <spool/assigned_recipients.hpp>
+#include <spool/recipient_outcome.hpp>
 #include <spool/message.hpp>
 
 #include <algorithm>
@@ -91,17 +91,17 @@ private:
 template <class Message>
 class transmission {
 public:
-    /// For the spooler: `outcomes` has a slot per assigned recipient, each of
-    /// kind none, and outlives this.
-    transmission(const Message& message, std::span<const std::size_t> assigned,
-                 std::span<detail::transmit_outcome> outcomes, time_point now)
+    /// For the spooler and spool::testing (the key says so): `outcomes` has a
+    /// slot per assigned recipient, each of kind none, and outlives this.
+    transmission(handoff_key, const Message& message, std::span<const std::size_t> assigned,
+                 std::span<recipient_outcome> outcomes, time_point now)
         : message_(&message), assigned_(assigned), outcomes_(outcomes), now_(now) {}
 
     const Message& message() const noexcept { return *message_; }
 
     /// The recipients this transport is asked to handle, in recipient-table
     /// order: a sized random-access range (std and range-v3) of const recipient&.
-    detail::assigned_recipients recipients() const noexcept { return {message_->recipients.data(), assigned_}; }
+    assigned_recipients recipients() const noexcept { return {message_->recipients.data(), assigned_}; }
 
     /// The recipient was handed to the messaging system.
     void sent(const recipient& r) { sent(r, now_); }
@@ -115,7 +115,7 @@ public:
     /// The recipient conclusively cannot be delivered.
     void failed(const recipient& r, std::string reason, std::string diagnostic = {}) {
         auto& o = outcomes_[slot(r)];
-        o.what = detail::transmit_outcome::kind::failed;
+        o.what = recipient_outcome::kind::failed;
         o.reason = std::move(reason);
         o.diagnostic = std::move(diagnostic);
     }
@@ -128,7 +128,7 @@ public:
     void deferred(const recipient& r, std::string reason, std::string diagnostic = {},
                   std::optional<std::chrono::seconds> delay = std::nullopt) {
         auto& o = outcomes_[slot(r)];
-        o.what = detail::transmit_outcome::kind::deferred;
+        o.what = recipient_outcome::kind::deferred;
         o.reason = std::move(reason);
         o.diagnostic = std::move(diagnostic);
         o.at = delay ? now_ + std::max(*delay, std::chrono::seconds{1}) : time_point{};
@@ -146,7 +146,7 @@ public:
 private:
     void settle_sent(const recipient& r, time_point at, delivery_action action) {
         auto& o = outcomes_[slot(r)];
-        o.what = detail::transmit_outcome::kind::sent;
+        o.what = recipient_outcome::kind::sent;
         o.at = at;
         o.action = action;
     }
@@ -169,7 +169,7 @@ private:
     // Views of the spooler's buffers, reused from one hand-off to the next.
     const Message* message_;
     std::span<const std::size_t> assigned_;
-    std::span<detail::transmit_outcome> outcomes_;
+    std::span<recipient_outcome> outcomes_;
     time_point now_;
     std::size_t next_ = 0; // the slot after the last one reported
 };

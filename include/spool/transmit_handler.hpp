@@ -14,9 +14,11 @@
 #include <utility>
 
 namespace spool {
-namespace detail {
-/// Where completed hand-offs go: the spooler's inbox. Outlives the spooler for
-/// as long as a handler does, so a late completion has somewhere to land.
+
+/// Where a completed hand-off's result goes: the spooler's inbox, or the
+/// testing kit's. It outlives the spooler for as long as a handler does, so a
+/// late completion has somewhere to land. `handoff` is the token the handler
+/// was made with; `complete` is called once per hand-off, from any thread.
 class handoff_sink {
 public:
     virtual void complete(void* handoff, transmit_result&& result) noexcept = 0;
@@ -24,12 +26,11 @@ public:
 protected:
     ~handoff_sink() = default;
 };
-} // namespace detail
 
 class transmit_handler {
 public:
-    /// For the spooler.
-    transmit_handler(std::shared_ptr<detail::handoff_sink> sink, void* handoff) noexcept
+    /// For the spooler (and spool::testing): the result goes to `sink`, with `handoff`.
+    transmit_handler(std::shared_ptr<handoff_sink> sink, void* handoff) noexcept
         : sink_(std::move(sink)), handoff_(handoff) {}
     transmit_handler(transmit_handler&& other) noexcept
         : sink_(std::move(other.sink_)), handoff_(std::exchange(other.handoff_, nullptr)) {}
@@ -66,7 +67,7 @@ private:
         if (const auto sink = std::move(sink_)) sink->complete(handoff_, transmit_result::abandoned());
     }
 
-    std::shared_ptr<detail::handoff_sink> sink_;
+    std::shared_ptr<handoff_sink> sink_;
     void* handoff_ = nullptr;
 };
 

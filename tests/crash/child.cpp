@@ -8,7 +8,7 @@
 //   spool_crash_child DB DELIVERY_LOG ACCEPTED_LOG FIRST COUNT [async]
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>

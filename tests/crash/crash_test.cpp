@@ -7,7 +7,7 @@
 #include "../support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <signal.h>
 #include <sys/wait.h>

@@ -1,6 +1,7 @@
-// With b.cpp: two translation units that include every public header link
-// into one program (no non-inline definitions in headers).
+// With b.cpp: two translation units that include every header of one part
+// link into one program (no non-inline definitions in headers).
 #include <spool/spool.hpp>
+#include SPOOL_ODR_HEADERS // every header of one part (tests/CMakeLists.txt)
 
 std::size_t finished_in_b();
 

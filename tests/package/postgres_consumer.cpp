@@ -1,5 +1,5 @@
 #include <spool/spool.hpp>
-#include <spool/stores/postgres.hpp>
+#include <spool/postgres.hpp>
 
 #include <cstdio>
 

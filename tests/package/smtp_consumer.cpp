@@ -1,5 +1,5 @@
 #include <spool/spool.hpp>
-#include <spool/transports/smtp.hpp>
+#include <spool/smtp.hpp>
 
 #include <cstdio>
 

@@ -1,5 +1,5 @@
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <cstdio>
 

@@ -13,7 +13,7 @@
 #include "support/async_transport.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/stores/postgres.hpp>
+#include <spool/postgres.hpp>
 
 #include <fcntl.h>
 #include <signal.h>

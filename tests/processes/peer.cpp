@@ -12,7 +12,7 @@
 // a retry, for the spoolctl tests).
 
 #include <spool/spool.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/sqlite.hpp>
 
 #include <unistd.h>
 

@@ -8,9 +8,9 @@
 #include "support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
-#include <spool/codec.hpp>
-#include <spool/detail/crc32c.hpp>
-#include <spool/stores/sqlite.hpp>
+#include <spool/mail/codec.hpp>
+#include <spool/mail/detail/crc32c.hpp>
+#include <spool/sqlite.hpp>
 
 #include <sqlite3.h>
 

@@ -50,7 +50,7 @@ public:
     /// Whether the group should be written now. A store that cannot batch
     /// commits each write alone anyway: holding outcomes back would only keep
     /// their messages locked longer.
-    bool full() const { return !ready_.empty() && (!can_batch<store_type> || ready_.size() >= group_limit_.load()); }
+    bool full() const { return !ready_.empty() && (!BatchingStore<store_type> || ready_.size() >= group_limit_.load()); }
     bool empty() const noexcept { return ready_.empty() && kept_.empty(); }
 
     /// Writes the outcomes kept from failed commits again, once the store's
@@ -176,7 +176,7 @@ private:
         auto write_all = [&] {
             for (; written < ready_.size(); ++written) ready_[written]->error = write_completion(core_, ready_[written]->done);
         };
-        const bool batched = can_batch<store_type> && (ready_.size() > 1 || writes_together(ready_.front()->done));
+        const bool batched = BatchingStore<store_type> && (ready_.size() > 1 || writes_together(ready_.front()->done));
         std::error_code batch_error;
         std::exception_ptr thrown;
         try {

@@ -5,10 +5,13 @@
 
 #include <spool/clock.hpp>
 #include <spool/concepts.hpp>
+#include <spool/detail/client_desk.hpp>
 #include <spool/detail/counters.hpp>
 #include <spool/detail/guarded.hpp>
 #include <spool/detail/policy_set.hpp>
 #include <spool/detail/queue_state.hpp>
+#include <spool/detail/submission.hpp>
+#include <spool/error.hpp>
 #include <spool/events.hpp>
 #include <spool/receive_folders.hpp>
 #include <spool/reception.hpp>
@@ -39,7 +42,7 @@ namespace hana = boost::hana;
 enum class wake_reason { time, submit, handoffs, stop };
 
 template <class... Ps>
-class core {
+class core final : public client_desk<typename policy_set<Ps...>::message_type> {
 public:
     using policies = policy_set<Ps...>;
     using store_type = typename policies::store_type;
@@ -179,7 +182,17 @@ public:
 
     spool::receive_folders& receive_folders() noexcept { return receive_folders_; }
 
-    queue_state& queue() noexcept { return queue_; }
+    // --- What its clients ask (client_desk) ----------------------------------
+    queue_state& queue() noexcept override { return queue_; }
+    std::error_code submit(message_id id) override {
+        if constexpr (policies::valid) return detail::submit(*this, id);
+        else return errc::store_failure; // never built: the composition had its diagnostic
+    }
+    result<message_id> send(message_type& m) override {
+        if constexpr (policies::valid) return detail::send(*this, m);
+        else return errc::store_failure;
+    }
+    void queue_changed(const queue_changed_event& e) override { notify(e); }
 
     void wake() {
         // A wake-up not yet consumed was notified when it was raised, and the

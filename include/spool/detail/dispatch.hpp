@@ -65,18 +65,18 @@ inline void defer_recipient(recipient& r, time_point at, std::string reason, std
 /// for its next use. `retry_at(attempts)`: when a recipient deferred without
 /// a delay is tried again. True when the recipient was deferred.
 template <class RetryAt>
-bool apply_outcome(transmit_outcome& o, recipient& r, time_point now, time_point deadline, RetryAt&& retry_at) {
-    const auto what = std::exchange(o.what, transmit_outcome::kind::none);
+bool apply_outcome(recipient_outcome& o, recipient& r, time_point now, time_point deadline, RetryAt&& retry_at) {
+    const auto what = std::exchange(o.what, recipient_outcome::kind::none);
     switch (what) {
-    case transmit_outcome::kind::none:
+    case recipient_outcome::kind::none:
         return false; // declined
-    case transmit_outcome::kind::sent:
+    case recipient_outcome::kind::sent:
         settle(r, status::sent{o.at, o.action}); // every sent outcome sets its action
         return false;
-    case transmit_outcome::kind::failed:
+    case recipient_outcome::kind::failed:
         fail(r, std::move(o.reason), std::move(o.diagnostic));
         return false;
-    case transmit_outcome::kind::deferred: {
+    case recipient_outcome::kind::deferred: {
         const time_point at = o.at > now ? o.at : retry_at(attempts(r) + 1);
         defer_recipient(r, std::min(at, deadline), std::move(o.reason), std::move(o.diagnostic));
         return true;
@@ -207,7 +207,7 @@ enum class route_mark : std::uint8_t {};
 struct dispatch_scratch {
     std::vector<route_mark> route; // per recipient
     std::vector<std::size_t> assigned;
-    std::vector<transmit_outcome> outcomes;
+    std::vector<recipient_outcome> outcomes;
 };
 
 /// One round of offers for one message. Each recipient due now is routed once,
@@ -251,8 +251,8 @@ public:
         }
 
         // Every slot is of kind none here: the loop below resets what it reads.
-        const std::span<transmit_outcome> outcomes(scratch_.outcomes.data(), count);
-        transmission<Message> tx(message_, assigned, outcomes, now_);
+        const std::span<recipient_outcome> outcomes(scratch_.outcomes.data(), count);
+        transmission<Message> tx(handoff_key_maker::make(), message_, assigned, outcomes, now_);
         const transmit_result result = call(transport, tx);
         const auto what = result.what();
         if (what == transmit_result::kind::retry_after)
@@ -267,7 +267,7 @@ public:
                 ++deferred_;
                 continue;
             }
-            outcomes[k].what = transmit_outcome::kind::none;
+            outcomes[k].what = recipient_outcome::kind::none;
             if (r.responsibility) {
                 route[i] = done_here;
                 continue;

@@ -16,7 +16,6 @@
 #include <spool/detail/handoff_inbox.hpp>
 #include <spool/detail/message_job.hpp>
 #include <spool/detail/requirements.hpp>
-#include <spool/detail/transmit_outcome.hpp>
 #include <spool/events.hpp>
 #include <spool/run_report.hpp>
 #include <spool/transmission.hpp>
@@ -205,7 +204,7 @@ private:
         std::size_t step = 0;
         destination* dest = nullptr;
         std::vector<std::size_t> assigned;
-        std::vector<transmit_outcome> outcomes;
+        std::vector<recipient_outcome> outcomes;
         std::optional<transmission<message_type>> tx;
         void* transport = nullptr;
         handoff_sink* sink = nullptr;
@@ -283,10 +282,10 @@ private:
             }
         if (assigned.empty()) return;
         if (inline_outcomes_.size() < assigned.size()) inline_outcomes_.resize(assigned.size());
-        const std::span<transmit_outcome> outcomes(inline_outcomes_.data(), assigned.size());
+        const std::span<recipient_outcome> outcomes(inline_outcomes_.data(), assigned.size());
         destination& d = l.unnamed();
         l.started(d, now_);
-        transmission<message_type> tx(j.done.message(), {assigned.data(), assigned.size()}, outcomes, now_);
+        transmission<message_type> tx(handoff_key_maker::make(), j.done.message(), {assigned.data(), assigned.size()}, outcomes, now_);
         std::chrono::steady_clock::time_point started{};
         if constexpr (Core::template observed<handoff_event>) started = std::chrono::steady_clock::now();
         const transmit_result result = transmit_now(t, tx);
@@ -366,8 +365,8 @@ private:
         const time_point now = now_;
         l.started(*h.dest, now);
         if constexpr (Core::template observed<handoff_event>) h.started = std::chrono::steady_clock::now();
-        h.tx.emplace(h.owner->done.message(), std::span<const std::size_t>(h.assigned.data(), h.assigned.size()),
-                     std::span<transmit_outcome>(h.outcomes.data(), h.outcomes.size()), now);
+        h.tx.emplace(handoff_key_maker::make(), h.owner->done.message(), std::span<const std::size_t>(h.assigned.data(), h.assigned.size()),
+                     std::span<recipient_outcome>(h.outcomes.data(), h.outcomes.size()), now);
         if constexpr (hands_off_later<T, message_type>) {
             try {
                 t.async_transmit(*h.tx, transmit_handler{inbox_, &h});
@@ -459,7 +458,7 @@ private:
     // What a completed hand-off means for its transport, its destination and
     // its recipients. True when a recipient it declined waits for a later step.
     bool apply_handoff(job& j, std::size_t slot, std::size_t step, destination& d, std::span<const std::size_t> assigned,
-                       std::span<transmit_outcome> outcomes, const transmit_result& result, run_report& report) {
+                       std::span<recipient_outcome> outcomes, const transmit_result& result, run_report& report) {
         lane& l = lanes_[slot];
         l.ended(d);
         const time_point now = now_;
@@ -501,13 +500,13 @@ private:
             recipient& r = m.recipients[i];
             j.route[i] = done_here;
             if (what != transmit_result::kind::not_me) {
-                if (outcomes[k].what != transmit_outcome::kind::none) j.changed = true;
+                if (outcomes[k].what != recipient_outcome::kind::none) j.changed = true;
                 if (apply_outcome(outcomes[k], r, now, j.deadline, retry_at)) {
                     ++j.deferred;
                     continue;
                 }
             }
-            outcomes[k].what = transmit_outcome::kind::none;
+            outcomes[k].what = recipient_outcome::kind::none;
             if (r.responsibility) continue;
             switch (what) {
             case transmit_result::kind::done:
@@ -602,7 +601,7 @@ private:
     std::list<handoff> spare_;     // done, kept for reuse
     std::list<handoff> grouping_;  // being filled by offer_to
     std::vector<std::size_t> inline_assigned_;        // offer_inline's buffers, reused
-    std::vector<transmit_outcome> inline_outcomes_;
+    std::vector<recipient_outcome> inline_outcomes_;
     std::vector<handoff_inbox::completed> inline_done_, applying_, arrived_;
     time_point now_{};
     std::vector<std::string> back_; // destinations up again since take_back()

@@ -17,7 +17,7 @@
 #include <spool/detail/message_job.hpp>
 #include <spool/detail/preprocessing_stage.hpp>
 #include <spool/detail/queue_state.hpp>
-#include <spool/detail/store_capabilities.hpp>
+#include <spool/store_capabilities.hpp>
 #include <spool/delivery.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
@@ -170,7 +170,7 @@ public:
                 const time_point until = std::min(*j.held_until, j.deadline);
                 commits_.wait(id, until, report);
                 waiting_for_[j.held_for].push_back(id);
-                if constexpr (holds_back<store_type>) held_back_[{j.held_for, until}].push_back(id);
+                if constexpr (HoldBackStore<store_type>) held_back_[{j.held_for, until}].push_back(id);
             }
             drop(j);
             auto g = core_.queue().guard();
@@ -189,7 +189,7 @@ private:
     static constexpr std::size_t forget_every = 256;
 
     void claim_store() {
-        if constexpr (locks_spooler<store_type>)
+        if constexpr (SingleSpoolerStore<store_type>)
             if (!store_lock_) store_lock_.emplace(core_.store().lock_spooler());
     }
 
@@ -199,7 +199,7 @@ private:
         rescan_ = false;
         if (!commits_.retry_kept(report, [&](job& j) { drop(j); })) return;
         if (commits_.store_paused(report)) return;
-        if constexpr (shares_queue<store_type>) {
+        if constexpr (SharedQueueStore<store_type>) {
             // Claims come a batch at a time, so that other processes get their
             // share; claim again until nothing due is left or a stop or limit ends the pass.
             std::vector<message_id> previous;
@@ -223,7 +223,7 @@ private:
             // are wanted; one that lists its whole queue is read once, and
             // everything due is taken (reading it on every completion would
             // cost more than holding it).
-            constexpr bool by_demand = lists_due<store_type>;
+            constexpr bool by_demand = DueListingStore<store_type>;
             for (;;) {
                 const std::size_t want = by_demand ? room_to_take() : 0; // a whole-queue listing takes all that is due
                 if (by_demand && want == 0) return;
@@ -289,7 +289,7 @@ private:
     // over (in hand, or waiting in memory for a later attempt: the store may
     // list them as due), else the whole queue.
     auto due_entries(std::size_t want) {
-        if constexpr (lists_due<store_type>) {
+        if constexpr (DueListingStore<store_type>) {
             std::size_t waits = 0;
             {
                 auto g = core_.queue().guard();
@@ -417,7 +417,7 @@ private:
         struct account_for_leases {
             outgoing& o;
             ~account_for_leases() {
-                if constexpr (shares_queue<store_type>) try {
+                if constexpr (SharedQueueStore<store_type>) try {
                         o.core_.store().retain_leases(o.in_hand());
                     } catch (...) {
                         // Leases not released expire.
@@ -444,7 +444,7 @@ private:
     // accounted for: a hold-back is the claim holder's write. A write that
     // fails leaves the waits in memory, which passes still honour.
     void end_waits() {
-        if constexpr (holds_back<store_type>) {
+        if constexpr (HoldBackStore<store_type>) {
             for (auto& [key, ids] : held_back_) try {
                     (void)core_.store().hold_back(ids, key.first, key.second);
                 } catch (...) {
@@ -458,7 +458,7 @@ private:
                 for (message_id id : it->second) core_.queue().forget(id);
                 waiting_for_.erase(it);
             }
-            if constexpr (holds_back<store_type>) try {
+            if constexpr (HoldBackStore<store_type>) try {
                     (void)core_.store().release_held_back(destination);
                 } catch (...) {
                     // Due at the time written, then.

@@ -7,6 +7,7 @@
 #include <spool/detail/completion.hpp>
 #include <spool/detail/dispatch.hpp>
 #include <spool/detail/requirements.hpp>
+#include <spool/store_capabilities.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
@@ -232,7 +233,7 @@ std::error_code submit(Core& core, message_id id) {
 template <class Core, class Message>
 result<message_id> send(Core& core, Message& m) {
     auto& store = core.store();
-    if constexpr (store_creates_queued<typename Core::store_type> && !Core::coupled) {
+    if constexpr (QueuedCreateStore<typename Core::store_type> && !Core::coupled) {
         if (auto invalid = make_submitted(core, m)) {
             auto id = store.create(folders::outbox, m);
             return id ? result<message_id>{invalid} : id;

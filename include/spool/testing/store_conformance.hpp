@@ -16,7 +16,7 @@
 #include <spool/concepts.hpp>
 #include <spool/detail/policy_set.hpp>
 #include <spool/detail/requirements.hpp>
-#include <spool/detail/store_capabilities.hpp>
+#include <spool/store_capabilities.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 
@@ -27,6 +27,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -218,7 +219,7 @@ std::vector<conformance_failure> check_law_3_queue_order(Make make) {
     const auto early = enqueue_at(detail::t0 + std::chrono::seconds(1));
     const auto tie = enqueue_at(detail::t0 + std::chrono::seconds(10));
     std::vector<message_id> expected{early, late, tie};
-    if constexpr (spool::detail::store_creates_queued<detail::store_of<Make>>) { // a tie too, made in one step
+    if constexpr (spool::QueuedCreateStore<detail::store_of<Make>>) { // a tie too, made in one step
         M m = detail::full_message<M>();
         m.client_submit_time = detail::t0 + std::chrono::seconds(10);
         expected.push_back(store.create_queued(folders::outbox, m).value());
@@ -347,7 +348,7 @@ std::vector<conformance_failure> check_law_6_load_returns_what_was_written(Make 
     (void)store.enqueue(second, moved);
     (void)store.finish(second, moved);
     expect_loaded("finish (move)", second, moved);
-    if constexpr (spool::detail::store_creates_queued<store_type>) {
+    if constexpr (spool::QueuedCreateStore<store_type>) {
         const M one_step = detail::full_message<M>(++variant);
         if (auto third = store.create_queued(folders::outbox, one_step)) expect_loaded("create_queued", *third, one_step);
     }
@@ -387,7 +388,7 @@ std::vector<conformance_failure> check_create_queued(Make make) {
     using store_type = detail::store_of<Make>;
     using M = typename store_type::message_type;
     std::vector<conformance_failure> failures;
-    if constexpr (spool::detail::store_creates_queued<store_type>) {
+    if constexpr (spool::QueuedCreateStore<store_type>) {
         detail::findings f(failures);
         constexpr const char* check = "create_queued: creates a queued message";
         auto store = make();
@@ -417,7 +418,7 @@ std::vector<conformance_failure> check_due_queue(Make make) {
     using store_type = detail::store_of<Make>;
     using M = typename store_type::message_type;
     std::vector<conformance_failure> failures;
-    if constexpr (spool::detail::lists_due<store_type>) {
+    if constexpr (spool::DueListingStore<store_type>) {
         using namespace std::chrono_literals;
         detail::findings f(failures);
         auto store = make();
@@ -464,7 +465,7 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
     using store_type = typename std::invoke_result_t<MakePair&>::first_type;
     using M = typename store_type::message_type;
     std::vector<conformance_failure> failures;
-    if constexpr (spool::detail::shares_queue<store_type>) {
+    if constexpr (spool::SharedQueueStore<store_type>) {
         using namespace std::chrono_literals;
         detail::findings f(failures);
         auto stores = make_pair();
@@ -536,7 +537,7 @@ std::vector<conformance_failure> check_hold_back(Make make) {
     using store_type = detail::store_of<Make>;
     using M = typename store_type::message_type;
     std::vector<conformance_failure> failures;
-    if constexpr (spool::detail::holds_back<store_type>) {
+    if constexpr (spool::HoldBackStore<store_type>) {
         using namespace std::chrono_literals;
         detail::findings f(failures);
         auto store = make();
@@ -553,10 +554,10 @@ std::vector<conformance_failure> check_hold_back(Make make) {
         }
         // As a spooler does: claimed before, and let go after (the end of its pass).
         auto claim_all = [&] {
-            if constexpr (spool::detail::shares_queue<store_type>) (void)store.claim_due(detail::t0 + 24h, 100);
+            if constexpr (spool::SharedQueueStore<store_type>) (void)store.claim_due(detail::t0 + 24h, 100);
         };
         auto let_go = [&] {
-            if constexpr (spool::detail::shares_queue<store_type>) (void)store.retain_leases({});
+            if constexpr (spool::SharedQueueStore<store_type>) (void)store.retain_leases({});
         };
         auto due_at = [&](time_point at) { return detail::ids_of(store.due_queue(at, 100)); };
         claim_all();
@@ -740,6 +741,125 @@ std::vector<conformance_failure> check_administration(Make make) {
     return failures;
 }
 
+/// The batch laws (docs/concepts/store.md, "Capabilities"), where the store
+/// is a BatchingStore. B1: what f wrote is there when batch() succeeds. B2:
+/// when f throws, none of what it wrote is, and the exception passes on. B3: a
+/// batch inside f is part of the outer one, undone with it.
+template <class Make>
+std::vector<conformance_failure> check_batch(Make make) {
+    using store_type = detail::store_of<Make>;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::BatchingStore<store_type>) {
+        detail::findings f(failures);
+        auto store = make();
+        const auto queue_and_folder = [&] { return std::pair{detail::queued_ids(store), detail::to_vector(store.contents(folders::outbox))}; };
+        auto write_two = [&](std::vector<message_id>& ids) {
+            for (int i = 0; i < 2; ++i) {
+                M m = detail::full_message<M>(i);
+                m.client_submit_time = detail::t0 + std::chrono::seconds(i);
+                const auto id = store.create(folders::outbox, m);
+                if (!id) return;
+                (void)store.enqueue(*id, m);
+                ids.push_back(*id);
+            }
+        };
+        std::vector<message_id> written;
+        const std::error_code ec = store.batch([&] { write_two(written); });
+        f.expect("batch B1: what f wrote is there", !ec, "batch() failed: " + ec.message());
+        f.expect("batch B1: what f wrote is there", written.size() == 2 && detail::queued_ids(store) == written,
+                 "the two messages created and queued in the batch are not queued");
+        const auto before = queue_and_folder();
+        struct planted {};
+        bool passed_on = false;
+        try {
+            (void)store.batch([&] {
+                std::vector<message_id> ids;
+                write_two(ids);
+                throw planted{};
+            });
+        } catch (const planted&) {
+            passed_on = true;
+        }
+        f.expect("batch B2: f threw, nothing it wrote is there", passed_on, "the exception f threw did not pass on");
+        f.expect("batch B2: f threw, nothing it wrote is there", queue_and_folder() == before,
+                 "the queue or the outbox changed although f threw");
+        try {
+            (void)store.batch([&] {
+                (void)store.batch([&] {
+                    std::vector<message_id> ids;
+                    write_two(ids);
+                });
+                throw planted{};
+            });
+        } catch (const planted&) {
+        }
+        f.expect("batch B3: a nested batch is part of the outer one", queue_and_folder() == before,
+                 "what a nested batch wrote stayed although the outer batch's f threw");
+    }
+    return failures;
+}
+
+/// The spooler lock's laws, where the store is a SingleSpoolerStore.
+/// `make_pair()` returns two store objects on one fresh store, as two
+/// processes would open it. L1: one lock_spooler() holds while a second
+/// throws std::system_error with errc::spool_in_use; L2: once the first lock
+/// is gone, a second spooler may take it.
+template <class MakePair>
+std::vector<conformance_failure> check_spooler_lock(MakePair make_pair) {
+    using store_type = typename std::invoke_result_t<MakePair&>::first_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::SingleSpoolerStore<store_type>) {
+        detail::findings f(failures);
+        auto stores = make_pair();
+        const auto second_refused = [&]() -> std::optional<std::error_code> {
+            try {
+                auto lock = stores.second.lock_spooler();
+                return std::nullopt;
+            } catch (const std::system_error& e) {
+                return e.code();
+            }
+        };
+        {
+            auto held = stores.first.lock_spooler();
+            const auto refused = second_refused();
+            f.expect("spooler lock L1: one spooler at a time", refused.has_value(), "a second spooler took the lock while the first held it");
+            f.expect("spooler lock L1: one spooler at a time", !refused || *refused == errc::spool_in_use,
+                     "the second spooler was refused with " + (refused ? refused->message() : std::string{}) + ", not spool_in_use");
+        }
+        f.expect("spooler lock L2: released with the first", !second_refused().has_value(),
+                 "the lock was still held after the first spooler let it go");
+    }
+    return failures;
+}
+
+/// The cross-process wake's law, where the store is a CrossProcessWakeStore.
+/// `make_pair()` returns two store objects on one fresh store, as two
+/// processes would open it. X1: after the second submits a message,
+/// written_elsewhere() on the first turns true (the check asks until it
+/// does, for at most `within`, as an idle spooler would).
+template <class MakePair>
+std::vector<conformance_failure> check_cross_process_wake(MakePair make_pair, std::chrono::milliseconds within = std::chrono::seconds{10}) {
+    using store_type = typename std::invoke_result_t<MakePair&>::first_type;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::CrossProcessWakeStore<store_type>) {
+        detail::findings f(failures);
+        auto stores = make_pair();
+        for (int i = 0; i < 100 && stores.first.written_elsewhere(); ++i) {
+        } // what happened before is no news
+        M m = detail::full_message<M>();
+        const auto id = stores.second.create(folders::outbox, m);
+        f.expect("cross-process wake X1: another's write is seen", id && !stores.second.enqueue(*id, m), "the second store could not submit");
+        bool seen = false;
+        for (const auto until = std::chrono::steady_clock::now() + within; !seen && std::chrono::steady_clock::now() < until;)
+            if (!(seen = stores.first.written_elsewhere())) std::this_thread::sleep_for(std::chrono::milliseconds{5});
+        f.expect("cross-process wake X1: another's write is seen", seen,
+                 "written_elsewhere() stayed false after another store object on the same data submitted");
+    }
+    return failures;
+}
+
 /// Every check above, on fresh stores from `make`; an empty result means the store conforms.
 template <class Make>
 std::vector<conformance_failure> check_store(Make make) {
@@ -755,7 +875,8 @@ std::vector<conformance_failure> check_store(Make make) {
         for (auto* check : {&check_law_1_all_or_nothing<Make>, &check_law_2_conditional_transitions<Make>,
                             &check_law_3_queue_order<Make>, &check_law_4_no_lock_on_disk<Make>,
                             &check_law_5_thread_safety<Make>, &check_law_6_load_returns_what_was_written<Make>,
-                            &check_finish<Make>, &check_create_queued<Make>, &check_due_queue<Make>}) {
+                            &check_finish<Make>, &check_create_queued<Make>, &check_due_queue<Make>,
+                            &check_batch<Make>}) {
             auto found = (*check)(make);
             failures.insert(failures.end(), found.begin(), found.end());
         }

@@ -14,7 +14,6 @@
 
 #include <spool/address_types.hpp>
 #include <spool/concepts.hpp>
-#include <spool/detail/transmit_outcome.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 #include <spool/transmission.hpp>
@@ -52,7 +51,12 @@ struct hand_off_record {
 namespace detail {
 // Where an asynchronous transport's completion lands when a test hands off:
 // the test waits for it, from whatever thread it comes.
-class waiting_sink final : public spool::detail::handoff_sink {
+// The key to a transmission, which only the spooler and this kit make.
+struct handoff_key_maker {
+    static handoff_key make() noexcept { return {}; }
+};
+
+class waiting_sink final : public handoff_sink {
 public:
     void complete(void*, transmit_result&& r) noexcept override {
         std::lock_guard g{mutex_};
@@ -91,8 +95,8 @@ hand_off_record hand_off(T& transport, const Message& m, time_point now = {},
         for (std::size_t i = 0; i < m.recipients.size(); ++i)
             if (!m.recipients[i].settled() && types.matches(m.recipients[i].address_type)) chosen.push_back(i);
     }
-    std::vector<spool::detail::transmit_outcome> outcomes(chosen.size());
-    transmission<Message> tx(m, chosen, outcomes, now);
+    std::vector<recipient_outcome> outcomes(chosen.size());
+    transmission<Message> tx(detail::handoff_key_maker::make(), m, chosen, outcomes, now);
     hand_off_record record;
     if constexpr (spool::detail::transport_transmits_later<T, Message>) {
         auto sink = std::make_shared<detail::waiting_sink>();
@@ -104,13 +108,13 @@ hand_off_record hand_off(T& transport, const Message& m, time_point now = {},
     for (std::size_t k = 0; k < chosen.size(); ++k) {
         recipient r = m.recipients[chosen[k]];
         const auto& o = outcomes[k];
-        if (record.result.what() == transmit_result::kind::not_me || o.what == spool::detail::transmit_outcome::kind::none) {
+        if (record.result.what() == transmit_result::kind::not_me || o.what == recipient_outcome::kind::none) {
             record.declined.push_back(std::move(r));
-        } else if (o.what == spool::detail::transmit_outcome::kind::sent) {
+        } else if (o.what == recipient_outcome::kind::sent) {
             r.status = status::sent{o.at, o.action};
             r.responsibility = true;
             record.sent.push_back(std::move(r));
-        } else if (o.what == spool::detail::transmit_outcome::kind::deferred) {
+        } else if (o.what == recipient_outcome::kind::deferred) {
             r.status = status::deferred{o.at, o.reason, 1, o.diagnostic};
             record.deferred.push_back(std::move(r));
         } else {

@@ -4,7 +4,7 @@
 // multipart/report; report-type=delivery-status MIME message (RFC 3462), so it
 // can go out through an SMTP transport and be read by any mail client.
 
-#include <spool/detail/mail_text.hpp>
+#include <spool/mail/detail/text.hpp>
 #include <spool/message.hpp>
 
 #include <cctype>

@@ -6,7 +6,7 @@
 // holds one chunk in memory, never the queue.
 
 #include <spool/administration.hpp>
-#include <spool/codec.hpp>
+#include <spool/mail/codec.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -3,7 +3,7 @@
 // Where the SMTP transport sends mail for a domain when no relay host is set:
 // the next hops in the order to try them (RFC 5321 §5.1). A resolver is a
 // policy; spool ships a static map (here) and a DNS MX resolver on the system
-// resolver (<spool/transports/smtp_dns.hpp>).
+// resolver (<spool/smtp/dns.hpp>).
 
 #include <concepts>
 #include <cstdint>

@@ -15,15 +15,15 @@
 // which counts toward marking the destination down.
 
 #include <spool/address_types.hpp>
-#include <spool/detail/smtp_engine.hpp>
-#include <spool/detail/smtp_wire.hpp>
+#include <spool/smtp/detail/engine.hpp>
+#include <spool/smtp/detail/wire.hpp>
 #include <spool/message.hpp>
 #include <spool/tags.hpp>
 #include <spool/transmission.hpp>
 #include <spool/transmit_handler.hpp>
-#include <spool/transports/smtp_message.hpp>
-#include <spool/transports/smtp_options.hpp>
-#include <spool/transports/smtp_route.hpp>
+#include <spool/smtp/message.hpp>
+#include <spool/smtp/options.hpp>
+#include <spool/smtp/route.hpp>
 
 #include <boost/asio/io_context.hpp>
 

@@ -9,10 +9,10 @@
 #include <iterator>
 #include <span> // also declares std::ranges::view_base (libstdc++, libc++, MSVC); <ranges> would add ~170 ms of parsing
 
-namespace spool::detail {
+namespace spool {
 
-/// The recipients of one hand-off: the message's recipient table seen through
-/// the indices assigned to the transport. A plain view rather than a
+/// The recipients of one hand-off (transmission::recipients()): the message's
+/// recipient table seen through the indices assigned to the transport. A plain view rather than a
 /// range-v3 adaptor, because every transport's body instantiates it; a view
 /// to std and range-v3 alike, so their view adaptors take it by value.
 class assigned_recipients : public ranges::view_base, public std::ranges::view_base {
@@ -66,4 +66,4 @@ private:
     std::span<const std::size_t> assigned_;
 };
 
-} // namespace spool::detail
+} // namespace spool

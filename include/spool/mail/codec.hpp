@@ -17,7 +17,7 @@
 //         static bool decode(spool::byte_reader& r, my_payload& p) { return r.string(p.text); }
 //     };
 
-#include <spool/detail/crc32c.hpp>
+#include <spool/mail/detail/crc32c.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>

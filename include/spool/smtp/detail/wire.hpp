@@ -5,7 +5,7 @@
 // (RFC 5321 §4.5.2): CR LF line ends only, dot-stuffed, no line longer than
 // 998 octets, ended by CR LF . CR LF.
 
-#include <spool/detail/mail_text.hpp>
+#include <spool/mail/detail/text.hpp>
 
 #include <cstddef>
 #include <string>

@@ -32,14 +32,16 @@
 //   invalid_schema) and left as they are. Migrations run under an advisory
 //   lock, so processes that start together migrate once.
 
-#include <spool/codec.hpp>
 #include <spool/administration.hpp>
-#include <spool/detail/lease_book.hpp>
-#include <spool/detail/queue_listing.hpp>
-#include <spool/detail/postgres_connection.hpp>
 #include <spool/error.hpp>
+#include <spool/mail/codec.hpp>
 #include <spool/message.hpp>
+#include <spool/postgres/detail/connection.hpp>
+#include <spool/postgres/error.hpp>
 #include <spool/result.hpp>
+#include <spool/stores/detail/lease_book.hpp>
+#include <spool/stores/detail/queue_listing.hpp>
+#include <spool/store_capabilities.hpp>
 #include <spool/tags.hpp>
 
 #include <unistd.h>

@@ -7,7 +7,7 @@
 //   spool::basic_smtp_transport<spool::dns_resolver> smtp{options};
 // Link: spool::smtp (which links libresolv).
 
-#include <spool/transports/smtp_route.hpp>
+#include <spool/smtp/route.hpp>
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>

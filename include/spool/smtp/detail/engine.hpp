@@ -5,14 +5,14 @@
 // the relay or the resolver (on a thread of its own, as res_nquery blocks),
 // and cancellation for spooler.stop().
 
-#include <spool/detail/smtp_session.hpp>
+#include <spool/smtp/detail/session.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <algorithm>

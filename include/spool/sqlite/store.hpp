@@ -34,13 +34,19 @@
 //   holds. docs/sqlite-store.md says more.
 // - A new database file is created with mode 0600.
 
-#include <spool/codec.hpp>
 #include <spool/administration.hpp>
-#include <spool/detail/lease_book.hpp>
-#include <spool/detail/queue_listing.hpp>
 #include <spool/error.hpp>
+#include <spool/mail/codec.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
+#include <spool/sqlite/detail/damage.hpp>
+#include <spool/sqlite/detail/schema.hpp>
+#include <spool/sqlite/detail/spooler_lock.hpp>
+#include <spool/sqlite/detail/statement.hpp>
+#include <spool/sqlite/error.hpp>
+#include <spool/store_capabilities.hpp>
+#include <spool/stores/detail/lease_book.hpp>
+#include <spool/stores/detail/queue_listing.hpp>
 #include <spool/tags.hpp>
 
 #include <sqlite3.h>
@@ -77,16 +83,6 @@
 
 namespace spool {
 
-/// SQLite's own result codes, for errors that are SQLite's (can't open, disk full, I/O).
-inline const std::error_category& sqlite_category() noexcept {
-    struct category final : std::error_category {
-        const char* name() const noexcept override { return "sqlite"; }
-        std::string message(int code) const override { return sqlite3_errstr(code); }
-    };
-    static const category instance;
-    return instance;
-}
-
 struct sqlite_options {
     enum class synchronous { normal, full, extra };
     /// FULL: a commit is on disk when it returns. NORMAL trades the last commits for speed.
@@ -121,183 +117,6 @@ struct sqlite_options {
     /// errc::not_a_spool_store and left as it is.
     bool create = true;
 };
-
-namespace detail::sqlite {
-
-// The schema, one step per version. A database is brought forward step by step.
-inline constexpr std::string_view migrations[] = {
-    // 1
-    "CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, folder INTEGER NOT NULL, body BLOB NOT NULL);"
-    "CREATE INDEX messages_by_folder ON messages (folder, id);"
-    "CREATE TABLE outgoing_queue (message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,"
-    " submit_time INTEGER NOT NULL, sequence INTEGER NOT NULL, submit_flags INTEGER NOT NULL);"
-    "CREATE INDEX queue_order ON outgoing_queue (submit_time, sequence);",
-    // 2: enqueue takes MAX(sequence); without this index that scanned the whole queue.
-    "CREATE INDEX queue_by_sequence ON outgoing_queue (sequence);",
-    // 3: each entry's next attempt (spool::next_attempt), so that a pass reads
-    // only what is due. Entries of older databases start due (0): the next
-    // pass looks at each once and writes its real value.
-    "ALTER TABLE outgoing_queue ADD COLUMN next_attempt INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX queue_due ON outgoing_queue (next_attempt);",
-    // 4: the shared queue's lease (holder, end in ms since the epoch by this
-    // host's clock) and fencing token.
-    "ALTER TABLE outgoing_queue ADD COLUMN lease_owner TEXT;"
-    "ALTER TABLE outgoing_queue ADD COLUMN lease_until INTEGER;"
-    "ALTER TABLE outgoing_queue ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;",
-    // 5: administration (docs/administration.md): a hold (since when, in ns;
-    // its next attempt is then held_next_attempt, past any due query), the
-    // time of earlier holds, and the request waiting for a spooler.
-    "ALTER TABLE outgoing_queue ADD COLUMN held_since INTEGER;"
-    "ALTER TABLE outgoing_queue ADD COLUMN held_for INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE outgoing_queue ADD COLUMN request INTEGER NOT NULL DEFAULT 0;",
-    // 6: the destination that is down a message waits for (its next attempt
-    // is then the destination's next probe), so that passes do not read it
-    // until then, and the messages of a destination back up are found at once.
-    "ALTER TABLE outgoing_queue ADD COLUMN waiting_for TEXT;"
-    "CREATE INDEX queue_waiting ON outgoing_queue (waiting_for) WHERE waiting_for IS NOT NULL;",
-};
-// The next attempt of a held message: after every `now`, so no due query finds it.
-inline constexpr std::int64_t held_next_attempt = INT64_MAX;
-inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
-inline constexpr const char* application = "spool";
-
-// A blob or row over SQLite's length limit is a message too large for this
-// store, whichever statement found it.
-inline std::error_code error(int code) {
-    if ((code & 0xff) == SQLITE_TOOBIG) return errc::message_too_large;
-    return {code & 0xff, sqlite_category()};
-}
-
-// Prepared statements, kept per connection and keyed by the SQL text's
-// address (every statement is a string literal), so each is compiled once.
-class statement_cache {
-public:
-    statement_cache() = default;
-    statement_cache(const statement_cache&) = delete;
-    statement_cache& operator=(const statement_cache&) = delete;
-    ~statement_cache() {
-        for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
-    }
-    sqlite3_stmt* get(sqlite3* db, std::string_view sql, int& rc) {
-        if (auto it = cache_.find(sql.data()); it != cache_.end()) return rc = SQLITE_OK, it->second;
-        sqlite3_stmt* stmt = nullptr;
-        rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-        if (rc == SQLITE_OK) cache_.emplace(sql.data(), stmt);
-        return stmt;
-    }
-
-private:
-    std::map<const char*, sqlite3_stmt*> cache_;
-};
-
-class statement {
-public:
-    /// A one-off statement, finalized when done.
-    statement(sqlite3* db, std::string_view sql) {
-        rc_ = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
-    }
-    /// A cached statement, reset for its next use when done.
-    statement(statement_cache& cache, sqlite3* db, std::string_view sql) : cached_(true) {
-        stmt_ = cache.get(db, sql, rc_);
-    }
-    statement(const statement&) = delete;
-    statement& operator=(const statement&) = delete;
-    ~statement() {
-        if (!cached_) {
-            sqlite3_finalize(stmt_);
-        } else if (stmt_) {
-            sqlite3_reset(stmt_);
-            sqlite3_clear_bindings(stmt_);
-        }
-    }
-
-    bool ok() const noexcept { return rc_ == SQLITE_OK; }
-    int prepare_result() const noexcept { return rc_; }
-    // A bind that fails (a blob over SQLite's limit, say) is kept, and step()
-    // returns it instead of running the statement without that value.
-    statement& bind(int i, std::int64_t v) { return checked(sqlite3_bind_int64(stmt_, i, v)); }
-    /// The blob must stay alive while this statement does: SQLite reads it in
-    /// place rather than copying it (every blob here is a caller's local).
-    statement& bind(int i, std::string_view blob) {
-        return checked(sqlite3_bind_blob64(stmt_, i, blob.data(), blob.size(), SQLITE_STATIC));
-    }
-    int step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
-    /// Runs a statement that returns no rows: its error, or none.
-    std::error_code run();
-    std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
-    bool null(int column) { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-    std::string text(int column) {
-        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
-        return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string{};
-    }
-
-private:
-    statement& checked(int rc) {
-        if (rc_ == SQLITE_OK) rc_ = rc;
-        return *this;
-    }
-
-    sqlite3_stmt* stmt_ = nullptr;
-    int rc_ = SQLITE_OK;
-    bool cached_ = false;
-};
-
-inline std::error_code statement::run() {
-    const int rc = step();
-    return rc == SQLITE_DONE ? std::error_code{} : error(rc);
-}
-
-inline int exec(sqlite3* db, std::string_view sql) {
-    return sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, nullptr);
-}
-
-/// exec() for a statement without results that runs often (transaction
-/// control): compiled once and kept, rather than parsed on every call.
-inline int exec(statement_cache& cache, sqlite3* db, std::string_view sql) {
-    statement st(cache, db, sql);
-    if (!st.ok()) return st.prepare_result();
-    const int rc = st.step();
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-// SQLite could not read the file as a database, or found it inconsistent.
-inline bool unreadable(int rc) { return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB; }
-
-// A file SQLite cannot read is damaged when it still has the shape of an
-// SQLite database: SQLite's header, or (with the first page gone) whole pages
-// after it that begin as b-tree pages do. Anything else is another
-// application's file. An operator told "damaged" recovers the file rather than
-// throwing away a spool.
-// `head` is the start of a file of `size` bytes.
-inline bool has_database_pages(std::string_view head, std::size_t size) {
-    for (std::size_t page = 512; page <= 65536; page *= 2) {
-        if (size < 2 * page || size % page != 0) continue;
-        for (std::size_t at = page; at < head.size() && at <= 8 * page; at += page) {
-            const auto kind = static_cast<unsigned char>(head[at]); // interior or leaf, index or table
-            if (kind == 0x02 || kind == 0x05 || kind == 0x0a || kind == 0x0d) return true;
-        }
-    }
-    return false;
-}
-inline std::error_code damaged_or_foreign(const std::string& path) {
-    constexpr std::string_view sqlite_header{"SQLite format 3\0", 16};
-    struct stat st{};
-    if (::stat(path.c_str(), &st) != 0 || st.st_size <= 0) return errc::not_a_spool_store;
-    std::string head(std::min<std::size_t>(static_cast<std::size_t>(st.st_size), std::size_t{1} << 20), '\0');
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errc::not_a_spool_store;
-    const ssize_t n = ::read(fd, head.data(), head.size());
-    ::close(fd);
-    head.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    const bool damaged = head.rfind(sqlite_header, 0) == 0 || has_database_pages(head, static_cast<std::size_t>(st.st_size));
-    return damaged ? errc::damaged_store : errc::not_a_spool_store;
-}
-
-inline std::int64_t nanoseconds(time_point t) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-
-} // namespace detail::sqlite
 
 template <encodable_payload Payload = mail_payload>
 class basic_sqlite_store {
@@ -776,45 +595,14 @@ public:
     /// Held for its life by the one spooler that works this store: an exclusive
     /// lock (flock) on the file "<database>-spooler", which holds the holder's
     /// process id. Releasing it (destruction) lets another spooler start.
-    class spooler_lock {
-    public:
-        spooler_lock(spooler_lock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-        spooler_lock& operator=(spooler_lock&&) = delete;
-        ~spooler_lock() {
-            if (fd_ >= 0) ::close(fd_); // closing the last descriptor releases the flock
-        }
-
-    private:
-        friend basic_sqlite_store;
-        explicit spooler_lock(int fd) noexcept : fd_(fd) {}
-        int fd_;
-    };
+    using spooler_lock = detail::sqlite::spooler_lock;
 
     /// Taken by a spooler when it first runs. Unless options.shared_queue is
     /// set, a second spooler on the database is refused: std::system_error with
     /// errc::spool_in_use, whose text names the holder's process id.
     spooler_lock lock_spooler() const {
-        if (state_->options.shared_queue) return spooler_lock{-1}; // several spoolers: the leases keep them apart
-        const std::string lock_path = state_->path + "-spooler";
-        const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (fd < 0) throw std::system_error(errno, std::generic_category(), "spool: cannot open the spooler lock " + lock_path);
-        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-            const int err = errno;
-            char pid[32] = {};
-            const ssize_t n = ::pread(fd, pid, sizeof pid - 1, 0);
-            std::string holder(pid, n > 0 ? static_cast<std::size_t>(n) : 0);
-            while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
-            ::close(fd);
-            if (err != EWOULDBLOCK) throw std::system_error(err, std::generic_category(), "spool: cannot lock " + lock_path);
-            throw std::system_error(errc::spool_in_use, "spool: " + state_->path + " is already worked by the spooler in process " +
-                                                            (holder.empty() ? std::string("(unknown)") : holder) +
-                                                            " (lock file " + lock_path + ")");
-        }
-        const std::string pid = std::to_string(::getpid()) + "\n";
-        if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
-            // The lock holds without the note; only the message to a second spooler is poorer.
-        }
-        return spooler_lock{fd};
+        if (state_->options.shared_queue) return spooler_lock{}; // several spoolers: the leases keep them apart
+        return spooler_lock::take(state_->path);
     }
 
     /// Whether another connection to the database (another process, or another

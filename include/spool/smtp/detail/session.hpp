@@ -6,11 +6,11 @@
 // turned into a per-recipient outcome. Not a template: the transport turns a
 // spool::transmission into a `job` and back, so this is compiled once.
 
-#include <spool/detail/mail_text.hpp>
-#include <spool/detail/smtp_connection.hpp>
-#include <spool/detail/smtp_wire.hpp>
-#include <spool/transports/smtp_options.hpp>
-#include <spool/transports/smtp_route.hpp>
+#include <spool/mail/detail/text.hpp>
+#include <spool/smtp/detail/connection.hpp>
+#include <spool/smtp/detail/wire.hpp>
+#include <spool/smtp/options.hpp>
+#include <spool/smtp/route.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
 

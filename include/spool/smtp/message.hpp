@@ -6,8 +6,8 @@
 // can drop duplicates.
 
 #include <spool/address_types.hpp>
-#include <spool/detail/mail_text.hpp>
-#include <spool/detail/smtp_wire.hpp>
+#include <spool/mail/detail/text.hpp>
+#include <spool/smtp/detail/wire.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 #include <spool/tags.hpp>

@@ -1,0 +1,10 @@
+#pragma once
+
+// The SMTP transport (target spool::smtp): the transport, its options and
+// routes, its message renderer, and MX lookups through the system resolver.
+
+#include <spool/smtp/dns.hpp>
+#include <spool/smtp/message.hpp>
+#include <spool/smtp/options.hpp>
+#include <spool/smtp/route.hpp>
+#include <spool/smtp/transport.hpp>

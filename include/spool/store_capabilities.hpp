@@ -1,0 +1,112 @@
+#pragma once
+
+// What a Store may offer besides the Store concept. The spooler finds each at
+// compile time, uses it only where the store has it, and instantiates nothing
+// for it elsewhere. docs/concepts/store.md gives each one's laws, and
+// spool::testing checks them (store_conformance.hpp). AdministeredStore, the
+// queue an administrator works, is in administration.hpp.
+
+#include <spool/detail/requirements.hpp>
+#include <spool/message.hpp>
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace spool {
+
+/// **SingleSpoolerStore**: only one spooler may work the store at a time,
+/// across processes. `lock_spooler() const` returns a lock the spooler holds
+/// for its life, and throws std::system_error (errc::spool_in_use, naming the
+/// holder) while another spooler holds it. Checked by testing::check_spooler_lock.
+template <class S>
+concept SingleSpoolerStore = requires(const S& store) { store.lock_spooler(); };
+
+/// **CrossProcessWakeStore**: the store tells that another process (or
+/// another store object on the same data) wrote to it, with
+/// `bool written_elsewhere() const`, true once per batch of such writes. A
+/// client in another process cannot wake the spooler, so the idle spooler
+/// asks. Checked by testing::check_cross_process_wake.
+template <class S>
+concept CrossProcessWakeStore = requires(const S& store) {
+    { store.written_elsewhere() } -> std::same_as<bool>;
+};
+
+/// **BatchingStore**: several operations can be made one commit, with
+/// `std::error_code batch(F f)`: f's operations all happen, or, when the
+/// commit fails, none. The spooler writes a pass's outcomes together;
+/// client::batch uses it. Checked by testing::check_batch.
+template <class S>
+concept BatchingStore = requires(S& store, void (&f)()) {
+    { store.batch(f) } -> std::same_as<std::error_code>;
+};
+
+/// **QueuedCreateStore**: `result<message_id> create_queued(folder_id, const M&)`
+/// creates a submitted message and queues it in one durable step
+/// (client::send). Checked by testing::check_create_queued.
+template <class S>
+concept QueuedCreateStore = detail::store_creates_queued<S>;
+
+/// **DueListingStore**: `due_queue(time_point now, std::size_t limit) const`
+/// lists only the queued messages that are due (whose next_attempt(m), as
+/// last written, is at or before now), in submit-time order, at most limit,
+/// through an index on the next attempt. A pass then costs what is due, not
+/// what is queued; without it a pass reads the whole queue. Laws D1–D3,
+/// checked by testing::check_due_queue.
+template <class S>
+concept DueListingStore = requires(const S& store, time_point now, std::size_t limit) {
+    { store.due_queue(now, limit) } -> detail::range_of<queue_entry>;
+};
+
+/// **SharedQueueStore**: several spoolers, in several processes, share the
+/// queue. The spooler claims due messages (`claim_due(now, limit)`: leased
+/// to this store object and fenced) instead of listing them; at the end of
+/// each pass it names those it still has in hand (`retain_leases(ids)`: the
+/// rest are released, these renewed when a renewal is due), and while
+/// hand-offs run it wakes at least every `lease_renewal_interval()` to do so.
+/// Clients ask `leased_elsewhere(id)`. Laws Q1–Q5, checked by
+/// testing::check_shared_queue.
+template <class S>
+concept SharedQueueStore = requires(S& store, const S& cstore, time_point now, std::size_t limit,
+                                    const std::vector<message_id>& in_hand, message_id id) {
+    { store.claim_due(now, limit) } -> detail::range_of<queue_entry>;
+    { store.retain_leases(in_hand) } -> std::same_as<std::error_code>;
+    { cstore.lease_renewal_interval() } -> std::convertible_to<std::chrono::milliseconds>;
+    { cstore.leased_elsewhere(id) } -> std::same_as<bool>;
+};
+
+/// **HoldBackStore**: the messages that wait for a destination that is down
+/// stay out of the due listing and the claims. `hold_back(ids, destination,
+/// until)` writes, on the queue rows only, that each waits for `destination`
+/// until `until` (not an attempt: the messages are not rewritten; a hold or a
+/// request on a row wins); `release_held_back(destination)` makes every
+/// message waiting for it due at once. Without it, the spooler keeps such
+/// messages waiting in memory only, and each pass lists them again. Laws
+/// W1–W5, checked by testing::check_hold_back.
+template <class S>
+concept HoldBackStore = requires(S& store, const std::vector<message_id>& ids, const std::string& destination, time_point until) {
+    { store.hold_back(ids, destination, until) } -> std::same_as<std::error_code>;
+    { store.release_held_back(destination) } -> std::same_as<std::error_code>;
+};
+
+namespace detail {
+template <class Store>
+struct spooler_lock_type {
+    using type = std::monostate;
+};
+template <SingleSpoolerStore Store>
+struct spooler_lock_type<Store> {
+    using type = decltype(std::declval<const Store&>().lock_spooler());
+};
+/// What the spooler holds for its life: the store's lock, or nothing.
+template <class Store>
+using spooler_lock_of = typename spooler_lock_type<Store>::type;
+} // namespace detail
+
+} // namespace spool
