@@ -80,14 +80,15 @@ class SpoolConan(ConanFile):
         # With components, Conan reads the directories from the components, not
         # from cpp_info itself (found by the first real `conan create`: the
         # test package could not find share/spool).
-        components = ["spool"] + (["sqlite"] if self.options.sqlite else []) + (["smtp"] if self.options.smtp else [])
-        components += ["postgres"] if self.options.postgres else []
+        # ops (the metrics) needs nothing beyond the core, so it is always there.
+        components = ["spool", "ops"] + [part for part in ("sqlite", "smtp", "postgres") if self.options.get_safe(part)]
         for name in components:
             component = self.cpp_info.components[name]
             component.builddirs = [os.path.join("share", "spool")]
             component.bindirs = []
             component.libdirs = []
         self.cpp_info.components["spool"].requires = ["boost::headers", "range-v3::range-v3"]
+        self.cpp_info.components["ops"].requires = ["spool"]
         if self.options.sqlite:
             self.cpp_info.components["sqlite"].requires = ["spool", "sqlite3::sqlite3"]
         if self.options.smtp:
