@@ -3,7 +3,13 @@
 # clang++ 14 (warnings as errors), with g++ 12 against Catch2 3 (what Conan
 # and vcpkg users get), then under AddressSanitizer with
 # UndefinedBehaviorSanitizer, then under ThreadSanitizer. Each stage is a
-# workflow preset in CMakePresets.json. Name stages to run only those:
+# workflow preset in CMakePresets.json. g++ runs everything; the later stages
+# leave out what another stage already proves, so CI stays under 45 minutes on
+# two cores: clang++ the packaging consumers and the multi-process PostgreSQL
+# test; Catch2 3 and the sanitizers the must-not-compile, packaging and heavy
+# tests, and the sanitizers the examples and benchmarks; ThreadSanitizer builds
+# and runs only the tests of threads and processes (threading, delivery,
+# spooler, processes, smtp). Name stages to run only those:
 #   scripts/run-tests.sh ci-gcc      (also: gcc, clang, catch3, asan-ubsan, tsan)
 set -euo pipefail
 cd "$(dirname "$0")/.."
