@@ -3,14 +3,21 @@
 and instantiates a pipeline with 3 transports and 3 preprocessors, against one
 that includes only <boost/hana.hpp>, <range/v3/all.hpp> and the standard
 headers spool uses. Google Benchmark cannot time a compiler, so this does:
-best of 5 wall-clock runs each. Prints JSON rows for benchmarks/report.py."""
+the least CPU time of 5 runs each.
+
+It also measures <spool/spool.hpp> alone against its dependency floor: a
+translation unit that includes exactly the standard, Boost and range-v3
+headers that the spool headers it pulls in include (read off those headers,
+so the floor follows the code): preprocessed lines and -fsyntax-only time.
+Prints JSON rows for benchmarks/report.py."""
 
 import json
 import pathlib
+import re
+import resource
 import subprocess
 import sys
 import tempfile
-import time
 
 root = pathlib.Path(__file__).resolve().parent.parent
 
@@ -52,13 +59,39 @@ BASELINE_TU = r'''
 
 
 def best_of(command, runs=5):
+    """The least CPU time (user + system) the compiler took in `runs` runs: CPU
+    time, not wall-clock, so that another process on the machine moves it less."""
     best = None
     for _ in range(runs):
-        start = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        elapsed = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        elapsed = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         best = elapsed if best is None else min(best, elapsed)
     return best
+
+
+def umbrella_floor():
+    """The non-spool headers that the spool headers <spool/spool.hpp> reaches include."""
+    include = root / "include"
+    seen, todo, external = set(), ["spool/spool.hpp"], set()
+    while todo:
+        header = todo.pop()
+        if header in seen:
+            continue
+        seen.add(header)
+        for name in re.findall(r'^\s*#\s*include\s*<([^>]+)>', (include / header).read_text(), re.M):
+            if name.startswith("spool/"):
+                todo.append(name)
+            else:
+                external.add(name)
+    return sorted(external), len(seen)
+
+
+def preprocessed_lines(cxx, source):
+    out = subprocess.run([cxx, "-std=c++20", f"-I{root / 'include'}", "-E", "-P", str(source)],
+                         check=True, capture_output=True, text=True).stdout
+    return sum(1 for line in out.splitlines() if line.strip())
 
 
 rows = []
@@ -73,4 +106,17 @@ with tempfile.TemporaryDirectory() as scratch:
                 times[tu] = best_of([cxx, "-std=c++20", f"-I{root / 'include'}", *flags, str(scratch / f"{tu}.cpp")])
             rows.append({"compiler": cxx, "mode": mode, "spool_s": times["spool_tu"], "baseline_s": times["baseline_tu"],
                          "ratio": times["spool_tu"] / times["baseline_tu"]})
+    floor, spool_headers = umbrella_floor()
+    (scratch / "umbrella.cpp").write_text("#include <spool/spool.hpp>\n")
+    (scratch / "floor.cpp").write_text("".join(f"#include <{h}>\n" for h in floor))
+    for cxx in ("g++-12", "clang++-14"):
+        measured = {}
+        for tu in ("umbrella", "floor"):
+            source = scratch / f"{tu}.cpp"
+            measured[tu] = (preprocessed_lines(cxx, source),
+                            best_of([cxx, "-std=c++20", f"-I{root / 'include'}", "-fsyntax-only", str(source)]))
+        rows.append({"compiler": cxx, "mode": "umbrella", "spool_headers": spool_headers, "floor_headers": len(floor),
+                     "umbrella_lines": measured["umbrella"][0], "floor_lines": measured["floor"][0],
+                     "spool_s": measured["umbrella"][1], "baseline_s": measured["floor"][1],
+                     "ratio": measured["umbrella"][1] / measured["floor"][1]})
 json.dump(rows, sys.stdout)
