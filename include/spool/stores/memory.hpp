@@ -116,14 +116,23 @@ public:
     /// `limit`: a pass reads what is due, not the whole queue.
     std::vector<queue_entry> due_queue(time_point now, std::size_t limit) const {
         std::lock_guard g{state_->mutex};
+        std::vector<queue_entry> out;
+        auto entry_at = [&](const queue_position& key, message_id id) {
+            out.push_back({id, key.first, state_->messages.at(id).message.submission});
+        };
+        if (state_->due.empty()) return out;
+        if (state_->due.rbegin()->first <= now) {
+            // Everything is due, as in a spooler that keeps up: the queue is
+            // already in queue order, so nothing is sorted or looked up twice
+            // (that cost a quarter of a pass per message, benchmarks/instruction_counts).
+            for (auto it = state_->queue.begin(); it != state_->queue.end() && out.size() < limit; ++it) entry_at(it->first, it->second);
+            return out;
+        }
         std::vector<queue_position> due;
         for (auto it = state_->due.begin(); it != state_->due.end() && it->first <= now; ++it) due.push_back(it->second);
-        std::sort(due.begin(), due.end());
-        std::vector<queue_entry> out;
-        for (std::size_t i = 0; i < due.size() && i < limit; ++i) {
-            const message_id id = state_->queue.at(due[i]);
-            out.push_back({id, due[i].first, state_->messages.at(id).message.submission});
-        }
+        const auto end = due.begin() + static_cast<std::ptrdiff_t>(std::min(limit, due.size()));
+        std::partial_sort(due.begin(), end, due.end());
+        for (auto it = due.begin(); it != end; ++it) entry_at(*it, state_->queue.at(*it));
         return out;
     }
 
