@@ -606,3 +606,115 @@ TEST_CASE("with spool::inline_transports, synchronous transports are called on t
     CHECK(fax_thread == std::this_thread::get_id());
     CHECK(smtp_thread == std::this_thread::get_id());
 }
+
+// --- Inline dispatch and single_threaded: chosen at compile time ----------------
+
+namespace {
+// A synchronous transport that says it takes one hand-off at a time.
+struct one_at_a_time {
+    using spool_concept = spool::transport_tag;
+    static constexpr std::size_t max_in_flight = 1;
+    std::shared_ptr<std::vector<std::thread::id>> threads = std::make_shared<std::vector<std::thread::id>>();
+    std::shared_ptr<int> offline_calls = std::make_shared<int>(0);
+    bool offline = false;
+    spool::address_types address_types() const { return {"SMTP"}; }
+    spool::transmit_result transmit(spool::transmission<spool::message>& tx) {
+        threads->push_back(std::this_thread::get_id());
+        if (offline) {
+            ++*offline_calls;
+            return spool::transmit_result::retry_after(std::chrono::seconds{60}, "offline");
+        }
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        return spool::transmit_result::done();
+    }
+};
+template <class S>
+concept startable = requires(S& s) { s.start(); };
+struct fixed_clock {
+    using spool_concept = spool::clock_tag;
+    spool::time_point now() const { return spool::time_point{std::chrono::hours{1}}; }
+};
+struct flat_retry {
+    using spool_concept = spool::retry_policy_tag;
+    std::chrono::seconds max_lifetime() const { return std::chrono::hours{24}; }
+    std::chrono::seconds backoff(unsigned) const { return std::chrono::seconds{60}; }
+};
+} // namespace
+
+TEST_CASE("a transport declaring max_in_flight = 1, alone, is handed off inline in a single round") {
+    STATIC_REQUIRE(spool::spooler<spool::memory_store, one_at_a_time>::inline_dispatch);
+    // A transport that declares nothing keeps the concurrent stage, as does an asynchronous one.
+    STATIC_REQUIRE_FALSE(spool::spooler<spool::memory_store, spool::memory_transport>::inline_dispatch);
+    STATIC_REQUIRE_FALSE(spool::spooler<spool::memory_store, async_transport, spool::inline_transports>::inline_dispatch);
+    spool::memory_store store;
+    one_at_a_time t;
+    spool::spooler sp{store, t};
+    REQUIRE(sp.client().send(mail({smtp("a@x"), smtp("b@x")})));
+    const auto r = sp.run_once();
+    CHECK(r.finished == 1);
+    CHECK(r.in_flight == 0);
+    CHECK(sp.in_flight() == 0);
+    CHECK(sp.destinations().empty()); // a single round keeps no destinations
+    CHECK(*t.threads == std::vector<std::thread::id>{std::this_thread::get_id()}); // one hand-off, on this thread
+}
+
+TEST_CASE("an inline spooler remembers retry_after: the transport is not called again before its time") {
+    spool::memory_store store;
+    spool::manual_clock clock;
+    one_at_a_time t;
+    t.offline = true;
+    spool::spooler sp{store, std::ref(t), clock};
+    auto client = sp.client();
+    REQUIRE(client.send(mail({smtp("a@x")})));
+    REQUIRE(client.send(mail({smtp("b@x")})));
+    sp.drain();
+    CHECK(*t.offline_calls == 1); // the second message was deferred without a call
+    for (const auto& e : store.outgoing_queue()) {
+        const auto m = store.load(e.id).value();
+        REQUIRE(is<spool::status::deferred>(m.recipients[0]));
+        CHECK(std::get<spool::status::deferred>(m.recipients[0].status).next_attempt == clock.now() + 60s);
+    }
+    t.offline = false;
+    clock.advance(60s);
+    CHECK(sp.drain().finished == 2);
+}
+
+TEST_CASE("limits above one on an inline spooler throw std::invalid_argument") {
+    spool::memory_store store;
+    spool::spooler sp{store, one_at_a_time{}};
+    CHECK_THROWS_AS(sp.limits<one_at_a_time>({.max_in_flight = 4}), std::invalid_argument);
+    CHECK_THROWS_AS(sp.limits<one_at_a_time>({.destination_rate = 10}), std::invalid_argument);
+    CHECK(sp.limits<one_at_a_time>().max_in_flight == 1); // unchanged
+    sp.limits<one_at_a_time>({.max_in_flight = 1, .cool_down = 10s});
+    CHECK(sp.limits<one_at_a_time>().cool_down == 10s);
+    spool::spooler both{store, one_at_a_time{}, spool::memory_transport{{"FAX"}}, spool::inline_transports{}};
+    CHECK_THROWS_AS(both.limits<spool::memory_transport>({.max_in_flight = 2}), std::invalid_argument);
+}
+
+TEST_CASE("a single_threaded spooler runs on the caller's thread, with no background thread to start") {
+    using single = spool::spooler<spool::memory_store, one_at_a_time, spool::single_threaded>;
+    STATIC_REQUIRE(single::single_threaded);
+    STATIC_REQUIRE(single::inline_dispatch);
+    STATIC_REQUIRE_FALSE(startable<single>);
+    STATIC_REQUIRE(startable<spool::spooler<spool::memory_store, one_at_a_time>>);
+    spool::memory_store store;
+    one_at_a_time t;
+    spool::spooler sp{store, t, spool::single_threaded{}};
+    auto client = sp.client();
+    REQUIRE(client.send(mail({smtp("a@x")})));
+    REQUIRE(client.send(mail({smtp("b@x")})));
+    CHECK_FALSE(sp.running());
+    CHECK(sp.drain().finished == 2);
+    CHECK(*t.threads == std::vector<std::thread::id>(2, std::this_thread::get_id()));
+    CHECK(store.outgoing_queue().empty());
+    sp.stop(); // idempotent, as for any spooler
+}
+
+TEST_CASE("an empty clock, an empty retry policy and single_threaded cost no space") {
+    using bare = spool::spooler<spool::memory_store, one_at_a_time, spool::single_threaded>;
+    using with_policies = spool::spooler<spool::memory_store, one_at_a_time, fixed_clock, flat_retry, spool::single_threaded>;
+    STATIC_REQUIRE(sizeof(with_policies) <= sizeof(bare));
+    // single_threaded drops the wake-up, the background thread and their settings.
+    using threaded = spool::spooler<spool::memory_store, one_at_a_time>;
+    STATIC_REQUIRE(sizeof(bare) + sizeof(std::mutex) + sizeof(std::condition_variable) + sizeof(std::thread) <= sizeof(threaded));
+}

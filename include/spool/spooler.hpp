@@ -35,6 +35,9 @@ class spooler {
     // One static_assert, naming the first requirement a policy misses.
     static_assert(policies::diagnose());
     using core_type = detail::core<Policies...>;
+    static_assert(!policies::valid || !policies::single_threaded || core_type::plain_dispatch,
+                  "spool::single_threaded: every transport must be synchronous (transmit, not async_transmit), name no "
+                  "destinations and declare no max_in_flight above 1: it calls them inline, one hand-off at a time");
 
 public:
     using store_type = typename core_type::store_type;
@@ -46,6 +49,12 @@ public:
     /// True when some transport is polled for mail (`mail_waiting()`, MAPI
     /// LOGON_SP_POLL); only then does a pass ask. Resolved at compile time.
     static constexpr bool polls = core_type::polls;
+    /// True when composed with spool::single_threaded: no background thread, no lock.
+    static constexpr bool single_threaded = core_type::single_threaded;
+    /// True when hand-offs are a single synchronous round per message, on the
+    /// calling thread (inline_transports, single_threaded, or one transport
+    /// declaring max_in_flight = 1); destinations() is then always empty.
+    static constexpr bool inline_dispatch = core_type::plain_dispatch;
 
     /// Takes each policy as given: a copy, a move, or std::ref(x) to share x.
     template <class... Args>
@@ -111,7 +120,9 @@ public:
     /// Runs the spooler on a background thread, woken by submits and by due
     /// retries (and, on a store that can tell, by submits from other
     /// processes). Throws as run_once() does when another spooler works the store.
-    void start() {
+    void start()
+        requires(!single_threaded)
+    {
         if (worker_.joinable()) return;
         outgoing_.claim(); // here, so that the caller hears of another spooler
         core_.clear_stop();
@@ -128,18 +139,27 @@ public:
     /// again after a restart, under the same delivery keys. Idempotent; also
     /// settles hand-offs that run_once() left in flight.
     void stop() {
-        if (worker_.joinable()) {
-            core_.request_stop();
-            worker_.join();
-            worker_ = std::thread{};
-        }
-        outgoing_.shutdown(stop_deadline_.load());
+        if constexpr (!single_threaded)
+            if (worker_.joinable()) {
+                core_.request_stop();
+                worker_.join();
+                worker_ = std::thread{};
+            }
+        if constexpr (single_threaded) outgoing_.shutdown(std::chrono::seconds{30}); // nothing is ever in flight
+        else outgoing_.shutdown(stop_deadline_.load());
     }
 
     /// How long stop() waits for hand-offs in flight before it cancels them.
-    void stop_deadline(std::chrono::milliseconds d) { stop_deadline_.store(d); }
+    void stop_deadline(std::chrono::milliseconds d)
+        requires(!single_threaded)
+    {
+        stop_deadline_.store(d);
+    }
 
-    bool running() const noexcept { return worker_.joinable(); }
+    bool running() const noexcept {
+        if constexpr (single_threaded) return false;
+        else return worker_.joinable();
+    }
 
     /// Whether stop() has been called and the background thread has not yet
     /// ended: a long hand-off may look at it to finish early.
@@ -180,7 +200,11 @@ public:
     void group_commits(std::size_t limit) { outgoing_.group_commits(limit); }
 
     /// How often the background thread asks polled transports for mail (MAPI LOGON_SP_POLL).
-    void poll_every(std::chrono::milliseconds interval) { poll_interval_ = interval; }
+    void poll_every(std::chrono::milliseconds interval)
+        requires(!single_threaded)
+    {
+        poll_interval_ = interval;
+    }
 
     /// Messages the spooler holds locked right now.
     std::size_t locked_count() { return core_.queue().lock_count(); }
@@ -190,7 +214,7 @@ public:
     template <class T>
     void limits(delivery_limits l) {
         static_assert(composes<T>, "spool::spooler::limits<T>: T is not one of this spooler's transports");
-        for_transport<T>([&](std::size_t slot) { outgoing_.template set_limits<T>(slot, l); });
+        for_transport<T>([&](std::size_t slot) { outgoing_.set_limits(slot, l); });
     }
     /// The delivery limits of the transport of type T, with max_in_flight resolved.
     template <class T>
@@ -267,9 +291,12 @@ private:
 
     core_type core_;
     detail::outgoing<core_type> outgoing_;
-    std::atomic<std::chrono::milliseconds> poll_interval_{std::chrono::seconds{5}};
-    std::atomic<std::chrono::milliseconds> stop_deadline_{std::chrono::seconds{30}};
-    std::thread worker_;
+    // Settings of the background thread; a single-threaded spooler has none.
+    template <class T>
+    using threaded = std::conditional_t<single_threaded, detail::no_thread, T>;
+    [[no_unique_address]] threaded<std::atomic<std::chrono::milliseconds>> poll_interval_{std::chrono::seconds{5}};
+    [[no_unique_address]] threaded<std::atomic<std::chrono::milliseconds>> stop_deadline_{std::chrono::seconds{30}};
+    [[no_unique_address]] threaded<std::thread> worker_;
 };
 
 template <class... Policies>

@@ -48,4 +48,16 @@ struct inline_transports {
     using spool_concept = setting_tag;
 };
 
+/// Compose it for a spooler driven from one thread only: tests, embedded use,
+/// a program with an event loop of its own (spdlog's `_st` loggers are the
+/// model). It has no background thread (start() does not exist; call
+/// run_once() or drain()), takes no lock of its own and wakes nobody; its
+/// transports are called inline, one hand-off at a time, so every transport
+/// must be synchronous, name no destinations and declare no max_in_flight
+/// above 1: any other fails to compile, with a message that says so. The
+/// default is thread-safe.
+struct single_threaded {
+    using spool_concept = setting_tag;
+};
+
 } // namespace spool

@@ -13,7 +13,7 @@
 
 #include <spool/detail/completion.hpp>
 #include <spool/detail/counters.hpp>
-#include <spool/detail/dispatch.hpp>
+#include <spool/detail/recipient_state.hpp>
 #include <spool/detail/message_job.hpp>
 #include <spool/detail/one_commit.hpp>
 #include <spool/error.hpp>
@@ -56,8 +56,7 @@ public:
     /// Writes the outcomes kept from failed commits again, once the store's
     /// wait is over. False while they cannot be written (the pass takes
     /// nothing new then).
-    template <class Drop>
-    bool retry_kept(run_report& report, Drop&& drop, bool before_the_wait_ends = false) {
+    bool retry_kept(run_report& report, bool before_the_wait_ends = false) {
         if (kept_.empty()) return true;
         if (!before_the_wait_ends && core_.now() < store_probe_at_) {
             note_due(report, store_probe_at_);
@@ -65,18 +64,17 @@ public:
         }
         ready_.insert(ready_.end(), kept_.begin(), kept_.end());
         kept_.clear();
-        commit(report, std::forward<Drop>(drop));
+        commit(report);
         if (!kept_.empty()) return false;
         store_faults_ = 0; // the probe was written
         return true;
     }
     /// Gives up the kept outcomes (a stop): their messages stay queued as the
     /// store has them, and are handed off again.
-    template <class Drop>
-    void abandon_kept(Drop&& drop) {
+    void abandon_kept() {
         for (job* j : kept_) {
             committed_.push_back(j->done.id);
-            drop(*j);
+            released_.push_back(j);
         }
         kept_.clear();
     }
@@ -85,10 +83,9 @@ public:
     void group_commits(std::size_t limit) { group_limit_.store(limit == 0 ? 1 : limit); }
 
     // Writes the outcomes gathered so far: one transaction where the store has
-    // batch(), then the announcements; `drop(job&)` lets each job go. Their
+    // batch(), then the announcements; each job goes to released(). Their
     // messages stay locked until release_committed(), after the write.
-    template <class Drop>
-    void commit(run_report& report, Drop&& drop) {
+    void commit(run_report& report) {
         if (ready_.empty()) return;
         std::exception_ptr thrown;
         try {
@@ -106,7 +103,7 @@ public:
                 continue;
             }
             committed_.push_back(j->done.id);
-            drop(*j);
+            released_.push_back(j);
         }
         unpublished_ += ready_.size();
         ready_.clear();
@@ -120,6 +117,10 @@ public:
         }
         if (unpublished_ >= publish_every) publish_counts();
     }
+
+    /// The jobs done with (committed, or given up) since the last call: the
+    /// orchestrator lets them go. Filled also when a commit throws.
+    std::vector<job*>& released() noexcept { return released_; }
 
     // Committed messages are unlocked in the next section under the queue's
     // mutex (the next message's, or the end of the pass), not in one of their
@@ -249,6 +250,7 @@ private:
     std::vector<job*> ready_;           // their round over, for the next commit
     std::vector<job*> kept_;            // of groups the store failed, to be written again
     std::vector<message_id> committed_; // committed, still to unlock
+    std::vector<job*> released_;        // for the orchestrator to let go
     tally tally_;                       // counted since the last publish_counts()
     std::size_t unpublished_ = 0;       // messages committed since then
     std::atomic<std::size_t> group_limit_{64};

@@ -6,7 +6,7 @@
 // telling observers. Nothing is announced before the store has recorded it.
 
 #include <spool/detail/counters.hpp>
-#include <spool/detail/dispatch.hpp>
+#include <spool/detail/recipient_state.hpp>
 #include <spool/detail/guarded.hpp>
 #include <spool/detail/incoming.hpp>
 #include <spool/detail/one_commit.hpp>

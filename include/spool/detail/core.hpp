@@ -11,6 +11,8 @@
 #include <spool/detail/policy_set.hpp>
 #include <spool/detail/queue_state.hpp>
 #include <spool/detail/submission.hpp>
+#include <spool/detail/transport_table.hpp>
+#include <spool/detail/wakeup.hpp>
 #include <spool/error.hpp>
 #include <spool/events.hpp>
 #include <spool/receive_folders.hpp>
@@ -25,9 +27,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <variant>
@@ -37,9 +37,6 @@
 namespace spool::detail {
 
 namespace hana = boost::hana;
-
-/// Why the background thread's sleep ended.
-enum class wake_reason { time, submit, handoffs, stop };
 
 template <class... Ps>
 class core final : public client_desk<typename policy_set<Ps...>::message_type> {
@@ -54,6 +51,26 @@ public:
         ((any = any || (enable_transport<unwrap_t<Ps>> && transport_is_polled<unwrap_t<Ps>>)), ...);
         return any;
     }();
+
+    /// Whether hand-offs are a single synchronous round per message, on the
+    /// spooler's thread (inline_handoffs.hpp): every transport is synchronous
+    /// and names no destinations, and the user chose inline calls, or the one
+    /// transport declares `max_in_flight = 1`. Otherwise the concurrent stage.
+    static constexpr bool plain_dispatch = [] {
+        bool synchronous = true, declared_one = true, none_above_one = true;
+        ((synchronous = synchronous && (!enable_transport<unwrap_t<Ps>> ||
+                                        (!transport_transmits_later<unwrap_t<Ps>, message_type> &&
+                                         !transport_names_destinations<unwrap_t<Ps>>))),
+         ...);
+        ((declared_one = declared_one && (!enable_transport<unwrap_t<Ps>> || declares_limit_of_one<unwrap_t<Ps>>)), ...);
+        ((none_above_one = none_above_one && (!enable_transport<unwrap_t<Ps>> || !declares_limit_above_one<unwrap_t<Ps>>)), ...);
+        return synchronous && none_above_one &&
+               (policies::inline_transports || policies::single_threaded || (policies::transport_count <= 1 && declared_one));
+    }();
+    /// spool::single_threaded: no lock, no wake-up, no background thread. (A
+    /// composition it cannot serve has had its diagnostic, and is built as
+    /// a thread-safe one, so that the diagnostic is the only error.)
+    static constexpr bool single_threaded = policies::single_threaded && plain_dispatch;
 
     /// Whether some observer listens for Event. Only then is the event made:
     /// a recipient status event copies the recipient, and comparing statuses
@@ -81,8 +98,9 @@ private:
         visit_indices(std::make_index_sequence<policies::size>{}, [&]<std::size_t I>() {
             if constexpr (policies::typed[I]) types_[policies::typed_slot[I]].emplace(part<I>().address_types());
         });
-        // A signalling transport raises its own flag and wakes the spooler.
         for_each_transport([&](auto& t, std::size_t i) {
+            transports_[policies::transport_slot[i]] = row_of<message_type>(t);
+            // A signalling transport raises its own flag and wakes the spooler.
             if constexpr (transport_signals<std::remove_cvref_t<decltype(t)>>)
                 t.on_mail_waiting(mail_signal{[this, i] {
                     raise_mail_signal(i);
@@ -139,6 +157,9 @@ public:
         });
     }
 
+    /// The transport at `slot` (its position among the transports), as the hand-off stages call it.
+    const transport_row<message_type>& transport(std::size_t slot) const noexcept { return transports_[slot]; }
+
     /// The address types of the transport or preprocessor at composed position i.
     const spool::address_types& types_of(std::size_t i) const { return *types_[policies::typed_slot[i]]; }
 
@@ -194,56 +215,13 @@ public:
     }
     void queue_changed(const queue_changed_event& e) override { notify(e); }
 
-    void wake() {
-        // A wake-up not yet consumed was notified when it was raised, and the
-        // sleeper consumes it before its next pass, which then sees whatever
-        // the caller did before this call: a burst of submits notifies once,
-        // and all but the first take no lock.
-        if (woken_.load()) return;
-        {
-            std::lock_guard g{wake_mutex_};
-            if (woken_.exchange(true)) return;
-        }
-        wake_cv_.notify_all();
-    }
-
-    /// Wakes the background thread because hand-offs completed: it applies
-    /// them without reading the queue again.
-    void wake_handoffs() {
-        if (handoffs_done_.load()) return;
-        {
-            std::lock_guard g{wake_mutex_};
-            if (handoffs_done_.exchange(true)) return;
-        }
-        wake_cv_.notify_all();
-    }
-
-    /// Sleeps until woken, stopped, or `d` has passed; consumes the wake-ups,
-    /// and says which came first in importance (a submit before hand-offs).
-    wake_reason sleep(std::chrono::milliseconds d) {
-        std::unique_lock l{wake_mutex_};
-        wake_cv_.wait_for(l, d, [&] { return woken_.load() || stopping_.load() || handoffs_done_.load(); });
-        const wake_reason why = stopping_.load()        ? wake_reason::stop
-                                : woken_.load()         ? wake_reason::submit
-                                : handoffs_done_.load() ? wake_reason::handoffs
-                                                        : wake_reason::time;
-        woken_.store(false);
-        handoffs_done_.store(false);
-        return why;
-    }
-
-    /// The background thread's stop signal: set under the sleeper's mutex, so a
-    /// sleeper either sees it before it waits or is notified.
-    void request_stop() {
-        {
-            std::lock_guard g{wake_mutex_};
-            stopping_.store(true);
-        }
-        wake_cv_.notify_all();
-    }
-    bool stop_requested() const noexcept { return stopping_.load(); }
-    /// Before a new background thread starts.
-    void clear_stop() noexcept { stopping_.store(false); }
+    void wake() { wakeup_.wake(); }
+    wake_reason sleep(std::chrono::milliseconds d) { return wakeup_.sleep(d); }
+    void request_stop() { wakeup_.request_stop(); }
+    bool stop_requested() const noexcept { return wakeup_.stop_requested(); }
+    void clear_stop() noexcept { wakeup_.clear_stop(); }
+    /// Where completed hand-offs signal the background thread.
+    auto& wakeup() noexcept { return wakeup_; }
 
 private:
     template <std::size_t I>
@@ -261,21 +239,17 @@ private:
 
     std::conditional_t<policies::valid, hana::tuple<Ps...>, hana::tuple<>> parts_;
     std::array<std::optional<spool::address_types>, policies::typed_count> types_{};
-    exponential_backoff default_retry_;
+    // The default retry policy, only where none is composed: a composed one costs what it holds, nothing more.
+    [[no_unique_address]] std::conditional_t<policies::valid && policies::retry_index < policies::size, std::monostate,
+                                             exponential_backoff> default_retry_;
     [[no_unique_address]] std::conditional_t<policies::valid, std::monostate, store_type> placeholder_;
     queue_state queue_;
     spool::receive_folders receive_folders_;
     std::array<std::atomic<bool>, policies::transport_count> mail_waiting_{};
     std::atomic<bool> inbound_{true};
     counters counts_;
-    std::mutex wake_mutex_;
-    // A plain condition variable and a flag rather than std::jthread's stop
-    // token and condition_variable_any: the same behaviour, and markedly less
-    // for every user's compiler to instantiate.
-    std::condition_variable wake_cv_;
-    std::atomic<bool> woken_{false};
-    std::atomic<bool> handoffs_done_{false};
-    std::atomic<bool> stopping_{false};
+    std::array<transport_row<message_type>, policies::transport_count> transports_{};
+    [[no_unique_address]] std::conditional_t<single_threaded, quiet_wakeup, detail::wakeup> wakeup_;
 };
 
 } // namespace spool::detail

@@ -6,7 +6,7 @@
 // Only the spooler's thread touches it.
 
 #include <spool/delivery.hpp>
-#include <spool/detail/dispatch.hpp>
+#include <spool/detail/handoff_result.hpp>
 
 #include <algorithm>
 #include <chrono>

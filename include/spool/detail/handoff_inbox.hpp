@@ -5,6 +5,7 @@
 // than one at a time. Outcomes are applied, and written, on the spooler's
 // thread only: a store is never written from a transport's thread.
 
+#include <spool/detail/wakeup.hpp>
 #include <spool/transmit_handler.hpp>
 
 #include <atomic>
@@ -22,17 +23,15 @@ namespace spool::detail {
 class handoff_inbox final : public handoff_sink {
 public:
     using completed = std::pair<void*, transmit_result>;
-    using waker = void (*)(void*);
-
-    /// `wake(context)` tells the spooler's thread, until detach().
-    handoff_inbox(waker wake, void* context) : wake_(wake), context_(context) {}
+    /// `wake` tells the spooler's thread, until detach().
+    explicit handoff_inbox(wakeup* wake) : wake_(wake) {}
 
     void complete(void* handoff, transmit_result&& result) noexcept override {
         std::lock_guard g{mutex_};
         done_.emplace_back(handoff, std::move(result));
         waiting_.store(true, std::memory_order_release);
         arrived_.notify_all();
-        if (wake_) wake_(context_);
+        if (wake_) wake_->handoffs_done();
     }
 
     /// Moves what has completed into `into` (emptied first).
@@ -62,8 +61,7 @@ private:
     std::condition_variable arrived_;
     std::vector<completed> done_;
     std::atomic<bool> waiting_{false}; // done_ is not empty
-    waker wake_;
-    void* context_;
+    wakeup* wake_;
 };
 
 /// Threads for synchronous transports with more than one hand-off at a time:

@@ -5,7 +5,7 @@
 // stage of the outgoing side works on these.
 
 #include <spool/detail/completion.hpp>
-#include <spool/detail/dispatch.hpp>
+#include <spool/detail/routing.hpp>
 #include <spool/message.hpp>
 #include <spool/run_report.hpp>
 
@@ -20,13 +20,6 @@
 
 namespace spool::detail {
 
-// Where a recipient is in its message's round: the step of the offer order it
-// waits for, or one of these marks.
-inline constexpr route_mark done_here{0xFF}; // not in play, settled, deferred or held in this round
-inline constexpr route_mark unrouted{0xFE};  // in play, and no step left matches it
-inline constexpr route_mark in_hand{0xFD};   // in a hand-off, in flight or waiting for room
-constexpr route_mark route_step(std::size_t step) noexcept { return static_cast<route_mark>(step); }
-
 template <class Message>
 struct message_job {
     template <class Load>
@@ -38,7 +31,8 @@ struct message_job {
     std::size_t open = 0;     // hand-offs in flight or waiting for room
     std::size_t unrouted = 0; // recipients no step matches, for the round's end to fail
     std::size_t deferred = 0;
-    unsigned offering = 0;    // offers in progress (an inline hand-off may offer again from inside one)
+    bool offering = false;    // its recipients are being offered: its round cannot end before that is over
+    bool offer_again = false; // a completed hand-off declined some of them: to offer to later steps
     bool changed = false;     // something to write
     bool held = false;        // recipients left as they were, for a destination that is down or a stop
     bool kept = false;        // its outcome's commit failed: kept to be written again

@@ -1,22 +1,29 @@
 #pragma once
 
-// The spooler's outgoing side (MAPI "Sending messages: MAPI spooler tasks"),
-// one stage per header, in the order a message meets them:
-//   - take and lock (here): due messages in submit-time order, locked and loaded;
+// The spooler's outgoing side (MAPI "Sending messages: MAPI spooler tasks"):
+// the orchestrator of its stages, in the order a message meets them:
+//   - take: due messages in submit-time order, locked and loaded (here);
 //   - preprocess (preprocessing_stage.hpp);
-//   - offer and hand off, and apply what the hand-offs report (handoffs.hpp);
-//   - complete and commit (commit_group.hpp).
-// A pass runs on one thread (the caller of run_once()/drain(), or the
-// background thread); transports may complete asynchronous hand-offs on any
-// thread, and the next pass, which the completion wakes, applies them.
+//   - hand off: routing, scheduling and applying, a single synchronous round
+//     (inline_handoffs.hpp) or concurrent hand-offs (concurrent_handoffs.hpp),
+//     chosen at compile time;
+//   - end the round (here), then commit (commit_group.hpp).
+// Stages return what happened (a round that ended, a job to let go); only
+// this file decides what follows. A pass runs on one thread (the caller of
+// run_once()/drain(), or the background thread); transports may complete
+// asynchronous hand-offs on any thread, and the next pass, which the
+// completion wakes, applies them.
 
 #include <spool/detail/commit_group.hpp>
-#include <spool/detail/dispatch.hpp>
-#include <spool/detail/handoffs.hpp>
+#include <spool/detail/concurrent_handoffs.hpp>
+#include <spool/detail/inline_handoffs.hpp>
 #include <spool/detail/incoming.hpp>
 #include <spool/detail/message_job.hpp>
 #include <spool/detail/preprocessing_stage.hpp>
 #include <spool/detail/queue_state.hpp>
+#include <spool/detail/recipient_state.hpp>
+#include <spool/detail/routing.hpp>
+#include <spool/detail/wakeup.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/delivery.hpp>
 #include <spool/error.hpp>
@@ -33,6 +40,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -44,8 +52,9 @@ public:
     using message_type = typename Core::message_type;
     using store_type = typename Core::store_type;
     using job = message_job<message_type>;
+    using handoff_stage = std::conditional_t<Core::plain_dispatch, inline_handoffs<Core>, concurrent_handoffs<Core>>;
 
-    explicit outgoing(Core& core) : core_(core), commits_(core), handoffs_(core, *this) {}
+    explicit outgoing(Core& core) : core_(core), commits_(core), handoffs_(core) {}
     outgoing(const outgoing&) = delete;
     outgoing& operator=(const outgoing&) = delete;
     ~outgoing() { shutdown(std::chrono::seconds{30}); }
@@ -59,9 +68,12 @@ public:
         report.received = receive_waiting(core_, incoming_per_pass);
         try {
             handoffs_.set_now(core_.now());
-            handoffs_.settle(report);
-            handoffs_.start_all_waiting(report);
-            handoffs_.settle(report);
+            apply_completed(report);
+            if constexpr (!Core::plain_dispatch) {
+                handoffs_.start_all_waiting(report);
+                end_rounds(report);
+                apply_completed(report);
+            }
             if (scan || rescan_) take_due(report);
         } catch (...) {
             // A store that throws ends the pass and the caller sees the exception.
@@ -88,7 +100,8 @@ public:
 
     /// Waits until a hand-off completes, or `d` passes. True when one has.
     bool wait_for_completion(std::chrono::milliseconds d) {
-        return handoffs_.wait_until(std::chrono::steady_clock::now() + d);
+        if constexpr (Core::plain_dispatch) return false; // nothing is ever in flight after a pass
+        else return handoffs_.wait_until(std::chrono::steady_clock::now() + d);
     }
 
     /// Waits for the hand-offs in flight for up to `deadline`, applying and
@@ -99,29 +112,35 @@ public:
         std::lock_guard run{run_mutex_};
         if (handoffs_.open() == 0 && commits_.empty()) return;
         run_report report;
-        handoffs_.draining(true);
-        struct end_draining {
-            handoffs<Core, outgoing>& h;
-            ~end_draining() { h.draining(false); }
-        } restore{handoffs_};
-        handoffs_.set_now(core_.now());
-        handoffs_.settle(report);
-        handoffs_.start_all_waiting(report);
-        const auto until = std::chrono::steady_clock::now() + deadline;
-        while (handoffs_.open() > 0 && handoffs_.wait_until(until)) handoffs_.settle(report);
-        if (handoffs_.open() > 0) {
-            handoffs_.cancel();
-            // A hand-off completes exactly once, cancelled or not (a synchronous
-            // one when its transmit() returns): its message is not let go before.
-            while (handoffs_.open() > 0) {
-                handoffs_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds{1});
-                handoffs_.settle(report);
+        if constexpr (!Core::plain_dispatch) {
+            handoffs_.draining(true);
+            struct end_draining {
+                handoff_stage& h;
+                ~end_draining() { h.draining(false); }
+            } restore{handoffs_};
+            handoffs_.set_now(core_.now());
+            apply_completed(report);
+            handoffs_.start_all_waiting(report);
+            end_rounds(report);
+            const auto until = std::chrono::steady_clock::now() + deadline;
+            while (handoffs_.open() > 0 && handoffs_.wait_until(until)) apply_completed(report);
+            if (handoffs_.open() > 0) {
+                handoffs_.cancel();
+                // A hand-off completes exactly once, cancelled or not (a synchronous
+                // one when its transmit() returns): its message is not let go before.
+                while (handoffs_.open() > 0) {
+                    handoffs_.wait_until(std::chrono::steady_clock::now() + std::chrono::seconds{1});
+                    apply_completed(report);
+                }
             }
         }
         // Outcomes kept from failed commits get one more try, then are given
         // up: their messages stay queued as stored, and go out again later.
-        commits_.retry_kept(report, [&](job& j) { drop(j); }, true);
-        commits_.abandon_kept([&](job& j) { drop(j); });
+        {
+            letting_go release{*this};
+            commits_.retry_kept(report, true);
+            commits_.abandon_kept();
+        }
         end_pass(report);
     }
 
@@ -134,33 +153,36 @@ public:
         claim_store();
     }
 
-    template <class T>
     void set_limits(std::size_t slot, delivery_limits limits) {
         std::lock_guard run{run_mutex_};
-        handoffs_.template set_limits<T>(slot, limits);
+        handoffs_.set_limits(slot, limits);
     }
     delivery_limits limits(std::size_t slot) {
         std::lock_guard run{run_mutex_};
         return handoffs_.limits(slot);
     }
     std::vector<destination_health> destinations() {
-        std::lock_guard run{run_mutex_};
-        return handoffs_.destinations();
+        if constexpr (Core::plain_dispatch) {
+            return {}; // a single synchronous round keeps no destinations
+        } else {
+            std::lock_guard run{run_mutex_};
+            return handoffs_.destinations();
+        }
     }
 
-    /// The round is over for this message (handoffs' Owner): recipients no
-    /// transport took fail, and the message goes to the next commit, or, when
-    /// nothing changed but recipients wait for a destination that is down,
-    /// waits unwritten.
-    void round_over(job& j, run_report& report) {
+private:
+    // --- The round's end: the one place that decides what follows a round --
+
+    // Recipients no transport took fail, and the message goes to the next
+    // commit, or, when nothing changed but recipients wait for a destination
+    // that is down, waits unwritten.
+    void end_round(job& j, run_report& report) {
         message_type& m = j.done.message();
-        for (std::size_t i = 0; j.unrouted > 0 && i < j.route.size(); ++i)
-            if (j.route[i] == unrouted) {
-                --j.unrouted;
-                recipient& r = m.recipients[i];
-                fail(r, "no transport accepted address type '" + r.address_type + "'", no_route_diagnostic);
-                j.changed = true;
-            }
+        if (j.unrouted > 0) {
+            fail_unrouted(m, std::span<route_mark>(j.route.data(), j.route.size()), j.unrouted);
+            j.unrouted = 0;
+            j.changed = true;
+        }
         if (j.held && !j.changed) {
             const message_id id = j.done.id;
             if (j.held_until) {
@@ -180,7 +202,29 @@ public:
         commits_.add(j);
     }
 
-private:
+    // The rounds the concurrent stage reports over.
+    void end_rounds(run_report& report) {
+        if constexpr (!Core::plain_dispatch) {
+            auto& ended = handoffs_.ended();
+            for (std::size_t k = 0; k < ended.size(); ++k) end_round(*ended[k], report);
+            ended.clear();
+        }
+    }
+
+    // Completed hand-offs are applied, and the rounds they end are ended.
+    void apply_completed(run_report& report) {
+        if constexpr (!Core::plain_dispatch) {
+            handoffs_.apply_completed(report);
+            end_rounds(report);
+        }
+    }
+
+    void hand_off(job& j, run_report& report) {
+        handoffs_.offer(j, report);
+        if constexpr (Core::plain_dispatch) end_round(j, report); // the single round is over
+        else end_rounds(report);
+    }
+
     static constexpr std::size_t incoming_per_pass = 1000;
     // Messages loaded and locked at once, as Postfix's active queue
     // (qmgr_message_active_limit 20000): past it a pass takes no more until
@@ -197,7 +241,10 @@ private:
 
     void take_due(run_report& report) {
         rescan_ = false;
-        if (!commits_.retry_kept(report, [&](job& j) { drop(j); })) return;
+        {
+            letting_go release{*this};
+            if (!commits_.retry_kept(report)) return;
+        }
         if (commits_.store_paused(report)) return;
         if constexpr (SharedQueueStore<store_type>) {
             // Claims come a batch at a time, so that other processes get their
@@ -250,7 +297,7 @@ private:
         }
         ++report.examined;
         take(entry, report);
-        handoffs_.settle(report); // a synchronous hand-off made inline has completed: apply it now
+        apply_completed(report); // a synchronous hand-off made inline has completed: apply it now
         // A store that cannot batch commits each write alone anyway: holding
         // outcomes back would only keep their messages locked longer.
         if (commits_.full()) commit(report);
@@ -320,23 +367,8 @@ private:
             // Due: the wait is over. A pass that defers it again sets a new one.
             queue.forget(id);
         }
-        // On every way out but the last the job is dropped and the message
-        // unlocked; at the last, the hand-offs and commit() take both over.
-        struct release_on_exit {
-            outgoing& o;
-            message_id id;
-            bool has_job = false;
-            bool handed_over = false;
-            ~release_on_exit() {
-                if (handed_over) return;
-                if (has_job) o.drop(o.jobs_.back());
-                auto g = o.core_.queue().guard();
-                o.core_.queue().unlock(id);
-            }
-        } release{*this, id};
-        // A load that throws adds no job; the lock is released all the same.
-        job& j = new_job(id, now);
-        release.has_job = true;
+        taken_message taken{*this, id};
+        job& j = taken.attach(new_job(id, now)); // a load that throws adds no job; the lock is released all the same
         completion<message_type>& c = j.done;
 
         if (!c.loaded()) return commits_.store_failed(id, now, report, c.load_error());
@@ -355,11 +387,9 @@ private:
         // Time on hold does not count toward the lifetime.
         j.deadline = submitted_at + core_.max_lifetime() + std::chrono::duration_cast<time_point::duration>(entry.held_for);
         if (entry.request >= admin_request::expire) {
-            release.handed_over = true;
             c.discard = apply_request(m, entry.request);
             j.changed = true;
-            round_over(j, report);
-            return;
+            return end_round(taken.hand_over(), report);
         }
         if (entry.request == admin_request::flush) {
             flush(m, now);
@@ -379,16 +409,49 @@ private:
             m.submission |= submit_flags::locked;
         }
 
-        release.handed_over = true;
         if (now >= j.deadline) {
             expire(m, core_.max_lifetime());
             j.changed = true;
-            round_over(j, report);
-        } else {
-            handoffs_.route(j, now);
-            handoffs_.offer(j, report);
+            return end_round(taken.hand_over(), report);
         }
+        hand_off(taken.hand_over(), report);
     }
+
+    // A message taken from the queue: its lock, and from attach() on its job.
+    // Both are let go when it goes, unless it was handed over (to a round,
+    // which ends in end_round()).
+    class taken_message {
+    public:
+        taken_message(outgoing& o, message_id id) noexcept : o_(&o), id_(id) {}
+        taken_message(const taken_message&) = delete;
+        taken_message& operator=(const taken_message&) = delete;
+        ~taken_message() {
+            if (!o_) return;
+            if (job_) o_->drop(*job_);
+            auto g = o_->core_.queue().guard();
+            o_->core_.queue().unlock(id_);
+        }
+        job& attach(job& j) noexcept { return *(job_ = &j); }
+        job& hand_over() noexcept {
+            o_ = nullptr;
+            return *job_;
+        }
+
+    private:
+        outgoing* o_;
+        message_id id_;
+        job* job_ = nullptr;
+    };
+
+    // Lets go the jobs the commit group is done with, however the scope ends
+    // (a commit that throws has released its jobs too).
+    struct letting_go {
+        outgoing& o;
+        ~letting_go() {
+            for (job* j : o.commits_.released()) o.drop(*j);
+            o.commits_.released().clear();
+        }
+    };
 
     job& new_job(message_id id, time_point now) {
         job& j = jobs_.emplace_back(id, now, [&] { return core_.store().load(id); }); // the message loads in place
@@ -406,7 +469,8 @@ private:
     }
 
     void commit(run_report& report) {
-        commits_.commit(report, [&](job& j) { drop(j); });
+        letting_go release{*this};
+        commits_.commit(report);
     }
 
     void end_pass(run_report& report) {
@@ -424,16 +488,17 @@ private:
                     }
             }
         } leases{*this};
-        handoffs_.settle(report);
+        apply_completed(report);
         commit(report);
         {
             auto g = core_.queue().guard();
             commits_.release_committed();
         }
-        end_waits();
+        if constexpr (!Core::plain_dispatch) end_waits(); // a single round holds nothing for a destination
         commits_.publish_counts();
         report.in_flight = handoffs_.open();
-        if (++passes_ % forget_every == 0) handoffs_.forget_idle();
+        if constexpr (!Core::plain_dispatch)
+            if (++passes_ % forget_every == 0) handoffs_.forget_idle();
     }
 
     // The messages held this pass for destinations that are down are written
@@ -467,11 +532,11 @@ private:
     }
 
     Core& core_;
-    std::mutex run_mutex_;
+    std::conditional_t<Core::single_threaded, no_lock, std::mutex> run_mutex_;
     std::list<job> jobs_; // messages taken and locked, not yet committed
     std::vector<std::vector<route_mark>> spare_routes_;
     commit_group<Core> commits_;
-    handoffs<Core, outgoing> handoffs_; // after jobs_: its hand-offs refer to them
+    handoff_stage handoffs_; // after jobs_: its hand-offs refer to them
     std::size_t passes_ = 0;
     bool rescan_ = false; // the last scan stopped at max_active, or with the transports' demand met
     std::chrono::steady_clock::time_point next_renewal_{}; // of a shared queue's leases, within a pass

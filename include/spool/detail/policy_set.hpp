@@ -109,6 +109,8 @@ struct policy_set {
     static constexpr std::size_t transport_count = count_of(transports);
     /// spool::inline_transports was composed.
     static constexpr bool inline_transports = (std::is_same_v<unwrap_t<Ps>, spool::inline_transports> || ...);
+    /// spool::single_threaded was composed.
+    static constexpr bool single_threaded = (std::is_same_v<unwrap_t<Ps>, spool::single_threaded> || ...);
     static constexpr auto transport_slot = slots_of(transports);
     static constexpr auto transport_position = positions_of<transport_count>(transports);
     /// Transports and preprocessors: the policies with address types.

@@ -6,7 +6,7 @@
 // composed order. A failure fails the recipients still waiting; recipients a
 // preprocessor reports undeliverable fail alone.
 
-#include <spool/detail/dispatch.hpp>
+#include <spool/detail/recipient_state.hpp>
 #include <spool/detail/guarded.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>

@@ -5,7 +5,10 @@
 // preprocessing, let a tightly coupled store handle what it can, queue, wake.
 
 #include <spool/detail/completion.hpp>
-#include <spool/detail/dispatch.hpp>
+#include <spool/detail/handoff_result.hpp>
+#include <spool/detail/recipient_state.hpp>
+#include <spool/detail/routing.hpp>
+#include <spool/detail/transport_table.hpp>
 #include <spool/detail/requirements.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/error.hpp>
@@ -16,6 +19,7 @@
 #include <cstddef>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -123,6 +127,31 @@ bool needs_preprocessing(Core& core, const Message& m) {
     return needed;
 }
 
+/// The coupled store's own round at submit: one hand-off, of the recipients
+/// its address types match, applied as the spooler applies any; those it
+/// declines, and those of other address types, stay for the spooler. Its
+/// availability is not remembered across submits.
+template <class Core, class Message>
+void hand_to_coupled_store(Core& core, Message& m, time_point now) {
+    const spool::address_types* const types = &core.types_of(Core::policies::store_index);
+    const std::span<const spool::address_types* const> steps(&types, 1);
+    std::vector<route_mark> route;
+    route_due(route, m, now, steps);
+    std::vector<std::size_t> assigned;
+    for (std::size_t i = 0; i < route.size(); ++i)
+        if (route[i] == route_step(0)) assigned.push_back(i);
+    if (assigned.empty()) return;
+    std::vector<recipient_outcome> outcomes(assigned.size());
+    transmission<Message> tx(handoff_key_maker::make(), m, {assigned.data(), assigned.size()}, {outcomes.data(), outcomes.size()}, now);
+    const transmit_result result = transmit_guarded(core.store(), tx);
+    transport_state state;
+    if (result.what() == transmit_result::kind::retry_after) state.away(now, result);
+    // A site failure defers by the retry policy: a coupled store has no destinations to mark down.
+    apply_handoff_result(m, {assigned.data(), assigned.size()}, {outcomes.data(), outcomes.size()}, result,
+                         {{route.data(), route.size()}, steps, 0}, {now, now + core.max_lifetime(), state.unavailable_until, std::nullopt},
+                         [&](unsigned n) { return now + core.backoff(n); });
+}
+
 /// A tightly coupled store handles the recipients it can before the spooler
 /// sees the message; a message it settles completely never reaches the spooler.
 /// The message is queued first, so a crash in between loses nothing, and held
@@ -150,11 +179,7 @@ std::error_code submit_coupled(Core& core, message_id id, typename Core::message
     const time_point now = *m.client_submit_time;
     completion<Message> c(id, now, std::move(m));
     c.begin(core);
-    dispatch_scratch scratch;
-    const spool::address_types* const types = &core.types_of(Core::policies::store_index);
-    dispatch_round<Message> round(c.message(), now, now + core.max_lifetime(), {&types, 1}, scratch);
-    transport_state state; // a coupled store's own availability is not remembered across submits
-    round.offer(store, 0, state, [&](unsigned n) { return core.backoff(n); });
+    hand_to_coupled_store(core, c.message(), now);
 
     // The message is accepted once it is queued. If the store cannot record
     // what the coupled transport did, the spooler finishes the job from the

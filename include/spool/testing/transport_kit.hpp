@@ -18,7 +18,9 @@
 #include <spool/preprocessing.hpp>
 #include <spool/transmission.hpp>
 #include <spool/transmit_handler.hpp>
+#include <spool/detail/handoff_result.hpp>
 #include <spool/detail/requirements.hpp>
+#include <spool/detail/routing.hpp>
 
 #include <condition_variable>
 #include <cstddef>
@@ -105,23 +107,23 @@ hand_off_record hand_off(T& transport, const Message& m, time_point now = {},
     } else {
         record.result = transport.transmit(tx);
     }
+    // The recipients as the spooler would leave them (one applier for both),
+    // sorted by what the transport itself reported for each.
+    std::vector<recipient_outcome::kind> reported(outcomes.size());
+    for (std::size_t k = 0; k < outcomes.size(); ++k) reported[k] = outcomes[k].what;
+    Message applied = m;
+    std::vector<spool::detail::route_mark> route(m.recipients.size(), spool::detail::done_here);
+    spool::detail::apply_handoff_result(applied, {chosen.data(), chosen.size()}, {outcomes.data(), outcomes.size()},
+                                        record.result, {{route.data(), route.size()}, {}, 0},
+                                        {now, time_point::max(), time_point{}, std::nullopt},
+                                        [](unsigned) { return time_point{}; }); // the retry policy's: not decided here
     for (std::size_t k = 0; k < chosen.size(); ++k) {
-        recipient r = m.recipients[chosen[k]];
-        const auto& o = outcomes[k];
-        if (record.result.what() == transmit_result::kind::not_me || o.what == recipient_outcome::kind::none) {
-            record.declined.push_back(std::move(r));
-        } else if (o.what == recipient_outcome::kind::sent) {
-            r.status = status::sent{o.at, o.action};
-            r.responsibility = true;
-            record.sent.push_back(std::move(r));
-        } else if (o.what == recipient_outcome::kind::deferred) {
-            r.status = status::deferred{o.at, o.reason, 1, o.diagnostic};
-            record.deferred.push_back(std::move(r));
-        } else {
-            r.status = status::failed{o.reason, o.diagnostic};
-            r.responsibility = true;
-            record.failed.push_back(std::move(r));
-        }
+        const recipient& r = applied.recipients[chosen[k]];
+        if (record.result.what() == transmit_result::kind::not_me) record.declined.push_back(m.recipients[chosen[k]]);
+        else if (reported[k] == recipient_outcome::kind::sent) record.sent.push_back(r);
+        else if (reported[k] == recipient_outcome::kind::failed) record.failed.push_back(r);
+        else if (reported[k] == recipient_outcome::kind::deferred) record.deferred.push_back(r);
+        else record.declined.push_back(m.recipients[chosen[k]]);
     }
     return record;
 }
