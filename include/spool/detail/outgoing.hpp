@@ -349,45 +349,18 @@ private:
         }
     }
 
+    // One due message: locked, loaded, made ready, then handed off, or its
+    // round ended at once (an administrator's request, an expired lifetime).
     void take(const queue_entry& entry, run_report& report) {
-        const message_id id = entry.id;
-        auto& queue = core_.queue();
         const time_point now = core_.now();
         handoffs_.set_now(now);
-        {
-            auto g = queue.guard();
-            commits_.release_committed();
-            // An administrator's request is applied now, whatever the message waits for.
-            if (const auto due = queue.due(id); due > now && entry.request == admin_request::none) {
-                ++report.waiting;
-                note_due(report, due);
-                return;
-            }
-            if (!queue.try_lock(id)) return; // a coupled submit holds it, or it is being handed off
-            // Due: the wait is over. A pass that defers it again sets a new one.
-            queue.forget(id);
-        }
-        taken_message taken{*this, id};
-        job& j = taken.attach(new_job(id, now)); // a load that throws adds no job; the lock is released all the same
-        completion<message_type>& c = j.done;
-
-        if (!c.loaded()) return commits_.store_failed(id, now, report, c.load_error());
-        message_type& m = c.message();
-        if (!m.submitted()) return; // aborted between the queue snapshot and the lock
-        if (commits_.must_probe()) {
-            // After failed commits, a write must work before anything is handed
-            // off: the message, saved as it is, is the probe.
-            if (auto ec = core_.store().save(id, m)) return commits_.store_failed(id, now, report, ec);
-            commits_.probe_written();
-        }
-        c.begin(core_);
-        m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
-
-        const time_point submitted_at = m.client_submit_time.value_or(now);
-        // Time on hold does not count toward the lifetime.
-        j.deadline = submitted_at + core_.max_lifetime() + std::chrono::duration_cast<time_point::duration>(entry.held_for);
+        if (!lock_if_due(entry, now, report)) return;
+        taken_message taken{*this, entry.id};
+        job& j = taken.attach(new_job(entry.id, now)); // a load that throws adds no job; the lock is released all the same
+        if (!ready(j, entry, now, report)) return;
+        message_type& m = j.done.message();
         if (entry.request >= admin_request::expire) {
-            c.discard = apply_request(m, entry.request);
+            j.done.discard = apply_request(m, entry.request);
             j.changed = true;
             return end_round(taken.hand_over(), report);
         }
@@ -395,26 +368,74 @@ private:
             flush(m, now);
             handoffs_.probe_now(now);
         }
-        if (const time_point due = next_due(m, now, j.deadline); due > now && now < j.deadline) {
-            commits_.wait(id, due, report);
-            return;
-        }
+        if (const time_point due = next_due(m, now, j.deadline); due > now && now < j.deadline)
+            return commits_.wait(entry.id, due, report);
         ++report.processed;
-
-        if (has(m.submission, submit_flags::preprocess)) {
-            preprocess(core_, m, now);
-            // Preprocessing done is a durable step: a crash after it must not preprocess twice.
-            m.submission = m.submission & ~submit_flags::locked;
-            if (auto ec = core_.store().save(id, m)) return commits_.store_failed(id, now, report, ec);
-            m.submission |= submit_flags::locked;
-        }
-
+        if (has(m.submission, submit_flags::preprocess) && !preprocess_durably(j, now, report)) return;
         if (now >= j.deadline) {
             expire(m, core_.max_lifetime());
             j.changed = true;
             return end_round(taken.hand_over(), report);
         }
         hand_off(taken.hand_over(), report);
+    }
+
+    // Locks the message unless it waits for a later attempt (in memory) or is
+    // locked already (a coupled submit holds it, or it is being handed off).
+    bool lock_if_due(const queue_entry& entry, time_point now, run_report& report) {
+        auto& queue = core_.queue();
+        auto g = queue.guard();
+        commits_.release_committed();
+        // An administrator's request is applied now, whatever the message waits for.
+        if (const auto due = queue.due(entry.id); due > now && entry.request == admin_request::none) {
+            ++report.waiting;
+            note_due(report, due);
+            return false;
+        }
+        if (!queue.try_lock(entry.id)) return false;
+        queue.forget(entry.id); // due: the wait is over; a pass that defers it again sets a new one
+        return true;
+    }
+
+    // The loaded message, still submitted, with a store that takes writes:
+    // marked locked for what sees it, its deadline set. False to let it go.
+    bool ready(job& j, const queue_entry& entry, time_point now, run_report& report) {
+        completion<message_type>& c = j.done;
+        if (!c.loaded()) {
+            commits_.store_failed(entry.id, now, report, c.load_error());
+            return false;
+        }
+        message_type& m = c.message();
+        if (!m.submitted()) return false; // aborted between the queue snapshot and the lock
+        if (commits_.must_probe()) {
+            // After failed commits, a write must work before anything is handed
+            // off: the message, saved as it is, is the probe.
+            if (auto ec = core_.store().save(entry.id, m)) {
+                commits_.store_failed(entry.id, now, report, ec);
+                return false;
+            }
+            commits_.probe_written();
+        }
+        c.begin(core_);
+        m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
+        const time_point submitted_at = m.client_submit_time.value_or(now);
+        // Time on hold does not count toward the lifetime.
+        j.deadline = submitted_at + core_.max_lifetime() + std::chrono::duration_cast<time_point::duration>(entry.held_for);
+        return true;
+    }
+
+    // Preprocessing done is a durable step: a crash after it must not
+    // preprocess twice. False when that write failed (the message waits).
+    bool preprocess_durably(job& j, time_point now, run_report& report) {
+        message_type& m = j.done.message();
+        preprocess(core_, m, now);
+        m.submission = m.submission & ~submit_flags::locked;
+        if (auto ec = core_.store().save(j.done.id, m)) {
+            commits_.store_failed(j.done.id, now, report, ec);
+            return false;
+        }
+        m.submission |= submit_flags::locked;
+        return true;
     }
 
     // A message taken from the queue: its lock, and from attach() on its job.
