@@ -9,6 +9,9 @@ It also measures <spool/spool.hpp> alone against its dependency floor: a
 translation unit that includes exactly the standard, Boost and range-v3
 headers that the spool headers it pulls in include (read off those headers,
 so the floor follows the code): preprocessed lines and -fsyntax-only time.
+With `--against REV` it also times examples/quickstart.cpp at -O2 (g++ 12,
+what a user's first build costs) here and at the commit REV, exported from
+git, in the same run.
 Prints JSON rows for benchmarks/report.py."""
 
 import json
@@ -119,4 +122,17 @@ with tempfile.TemporaryDirectory() as scratch:
                      "umbrella_lines": measured["umbrella"][0], "floor_lines": measured["floor"][0],
                      "spool_s": measured["umbrella"][1], "baseline_s": measured["floor"][1],
                      "ratio": measured["umbrella"][1] / measured["floor"][1]})
+    if "--against" in sys.argv:
+        rev = sys.argv[sys.argv.index("--against") + 1]
+        old = scratch / "against"
+        old.mkdir()
+        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "include", "examples/quickstart.cpp"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        quick = {}
+        for name, tree in (("head", root), ("against", old)):
+            quick[name] = best_of(["g++-12", "-std=c++20", f"-I{tree / 'include'}", "-O2", "-c", "-o", str(scratch / "quick.o"),
+                                   str(tree / "examples" / "quickstart.cpp")])
+        rows.append({"compiler": "g++-12", "mode": f"quickstart -O2 vs {rev}", "spool_s": quick["head"],
+                     "baseline_s": quick["against"], "ratio": quick["head"] / quick["against"]})
 json.dump(rows, sys.stdout)

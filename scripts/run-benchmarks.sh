@@ -28,7 +28,8 @@ if command -v taskset >/dev/null; then pin=(taskset -c 1); fi
 "$bench/spool_stop_and_wake" --benchmark_format=json > "$out/stop_wake.json"
 # Concurrent delivery waits on timers, so the machine's load matters little.
 "$bench/spool_concurrent_delivery" --benchmark_format=json > "$out/concurrent.json"
-python3 benchmarks/compile_time.py > "$out/compile_time.json"
+# b087b2a: the commit before concurrent delivery, the quickstart's reference (issue 28).
+python3 benchmarks/compile_time.py --against b087b2a > "$out/compile_time.json"
 # Instructions do not drift with the machine's load as time does.
 python3 benchmarks/instruction_counts.py "$bench/spool_instruction_counts" > "$out/instructions.json"
 python3 benchmarks/report.py "$out/comparison.json" "$out/scaling.json" "$out/durable.json" "$out/rss.json" \
