@@ -20,6 +20,7 @@
 #include <spool/detail/incoming.hpp>
 #include <spool/detail/message_job.hpp>
 #include <spool/detail/preprocessing_stage.hpp>
+#include <spool/detail/queue_reader.hpp>
 #include <spool/detail/queue_state.hpp>
 #include <spool/detail/recipient_state.hpp>
 #include <spool/detail/routing.hpp>
@@ -54,7 +55,7 @@ public:
     using job = message_job<message_type>;
     using handoff_stage = std::conditional_t<Core::plain_dispatch, inline_handoffs<Core>, concurrent_handoffs<Core>>;
 
-    explicit outgoing(Core& core) : core_(core), commits_(core), handoffs_(core) {}
+    explicit outgoing(Core& core) : core_(core), queue_(core), commits_(core), handoffs_(core) {}
     outgoing(const outgoing&) = delete;
     outgoing& operator=(const outgoing&) = delete;
     ~outgoing() { shutdown(std::chrono::seconds{30}); }
@@ -63,7 +64,7 @@ public:
     /// (when `scan`) take the due messages of the queue.
     run_report run(bool scan) {
         std::lock_guard run{run_mutex_};
-        claim_store();
+        queue_.claim_store();
         run_report report;
         report.received = receive_waiting(core_, incoming_per_pass);
         try {
@@ -150,7 +151,7 @@ public:
     /// Throws std::system_error (errc::spool_in_use) while another spooler holds it.
     void claim() {
         std::lock_guard run{run_mutex_};
-        claim_store();
+        queue_.claim_store();
     }
 
     void set_limits(std::size_t slot, delivery_limits limits) {
@@ -232,11 +233,6 @@ private:
     static constexpr std::size_t max_active = 20000;
     static constexpr std::size_t forget_every = 256;
 
-    void claim_store() {
-        if constexpr (SingleSpoolerStore<store_type>)
-            if (!store_lock_) store_lock_.emplace(core_.store().lock_spooler());
-    }
-
     // --- Take: due messages in submit-time order, locked and loaded ---------
 
     void take_due(run_report& report) {
@@ -246,44 +242,19 @@ private:
             if (!commits_.retry_kept(report)) return;
         }
         if (commits_.store_paused(report)) return;
-        if constexpr (SharedQueueStore<store_type>) {
-            // Claims come a batch at a time, so that other processes get their
-            // share; claim again until nothing due is left or a stop or limit ends the pass.
-            std::vector<message_id> previous;
-            while (jobs_.size() < max_active) {
-                const std::size_t want = room_to_take();
-                if (want == 0) return;
-                std::vector<queue_entry> claimed;
-                for (const queue_entry& e : core_.store().claim_due(core_.now(), want)) claimed.push_back(e);
-                // A claim that brings back what the last one brought (leases that
-                // could not be written, or expired meanwhile) would go round forever.
-                if (claimed.empty() || std::ranges::find(previous, claimed.front().id) != previous.end()) return;
-                previous.clear();
-                for (const queue_entry& e : claimed) previous.push_back(e.id);
-                for (std::size_t i = 0; i < claimed.size(); ++i) {
-                    if (!take_one(claimed[i], report)) return;
-                    keep_leases(claimed, i + 1);
-                }
+        queue_.begin();
+        for (;;) {
+            const std::size_t want = room_to_take();
+            if (queue_reader<Core>::by_demand && want == 0) return;
+            const std::size_t processed = report.processed;
+            const std::vector<queue_entry>& due = queue_.next(want, jobs_.size());
+            for (std::size_t i = 0; i < due.size(); ++i) {
+                if (queue_reader<Core>::lists_beyond_want && room_to_take() == 0) return;
+                if (!take_one(due[i], report)) return;
+                queue_.keep_leases([&] { return in_hand(); }, i + 1);
             }
-        } else {
-            // A store that lists only the due messages is asked for as many as
-            // are wanted; one that lists its whole queue is read once, and
-            // everything due is taken (reading it on every completion would
-            // cost more than holding it).
-            constexpr bool by_demand = DueListingStore<store_type>;
-            for (;;) {
-                const std::size_t want = by_demand ? room_to_take() : 0; // a whole-queue listing takes all that is due
-                if (by_demand && want == 0) return;
-                const std::size_t processed = report.processed;
-                const auto [entries, limit] = due_entries(want);
-                for (const queue_entry& entry : entries) {
-                    if (by_demand && room_to_take() == 0) return;
-                    if (!take_one(entry, report)) return;
-                }
-                // A listing the limit cut short may have more behind it: hand-offs
-                // made inline are done already and want more at once.
-                if (!by_demand || entries.size() < limit || report.processed == processed) return;
-            }
+            // Hand-offs made inline are done already and want more at once.
+            if (!queue_.more_behind() || report.processed == processed) return;
         }
     }
 
@@ -304,18 +275,6 @@ private:
         return true;
     }
 
-    // A shared queue's leases are renewed at the end of each pass, and within
-    // a long one (slow synchronous hand-offs) once a renewal is due: what is in
-    // hand and the claimed messages not yet taken (`claimed` from `next`) are
-    // kept, the rest released.
-    void keep_leases(const std::vector<queue_entry>& claimed, std::size_t next) {
-        const auto now = std::chrono::steady_clock::now();
-        if (now < next_renewal_) return;
-        next_renewal_ = now + core_.store().lease_renewal_interval();
-        std::vector<message_id> keep = in_hand();
-        for (std::size_t i = next; i < claimed.size(); ++i) keep.push_back(claimed[i].id);
-        core_.store().retain_leases(keep);
-    }
     std::vector<message_id> in_hand() const {
         std::vector<message_id> ids;
         ids.reserve(jobs_.size());
@@ -329,24 +288,6 @@ private:
         const std::size_t want = std::min(max_active - std::min(jobs_.size(), max_active), handoffs_.wanted());
         if (want == 0) rescan_ = true;
         return want;
-    }
-
-    // What a pass looks at, with the limit it asked for: only the due messages
-    // where the store can tell, as many as are wanted beside those it passes
-    // over (in hand, or waiting in memory for a later attempt: the store may
-    // list them as due), else the whole queue.
-    auto due_entries(std::size_t want) {
-        if constexpr (DueListingStore<store_type>) {
-            std::size_t waits = 0;
-            {
-                auto g = core_.queue().guard();
-                waits = core_.queue().waits();
-            }
-            const std::size_t limit = want + jobs_.size() + waits;
-            return std::pair{core_.store().due_queue(core_.now(), limit), limit};
-        } else {
-            return std::pair{core_.store().outgoing_queue(), std::numeric_limits<std::size_t>::max()};
-        }
     }
 
     // One due message: locked, loaded, made ready, then handed off, or its
@@ -553,6 +494,7 @@ private:
     }
 
     Core& core_;
+    queue_reader<Core> queue_;
     std::conditional_t<Core::single_threaded, no_lock, std::mutex> run_mutex_;
     std::list<job> jobs_; // messages taken and locked, not yet committed
     std::vector<std::vector<route_mark>> spare_routes_;
@@ -560,8 +502,6 @@ private:
     handoff_stage handoffs_; // after jobs_: its hand-offs refer to them
     std::size_t passes_ = 0;
     bool rescan_ = false; // the last scan stopped at max_active, or with the transports' demand met
-    std::chrono::steady_clock::time_point next_renewal_{}; // of a shared queue's leases, within a pass
-    std::optional<spooler_lock_of<store_type>> store_lock_; // held from the first run for the spooler's life
     std::map<std::pair<std::string, time_point>, std::vector<message_id>> held_back_; // this pass's, by destination and until
     std::map<std::string, std::vector<message_id>> waiting_for_; // messages waiting in memory for a destination that is down
 };
