@@ -26,23 +26,29 @@
 namespace spool::detail {
 
 /// The recipients' statuses before a pass, kept only for an observer of
-/// recipient changes (what the pass settled is counted by take_reports).
+/// recipient changes (what the pass settled is counted by take_reports). Its
+/// status type is named through Message: a compiler instantiates what a
+/// template's non-dependent code calls even when the template is never used,
+/// and the status variant's copies and comparisons then cost every includer
+/// of the umbrella, observer or not.
+template <class Message>
 class status_baseline {
+    using status_type = std::remove_cvref_t<decltype(std::declval<const Message&>().recipients.front().status)>;
+
 public:
-    template <class Message>
     void take(const Message& m) {
         statuses_.clear();
         statuses_.reserve(m.recipients.size());
-        for (const recipient& r : m.recipients) statuses_.push_back(r.status);
+        for (const auto& r : m.recipients) statuses_.push_back(r.status);
     }
 
     /// Whether recipient i's status is not what it was (a recipient the pass added counts as changed).
-    bool changed(std::size_t i, const recipient_status& now) const {
+    bool changed(std::size_t i, const status_type& now) const {
         return i >= statuses_.size() || statuses_[i] != now;
     }
 
 private:
-    std::vector<recipient_status> statuses_;
+    std::vector<status_type> statuses_;
 };
 
 struct pass_outcome {
@@ -79,7 +85,7 @@ public:
 
     message_id id{};
     time_point now{};
-    status_baseline before;
+    status_baseline<Message> before;
     std::vector<Message> reports;
     std::vector<incoming_commit> committed_reports; // by write_completion, for announce_completion
     pass_summary summary;

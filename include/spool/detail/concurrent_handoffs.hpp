@@ -48,7 +48,7 @@ public:
 
     explicit concurrent_handoffs(Core& core)
         : core_(core), order_([&](std::size_t slot) { return &core.types_of(Core::policies::transport_position[slot]); }),
-          inbox_(std::make_shared<handoff_inbox>(&core.wakeup())) {
+          inbox_(std::make_shared<handoff_inbox<handoff>>(&core.wakeup())) {
         for (std::size_t slot = 0; slot < transport_count; ++slot) configure(slot, delivery_limits{});
     }
     concurrent_handoffs(const concurrent_handoffs&) = delete;
@@ -84,8 +84,8 @@ public:
             inbox_->take(arrived_);
             if (applying_.empty() && arrived_.empty()) break;
             if (!arrived_.empty()) now_ = core_.now(); // they completed since the step that started them
-            for (auto& [h, result] : applying_) complete(*static_cast<handoff*>(h), std::move(result), report);
-            for (auto& [h, result] : arrived_) complete(*static_cast<handoff*>(h), std::move(result), report);
+            for (auto& [h, result] : applying_) complete(*h, std::move(result), report);
+            for (auto& [h, result] : arrived_) complete(*h, std::move(result), report);
             offer_declined(report);
         }
     }
@@ -165,6 +165,9 @@ public:
     }
 
 private:
+    struct handoff;
+    using lane = detail::lane<handoff>;
+    using destination = detail::destination<handoff>;
     struct handoff {
         job* owner = nullptr;
         std::size_t slot = 0;
@@ -344,14 +347,15 @@ private:
                      std::span<recipient_outcome>(h.outcomes.data(), h.outcomes.size()), now_);
         const transport_row<message_type>& t = *h.transport;
         if (t.later) t.async_transmit(t.self, *h.tx, transmit_handler{inbox_, &h});
-        else if (l.on_workers) pool().post({&transmit_on_worker, &h});
+        else if (l.on_workers) pool().post(on_worker{&h});
         else inline_done_.emplace_back(&h, t.transmit(t.self, *h.tx));
     }
 
-    static void transmit_on_worker(void* p) {
-        handoff& h = *static_cast<handoff*>(p);
-        h.sink->complete(&h, h.transport->transmit(h.transport->self, *h.tx));
-    }
+    // A synchronous hand-off run on a worker thread; it completes into the inbox.
+    struct on_worker {
+        handoff* h;
+        void operator()() const { h->sink->complete(h, h->transport->transmit(h->transport->self, *h->tx)); }
+    };
 
     // Starts what a limit held back, oldest first, as far as the limits allow.
     void start_waiting(std::size_t slot, run_report& report) {
@@ -360,7 +364,7 @@ private:
         const time_point now = now_;
         l.for_each_waiting([&](destination& d) {
             while (!d.waiting.empty()) {
-                handoff& h = *static_cast<handoff*>(d.waiting.front());
+                handoff& h = *d.waiting.front();
                 const bool away = !draining_ && l.unavailable.away_at(now);
                 const bool cooling = d.health == destination::state::down && now < d.next_probe;
                 if (!draining_ && !cooling && !away) {
@@ -477,15 +481,15 @@ private:
         if (threads > 0) pool().grow_to(threads);
     }
 
-    worker_pool& pool() {
-        if (!pool_) pool_ = std::make_unique<worker_pool>();
+    worker_pool<on_worker>& pool() {
+        if (!pool_) pool_ = std::make_unique<worker_pool<on_worker>>();
         return *pool_;
     }
 
     Core& core_;
     offer_order<transport_count> order_; // by transport, not by composed position
     std::array<lane, transport_count> lanes_{};
-    std::shared_ptr<handoff_inbox> inbox_;
+    std::shared_ptr<handoff_inbox<handoff>> inbox_;
     // Hand-offs sit in lists: a transport holds its transmission, and the
     // transmission its message, by reference until the hand-off completes.
     std::list<handoff> handoffs_;  // in flight or waiting for room
@@ -493,13 +497,13 @@ private:
     std::list<handoff> grouping_;  // being filled by offer_to
     std::vector<std::size_t> inline_assigned_;        // offer_inline's buffers, reused
     std::vector<recipient_outcome> inline_outcomes_;
-    std::vector<handoff_inbox::completed> inline_done_, applying_, arrived_;
+    std::vector<typename handoff_inbox<handoff>::completed> inline_done_, applying_, arrived_;
     std::vector<job*> declined_; // to offer again: a hand-off completed later passed some recipients on
     std::vector<job*> ended_;    // their round over, for the orchestrator
     time_point now_{};
     std::vector<std::string> back_; // destinations up again since take_back()
     bool draining_ = false;
-    std::unique_ptr<worker_pool> pool_; // last: its threads are joined before anything they might touch goes
+    std::unique_ptr<worker_pool<on_worker>> pool_; // last: its threads are joined before anything they might touch goes
 };
 
 } // namespace spool::detail

@@ -3,7 +3,9 @@
 // What the spooler keeps per transport and per destination: how many
 // hand-offs are in flight, which wait for room, the rate limit, and the
 // destination's health (down after site failures, probed after a cool-down).
-// Only the spooler's thread touches it.
+// Only the spooler's thread touches it. Templates on the hand-off record, so
+// that what waits is typed, and so that a program whose hand-offs need none of
+// this (inline dispatch) instantiates none of it.
 
 #include <spool/delivery.hpp>
 #include <spool/detail/handoff_result.hpp>
@@ -20,12 +22,13 @@
 
 namespace spool::detail {
 
+template <class Handoff>
 struct destination {
     using state = destination_health::state;
 
     std::string key; // as the transport names it (empty: its only destination)
     std::size_t in_flight = 0;
-    std::deque<void*> waiting; // hand-offs held back by a limit, oldest first
+    std::deque<Handoff*> waiting; // hand-offs held back by a limit, oldest first
     state health = state::up;
     unsigned failures = 0;     // site failures in a row
     time_point next_probe{};
@@ -36,8 +39,11 @@ struct destination {
 };
 
 /// One transport's limits and destinations.
+template <class Handoff>
 class lane {
 public:
+    using destination = detail::destination<Handoff>;
+
     delivery_limits limits;
     std::size_t max_in_flight = 1; // resolved from limits and the transport's shape
     bool on_workers = false;       // a synchronous transport on the spooler's worker threads

@@ -3,7 +3,9 @@
 // Where completed hand-offs wait for the spooler's thread, and the worker
 // threads that run a synchronous transport's hand-offs when it may have more
 // than one at a time. Outcomes are applied, and written, on the spooler's
-// thread only: a store is never written from a transport's thread.
+// thread only: a store is never written from a transport's thread. Both are
+// templates on what they carry, so that only a spooler that hands off
+// concurrently instantiates them.
 
 #include <spool/detail/wakeup.hpp>
 #include <spool/transmit_handler.hpp>
@@ -14,21 +16,23 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
 namespace spool::detail {
 
+template <class Handoff>
 class handoff_inbox final : public handoff_sink {
 public:
-    using completed = std::pair<void*, transmit_result>;
+    using completed = std::pair<Handoff*, transmit_result>;
     /// `wake` tells the spooler's thread, until detach().
     explicit handoff_inbox(wakeup* wake) : wake_(wake) {}
 
     void complete(void* handoff, transmit_result&& result) noexcept override {
         std::lock_guard g{mutex_};
-        done_.emplace_back(handoff, std::move(result));
+        done_.emplace_back(static_cast<Handoff*>(handoff), std::move(result));
         waiting_.store(true, std::memory_order_release);
         arrived_.notify_all();
         if (wake_) wake_->handoffs_done();
@@ -67,9 +71,9 @@ private:
 /// Threads for synchronous transports with more than one hand-off at a time:
 /// started when first needed, joined when the spooler goes, after every
 /// hand-off has completed.
+template <class Task>
 class worker_pool {
 public:
-    using task = std::pair<void (*)(void*), void*>;
 
     worker_pool() = default;
     worker_pool(const worker_pool&) = delete;
@@ -87,7 +91,7 @@ public:
         while (threads_.size() < threads) threads_.emplace_back([this] { work(); });
     }
 
-    void post(task t) {
+    void post(Task t) {
         {
             std::lock_guard g{mutex_};
             tasks_.push_back(t);
@@ -98,21 +102,21 @@ public:
 private:
     void work() {
         for (;;) {
-            task t;
+            std::optional<Task> t;
             {
                 std::unique_lock l{mutex_};
                 ready_.wait(l, [&] { return stopping_ || !tasks_.empty(); });
                 if (tasks_.empty()) return;
-                t = tasks_.front();
+                t.emplace(std::move(tasks_.front()));
                 tasks_.pop_front();
             }
-            t.first(t.second);
+            (*t)();
         }
     }
 
     std::mutex mutex_;
     std::condition_variable ready_;
-    std::deque<task> tasks_;
+    std::deque<Task> tasks_;
     bool stopping_ = false;
     std::vector<std::thread> threads_;
 };

@@ -64,8 +64,11 @@ std::optional<std::vector<recipient>> flattened(const std::vector<recipient>& gi
 }
 
 /// The table with duplicates merged (see without_duplicates), or nullopt.
-/// Off the usual path, so it simply hashes every row's address.
-[[gnu::noinline]] inline std::optional<std::vector<recipient>> merged_duplicates(const std::vector<recipient>& rs) {
+/// Off the usual path, so it simply hashes every row's address. A template
+/// (on the table's type) so that only a program that submits instantiates
+/// the hash table, not every includer of the umbrella.
+template <class Recipients>
+[[gnu::noinline]] std::optional<Recipients> merged_duplicates(const Recipients& rs) {
     std::vector<std::size_t> first(rs.size()); // where each row's address first occurs
     std::unordered_map<std::string, std::size_t> position;
     bool duplicates = false;
@@ -75,7 +78,7 @@ std::optional<std::vector<recipient>> flattened(const std::vector<recipient>& gi
     }
     if (!duplicates) return std::nullopt;
 
-    std::vector<recipient> unique;
+    Recipients unique;
     std::vector<std::size_t> row(rs.size());
     for (std::size_t i = 0; i < rs.size(); ++i) {
         if (first[i] == i) {
@@ -93,7 +96,8 @@ std::optional<std::vector<recipient>> flattened(const std::vector<recipient>& gi
 /// cc before bcc) so that nobody is transmitted twice or hidden; nullopt when
 /// there is no duplicate. That is the usual case, and for a few rows it is
 /// answered by comparing them pairwise, with nothing built.
-inline std::optional<std::vector<recipient>> without_duplicates(const std::vector<recipient>& rs) {
+template <class Recipients>
+std::optional<Recipients> without_duplicates(const Recipients& rs) {
     constexpr std::size_t few = 16;
     if (rs.size() <= few) {
         for (auto i = rs.begin(); i != rs.end(); ++i)
