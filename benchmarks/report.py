@@ -56,7 +56,7 @@ row(*["---"] * 5)
 
 a, b, c = (composition[f"{n}/1000"] for n in ("a_spool_pipeline", "b_hand_written", "c_runtime_polymorphic"))
 row("(a) spool pipeline, per message (3 recipients, 2 transports, 1 preprocessor)", f"{ns_per_item(a):.0f} ns",
-    f"(b) hand-written loop {ns_per_item(b):.0f} ns", f"a/b {ns_per_item(a) / ns_per_item(b):.2f}", "≤ 1.10")
+    f"(b) hand-written loop {ns_per_item(b):.0f} ns", f"a/b {ns_per_item(a) / ns_per_item(b):.2f}", "≤ 1.05")
 b0 = composition.get("b0_store_operations_only/1000")
 if b0:
     row("(a) spool pipeline vs (b0) the store operations alone, no decisions", f"{ns_per_item(a):.0f} ns",
@@ -66,7 +66,7 @@ row("(a) spool pipeline vs (c) runtime-polymorphic parts", f"{ns_per_item(a):.0f
 if instructions:
     ia, ib, ic = (instructions[w] for w in ("a", "b", "c"))
     row("(a) instructions per message (callgrind: the same whatever the machine's load)", f"{ia:,.0f}",
-        f"(b) {ib:,.0f}; (c) {ic:,.0f}", f"a/b {ia / ib:.3f}; a/c {ia / ic:.3f}", "")
+        f"(b) {ib:,.0f}; (c) {ic:,.0f}", f"a/b {ia / ib:.3f}; a/c {ia / ic:.3f}", "a/b ≤ 1.05; a/c < 1")
 for n in (1000, 100000, 1000000):
     if q := composition.get(f"queue_scaling/{n}/iterations:1"):
         row(f"draining a queue of {n:,} messages, per message", f"{ns_per_item(q):.0f} ns", "", "", "flat")

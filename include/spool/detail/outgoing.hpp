@@ -184,23 +184,26 @@ private:
             j.unrouted = 0;
             j.changed = true;
         }
-        if (j.held && !j.changed) {
-            const message_id id = j.done.id;
-            if (j.held_until) {
-                // Waits in memory, and, where the store can, on its queue row too,
-                // so that no pass reads it again before then. Not past its lifetime:
-                // then it is due, and expires.
-                const time_point until = std::min(*j.held_until, j.deadline);
-                commits_.wait(id, until, report);
-                waiting_for_[j.held_for].push_back(id);
-                if constexpr (HoldBackStore<store_type>) held_back_[{j.held_for, until}].push_back(id);
-            }
-            drop(j);
-            auto g = core_.queue().guard();
-            core_.queue().unlock(id);
-            return;
-        }
+        if constexpr (!Core::plain_dispatch) // only the concurrent stage holds recipients for a destination
+            if (j.held && !j.changed) return wait_for_destination(j, report);
         commits_.add(j);
+    }
+
+    // Nothing changed, but recipients wait for a destination that is down:
+    // the message waits unwritten, in memory, and, where the store can, on
+    // its queue row too, so that no pass reads it again before then. Not past
+    // its lifetime: then it is due, and expires.
+    void wait_for_destination(job& j, run_report& report) {
+        const message_id id = j.done.id;
+        if (j.held_until) {
+            const time_point until = std::min(*j.held_until, j.deadline);
+            commits_.wait(id, until, report);
+            holds_.waiting_for[j.held_for].push_back(id);
+            if constexpr (HoldBackStore<store_type>) holds_.held_back[{j.held_for, until}].push_back(id);
+        }
+        drop(j);
+        auto g = core_.queue().guard();
+        core_.queue().unlock(id);
     }
 
     // The rounds the concurrent stage reports over.
@@ -472,18 +475,18 @@ private:
     // fails leaves the waits in memory, which passes still honour.
     void end_waits() {
         if constexpr (HoldBackStore<store_type>) {
-            for (auto& [key, ids] : held_back_) try {
+            for (auto& [key, ids] : holds_.held_back) try {
                     (void)core_.store().hold_back(ids, key.first, key.second);
                 } catch (...) {
                     // As a failed write: the wait in memory stands.
                 }
-            held_back_.clear();
+            holds_.held_back.clear();
         }
         for (const std::string& destination : handoffs_.take_back()) {
-            if (auto it = waiting_for_.find(destination); it != waiting_for_.end()) {
+            if (auto it = holds_.waiting_for.find(destination); it != holds_.waiting_for.end()) {
                 auto g = core_.queue().guard();
                 for (message_id id : it->second) core_.queue().forget(id);
-                waiting_for_.erase(it);
+                holds_.waiting_for.erase(it);
             }
             if constexpr (HoldBackStore<store_type>) try {
                     (void)core_.store().release_held_back(destination);
@@ -502,8 +505,13 @@ private:
     handoff_stage handoffs_; // after jobs_: its hand-offs refer to them
     std::size_t passes_ = 0;
     bool rescan_ = false; // the last scan stopped at max_active, or with the transports' demand met
-    std::map<std::pair<std::string, time_point>, std::vector<message_id>> held_back_; // this pass's, by destination and until
-    std::map<std::string, std::vector<message_id>> waiting_for_; // messages waiting in memory for a destination that is down
+    // Messages held for destinations that are down; inline dispatch has no destinations, and none of this.
+    struct destination_holds {
+        std::map<std::pair<std::string, time_point>, std::vector<message_id>> held_back; // this pass's, by destination and until
+        std::map<std::string, std::vector<message_id>> waiting_for; // waiting in memory for a destination that is down
+    };
+    struct no_holds {};
+    [[no_unique_address]] std::conditional_t<Core::plain_dispatch, no_holds, destination_holds> holds_;
 };
 
 } // namespace spool::detail
