@@ -39,6 +39,32 @@
 
 namespace spool::detail {
 
+/// One hand-off of the concurrent stage: a message's recipients for one
+/// transport and destination, from grouping to completion. Typed on the
+/// message alone, so that every spooler of a program shares what is built
+/// on it (the lanes, the inbox, the workers) rather than instantiating its own.
+template <class Message>
+struct handoff_record {
+    message_job<Message>* owner = nullptr;
+    std::size_t slot = 0;
+    std::size_t step = 0;
+    destination<handoff_record>* dest = nullptr;
+    std::vector<std::size_t> assigned;
+    std::vector<recipient_outcome> outcomes;
+    std::optional<transmission<Message>> tx;
+    handoff_sink* sink = nullptr;
+    const transport_row<Message>* transport = nullptr;
+    std::chrono::steady_clock::time_point started{}; // kept only for an observer of hand-offs
+    typename std::list<handoff_record>::iterator self;
+};
+
+/// A synchronous hand-off run on a worker thread; it completes into the inbox.
+template <class Message>
+struct transmit_on_worker {
+    handoff_record<Message>* h;
+    void operator()() const { h->sink->complete(h, h->transport->transmit(h->transport->self, *h->tx)); }
+};
+
 template <class Core>
 class concurrent_handoffs {
 public:
@@ -165,22 +191,10 @@ public:
     }
 
 private:
-    struct handoff;
+    using handoff = handoff_record<message_type>;
     using lane = detail::lane<handoff>;
     using destination = detail::destination<handoff>;
-    struct handoff {
-        job* owner = nullptr;
-        std::size_t slot = 0;
-        std::size_t step = 0;
-        destination* dest = nullptr;
-        std::vector<std::size_t> assigned;
-        std::vector<recipient_outcome> outcomes;
-        std::optional<transmission<message_type>> tx;
-        handoff_sink* sink = nullptr;
-        const transport_row<message_type>* transport = nullptr;
-        std::chrono::steady_clock::time_point started{}; // kept only for an observer of hand-offs
-        typename std::list<handoff>::iterator self;
-    };
+    using on_worker = transmit_on_worker<message_type>;
 
     // --- Routing: each transport, in offer order, gets what waits for its step.
 
@@ -351,11 +365,6 @@ private:
         else inline_done_.emplace_back(&h, t.transmit(t.self, *h.tx));
     }
 
-    // A synchronous hand-off run on a worker thread; it completes into the inbox.
-    struct on_worker {
-        handoff* h;
-        void operator()() const { h->sink->complete(h, h->transport->transmit(h->transport->self, *h->tx)); }
-    };
 
     // Starts what a limit held back, oldest first, as far as the limits allow.
     void start_waiting(std::size_t slot, run_report& report) {
