@@ -73,7 +73,7 @@ public:
     static constexpr std::size_t transport_count = Core::policies::transport_count;
 
     explicit concurrent_handoffs(Core& core)
-        : core_(core), order_([&](std::size_t slot) { return &core.types_of(Core::policies::transport_position[slot]); }),
+        : core_(core), order_(composed_offer_order(core)),
           inbox_(std::make_shared<handoff_inbox<handoff>>(&core.wakeup())) {
         for (std::size_t slot = 0; slot < transport_count; ++slot) configure(slot, delivery_limits{});
     }

@@ -37,7 +37,7 @@ public:
     static constexpr std::size_t transport_count = Core::policies::transport_count;
 
     explicit inline_handoffs(Core& core)
-        : core_(core), order_([&](std::size_t slot) { return &core.types_of(Core::policies::transport_position[slot]); }) {}
+        : core_(core), order_(composed_offer_order(core)) {}
     inline_handoffs(const inline_handoffs&) = delete;
     inline_handoffs& operator=(const inline_handoffs&) = delete;
 

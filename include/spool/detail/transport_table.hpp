@@ -7,6 +7,7 @@
 
 #include <spool/detail/guarded.hpp>
 #include <spool/detail/requirements.hpp>
+#include <spool/detail/routing.hpp>
 #include <spool/message.hpp>
 #include <spool/transmission.hpp>
 #include <spool/transmit_handler.hpp>
@@ -17,6 +18,14 @@
 #include <utility>
 
 namespace spool::detail {
+
+/// The composition's offer order, by transport (not by composed position):
+/// the one both hand-off stages route with.
+template <class Core>
+offer_order<Core::policies::transport_count> composed_offer_order(const Core& core) {
+    return offer_order<Core::policies::transport_count>(
+        [&](std::size_t slot) { return &core.types_of(Core::policies::transport_position[slot]); });
+}
 
 /// Calls a synchronous transmit(). A transport that throws is treated as
 /// busy: the message is kept and tried again.
