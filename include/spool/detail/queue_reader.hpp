@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <limits>
 #include <optional>
@@ -29,6 +30,14 @@ public:
     static constexpr bool lists_beyond_want = DueListingStore<store_type> && !SharedQueueStore<store_type>;
 
     explicit queue_reader(Core& core) : core_(core) {}
+
+    /// How many a claim asks for when `want` are wanted: no fewer than the
+    /// store's floor, where it names one (a claim that is a durable write).
+    std::size_t claim_size(std::size_t want) const {
+        if constexpr (requires(const store_type& s) { { s.claim_floor() } -> std::convertible_to<std::size_t>; })
+            return std::max<std::size_t>(want, core_.store().claim_floor());
+        else return want;
+    }
 
     /// Takes the store's spooler lock, where it has one, if not yet held.
     /// Throws std::system_error (errc::spool_in_use) while another spooler holds it.
@@ -50,7 +59,7 @@ public:
     const std::vector<queue_entry>& next(std::size_t want, std::size_t in_hand) {
         entries_.clear();
         if constexpr (SharedQueueStore<store_type>) {
-            for (const queue_entry& e : core_.store().claim_due(core_.now(), want)) entries_.push_back(e);
+            for (const queue_entry& e : core_.store().claim_due(core_.now(), claim_size(want))) entries_.push_back(e);
             if (!entries_.empty() && std::ranges::find(previous_, entries_.front().id) != previous_.end()) entries_.clear();
             previous_.clear();
             for (const queue_entry& e : entries_) previous_.push_back(e.id);
