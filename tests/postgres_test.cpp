@@ -308,6 +308,112 @@ TEST_CASE("a statement that runs past statement_timeout is cancelled with a clea
     CHECK(transport.deliveries().size() == 1);
 }
 
+TEST_CASE("sends in a batch have their ids at once, are written together at its end, and the spooler sends every one") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store store(schema.conninfo());
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    STATIC_REQUIRE(spool::BulkQueuedCreateStore<spool::postgres_store>);
+    std::vector<spool::message_id> ids;
+    // More than a reservation's block, so that ids come from two reservations.
+    const auto ec = sp.client().batch([&] {
+        for (int i = 0; i < 100; ++i) {
+            auto id = sp.client().send(mail({smtp("a" + std::to_string(i) + "@x")}));
+            REQUIRE(id);
+            ids.push_back(*id);
+        }
+        // A read in the batch finds what it created.
+        CHECK(sp.client().open(ids.front()));
+        CHECK(sp.client().open(ids.back()));
+    });
+    REQUIRE_FALSE(ec);
+    CHECK(std::set<spool::message_id>(ids.begin(), ids.end()).size() == 100);
+    CHECK(schema.value("SELECT count(*) FROM spool_queue") == "100");
+    // The queue keeps the order of the sends.
+    CHECK(schema.value("SELECT string_agg(message_id::text, ',' ORDER BY submit_time, sequence) FROM spool_queue") ==
+          [&] {
+              std::string s;
+              for (auto id : ids) s += (s.empty() ? "" : ",") + std::to_string(static_cast<std::uint64_t>(id));
+              return s;
+          }());
+    sp.drain();
+    CHECK(transport.deliveries().size() == 100);
+    CHECK(schema.value("SELECT count(*) FROM spool_queue") == "0");
+}
+
+TEST_CASE("a batch whose writing fails at its end queues none of its sends, and their ids find nothing") {
+    spool_test::postgres_schema schema;
+    spool::postgres_options options;
+    options.statement_timeout = 200ms;
+    spool::postgres_store store(schema.conninfo(), options);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    std::vector<spool::message_id> ids;
+    // Another session holds the queue table locked while the batch ends: its
+    // one insert waits, and the statement timeout cancels it.
+    PGconn* locker = PQconnectdb(schema.conninfo().c_str());
+    REQUIRE(PQstatus(locker) == CONNECTION_OK);
+    const auto ec = sp.client().batch([&] {
+        for (int i = 0; i < 3; ++i) ids.push_back(sp.client().send(mail({smtp("a@x")})).value());
+        PQclear(PQexec(locker, "BEGIN; LOCK TABLE spool_queue IN ACCESS EXCLUSIVE MODE"));
+    });
+    PQclear(PQexec(locker, "ROLLBACK"));
+    PQfinish(locker);
+    REQUIRE(ec);
+    CHECK(ec.category() == spool::postgres_category());
+    CHECK(schema.value("SELECT count(*) FROM spool_messages") == "0");
+    for (auto id : ids) CHECK(sp.client().open(id).error() == spool::errc::not_found);
+    // The store goes on: the next batch is written.
+    CHECK_FALSE(sp.client().batch([&] { CHECK(sp.client().send(mail({smtp("a@x")}))); }));
+    sp.drain();
+    CHECK(transport.deliveries().size() == 1);
+}
+
+TEST_CASE("send_all writes many messages in one step: all queued in their order, or none when one is refused") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store store(schema.conninfo());
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    std::vector<spool::message> ms;
+    for (int i = 0; i < 5; ++i) ms.push_back(mail({smtp("b" + std::to_string(i) + "@x")}));
+    auto bad = ms;
+    bad[3].recipients.clear();
+    CHECK(sp.client().send_all(bad).error() == spool::errc::no_recipients);
+    CHECK(schema.value("SELECT count(*) FROM spool_messages") == "0");
+    auto ids = sp.client().send_all(ms);
+    REQUIRE(ids);
+    REQUIRE(ids->size() == 5);
+    std::string in_order;
+    for (auto id : *ids) in_order += (in_order.empty() ? "" : ",") + std::to_string(static_cast<std::uint64_t>(id));
+    CHECK(schema.value("SELECT string_agg(message_id::text, ',' ORDER BY submit_time, sequence) FROM spool_queue") == in_order);
+    sp.drain();
+    std::set<spool::message_id> delivered;
+    for (const auto& d : transport.deliveries()) delivered.insert(d.message);
+    CHECK(delivered == std::set<spool::message_id>(ids->begin(), ids->end()));
+}
+
+TEST_CASE("a claim takes at least the store's floor, however few its transports want: the rest wait leased, and all are sent") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store store(schema.conninfo());
+    spool_test::async_transport transport{0us, 1};
+    transport.close_gate();
+    spool::spooler sp{store, transport};
+    sp.limits<spool_test::async_transport>({.max_in_flight = 1});
+    REQUIRE(store.claim_floor() == 64);
+    REQUIRE_FALSE(sp.client().batch([&] {
+        for (int i = 0; i < 200; ++i) REQUIRE(sp.client().send(mail({smtp("a" + std::to_string(i) + "@x")})));
+    }));
+    const spool::run_report first = sp.run_once();
+    CHECK(transport.in_flight() == 1);
+    // Two wanted (twice the limit), 64 claimed: one claim, not 32.
+    CHECK(first.examined == 64);
+    CHECK(schema.value("SELECT count(*) FROM spool_queue WHERE lease_until > clock_timestamp()") == "64");
+    transport.open_gate();
+    sp.drain();
+    CHECK(sp.stats().recipients_sent == 200);
+    CHECK(schema.value("SELECT count(*) FROM spool_queue") == "0");
+}
+
 TEST_CASE("the server stopped and started again: calls fail with store_unavailable meanwhile, then work, and the queue is whole") {
     // A cluster of this test's own, so that stopping it disturbs no other test.
     const std::string dir = std::filesystem::temp_directory_path() / ("spool-pg-restart-" + std::to_string(::getpid()));

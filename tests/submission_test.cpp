@@ -75,8 +75,42 @@ void send_keeps_an_invalid_message_as_given() {
     CHECK(transport.deliveries().size() == 1);
 }
 
+template <class Store>
+void send_all_queues_all_in_order_or_none() {
+    Store store;
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    auto client = sp.client();
+    std::vector<spool::message> ms;
+    for (int i = 0; i < 4; ++i) ms.push_back(mail({smtp("to" + std::to_string(i) + "@x"), smtp("TO" + std::to_string(i) + "@x")}));
+    auto refused = ms;
+    refused[2].recipients = {{"Nobody", "", "SMTP"}};
+    CHECK(client.send_all(refused).error() == spool::errc::unresolved_recipient);
+    CHECK(client.contents(spool::folders::outbox).empty()); // no drafts either
+    CHECK(store.outgoing_queue().empty());
+
+    const auto ids = client.send_all(ms).value();
+    REQUIRE(ids.size() == 4);
+    std::vector<spool::message_id> queued;
+    for (const auto& e : store.outgoing_queue()) queued.push_back(e.id);
+    CHECK(queued == ids);
+    for (auto id : ids) {
+        const auto m = client.open(id).value();
+        CHECK(m.submitted());
+        CHECK(m.recipients.size() == 1); // made submitted as send() does: the duplicate merged
+    }
+    CHECK(client.send_all({}).value().empty());
+    CHECK(sp.drain().finished == 4);
+    CHECK(transport.deliveries().size() == 4);
+}
 
 } // namespace
+
+TEST_CASE("send_all queues every message in its order, or none when one is refused, with or without a bulk store") {
+    STATIC_REQUIRE_FALSE(spool::BulkQueuedCreateStore<spool::memory_store>);
+    SECTION("a store with create_queued, one by one") { send_all_queues_all_in_order_or_none<spool::memory_store>(); }
+    SECTION("a store without it") { send_all_queues_all_in_order_or_none<two_step_store>(); }
+}
 
 TEST_CASE_METHOD(spool_test::rig, "submit refuses a message without recipients, and leaves the draft as it was") {
     auto id = client.create(mail({})).value();

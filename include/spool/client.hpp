@@ -89,6 +89,17 @@ public:
         return desk_->send(m);
     }
 
+    /// Sends many messages in one durable step: all are queued, in their
+    /// order, or none is stored. A store that creates in bulk
+    /// (BulkQueuedCreateStore, as the PostgreSQL store does) writes them in a
+    /// statement or a few; another sends them one by one in one batch. Unlike
+    /// send(), a message refused (errc::no_recipients, unresolved_recipient)
+    /// is not kept as a draft: its error is returned and nothing is stored.
+    result<std::vector<message_id>> send_all(std::vector<message_type> ms) {
+        for (message_type& m : ms) as_draft(m);
+        return desk_->send_all(ms);
+    }
+
     /// Takes a queued message back to an editable draft (MAPI AbortSubmit).
     /// errc::unable_to_abort once the spooler has locked it; errc::not_in_queue
     /// when it is not queued (never submitted, or already finished).

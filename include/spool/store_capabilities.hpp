@@ -12,6 +12,7 @@
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -53,6 +54,18 @@ concept BatchingStore = requires(S& store, void (&f)()) {
 template <class S>
 concept QueuedCreateStore = detail::store_creates_queued<S>;
 
+/// **BulkQueuedCreateStore**: `result<std::vector<message_id>>
+/// create_queued(folder_id, std::span<const M>)` creates many submitted
+/// messages queued, in one durable step: all of them, or on an error none;
+/// their ids are new, distinct and in the given order, and messages with the
+/// same submit time are queued in that order. An empty span creates nothing.
+/// client::send_all uses it (else it sends one by one in one batch). Laws
+/// K1-K3, checked by testing::check_bulk_create_queued.
+template <class S>
+concept BulkQueuedCreateStore = QueuedCreateStore<S> && requires(S& s, folder_id f, std::span<const typename S::message_type> ms) {
+    { s.create_queued(f, ms) } -> std::same_as<result<std::vector<message_id>>>;
+};
+
 /// **DueListingStore**: `due_queue(time_point now, std::size_t limit) const`
 /// lists only the queued messages that are due (whose next_attempt(m), as
 /// last written, is at or before now), in submit-time order, at most limit,
@@ -71,7 +84,10 @@ concept DueListingStore = requires(const S& store, time_point now, std::size_t l
 /// rest are released, these renewed when a renewal is due), and while
 /// hand-offs run it wakes at least every `lease_renewal_interval()` to do so.
 /// Clients ask `leased_elsewhere(id)`. Laws Q1–Q5, checked by
-/// testing::check_shared_queue.
+/// testing::check_shared_queue. A store whose claim is a durable write may
+/// name the fewest messages worth one, `std::size_t claim_floor() const`:
+/// the spooler then claims no fewer, and what it claims beyond what its
+/// transports can take at once waits in memory, leased and renewed.
 template <class S>
 concept SharedQueueStore = requires(S& store, const S& cstore, time_point now, std::size_t limit,
                                     const std::vector<message_id>& in_hand, message_id id) {

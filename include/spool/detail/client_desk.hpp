@@ -12,7 +12,9 @@
 #include <spool/message.hpp>
 #include <spool/result.hpp>
 
+#include <span>
 #include <system_error>
+#include <vector>
 
 namespace spool::detail {
 
@@ -21,6 +23,7 @@ class client_desk {
 public:
     virtual std::error_code submit(message_id id) = 0;
     virtual result<message_id> send(Message& m) = 0;
+    virtual result<std::vector<message_id>> send_all(std::span<Message> ms) = 0;
     virtual queue_state& queue() noexcept = 0;
     /// A client took the message off the queue (abort_submit): observers hear of it.
     virtual void queue_changed(const queue_changed_event& e) = 0;

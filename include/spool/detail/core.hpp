@@ -213,6 +213,10 @@ public:
         if constexpr (policies::valid) return detail::send(*this, m);
         else return errc::store_failure;
     }
+    result<std::vector<message_id>> send_all(std::span<message_type> ms) override {
+        if constexpr (policies::valid) return detail::send_all(*this, ms);
+        else return errc::store_failure;
+    }
     void queue_changed(const queue_changed_event& e) override { notify(e); }
 
     void wake() { wakeup_.wake(); }

@@ -6,6 +6,7 @@
 
 #include <spool/detail/completion.hpp>
 #include <spool/detail/handoff_result.hpp>
+#include <spool/detail/one_commit.hpp>
 #include <spool/detail/recipient_state.hpp>
 #include <spool/detail/routing.hpp>
 #include <spool/detail/transport_table.hpp>
@@ -277,6 +278,55 @@ result<message_id> send(Core& core, Message& m) {
         if (auto ec = queue_submitted(core, *id, std::move(m))) return ec;
         return id;
     }
+}
+
+/// A client's send of many messages: each is checked and made submitted
+/// first, and a refusal stores none. A store that creates in bulk queues them
+/// in one step; another sends them one by one in one batch, where a store
+/// failure rolls all of them back (a store that cannot batch keeps those
+/// queued before the failure).
+template <class Core, class Message>
+result<std::vector<message_id>> send_all(Core& core, std::span<Message> ms) {
+    for (Message& m : ms)
+        if (auto ec = make_submitted(core, m)) return ec;
+    auto& store = core.store();
+    std::vector<message_id> ids;
+    if constexpr (BulkQueuedCreateStore<typename Core::store_type> && !Core::coupled) {
+        auto made = store.create_queued(folders::outbox, std::span<const Message>(ms));
+        if (!made) return made.error();
+        ids = std::move(*made);
+        for (message_id id : ids) announce_queued(core, id);
+    } else {
+        struct refused {};
+        std::error_code failed;
+        const auto queue_one = [&](Message& m) -> result<message_id> {
+            if constexpr (QueuedCreateStore<typename Core::store_type> && !Core::coupled) {
+                auto id = store.create_queued(folders::outbox, m);
+                if (id) announce_queued(core, *id);
+                return id;
+            } else {
+                auto id = store.create(folders::outbox, m);
+                if (!id) return id;
+                if (auto ec = queue_submitted(core, *id, std::move(m))) return ec;
+                return id;
+            }
+        };
+        try {
+            failed = in_one_commit(store, [&] {
+                for (Message& m : ms) {
+                    auto id = queue_one(m);
+                    if (!id) {
+                        failed = id.error();
+                        throw refused{}; // so that the batch rolls back
+                    }
+                    ids.push_back(*id);
+                }
+            });
+        } catch (const refused&) {
+        }
+        if (failed) return failed;
+    }
+    return ids;
 }
 
 } // namespace spool::detail

@@ -37,9 +37,13 @@
 #include <spool/mail/codec.hpp>
 #include <spool/message.hpp>
 #include <spool/postgres/detail/connection.hpp>
+#include <spool/postgres/detail/kept_creates.hpp>
+#include <spool/postgres/detail/schema.hpp>
+#include <spool/postgres/detail/sql.hpp>
 #include <spool/postgres/error.hpp>
 #include <spool/result.hpp>
 #include <spool/stores/detail/lease_book.hpp>
+#include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/tags.hpp>
@@ -50,11 +54,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -96,198 +102,6 @@ struct postgres_options {
 };
 
 namespace detail::postgres {
-
-// The schema, one step per version; a database is brought forward step by step.
-// Bodies live apart from the queue, so that claims and lease renewals update
-// narrow rows; the queue's fillfactor leaves room on each page, so those
-// updates stay heap-only (no new index entries, less bloat).
-inline constexpr std::string_view migrations[] = {
-    // 1
-    "CREATE TABLE spool_messages (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, folder bigint NOT NULL, body bytea NOT NULL);"
-    "CREATE INDEX spool_messages_by_folder ON spool_messages (folder, id);"
-    "CREATE TABLE spool_queue (message_id bigint PRIMARY KEY REFERENCES spool_messages (id) ON DELETE CASCADE,"
-    " submit_time bigint NOT NULL, sequence bigint GENERATED ALWAYS AS IDENTITY, submit_flags bigint NOT NULL,"
-    " next_attempt bigint NOT NULL, lease_owner text, lease_until timestamptz, fence bigint NOT NULL DEFAULT 0)"
-    " WITH (fillfactor = 70);"
-    "CREATE INDEX spool_queue_order ON spool_queue (submit_time, sequence);"
-    "CREATE INDEX spool_queue_due ON spool_queue (next_attempt);"
-    // Every message leaves a few dead queue rows (claimed, released, deleted):
-    // vacuum the queue by a number of them, not by a share of a table that may
-    // be small, and without the cost pauses (docs/postgres-store.md, "Bloat").
-    "ALTER TABLE spool_queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,"
-    " autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 10000, autovacuum_vacuum_cost_delay = 0);",
-    // 2: administration (docs/administration.md): a hold (since when, in ns;
-    // its next attempt is then held_next_attempt, past any due query), the
-    // time of earlier holds, and the request waiting for a spooler.
-    "ALTER TABLE spool_queue ADD COLUMN held_since bigint, ADD COLUMN held_for bigint NOT NULL DEFAULT 0,"
-    " ADD COLUMN request smallint NOT NULL DEFAULT 0;",
-    // 3: the destination that is down a message waits for (its next attempt
-    // is then the destination's next probe), so that claims do not take it
-    // until then, and the messages of a destination back up are found at once.
-    // A destination that goes down or comes back rewrites the next attempt of
-    // its whole backlog at once: the statistics are refreshed by a number of
-    // rows changed too, so claims soon plan with what is due now.
-    "ALTER TABLE spool_queue ADD COLUMN waiting_for text;"
-    "CREATE INDEX spool_queue_waiting ON spool_queue (waiting_for) WHERE waiting_for IS NOT NULL;"
-    "ALTER TABLE spool_queue SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 10000);",
-};
-inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
-
-inline std::int64_t nanoseconds(time_point t) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-}
-inline time_point from_nanoseconds(std::int64_t ns) {
-    return time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{ns})};
-}
-
-// Every statement the store runs often, prepared once per connection.
-namespace sql {
-inline constexpr statement load{"spool_load", "SELECT body FROM spool_messages WHERE id = $1"};
-inline constexpr statement create{"spool_create", "INSERT INTO spool_messages (folder, body) VALUES ($1, $2) RETURNING id"};
-// Messages created queued or enqueued NOTIFY the channel $6 (delivered at commit).
-inline constexpr statement create_queued{
-    "spool_create_queued",
-    "WITH m AS (INSERT INTO spool_messages (folder, body) VALUES ($1, $2) RETURNING id),"
-    " q AS (INSERT INTO spool_queue (message_id, submit_time, submit_flags, next_attempt) SELECT id, $3, $4, $5 FROM m)"
-    " SELECT id, pg_notify($6, '') IS NULL FROM m"};
-inline constexpr statement enqueue{
-    "spool_enqueue",
-    "WITH m AS (UPDATE spool_messages SET body = $2 WHERE id = $1"
-    "           AND NOT EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1) RETURNING id),"
-    " q AS (INSERT INTO spool_queue (message_id, submit_time, submit_flags, next_attempt) SELECT id, $3, $4, $5 FROM m)"
-    " SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
-    " (SELECT count(pg_notify($6, '') IS NULL) FROM m)"};
-// Saves: the holder of a claim writes only while its token ($4) is the row's.
-// A hold or a request made while the message was in hand outlives the save:
-// it is applied at the message's next pass. A flush is met by the pass that saves.
-#define SPOOL_PG_KEEP_ADMIN                                                                                               \
-    "next_attempt = CASE WHEN held_since IS NOT NULL THEN 9223372036854775807 WHEN request >= 2 THEN 0 ELSE $3 END,"    \
-    " request = CASE WHEN request = 1 THEN 0 ELSE request END, waiting_for = NULL"
-inline constexpr statement save{
-    "spool_save",
-    "WITH m AS (UPDATE spool_messages SET body = $2 WHERE id = $1 RETURNING id),"
-    " q AS (UPDATE spool_queue SET " SPOOL_PG_KEEP_ADMIN " WHERE message_id IN (SELECT id FROM m))"
-    " SELECT count(*) FROM m"};
-inline constexpr statement save_fenced{
-    "spool_save_fenced",
-    "WITH q AS (UPDATE spool_queue SET " SPOOL_PG_KEEP_ADMIN " WHERE message_id = $1 AND fence = $4 RETURNING message_id),"
-    " m AS (UPDATE spool_messages SET body = $2 WHERE id IN (SELECT message_id FROM q) RETURNING id)"
-    " SELECT (SELECT count(*) FROM m), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1)"};
-// Out of the queue, unless another process's lease holds it.
-inline constexpr statement abort_submit{
-    "spool_abort",
-    "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1"
-    "           AND (lease_until IS NULL OR lease_until <= clock_timestamp()) RETURNING message_id),"
-    " m AS (UPDATE spool_messages SET body = $2 WHERE id IN (SELECT message_id FROM q))"
-    " SELECT (SELECT count(*) FROM q), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
-    " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1)"};
-// Finish: out of the queue (by the holder of the token $3, where one is given),
-// then the body written and moved ($4: the folder, or null to leave it), or the message deleted.
-inline constexpr statement finish_keep{
-    "spool_finish_keep",
-    "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1 AND ($3::bigint IS NULL OR fence = $3) RETURNING message_id),"
-    " m AS (UPDATE spool_messages SET body = $2, folder = COALESCE($4, folder) WHERE id IN (SELECT message_id FROM q))"
-    " SELECT (SELECT count(*) FROM q), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
-    " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1)"};
-inline constexpr statement finish_delete{
-    "spool_finish_delete",
-    "WITH d AS (DELETE FROM spool_messages WHERE id = $1 AND EXISTS"
-    "           (SELECT 1 FROM spool_queue WHERE message_id = $1 AND ($2::bigint IS NULL OR fence = $2)) RETURNING id)"
-    " SELECT (SELECT count(*) FROM d), EXISTS (SELECT 1 FROM spool_messages WHERE id = $1),"
-    " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1)"};
-inline constexpr statement quarantine{
-    "spool_quarantine",
-    "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1) UPDATE spool_messages SET folder = $2 WHERE id = $1"};
-inline constexpr statement queue{"spool_queue",
-                                 "SELECT message_id, submit_time, submit_flags, held_for, request FROM spool_queue ORDER BY submit_time, sequence"};
-inline constexpr statement due{"spool_due",
-                               "SELECT message_id, submit_time, submit_flags, held_for, request FROM spool_queue WHERE next_attempt <= $1"
-                               " ORDER BY submit_time, sequence LIMIT $2"};
-inline constexpr statement contents{"spool_contents", "SELECT id FROM spool_messages WHERE folder = $1 ORDER BY id"};
-// The claim: due, not leased (or the lease expired), oldest first, rows other
-// claimers hold skipped rather than waited for. Leased by the database's clock.
-// The bodies come with the claim: the spooler loads each claimed message next,
-// and a round trip per message is what a pass spends most time on.
-inline constexpr statement claim{
-    "spool_claim",
-    "WITH due AS (SELECT message_id FROM spool_queue WHERE next_attempt <= $1"
-    "             AND (lease_until IS NULL OR lease_until <= clock_timestamp())"
-    "             ORDER BY submit_time, sequence LIMIT $2 FOR UPDATE SKIP LOCKED)"
-    " UPDATE spool_queue q SET lease_owner = $3, lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond',"
-    " fence = q.fence + 1 FROM due JOIN spool_messages m ON m.id = due.message_id WHERE q.message_id = due.message_id"
-    " RETURNING q.message_id, q.submit_time, q.submit_flags, q.held_for, q.request, q.fence, q.sequence, m.body"};
-// Renewal and release of this process's claims: ids and tokens as arrays ($1, $2).
-inline constexpr statement renew{
-    "spool_renew",
-    "UPDATE spool_queue q SET lease_until = clock_timestamp() + $3::bigint * interval '1 millisecond'"
-    " FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"
-    " RETURNING q.message_id"};
-inline constexpr statement release{
-    "spool_release",
-    "UPDATE spool_queue q SET lease_until = NULL, lease_owner = NULL"
-    " FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"};
-// Waiting for a destination that is down: the holder of each claim ($1 ids,
-// $2 tokens) writes the destination ($4) and its next probe ($3), unless a
-// hold or a request keeps the row's next attempt; a destination back up makes
-// its messages due at once.
-inline constexpr statement hold_back{
-    "spool_hold_back",
-    "UPDATE spool_queue q SET next_attempt = CASE WHEN q.held_since IS NULL AND q.request = 0 THEN $3 ELSE q.next_attempt END,"
-    " waiting_for = $4 FROM unnest($1::bigint[], $2::bigint[]) AS c (id, fence) WHERE q.message_id = c.id AND q.fence = c.fence"};
-inline constexpr statement release_held_back{
-    "spool_release_held_back",
-    "WITH u AS (UPDATE spool_queue SET next_attempt = CASE WHEN held_since IS NULL THEN 0 ELSE next_attempt END, waiting_for = NULL"
-    " WHERE waiting_for = $1 RETURNING 1) SELECT count(*) FROM u WHERE pg_notify($2, '') IS NOT NULL"};
-inline constexpr statement leased{"spool_leased",
-                                  "SELECT fence FROM spool_queue WHERE message_id = $1 AND lease_until > clock_timestamp()"};
-#undef SPOOL_PG_KEEP_ADMIN
-
-// Administration. Rows as listings show them: one ($1, exactly), or up to $2 after $1.
-#define SPOOL_PG_QUEUE_ROW                                                                                                \
-    "SELECT q.message_id, q.submit_time, m.body, q.held_since, q.held_for, q.request::bigint, q.next_attempt,"          \
-    " coalesce(q.lease_until > clock_timestamp(), false), q.lease_owner, q.waiting_for FROM spool_queue q JOIN spool_messages m ON m.id = q.message_id"
-inline constexpr statement queue_row{"spool_queue_row", SPOOL_PG_QUEUE_ROW " WHERE q.message_id = $1 LIMIT $2"};
-inline constexpr statement queue_rows{"spool_queue_rows", SPOOL_PG_QUEUE_ROW " WHERE q.message_id > $1 ORDER BY q.message_id LIMIT $2"};
-#undef SPOOL_PG_QUEUE_ROW
-inline constexpr statement count_queue{
-    "spool_count_queue",
-    "SELECT count(*), count(*) FILTER (WHERE leased), count(*) FILTER (WHERE held_since IS NOT NULL AND NOT leased),"
-    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt > $1 AND waiting_for IS NULL),"
-    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt <= $1), count(*) FILTER (WHERE request <> 0),"
-    " count(*) FILTER (WHERE held_since IS NULL AND NOT leased AND next_attempt > $1 AND waiting_for IS NOT NULL)"
-    " FROM (SELECT held_since, next_attempt, request, waiting_for, coalesce(lease_until > clock_timestamp(), false) AS leased FROM spool_queue) q"};
-// Each returns a row when the message is queued; none tells the caller to look for why.
-// Releases and requests wake the spoolers ($3: the channel), as submits do.
-inline constexpr statement hold{
-    "spool_hold",
-    "UPDATE spool_queue SET held_since = coalesce(held_since, $2),"
-    " next_attempt = CASE WHEN held_since IS NULL THEN 9223372036854775807 ELSE next_attempt END WHERE message_id = $1 RETURNING 1"};
-inline constexpr statement release_hold{
-    "spool_release_hold",
-    "WITH u AS (UPDATE spool_queue SET held_for = held_for + CASE WHEN held_since IS NULL THEN 0 ELSE greatest(0, $2 - held_since) END,"
-    " next_attempt = CASE WHEN held_since IS NULL AND waiting_for IS NULL THEN next_attempt ELSE 0 END, held_since = NULL, waiting_for = NULL"
-    " WHERE message_id = $1 RETURNING 1)"
-    " SELECT 1 FROM u WHERE pg_notify($3, '') IS NOT NULL"};
-inline constexpr statement request{
-    "spool_request",
-    "WITH u AS (UPDATE spool_queue SET request = greatest(request, $2::bigint),"
-    " held_since = CASE WHEN $2::bigint >= 2 THEN NULL ELSE held_since END,"
-    " next_attempt = CASE WHEN held_since IS NULL OR $2::bigint >= 2 THEN 0 ELSE next_attempt END, waiting_for = NULL"
-    " WHERE message_id = $1 RETURNING 1)"
-    " SELECT 1 FROM u WHERE pg_notify($3, '') IS NOT NULL"};
-// Deleted at once unless a lease holds it.
-inline constexpr statement remove{
-    "spool_remove",
-    "DELETE FROM spool_messages WHERE id = $1 AND EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1"
-    " AND (lease_until IS NULL OR lease_until <= clock_timestamp())) RETURNING 1"};
-inline constexpr statement message_exists{"spool_message_exists", "SELECT 1 FROM spool_messages WHERE id = $1"};
-} // namespace sql
-
-inline std::string array_of(const std::vector<std::int64_t>& values) {
-    std::string out = "{";
-    for (std::size_t i = 0; i < values.size(); ++i) out += (i ? "," : "") + std::to_string(values[i]);
-    return out + "}";
-}
 
 inline std::string default_owner() {
     char host[256] = {};
@@ -341,7 +155,28 @@ public:
     result<message_id> create(folder_id folder, const message_type& m) { return insert(folder, m, false); }
 
     /// create() and enqueue() in one statement; it NOTIFYs the other processes' spoolers.
-    result<message_id> create_queued(folder_id folder, const message_type& m) { return insert(folder, m, true); }
+    /// Inside batch(), the id is reserved and returned at once, and the rows
+    /// are written with the batch's other creates, in one statement, before
+    /// the batch's next other operation or its commit: a batch of sends costs
+    /// a round trip per batch, not per message.
+    result<message_id> create_queued(folder_id folder, const message_type& m) {
+        std::lock_guard g{state_->mutex};
+        if (!state_->in_batch) return insert(folder, m, true);
+        auto ids = keep_creates(folder, std::span<const message_type>(&m, 1));
+        if (!ids) return ids.error();
+        return ids->front();
+    }
+
+    /// Creates the messages `ms` submitted and queued, in their order, in one
+    /// durable step: all of them, or (on an error) none
+    /// (BulkQueuedCreateStore). Their ids come from one reservation, and
+    /// their rows from a statement per up to 1,024 messages or 64 MiB of bodies.
+    result<std::vector<message_id>> create_queued(folder_id folder, std::span<const message_type> ms) {
+        result<std::vector<message_id>> ids = std::vector<message_id>{};
+        if (ms.empty()) return ids;
+        if (auto ec = batch([&] { ids = keep_creates(folder, ms); })) return ec;
+        return ids;
+    }
 
     result<message_type> load(message_id id) const {
         std::string body;
@@ -382,14 +217,14 @@ public:
         const auto body = encode(m);
         return with_connection([&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
-            p.integer(key(id)).bytes(body).integer(detail::postgres::nanoseconds(next_attempt(m)));
+            p.integer(key(id)).bytes(body).integer(detail::stored_nanoseconds(next_attempt(m)));
             const auto claim = claim_of(id);
             if (claim && claim->lost) return errc::lease_lost;
             if (claim) p.integer(claim->fence);
             auto r = db.run(claim ? detail::postgres::sql::save_fenced : detail::postgres::sql::save, p);
             if (!r.ok()) return db.error_of(r);
-            if (r.integer(0, 0) == 1) return {};
-            if (!claim || !r.integer(0, 1)) return errc::not_found;
+            if (r.flag("written")) return {};
+            if (!claim || !r.flag("message_exists")) return errc::not_found;
             return lost(id);
         });
     }
@@ -406,8 +241,8 @@ public:
                 if (const char* s = r.sqlstate(); s && std::string_view(s) == "23505") return errc::already_submitted;
                 return db.error_of(r);
             }
-            if (r.integer(0, 0) == 1) return {};
-            return r.integer(0, 1) ? errc::already_submitted : errc::not_found;
+            if (r.flag("written")) return {};
+            return r.flag("message_exists") ? errc::already_submitted : errc::not_found;
         });
     }
 
@@ -420,9 +255,9 @@ public:
             p.integer(key(id)).bytes(body);
             auto r = db.run(detail::postgres::sql::abort_submit, p);
             if (!r.ok()) return db.error_of(r);
-            if (r.integer(0, 0) == 1) return {};
-            if (!r.integer(0, 1)) return errc::not_found;
-            return r.integer(0, 2) ? errc::unable_to_abort : errc::not_in_queue;
+            if (r.flag("written")) return {};
+            if (!r.flag("message_exists")) return errc::not_found;
+            return r.flag("queued") ? errc::unable_to_abort : errc::not_in_queue;
         });
     }
 
@@ -444,14 +279,14 @@ public:
             }
             auto r = db.run(deleted ? detail::postgres::sql::finish_delete : detail::postgres::sql::finish_keep, p);
             if (!r.ok()) return db.error_of(r);
-            if (r.integer(0, 0) == 1) {
+            if (r.flag("written")) {
                 // Finished, the claim leaves the book; inside batch() only once
                 // the batch commits, as this may yet be rolled back.
                 if (token && state_->in_batch) state_->leases.finished_in_batch(id);
                 else if (token) state_->leases.forget(id);
                 return std::error_code{};
             }
-            if (!r.integer(0, 1)) return token ? lost(id) : std::error_code{errc::not_found};
+            if (!r.flag("message_exists")) return token ? lost(id) : std::error_code{errc::not_found};
             return token ? lost(id) : std::error_code{errc::not_in_queue};
         });
     }
@@ -475,7 +310,7 @@ public:
         std::vector<queue_entry> out;
         read_or_throw("due_queue", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
-            p.integer(detail::postgres::nanoseconds(now)).integer(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            p.integer(detail::stored_nanoseconds(now)).integer(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
             auto r = db.run(detail::postgres::sql::due, p);
             if (!r.ok()) return db.error_of(r);
             out = entries(r);
@@ -517,16 +352,18 @@ public:
         return why;
     }
 
-    /// The queue's messages by state: one statement.
+    /// The queue's messages by state: one statement, grouped by the row's
+    /// state (sql::count_by_state).
     queue_counts count_queue(time_point now) const {
         queue_counts out;
         read_or_throw("count_queue", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
-            p.integer(detail::postgres::nanoseconds(now));
-            auto r = db.run(detail::postgres::sql::count_queue, p);
+            p.integer(detail::stored_nanoseconds(now));
+            auto r = db.run(detail::postgres::sql::count_by_state, p);
             if (!r.ok()) return db.error_of(r);
-            const auto n = [&](int c) { return static_cast<std::size_t>(r.integer(0, c)); };
-            out = {n(0), n(4), n(3), n(2), n(1), n(5), n(6)};
+            out = {};
+            const detail::state_count_columns columns(detail::postgres::row(r, 0));
+            for (int i = 0; i < r.rows(); ++i) columns.add_to(out, detail::postgres::row(r, i));
             return {};
         });
         return out;
@@ -536,14 +373,14 @@ public:
     /// running now completes, and the message is not attempted while held.
     result<admin_outcome> hold(message_id id, time_point now) {
         detail::postgres::params p;
-        p.integer(key(id)).integer(detail::postgres::nanoseconds(now));
+        p.integer(key(id)).integer(detail::stored_nanoseconds(now));
         return administer(id, detail::postgres::sql::hold, p, admin_outcome::applied);
     }
 
     /// Ends a hold: due at once, the time held added to held_for; spoolers are woken.
     result<admin_outcome> release(message_id id, time_point now) {
         detail::postgres::params p;
-        p.integer(key(id)).integer(detail::postgres::nanoseconds(now)).text(state_->channel);
+        p.integer(key(id)).integer(detail::stored_nanoseconds(now)).text(state_->channel);
         return administer(id, detail::postgres::sql::release_hold, p, admin_outcome::applied);
     }
 
@@ -581,9 +418,9 @@ public:
         if (claimed.empty()) return {};
         return with_connection([&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
-            p.text(detail::postgres::array_of(claimed))
-                .text(detail::postgres::array_of(fences))
-                .integer(detail::postgres::nanoseconds(until))
+            p.integers(claimed)
+                .integers(fences)
+                .integer(detail::stored_nanoseconds(until))
                 .text(destination);
             auto r = db.run(detail::postgres::sql::hold_back, p);
             return r.ok() ? std::error_code{} : db.error_of(r);
@@ -613,22 +450,23 @@ public:
         std::vector<queue_entry> out;
         read_or_throw("claim_due", [&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
-            p.integer(detail::postgres::nanoseconds(now))
+            p.integer(detail::stored_nanoseconds(now))
                 .integer(static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)))
                 .text(state_->options.owner)
                 .integer(state_->options.lease.count());
             auto r = db.run(detail::postgres::sql::claim, p);
             if (!r.ok()) return db.error_of(r);
-            // Columns: id, submit time, flags, held for, request, fence, sequence, body.
+            const detail::entry_columns entry(detail::postgres::row(r, 0));
+            const int fence = r.column("fence"), sequence = r.column("sequence"), body = r.column("body");
             std::vector<std::pair<std::int64_t, queue_entry>> claimed; // by (submit time, sequence)
             for (int i = 0; i < r.rows(); ++i) {
-                const message_id id{static_cast<std::uint64_t>(r.integer(i, 0))};
-                state_->leases.claimed(id, r.integer(i, 5));
+                const queue_entry e = entry.read(detail::postgres::row(r, i));
+                state_->leases.claimed(e.id, r.integer(i, fence));
                 {
                     std::lock_guard g{state_->prefetch_mutex};
-                    state_->prefetched[id] = r.bytes(i, 7);
+                    state_->prefetched[e.id] = r.bytes(i, body);
                 }
-                claimed.push_back({r.integer(i, 6), entry_of(r, i)});
+                claimed.push_back({r.integer(i, sequence), e});
             }
             std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
                 return std::pair(a.second.client_submit_time, a.first) < std::pair(b.second.client_submit_time, b.first);
@@ -655,7 +493,7 @@ public:
         auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
             if (!held.drop_ids.empty()) {
                 detail::postgres::params p;
-                p.text(detail::postgres::array_of(held.drop_ids)).text(detail::postgres::array_of(held.drop_fences));
+                p.integers(held.drop_ids).integers(held.drop_fences);
                 auto r = db.run(detail::postgres::sql::release, p);
                 if (!r.ok()) return db.error_of(r);
                 state_->leases.forget(held.drop_ids);
@@ -663,8 +501,8 @@ public:
             state_->leases.forget(held.forget_ids);
             if (renew) {
                 detail::postgres::params p;
-                p.text(detail::postgres::array_of(held.keep_ids))
-                    .text(detail::postgres::array_of(held.keep_fences))
+                p.integers(held.keep_ids)
+                    .integers(held.keep_fences)
                     .integer(state_->options.lease.count());
                 auto r = db.run(detail::postgres::sql::renew, p);
                 if (!r.ok()) return db.error_of(r);
@@ -678,6 +516,10 @@ public:
         std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.holds(entry.first); });
         return ec;
     }
+
+    /// The fewest messages a claim asks for: a claim is a transaction and a
+    /// commit on the server (detail::durable_claim_floor).
+    std::size_t claim_floor() const noexcept { return detail::durable_claim_floor; }
 
     /// How often the spooler renews the leases of hand-offs in flight: a third of the lease.
     std::chrono::milliseconds lease_renewal_interval() const { return state_->options.lease / 3; }
@@ -725,11 +567,14 @@ public:
             std::forward<F>(f)();
         } catch (...) {
             db.exec("ROLLBACK");
+            state_->creates.clear();
             state_->leases.batch_ended(false);
             throw;
         }
+        with_connection([](detail::postgres::connection&) { return std::error_code{}; }); // the creates kept, written
         if (state_->batch_error) {
             db.exec("ROLLBACK");
+            state_->creates.clear();
             state_->leases.batch_ended(false);
             return state_->batch_error;
         }
@@ -765,6 +610,9 @@ private:
         std::error_code batch_error;
         std::chrono::steady_clock::time_point retry_at{};
         std::chrono::milliseconds backoff{0};
+
+        detail::postgres::kept_creates creates; // inside batch(): created, not yet written
+        std::deque<std::int64_t> reserved_ids;   // taken from the sequence, not yet used
 
         detail::lease_book leases; // this object's claims and their tokens
         // Bodies that came with claims, until their first load: while the
@@ -920,23 +768,22 @@ private:
         return message_id{static_cast<std::uint64_t>(id)};
     }
 
+    // What a queue row holds of a message when it is queued.
+    static detail::postgres::queued_row queued_columns(const message_type& m) {
+        return {detail::stored_nanoseconds(m.client_submit_time.value_or(time_point{})),
+                static_cast<std::int64_t>(m.submission & ~submit_flags::locked), detail::stored_nanoseconds(next_attempt(m))};
+    }
     static detail::postgres::params& queue_columns(detail::postgres::params& p, const message_type& m) {
-        return p.integer(detail::postgres::nanoseconds(m.client_submit_time.value_or(time_point{})))
-            .integer(static_cast<std::int64_t>(m.submission & ~submit_flags::locked))
-            .integer(detail::postgres::nanoseconds(next_attempt(m)));
+        const auto q = queued_columns(m);
+        return p.integer(q.submit_time).integer(q.submit_flags).integer(q.next_attempt);
     }
 
     static std::vector<queue_entry> entries(const detail::postgres::result& r) {
+        const detail::entry_columns entry(detail::postgres::row(r, 0));
         std::vector<queue_entry> out;
         out.reserve(static_cast<std::size_t>(r.rows()));
-        for (int i = 0; i < r.rows(); ++i) out.push_back(entry_of(r, i));
+        for (int i = 0; i < r.rows(); ++i) out.push_back(entry.read(detail::postgres::row(r, i)));
         return out;
-    }
-    // A row's id, submit time, flags, held for and request, its first five columns.
-    static queue_entry entry_of(const detail::postgres::result& r, int i) {
-        return {message_id{static_cast<std::uint64_t>(r.integer(i, 0))}, detail::postgres::from_nanoseconds(r.integer(i, 1)),
-                static_cast<submit_flags>(r.integer(i, 2)), std::chrono::nanoseconds{r.integer(i, 3)},
-                static_cast<admin_request>(r.integer(i, 4))};
     }
 
     // The rows listings show: the one with id `from` (`exactly`), or up to n with ids above it.
@@ -947,18 +794,10 @@ private:
             p.integer(key(from)).integer(static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
             auto r = db.run(exactly ? detail::postgres::sql::queue_row : detail::postgres::sql::queue_rows, p);
             if (!r.ok()) return db.error_of(r);
+            const detail::listing_columns columns(detail::postgres::row(r, 0));
             for (int i = 0; i < r.rows(); ++i) {
-                detail::queue_row& row = rows.emplace_back();
-                row.id = message_id{static_cast<std::uint64_t>(r.integer(i, 0))};
-                row.submit_time = detail::postgres::from_nanoseconds(r.integer(i, 1));
-                row.body = r.bytes(i, 2);
-                if (!r.is_null(i, 3)) row.held_since = detail::postgres::from_nanoseconds(r.integer(i, 3));
-                row.held_for = std::chrono::nanoseconds{r.integer(i, 4)};
-                row.request = static_cast<admin_request>(r.integer(i, 5));
-                row.next_attempt = detail::postgres::from_nanoseconds(r.integer(i, 6));
-                row.leased = r.integer(i, 7) != 0 || claim_of(row.id).has_value();
-                if (row.leased && !r.is_null(i, 8)) row.lease_owner = r.bytes(i, 8);
-                if (!r.is_null(i, 9)) row.waiting_for = r.bytes(i, 9);
+                detail::queue_row& row = rows.emplace_back(columns.read(detail::postgres::row(r, i)));
+                row.leased = row.leased || claim_of(row.id).has_value();
             }
             return {};
         });
@@ -1015,10 +854,60 @@ private:
     }
 
     // One operation on the connection, connected first. Inside batch() it is
-    // part of that transaction (the first error of the server ends it);
+    // part of that transaction (the first error of the server ends it), and
+    // the creates kept so far are written first, so that it finds them;
     // otherwise its one statement is its own transaction.
     template <class F>
     std::error_code with_connection(F&& f) const {
+        return on_connection([&](detail::postgres::connection& db) -> std::error_code {
+            if (auto ec = write_creates(db)) return ec;
+            return f(db);
+        });
+    }
+
+    // Inside batch(): ids reserved for `ms` (a round trip per id_block), their
+    // rows kept for the next write_creates.
+    result<std::vector<message_id>> keep_creates(folder_id folder, std::span<const message_type> ms) {
+        std::vector<message_id> ids;
+        auto ec = on_connection([&](detail::postgres::connection& db) -> std::error_code {
+            auto& reserved = state_->reserved_ids;
+            if (reserved.size() < ms.size()) {
+                detail::postgres::params p;
+                p.integer(static_cast<std::int64_t>(std::max(ms.size() - reserved.size(), detail::postgres::id_block)));
+                auto r = db.run(detail::postgres::sql::reserve_ids, p);
+                if (!r.ok()) return db.error_of(r);
+                for (int i = 0; i < r.rows(); ++i) reserved.push_back(r.integer(i, 0));
+            }
+            for (const message_type& m : ms) {
+                const std::int64_t id = reserved.front();
+                reserved.pop_front();
+                state_->creates.add(id, static_cast<std::int64_t>(folder), encode(m), queued_columns(m));
+                ids.push_back(message_id{static_cast<std::uint64_t>(id)});
+            }
+            return {};
+        });
+        if (ec) return ec;
+        return ids;
+    }
+
+    // The creates kept in this batch, written: one statement per chunk.
+    std::error_code write_creates(detail::postgres::connection& db) const {
+        auto& creates = state_->creates;
+        for (auto chunk = creates.next_chunk(); chunk.size; chunk = creates.next_chunk()) {
+            detail::postgres::params p;
+            creates.bind(chunk, p).text(state_->channel);
+            auto r = db.run(detail::postgres::sql::create_queued_all, p);
+            if (!r.ok()) {
+                creates.clear();
+                return db.error_of(r);
+            }
+        }
+        creates.clear();
+        return {};
+    }
+
+    template <class F>
+    std::error_code on_connection(F&& f) const {
         std::lock_guard g{state_->mutex};
         if (state_->in_batch && state_->batch_error) return state_->batch_error;
         if (auto ec = state_->connect()) return ec;

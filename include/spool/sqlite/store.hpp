@@ -42,10 +42,12 @@
 #include <spool/sqlite/detail/damage.hpp>
 #include <spool/sqlite/detail/schema.hpp>
 #include <spool/sqlite/detail/spooler_lock.hpp>
+#include <spool/sqlite/detail/sql.hpp>
 #include <spool/sqlite/detail/statement.hpp>
 #include <spool/sqlite/error.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/stores/detail/lease_book.hpp>
+#include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
 #include <spool/tags.hpp>
 
@@ -73,6 +75,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -148,7 +151,7 @@ public:
     result<message_type> load(message_id id) const {
         std::string body;
         const int rc = read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db, "SELECT body FROM messages WHERE id = ?");
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::load);
             const int step = st.bind(1, key(id)).step();
             if (step == SQLITE_ROW) body = st.text(0);
             return step;
@@ -160,9 +163,9 @@ public:
         if (!m) {
             // Out of the queue's way, kept for a person to look at.
             write([&](sqlite3* db) -> std::error_code {
-                detail::sqlite::statement move(state_->statements, db, "UPDATE messages SET folder = ? WHERE id = ?");
+                detail::sqlite::statement move(state_->statements, db, detail::sqlite::sql::move_message);
                 move.bind(1, static_cast<std::int64_t>(folders::quarantine)).bind(2, key(id)).step();
-                detail::sqlite::statement dequeue(state_->statements, db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+                detail::sqlite::statement dequeue(state_->statements, db, detail::sqlite::sql::dequeue);
                 dequeue.bind(1, key(id)).step();
                 return {};
             });
@@ -180,11 +183,8 @@ public:
             // A hold or a request made while the message was in hand outlives
             // this write: it is applied at the message's next pass. A flush is
             // met by the pass that writes this.
-            detail::sqlite::statement st(state_->statements, db,
-                                         "UPDATE outgoing_queue SET next_attempt = CASE WHEN held_since IS NOT NULL THEN ?3"
-                                         " WHEN request >= 2 THEN 0 ELSE ?1 END, request = CASE WHEN request = 1 THEN 0 ELSE request END,"
-                                         " waiting_for = NULL WHERE message_id = ?2");
-            return st.bind(1, detail::sqlite::nanoseconds(next_attempt(m))).bind(2, key(id)).bind(3, detail::sqlite::held_next_attempt).run();
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::save_queued);
+            return st.bind(1, detail::stored_nanoseconds(next_attempt(m))).bind(2, key(id)).bind(3, detail::sqlite::held_next_attempt).run();
         });
     }
 
@@ -209,6 +209,27 @@ public:
         return message_id{static_cast<std::uint64_t>(id)};
     }
 
+    /// Many create_queued() in one transaction, in their order: all or none
+    /// (BulkQueuedCreateStore).
+    result<std::vector<message_id>> create_queued(folder_id folder, std::span<const message_type> ms) {
+        std::vector<std::string> bodies;
+        for (const message_type& m : ms) bodies.push_back(encode(m));
+        std::vector<message_id> ids;
+        if (ms.empty()) return ids;
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            ids.clear();
+            for (std::size_t i = 0; i < ms.size(); ++i) {
+                std::int64_t id = 0;
+                if (auto ec = insert(db, folder, bodies[i], id)) return ec;
+                ids.push_back(message_id{static_cast<std::uint64_t>(id)});
+                if (auto ec = add_to_queue(db, ids.back(), ms[i])) return ec;
+            }
+            return {};
+        });
+        if (ec) return ec;
+        return ids;
+    }
+
     /// errc::unable_to_abort while another store object's spooler (another
     /// process's) holds the message leased.
     std::error_code abort_submit(message_id id, const message_type& m) {
@@ -227,12 +248,12 @@ public:
             if (auto ec = fenced(db, id)) return ec;
             if (auto ec = dequeue(db, id)) return ec;
             if (deleted) {
-                detail::sqlite::statement st(state_->statements, db, "DELETE FROM messages WHERE id = ?");
+                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::delete_message);
                 return st.bind(1, key(id)).run();
             }
             if (auto ec = update_body(db, id, body)) return ec;
             if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
-                detail::sqlite::statement st(state_->statements, db, "UPDATE messages SET folder = ? WHERE id = ?");
+                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::move_message);
                 if (auto ec = st.bind(1, static_cast<std::int64_t>(move->folder)).bind(2, key(id)).run()) return ec;
             }
             return {};
@@ -248,8 +269,7 @@ public:
 
     std::vector<queue_entry> outgoing_queue() const {
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db,
-                                         "SELECT message_id, submit_time, submit_flags, held_for, request FROM outgoing_queue ORDER BY submit_time, sequence");
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::outgoing_queue);
             return queue_entries(st);
         });
     }
@@ -259,12 +279,8 @@ public:
     /// an index, so the cost follows what is due, not what is queued.
     std::vector<queue_entry> due_queue(time_point now, std::size_t limit) const {
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db,
-                                         // By the next attempt, not by submit order: that index would
-                                         // read the whole queue to find the few due entries.
-                                         "SELECT message_id, submit_time, submit_flags, held_for, request FROM outgoing_queue INDEXED BY queue_due"
-                                         " WHERE next_attempt <= ? ORDER BY submit_time, sequence LIMIT ?");
-            st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::due_queue);
+            st.bind(1, detail::stored_nanoseconds(now)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
             return queue_entries(st);
         });
     }
@@ -287,21 +303,18 @@ public:
         return detail::listed<Payload>(std::move(rows.front()), now);
     }
 
-    /// The queue's messages by state: one statement over the queue table.
+    /// The queue's messages by state: one statement over the queue table,
+    /// grouped by the row's state (sql::count_by_state).
     queue_counts count_queue(time_point now) const {
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(
-                cache, db,
-                "SELECT count(*), coalesce(sum(leased), 0), coalesce(sum(held_since IS NOT NULL AND NOT leased), 0),"
-                " coalesce(sum(held_since IS NULL AND NOT leased AND next_attempt > ?1 AND waiting_for IS NULL), 0),"
-                " coalesce(sum(held_since IS NULL AND NOT leased AND next_attempt <= ?1), 0), coalesce(sum(request <> 0), 0),"
-                " coalesce(sum(held_since IS NULL AND NOT leased AND next_attempt > ?1 AND waiting_for IS NOT NULL), 0)"
-                " FROM (SELECT held_since, next_attempt, request, waiting_for,"
-                " coalesce(lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 0) AS leased FROM outgoing_queue)");
-            const int rc = st.bind(1, detail::sqlite::nanoseconds(now)).step();
-            if (rc != SQLITE_ROW) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot count the queue");
-            const auto n = [&](int c) { return static_cast<std::size_t>(st.integer(c)); };
-            return queue_counts{n(0), n(4), n(3), n(2), n(1), n(5), n(6)};
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::count_by_state);
+            st.bind(1, detail::stored_nanoseconds(now));
+            const detail::state_count_columns columns(st);
+            queue_counts counts;
+            int rc = SQLITE_OK;
+            while ((rc = st.step()) == SQLITE_ROW) columns.add_to(counts, st);
+            if (rc != SQLITE_DONE) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot count the queue");
+            return counts;
         });
     }
 
@@ -311,9 +324,8 @@ public:
     /// not attempted again while held. Holding a held message changes nothing.
     result<admin_outcome> hold(message_id id, time_point now) {
         return administer(id, [&](sqlite3* db) {
-            detail::sqlite::statement st(state_->statements, db,
-                                         "UPDATE outgoing_queue SET held_since = ?, next_attempt = ? WHERE message_id = ? AND held_since IS NULL");
-            return st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, detail::sqlite::held_next_attempt).bind(3, key(id)).run();
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::hold);
+            return st.bind(1, detail::stored_nanoseconds(now)).bind(2, detail::sqlite::held_next_attempt).bind(3, key(id)).run();
         });
     }
 
@@ -322,10 +334,8 @@ public:
     /// down is due at once too. Releasing any other message changes nothing.
     result<admin_outcome> release(message_id id, time_point now) {
         return administer(id, [&](sqlite3* db) {
-            detail::sqlite::statement st(state_->statements, db,
-                                         "UPDATE outgoing_queue SET held_for = held_for + coalesce(max(0, ?1 - held_since), 0), held_since = NULL,"
-                                         " next_attempt = 0, waiting_for = NULL WHERE message_id = ?2 AND (held_since IS NOT NULL OR waiting_for IS NOT NULL)");
-            return st.bind(1, detail::sqlite::nanoseconds(now)).bind(2, key(id)).run();
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::release);
+            return st.bind(1, detail::stored_nanoseconds(now)).bind(2, key(id)).run();
         });
     }
 
@@ -341,16 +351,12 @@ public:
         auto done = administer(id, [&](sqlite3* db) -> std::error_code {
             if (r == admin_request::remove && !in_hand(db, id)) {
                 outcome = admin_outcome::applied;
-                detail::sqlite::statement q(state_->statements, db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+                detail::sqlite::statement q(state_->statements, db, detail::sqlite::sql::dequeue);
                 if (auto ec = q.bind(1, key(id)).run()) return ec;
-                detail::sqlite::statement m(state_->statements, db, "DELETE FROM messages WHERE id = ?");
+                detail::sqlite::statement m(state_->statements, db, detail::sqlite::sql::delete_message);
                 return m.bind(1, key(id)).run();
             }
-            detail::sqlite::statement st(state_->statements, db,
-                                         "UPDATE outgoing_queue SET request = max(request, ?1),"
-                                         " held_since = CASE WHEN ?1 >= 2 THEN NULL ELSE held_since END,"
-                                         " next_attempt = CASE WHEN held_since IS NULL OR ?1 >= 2 THEN 0 ELSE next_attempt END,"
-                                         " waiting_for = NULL WHERE message_id = ?2");
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::request);
             return st.bind(1, static_cast<std::int64_t>(r)).bind(2, key(id)).run();
         });
         if (!done) return done.error();
@@ -368,10 +374,8 @@ public:
         return write([&](sqlite3* db) -> std::error_code {
             for (message_id id : ids) {
                 if (fenced(db, id)) continue; // another process's now: its outcome, not ours
-                detail::sqlite::statement st(state_->statements, db,
-                                             "UPDATE outgoing_queue SET next_attempt = CASE WHEN held_since IS NULL AND request = 0 THEN ?1"
-                                             " ELSE next_attempt END, waiting_for = ?2 WHERE message_id = ?3");
-                if (auto ec = st.bind(1, detail::sqlite::nanoseconds(until)).bind(2, destination).bind(3, key(id)).run()) return ec;
+                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::hold_back);
+                if (auto ec = st.bind(1, detail::stored_nanoseconds(until)).bind(2, destination).bind(3, key(id)).run()) return ec;
             }
             return {};
         });
@@ -381,9 +385,7 @@ public:
     /// held): one statement, through an index on the destination.
     std::error_code release_held_back(const std::string& destination) {
         return write([&](sqlite3* db) -> std::error_code {
-            detail::sqlite::statement st(state_->statements, db,
-                                         "UPDATE outgoing_queue SET next_attempt = CASE WHEN held_since IS NULL THEN 0 ELSE next_attempt END,"
-                                         " waiting_for = NULL WHERE waiting_for = ?");
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::release_held_back);
             return st.bind(1, destination).run();
         });
     }
@@ -403,18 +405,15 @@ public:
         std::vector<std::tuple<std::int64_t, queue_entry, std::int64_t>> rows; // sequence, entry, fence
         auto ec = write([&](sqlite3* db) -> std::error_code {
             rows.clear();
-            detail::sqlite::statement st(
-                state_->statements, db,
-                "UPDATE outgoing_queue SET lease_owner = ?, lease_until = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ?, fence = fence + 1"
-                " WHERE message_id IN (SELECT message_id FROM outgoing_queue INDEXED BY queue_due WHERE next_attempt <= ?"
-                " AND (lease_until IS NULL OR lease_until <= CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)) ORDER BY submit_time, sequence LIMIT ?)"
-                " RETURNING message_id, submit_time, submit_flags, held_for, request, fence, sequence");
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::claim);
             st.bind(1, static_cast<std::int64_t>(::getpid()))
                 .bind(2, static_cast<std::int64_t>(state_->options.lease.count()))
-                .bind(3, detail::sqlite::nanoseconds(now))
+                .bind(3, detail::stored_nanoseconds(now))
                 .bind(4, static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)));
+            const detail::entry_columns entry(st);
+            const int sequence = st.column("sequence"), fence = st.column("fence");
             int rc = SQLITE_OK;
-            while ((rc = st.step()) == SQLITE_ROW) rows.emplace_back(st.integer(6), queue_entry_of(st), st.integer(5));
+            while ((rc = st.step()) == SQLITE_ROW) rows.emplace_back(st.integer(sequence), entry.read(st), st.integer(fence));
             return rc == SQLITE_DONE ? std::error_code{} : detail::sqlite::error(rc);
         });
         if (ec) throw std::system_error(ec, "spool: SQLite store: cannot claim due messages");
@@ -447,26 +446,26 @@ private:
     // as many due as it could take goes back to walking.
     std::vector<queue_entry> claim_in_memory(time_point now, std::size_t want) {
         std::vector<queue_entry> out;
-        const std::int64_t due_by = detail::sqlite::nanoseconds(now);
-        auto take = [&](detail::sqlite::statement& st) {
-            const message_id id{static_cast<std::uint64_t>(st.integer(0))};
+        const std::int64_t due_by = detail::stored_nanoseconds(now);
+        // Both statements list a queue_entry, its next attempt and its sequence.
+        auto take = [&](detail::sqlite::statement& st, const detail::entry_columns& entry, int sequence) {
+            const message_id id{static_cast<std::uint64_t>(st.integer(entry.id))};
             if (state_->leases.holds(id)) return;
             state_->leases.claimed(id, 0);
-            out.push_back(queue_entry_of(st));
-            state_->claim_cursor = {st.integer(1), st.integer(6)};
+            out.push_back(entry.read(st));
+            state_->claim_cursor = {st.integer(entry.submit_time), st.integer(sequence)};
         };
         read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
             const auto [after_time, after_sequence] = state_->claim_cursor.value_or(std::pair{INT64_MIN, INT64_MIN});
             if (state_->claim_in_order) {
-                detail::sqlite::statement st(cache, db,
-                                             "SELECT message_id, submit_time, submit_flags, held_for, request, next_attempt, sequence"
-                                             " FROM outgoing_queue INDEXED BY queue_order WHERE (submit_time, sequence) > (?, ?)"
-                                             " ORDER BY submit_time, sequence");
+                detail::sqlite::statement st(cache, db, detail::sqlite::sql::walk_in_order);
                 st.bind(1, after_time).bind(2, after_sequence);
+                const detail::entry_columns entry(st);
+                const int next_attempt = st.column("next_attempt"), sequence = st.column("sequence");
                 std::size_t passed_over = 0;
                 int rc = SQLITE_ROW;
                 while (out.size() < want && (rc = st.step()) == SQLITE_ROW) {
-                    if (st.integer(5) <= due_by) take(st);
+                    if (st.integer(next_attempt) <= due_by) take(st, entry, sequence);
                     else if (++passed_over > want + 64) break;
                 }
                 if (rc != SQLITE_ROW || out.size() == want) return;
@@ -475,15 +474,14 @@ private:
             // What the walk passed over is not due: start after its last claim.
             const auto [from_time, from_sequence] = state_->claim_cursor.value_or(std::pair{after_time, after_sequence});
             const std::size_t rows = want - out.size() + state_->leases.size();
-            detail::sqlite::statement st(cache, db,
-                                         "SELECT message_id, submit_time, submit_flags, held_for, request, next_attempt, sequence"
-                                         " FROM outgoing_queue INDEXED BY queue_due WHERE next_attempt <= ? AND (submit_time, sequence) > (?, ?)"
-                                         " ORDER BY submit_time, sequence LIMIT ?");
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::due_after);
             st.bind(1, due_by).bind(2, from_time).bind(3, from_sequence).bind(4, static_cast<std::int64_t>(rows));
+            const detail::entry_columns entry(st);
+            const int sequence = st.column("sequence");
             std::size_t read_rows = 0;
             while (st.step() == SQLITE_ROW) {
                 ++read_rows;
-                if (out.size() < want) take(st);
+                if (out.size() < want) take(st, entry, sequence);
             }
             if (read_rows == rows) state_->claim_in_order = true; // many are due: walking is cheaper
         });
@@ -505,13 +503,11 @@ public:
         auto ec = write([&](sqlite3* db) -> std::error_code {
             renewed.clear();
             for (std::size_t i = 0; i < held.drop_ids.size(); ++i) {
-                detail::sqlite::statement st(state_->statements, db,
-                                             "UPDATE outgoing_queue SET lease_owner = NULL, lease_until = NULL WHERE message_id = ? AND fence = ?");
+                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::release_lease);
                 if (auto ec = st.bind(1, held.drop_ids[i]).bind(2, held.drop_fences[i]).run()) return ec;
             }
             for (std::size_t i = 0; renew && i < held.keep_ids.size(); ++i) {
-                detail::sqlite::statement st(state_->statements, db,
-                                             "UPDATE outgoing_queue SET lease_until = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + ? WHERE message_id = ? AND fence = ?");
+                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::renew_lease);
                 const auto lease = static_cast<std::int64_t>(state_->options.lease.count());
                 if (auto ec = st.bind(1, lease).bind(2, held.keep_ids[i]).bind(3, held.keep_fences[i]).run()) return ec;
                 if (sqlite3_changes(db) == 1) renewed.push_back(held.keep_ids[i]);
@@ -524,6 +520,11 @@ public:
         return {};
     }
 
+    /// The fewest messages a claim asks for: with shared_queue a claim is a
+    /// write transaction, worth durable_claim_floor; without, it is kept in
+    /// memory, and the spooler claims only what its transports can take.
+    std::size_t claim_floor() const noexcept { return state_->options.shared_queue ? detail::durable_claim_floor : 1; }
+
     /// How often the spooler renews the leases of hand-offs in flight: a third of the lease.
     std::chrono::milliseconds lease_renewal_interval() const { return state_->options.lease / 3; }
 
@@ -533,14 +534,14 @@ public:
         if (!state_->options.shared_queue) return false;
         if (auto claim = state_->leases.find(id); claim && !claim->lost) return false;
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ? AND lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::leased);
             return st.bind(1, key(id)).step() == SQLITE_ROW;
         });
     }
 
     std::vector<message_id> contents(folder_id folder) const {
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db, "SELECT id FROM messages WHERE folder = ? ORDER BY id");
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::contents);
             st.bind(1, static_cast<std::int64_t>(folder));
             std::vector<message_id> out;
             while (st.step() == SQLITE_ROW) out.push_back(message_id{static_cast<std::uint64_t>(st.integer(0))});
@@ -774,18 +775,12 @@ private:
         return f(state_->reader, state_->read_statements);
     }
 
-    // The rows of a `SELECT message_id, submit_time, submit_flags, held_for, request` from the queue.
+    // The queue entries a statement lists (detail::entry_columns).
     static std::vector<queue_entry> queue_entries(detail::sqlite::statement& st) {
+        const detail::entry_columns entry(st);
         std::vector<queue_entry> out;
-        while (st.step() == SQLITE_ROW) out.push_back(queue_entry_of(st));
+        while (st.step() == SQLITE_ROW) out.push_back(entry.read(st));
         return out;
-    }
-    static queue_entry queue_entry_of(detail::sqlite::statement& st) {
-        return {message_id{static_cast<std::uint64_t>(st.integer(0))}, time_of(st.integer(1)), static_cast<submit_flags>(st.integer(2)),
-                std::chrono::nanoseconds{st.integer(3)}, static_cast<admin_request>(st.integer(4))};
-    }
-    static time_point time_of(std::int64_t ns) {
-        return time_point{std::chrono::duration_cast<time_point::duration>(std::chrono::nanoseconds{ns})};
     }
 
     bool in_own_batch() const { return state_->batch_owner.load() == std::this_thread::get_id(); }
@@ -798,7 +793,7 @@ private:
         const auto claim = state_->leases.find(id);
         if (!claim || !state_->options.shared_queue) return {};
         if (claim->lost) return errc::lease_lost;
-        detail::sqlite::statement st(state_->statements, db, "SELECT fence FROM outgoing_queue WHERE message_id = ?");
+        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::fence);
         if (st.bind(1, key(id)).step() != SQLITE_ROW || st.integer(0) != claim->fence) {
             state_->leases.lost(id);
             return errc::lease_lost;
@@ -806,7 +801,7 @@ private:
         return {};
     }
     bool leased(sqlite3* db, message_id id) const {
-        detail::sqlite::statement st(state_->statements, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ? AND lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)");
+        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::leased);
         return st.bind(1, key(id)).step() == SQLITE_ROW;
     }
 
@@ -822,7 +817,7 @@ private:
     }
     // Why a message the queue does not hold is not there: errc::not_in_queue, or not_found.
     static std::error_code not_queued(sqlite3* db, detail::sqlite::statement_cache& cache, message_id id) {
-        detail::sqlite::statement st(cache, db, "SELECT 1 FROM messages WHERE id = ?");
+        detail::sqlite::statement st(cache, db, detail::sqlite::sql::message_exists);
         return st.bind(1, key(id)).step() == SQLITE_ROW ? errc::not_in_queue : errc::not_found;
     }
     // Whether a hand-off of the message may be running: claimed by this store
@@ -841,30 +836,14 @@ private:
     // The rows listings show: the one with id `from` (`exactly`), or up to n with ids above it.
     std::vector<detail::queue_row> queue_rows(message_id from, std::size_t n, bool exactly) const {
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(
-                cache, db,
-                exactly ? std::string_view{"SELECT q.message_id, q.submit_time, m.body, q.held_since, q.held_for, q.request, q.next_attempt,"
-                                           " coalesce(q.lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 0), q.lease_owner, q.waiting_for"
-                                           " FROM outgoing_queue q JOIN messages m ON m.id = q.message_id WHERE q.message_id = ?1 LIMIT ?2"}
-                        : std::string_view{"SELECT q.message_id, q.submit_time, m.body, q.held_since, q.held_for, q.request, q.next_attempt,"
-                                           " coalesce(q.lease_until > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER), 0), q.lease_owner, q.waiting_for"
-                                           " FROM outgoing_queue q JOIN messages m ON m.id = q.message_id WHERE q.message_id > ?1"
-                                           " ORDER BY q.message_id LIMIT ?2"});
+            detail::sqlite::statement st(cache, db, exactly ? detail::sqlite::sql::queue_row : detail::sqlite::sql::queue_rows);
             st.bind(1, key(from)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
+            const detail::listing_columns columns(st);
             std::vector<detail::queue_row> rows;
             int rc = SQLITE_OK;
             while ((rc = st.step()) == SQLITE_ROW) {
-                detail::queue_row& row = rows.emplace_back();
-                row.id = message_id{static_cast<std::uint64_t>(st.integer(0))};
-                row.submit_time = time_of(st.integer(1));
-                row.body = st.text(2);
-                if (!st.null(3)) row.held_since = time_of(st.integer(3));
-                row.held_for = std::chrono::nanoseconds{st.integer(4)};
-                row.request = static_cast<admin_request>(st.integer(5));
-                row.next_attempt = time_of(st.integer(6));
-                row.leased = st.integer(7) != 0 || state_->leases.holds(row.id);
-                row.lease_owner = st.integer(7) != 0 ? st.text(8) : std::string{};
-                if (!st.null(9)) row.waiting_for = st.text(9);
+                detail::queue_row& row = rows.emplace_back(columns.read(st));
+                row.leased = row.leased || state_->leases.holds(row.id);
             }
             if (rc != SQLITE_DONE) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot list the queue");
             return rows;
@@ -872,7 +851,7 @@ private:
     }
 
     bool queued(sqlite3* db, message_id id) const {
-        detail::sqlite::statement st(state_->statements, db, "SELECT 1 FROM outgoing_queue WHERE message_id = ?");
+        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::queued);
         return st.bind(1, key(id)).step() == SQLITE_ROW;
     }
     // Refused before any statement runs, so nothing of it is written.
@@ -882,29 +861,27 @@ private:
     }
     std::error_code update_body(sqlite3* db, message_id id, const std::string& body) const {
         if (auto ec = fits(db, body)) return ec;
-        detail::sqlite::statement st(state_->statements, db, "UPDATE messages SET body = ? WHERE id = ?");
+        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::update_body);
         if (auto ec = st.bind(1, body).bind(2, key(id)).run()) return ec;
         return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_found};
     }
     std::error_code insert(sqlite3* db, folder_id folder, const std::string& body, std::int64_t& id) const {
         if (auto ec = fits(db, body)) return ec;
-        detail::sqlite::statement st(state_->statements, db, "INSERT INTO messages (folder, body) VALUES (?, ?)");
+        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::insert_message);
         if (auto ec = st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).run()) return ec;
         id = sqlite3_last_insert_rowid(db);
         return {};
     }
     std::error_code add_to_queue(sqlite3* db, message_id id, const message_type& m) const {
-        detail::sqlite::statement st(state_->statements, db,
-                                     "INSERT INTO outgoing_queue (message_id, submit_time, sequence, submit_flags, next_attempt)"
-                                     " VALUES (?, ?, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM outgoing_queue), ?, ?)");
-        const auto submitted = detail::sqlite::nanoseconds(m.client_submit_time.value_or(time_point{}));
+        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::enqueue);
+        const auto submitted = detail::stored_nanoseconds(m.client_submit_time.value_or(time_point{}));
         const auto flags = static_cast<std::int64_t>(m.submission & ~submit_flags::locked);
-        return st.bind(1, key(id)).bind(2, submitted).bind(3, flags).bind(4, detail::sqlite::nanoseconds(next_attempt(m))).run();
+        return st.bind(1, key(id)).bind(2, submitted).bind(3, flags).bind(4, detail::stored_nanoseconds(next_attempt(m))).run();
     }
     std::error_code dequeue(sqlite3* db, message_id id) const {
-        detail::sqlite::statement exists(state_->statements, db, "SELECT 1 FROM messages WHERE id = ?");
+        detail::sqlite::statement exists(state_->statements, db, detail::sqlite::sql::message_exists);
         if (exists.bind(1, key(id)).step() != SQLITE_ROW) return errc::not_found;
-        detail::sqlite::statement st(state_->statements, db, "DELETE FROM outgoing_queue WHERE message_id = ?");
+        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::dequeue);
         if (auto ec = st.bind(1, key(id)).run()) return ec;
         return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_in_queue};
     }

@@ -26,6 +26,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -405,6 +406,85 @@ std::vector<conformance_failure> check_create_queued(Make make) {
                      "not in the folder");
             f.expect(check, store.enqueue(*id, m) == errc::already_submitted,
                      "enqueue after create_queued did not give already_submitted");
+        }
+    }
+    return failures;
+}
+
+/// create_queued() of many, where the store has it (BulkQueuedCreateStore).
+/// K1: the messages are created and queued, with new distinct ids in their
+/// order, each loads as given, and equal submit times keep their order in the
+/// queue. K2: an empty span creates nothing. K3 (with batch()): inside a
+/// batch, each create_queued() has its id at once and a load in the batch
+/// finds the message; a batch that throws after a bulk create leaves no trace.
+template <class Make>
+std::vector<conformance_failure> check_bulk_create_queued(Make make) {
+    using store_type = detail::store_of<Make>;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::BulkQueuedCreateStore<store_type>) {
+        detail::findings f(failures);
+        auto store = make();
+        const auto queue_and_folder = [&] { return std::pair{detail::queued_ids(store), detail::to_vector(store.contents(folders::outbox))}; };
+        std::vector<M> three;
+        for (int i = 0; i < 3; ++i) {
+            three.push_back(detail::full_message<M>(i));
+            three.back().client_submit_time = detail::t0; // one submit time: the span's order decides
+        }
+        const message_id before = store.create_queued(folders::outbox, three.front()).value();
+
+        constexpr const char* k1 = "bulk create_queued K1: all created and queued, in their order";
+        auto ids = store.create_queued(folders::outbox, std::span<const M>(three));
+        f.expect(k1, ids.has_value(), ids ? "" : "create_queued of three failed: " + ids.error().message());
+        if (ids) {
+            const std::vector<message_id> got = *ids;
+            f.expect(k1, got.size() == 3, "not three ids for three messages");
+            std::vector<message_id> sorted = got;
+            std::sort(sorted.begin(), sorted.end());
+            f.expect(k1, std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end() && !std::count(got.begin(), got.end(), before),
+                     "the ids are not new and distinct");
+            for (std::size_t i = 0; i < got.size() && i < 3; ++i) {
+                auto loaded = store.load(got[i]);
+                f.expect(k1, loaded && loaded->message_class == three[i].message_class, "a message does not load as it was given");
+            }
+            std::vector<message_id> expected{before};
+            expected.insert(expected.end(), got.begin(), got.end());
+            f.expect(k1, detail::queued_ids(store) == expected, "the queue does not hold them after the earlier one, in their order");
+            auto in_folder = detail::to_vector(store.contents(folders::outbox));
+            std::sort(in_folder.begin(), in_folder.end());
+            std::sort(expected.begin(), expected.end());
+            f.expect(k1, in_folder == expected, "they are not in the folder");
+        }
+
+        const auto unchanged = queue_and_folder();
+        auto none = store.create_queued(folders::outbox, std::span<const M>());
+        f.expect("bulk create_queued K2: an empty span creates nothing", none && none->empty() && queue_and_folder() == unchanged,
+                 "an empty span returned ids, an error, or changed the queue");
+
+        if constexpr (spool::BatchingStore<store_type>) {
+            constexpr const char* k3 = "bulk create_queued K3: inside a batch, ids at once; a batch that throws leaves no trace";
+            std::vector<message_id> in_batch;
+            bool found = true;
+            const std::error_code ec = store.batch([&] {
+                for (const M& m : three) {
+                    auto id = store.create_queued(folders::outbox, m);
+                    if (!id) return;
+                    in_batch.push_back(*id);
+                    found = found && store.load(*id).has_value();
+                }
+            });
+            f.expect(k3, !ec && in_batch.size() == 3 && found, "a create_queued in a batch had no id, or a load in the batch did not find it");
+            f.expect(k3, !ec && detail::queued_ids(store).size() == unchanged.first.size() + 3, "the batch's messages are not queued after it");
+            const auto before_throw = queue_and_folder();
+            struct planted {};
+            try {
+                (void)store.batch([&] {
+                    (void)store.create_queued(folders::outbox, std::span<const M>(three));
+                    throw planted{};
+                });
+            } catch (const planted&) {
+            }
+            f.expect(k3, queue_and_folder() == before_throw, "a bulk create stayed although the batch threw");
         }
     }
     return failures;
@@ -875,8 +955,8 @@ std::vector<conformance_failure> check_store(Make make) {
         for (auto* check : {&check_law_1_all_or_nothing<Make>, &check_law_2_conditional_transitions<Make>,
                             &check_law_3_queue_order<Make>, &check_law_4_no_lock_on_disk<Make>,
                             &check_law_5_thread_safety<Make>, &check_law_6_load_returns_what_was_written<Make>,
-                            &check_finish<Make>, &check_create_queued<Make>, &check_due_queue<Make>,
-                            &check_batch<Make>}) {
+                            &check_finish<Make>, &check_create_queued<Make>, &check_bulk_create_queued<Make>,
+                            &check_due_queue<Make>, &check_batch<Make>}) {
             auto found = (*check)(make);
             failures.insert(failures.end(), found.begin(), found.end());
         }

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <memory>
 #include <set>
+#include <stdexcept>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -41,13 +43,12 @@ struct statement {
 };
 
 /// Parameters in libpq's binary format: integers as 8 bytes in network
-/// order, bodies as they are; arrays in text form ("{1,2}").
+/// order, bodies as they are, arrays in PostgreSQL's binary array format.
 class params {
 public:
     params& integer(std::int64_t v) {
-        std::string be(8, '\0');
-        for (int i = 7; i >= 0; --i, v = static_cast<std::int64_t>(static_cast<std::uint64_t>(v) >> 8))
-            be[static_cast<std::size_t>(i)] = static_cast<char>(v & 0xff);
+        std::string be;
+        append_be(be, 8, static_cast<std::uint64_t>(v));
         return add(std::move(be), 1);
     }
     params& optional_integer(const std::int64_t* v) { return v ? integer(*v) : null(); }
@@ -59,6 +60,28 @@ public:
         return *this;
     }
     params& text(std::string v) { return add(std::move(v), 0); }
+    /// A bigint[] in the binary array format: no text to print and parse.
+    params& integers(std::span<const std::int64_t> v) {
+        std::string out = array_header(v.size(), int8_oid);
+        out.reserve(array_header_size + 12 * v.size());
+        for (std::int64_t x : v) {
+            append_be(out, 4, 8);
+            append_be(out, 8, static_cast<std::uint64_t>(x));
+        }
+        return add(std::move(out), 1);
+    }
+    /// A bytea[] in the binary array format: the bodies copied once, unescaped.
+    params& byte_strings(std::span<const std::string> v) {
+        std::size_t size = array_header_size;
+        for (const auto& b : v) size += 4 + b.size();
+        std::string out = array_header(v.size(), bytea_oid);
+        out.reserve(size);
+        for (const auto& b : v) {
+            append_be(out, 4, b.size());
+            out += b;
+        }
+        return add(std::move(out), 1);
+    }
     params& null() {
         values_.push_back(nullptr);
         lengths_.push_back(0);
@@ -76,6 +99,24 @@ public:
     const int* formats() const noexcept { return formats_.data(); }
 
 private:
+    // PostgreSQL's binary array: dimensions, a null flag, the element type,
+    // then the one dimension's length and lower bound; each element follows
+    // with its length.
+    static constexpr std::uint32_t int8_oid = 20, bytea_oid = 17;
+    static constexpr std::size_t array_header_size = 20;
+    static void append_be(std::string& out, int bytes, std::uint64_t v) {
+        for (int i = bytes - 1; i >= 0; --i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+    }
+    static std::string array_header(std::size_t n, std::uint32_t element) {
+        std::string out;
+        append_be(out, 4, 1);       // dimensions
+        append_be(out, 4, 0);       // no nulls
+        append_be(out, 4, element); // element type
+        append_be(out, 4, n);       // length
+        append_be(out, 4, 1);       // lower bound
+        return out;
+    }
+
     params& add(std::string v, int format) {
         lengths_.push_back(static_cast<int>(v.size()));
         formats_.push_back(format);
@@ -114,11 +155,35 @@ public:
     std::string bytes(int row, int column) const {
         return {PQgetvalue(r_.get(), row, column), static_cast<std::size_t>(PQgetlength(r_.get(), row, column))};
     }
+    /// The index of the column `name`. A name the statement lacks is a defect
+    /// in spool: std::logic_error.
+    int column(std::string_view name) const {
+        const int c = r_ ? PQfnumber(r_.get(), std::string(name).c_str()) : -1;
+        if (c < 0) throw std::logic_error("spool: PostgreSQL store: a statement has no column " + std::string(name));
+        return c;
+    }
+    /// A column of the first row, by name: whether a conditional write wrote, say.
+    bool flag(std::string_view name) const { return rows() > 0 && integer(0, column(name)) != 0; }
     const char* sqlstate() const { return r_ ? PQresultErrorField(r_.get(), PG_DIAG_SQLSTATE) : nullptr; }
     std::string server_message() const { return r_ ? PQresultErrorMessage(r_.get()) : "no result"; }
 
 private:
     std::shared_ptr<PGresult> r_;
+};
+
+/// One row of a result, as the store kit's column readers
+/// (stores/detail/queue_columns.hpp) read it.
+class row {
+public:
+    row(const result& r, int i) : r_(r), i_(i) {}
+    int column(std::string_view name) const { return r_.column(name); }
+    std::int64_t integer(int c) const { return r_.integer(i_, c); }
+    std::string text(int c) const { return r_.bytes(i_, c); }
+    bool null(int c) const { return r_.is_null(i_, c); }
+
+private:
+    const result& r_;
+    int i_;
 };
 
 /// One libpq connection and the statements prepared on it.

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <map>
+#include <stdexcept>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -81,9 +82,16 @@ public:
     int step() { return rc_ == SQLITE_OK ? sqlite3_step(stmt_) : rc_; }
     /// Runs a statement that returns no rows: its error, or none.
     std::error_code run();
-    std::int64_t integer(int column) { return sqlite3_column_int64(stmt_, column); }
-    bool null(int column) { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-    std::string text(int column) {
+    /// The index of the result column `name`. A name the statement lacks is
+    /// a defect in spool: std::logic_error.
+    int column(std::string_view name) const {
+        for (int i = 0, n = sqlite3_column_count(stmt_); i < n; ++i)
+            if (const char* c = sqlite3_column_name(stmt_, i); c && name == c) return i;
+        throw std::logic_error("spool: SQLite store: a statement has no column " + std::string(name));
+    }
+    std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+    bool null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+    std::string text(int column) const {
         const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
         return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column))) : std::string{};
     }
@@ -115,10 +123,6 @@ inline int exec(statement_cache& cache, sqlite3* db, std::string_view sql) {
     if (!st.ok()) return st.prepare_result();
     const int rc = st.step();
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-inline std::int64_t nanoseconds(time_point t) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
 } // namespace spool::detail::sqlite
