@@ -5,7 +5,9 @@
 # (64 messages per transaction) on the same server in the same run; then the
 # spooling alone (a queue filled first, drained by 1, 2 and 4 processes); then
 # the recovery time after a spooler is killed with messages leased.
-#   benchmarks/postgres_scaling.sh [messages=40000] [processes="1 2 4"] [lease_ms=1000]
+#   benchmarks/postgres_scaling.sh [messages=40000] [processes="1 2 4"] [lease_ms=1000] [river=1000000]
+# River's shape (river messages queued first with spool's batching, timed,
+# then drained by two processes) runs last; river=0 leaves it out.
 # A message's clock: the submitter (64 sends per transaction) and the spoolers
 # start together; it stops when the last spooler has found nothing left. Not
 # a test, and not run by CI; the server is a throwaway cluster of its own
@@ -15,6 +17,7 @@ cd "$(dirname "$0")/.."
 messages=${1:-40000}
 processes=${2:-"1 2 4"}
 lease_ms=${3:-1000}
+river=${4:-1000000}
 scripts/install-deps.sh
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPOOL_BUILD_TESTS=OFF -DSPOOL_BUILD_EXAMPLES=OFF >/dev/null
 cmake --build build/bench --target spool_postgres_throughput >/dev/null
@@ -39,6 +42,17 @@ raw_s=$("$bin" raw "$(schema raw)" "$messages")
 raw_rate=$(python3 -c "print(round($messages / $raw_s))")
 echo "raw inserts: $messages messages (2 rows each) in ${raw_s}s: $raw_rate msg/s, $((raw_rate * 2)) rows/s"
 
+submit_only_s=$("$bin" submit "$(schema submit_only)" "$messages")
+submit_rate=$(python3 -c "print(round($messages / $submit_only_s))")
+echo "spool's submit alone (64 sends per client.batch): $messages messages in ${submit_only_s}s: $submit_rate msg/s, $(python3 -c "print(f'{$submit_rate / $raw_rate:.2f}')") of raw"
+
+# SPOOL_BASELINE_BIN: another build's spool_postgres_throughput, whose submit
+# is timed in the same run (before and after a change, on one server).
+if [ -n "${SPOOL_BASELINE_BIN:-}" ]; then
+  base_s=$("$SPOOL_BASELINE_BIN" submit "$(schema baseline)" "$messages")
+  echo "baseline's submit alone: $messages messages in ${base_s}s: $(python3 -c "print(round($messages / $base_s))") msg/s"
+fi
+
 for p in $processes; do
   info=$(schema "p$p")
   rm -f "$work/done"
@@ -53,7 +67,7 @@ for p in $processes; do
   left=$(psql "$info" -qAtc "SELECT count(*) FROM spool_queue")
   python3 -c "
 e = $end - $start; r = $messages / e
-print(f'spool, $p process(es): $messages messages in {e:.2f}s: {r:.0f} msg/s, {r / $raw_rate:.2f} of raw (the submitter alone took ${submit_s}s); left in the queue: $left')"
+print(f'spool, $p process(es): $messages messages in {e:.2f}s: {r:.0f} msg/s, {r / $raw_rate:.2f} of raw, {r / $submit_rate:.2f} of submit alone (the submitter took ${submit_s}s); left in the queue: $left')"
 done
 
 # The spooling alone: the queue filled first (not timed), then P spoolers
@@ -87,3 +101,21 @@ held=$(psql "$info" -qAtc "SELECT count(*) FROM spool_queue WHERE lease_until > 
 touch "$work/done"
 "$bin" spool "$info" "$work/done" "$lease_ms" >/dev/null
 python3 -c "print(f'recovery after a kill (lease $lease_ms ms, $held messages leased by the killed process): {$(now) - $killed:.2f}s until the queue was empty')"
+
+# River's shape: a large queue filled with spool's batching (timed: the rows'
+# insert rate), then drained by two processes.
+if [ "$river" -gt 0 ]; then
+  info=$(schema river)
+  fill_s=$("$bin" submit "$info" "$river")
+  touch "$work/done"
+  start=$(now)
+  pids=()
+  for _ in 1 2; do "$bin" spool "$info" "$work/done" "$lease_ms" >/dev/null & pids+=($!); done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+  pids=()
+  end=$(now)
+  python3 -c "
+f = $river / $fill_s; e = $end - $start; r = $river / e
+print(f'River shape: $river messages inserted in {$fill_s:.1f}s ({f:.0f} msg/s), drained by 2 processes in {e:.1f}s: {r:.0f} msg/s, {r / f:.2f} of the insert rate')"
+fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

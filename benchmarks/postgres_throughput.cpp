@@ -5,6 +5,9 @@
 //       64 messages per transaction, straight through libpq
 //   spool_postgres_throughput submit <conninfo> <messages>
 //       spool's client, 64 sends per transaction (client.batch)
+//   spool_postgres_throughput steady <conninfo> <msg-per-second> <seconds>
+//       spool's client at a steady rate (64 sends per transaction, paced),
+//       for benchmarks/postgres_pressure.sh
 //   spool_postgres_throughput spool <conninfo> <done-file> [lease-ms] [ms-per-message]
 //       a spooler with a transport that sends at once (or after the given
 //       time, synchronously); it exits once <done-file> exists and nothing is
@@ -82,6 +85,28 @@ int submit(const std::string& conninfo, long messages) {
     return 0;
 }
 
+int steady(const std::string& conninfo, long rate, long seconds) {
+    spool::postgres_store store(conninfo);
+    discard_transport unused;
+    spool::spooler sp{store, unused}; // its client only
+    const auto m = one_kib_message();
+    const auto start = std::chrono::steady_clock::now();
+    const auto until = start + std::chrono::seconds{seconds};
+    long done = 0;
+    while (std::chrono::steady_clock::now() < until) {
+        auto ec = sp.client().batch([&] {
+            for (int i = 0; i < per_transaction; ++i, ++done)
+                if (!sp.client().send(m)) std::fprintf(stderr, "send failed\n");
+        });
+        if (ec) std::fprintf(stderr, "batch: %s\n", ec.message().c_str());
+        // Paced: the next batch when the rate says, not at once (a late batch is not made up twice).
+        const auto due = start + std::chrono::microseconds{done * 1000000 / rate};
+        std::this_thread::sleep_until(due);
+    }
+    std::printf("%ld\n", done);
+    return 0;
+}
+
 int spool_until_done(const std::string& conninfo, const std::string& done_file, long lease_ms, long ms_per_message) {
     spool::postgres_options options;
     options.lease = std::chrono::milliseconds{lease_ms};
@@ -105,6 +130,7 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "raw" && argc == 4) return raw(argv[2], std::stol(argv[3]));
     if (mode == "submit" && argc == 4) return submit(argv[2], std::stol(argv[3]));
+    if (mode == "steady" && argc == 5) return steady(argv[2], std::stol(argv[3]), std::stol(argv[4]));
     if (mode == "spool" && argc >= 4)
         return spool_until_done(argv[2], argv[3], argc > 4 ? std::stol(argv[4]) : 30000, argc > 5 ? std::stol(argv[5]) : 0);
     std::fprintf(stderr, "usage: see the comment at the top of benchmarks/postgres_throughput.cpp\n");
