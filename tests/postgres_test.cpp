@@ -80,6 +80,35 @@ TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by
         lease));
 }
 
+TEST_CASE("a bulk finish by a holder whose lease another process took is refused for that message, and the new holder's row is untouched") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store first(schema.conninfo(), short_lease(300ms));
+    spool::postgres_store second(schema.conninfo(), short_lease(300ms));
+    STATIC_REQUIRE(spool::BulkFinishStore<spool::postgres_store>);
+    auto m = mail({smtp("a@x")});
+    m.flags = spool::message_flags::submitted;
+    m.sent_mail = spool::disposition::delete_after_submit{};
+    const auto stale = first.create_queued(spool::folders::outbox, m).value();
+    const auto fresh = first.create_queued(spool::folders::outbox, m).value();
+    REQUIRE(first.claim_due(spool::time_point::max(), 2).size() == 2);
+    // The lease ends by the database's clock; then the second process claims the first message.
+    REQUIRE(eventually([&] { return !first.leased_elsewhere(stale) && schema.value(
+        "SELECT count(*) FROM spool_queue WHERE lease_until > clock_timestamp()") == "0"; }));
+    REQUIRE(second.claim_due(spool::time_point::max(), 1).size() == 1);
+    const std::string holder_fence = schema.value("SELECT fence FROM spool_queue WHERE message_id = " + std::to_string(static_cast<std::uint64_t>(stale)));
+    // The first process finishes both at once: its claim on the first is stale.
+    const std::vector<spool::finishing<spool::message>> both{{stale, &m}, {fresh, &m}};
+    std::vector<std::error_code> errors;
+    REQUIRE_FALSE(first.batch([&] { errors = first.finish(std::span<const spool::finishing<spool::message>>(both)); }));
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0] == spool::errc::lease_lost);
+    CHECK_FALSE(errors[1]);
+    // The stale write changed nothing: the message is there, queued, with the second holder's token.
+    CHECK(first.load(stale).has_value());
+    CHECK(schema.value("SELECT fence FROM spool_queue WHERE message_id = " + std::to_string(static_cast<std::uint64_t>(stale))) == holder_fence);
+    CHECK(schema.value("SELECT count(*) FROM spool_messages WHERE id = " + std::to_string(static_cast<std::uint64_t>(fresh))) == "0");
+}
+
 TEST_CASE("the PostgreSQL store keeps the cross-process wake's law: another store object's submit is seen") {
     std::deque<spool_test::postgres_schema> schemas;
     STATIC_REQUIRE(spool::CrossProcessWakeStore<spool::postgres_store>);

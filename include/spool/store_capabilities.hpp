@@ -66,6 +66,25 @@ concept BulkQueuedCreateStore = QueuedCreateStore<S> && requires(S& s, folder_id
     { s.create_queued(f, ms) } -> std::same_as<result<std::vector<message_id>>>;
 };
 
+/// One message a bulk finish takes: its id and its final state, as finish() takes them.
+template <class M>
+struct finishing {
+    message_id id{};
+    const M* message = nullptr;
+};
+
+/// **BulkFinishStore**: `std::vector<std::error_code>
+/// finish(std::span<const finishing<M>>)` finishes many messages in one
+/// request: each is applied, or refused, exactly as finish(id, m) alone
+/// would be (errc::not_found, not_in_queue, lease_lost), and its error is at
+/// its place in the result; an empty span does nothing. The spooler writes a
+/// pass's finished messages with it, inside batch(). Laws F1-F2, checked by
+/// testing::check_bulk_finish.
+template <class S>
+concept BulkFinishStore = requires(S& s, std::span<const finishing<typename S::message_type>> fs) {
+    { s.finish(fs) } -> std::same_as<std::vector<std::error_code>>;
+};
+
 /// **DueListingStore**: `due_queue(time_point now, std::size_t limit) const`
 /// lists only the queued messages that are due (whose next_attempt(m), as
 /// last written, is at or before now), in submit-time order, at most limit,

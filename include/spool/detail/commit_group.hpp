@@ -27,6 +27,7 @@
 #include <exception>
 #include <system_error>
 #include <utility>
+#include <span>
 #include <vector>
 
 namespace spool::detail {
@@ -172,12 +173,39 @@ public:
 private:
     static constexpr std::size_t publish_every = 64;
 
+    // Inside the group's batch: the finishes without reports in one request
+    // to the store (a round trip for the group, not one each), the rest one
+    // by one as before.
+    void write_finishes_together() {
+        std::vector<finishing<message_type>> finishes;
+        std::vector<job*> finishing_jobs;
+        for (job* j : ready_) {
+            if (j->done.finished && !writes_together(j->done)) {
+                j->done.committed_reports.clear();
+                finishes.push_back({j->done.id, &j->done.message()});
+                finishing_jobs.push_back(j);
+            } else {
+                j->error = write_completion(core_, j->done);
+            }
+        }
+        if (finishes.empty()) return;
+        const std::vector<std::error_code> errors = core_.store().finish(std::span<const finishing<message_type>>(finishes));
+        for (std::size_t i = 0; i < finishing_jobs.size(); ++i) finishing_jobs[i]->error = i < errors.size() ? errors[i] : errc::store_failure;
+    }
+
     void write_group(run_report& report) {
         std::size_t written = 0;
+        const bool batched = BatchingStore<store_type> && (ready_.size() > 1 || writes_together(ready_.front()->done));
         auto write_all = [&] {
+            if constexpr (BulkFinishStore<store_type>) {
+                if (batched) {
+                    write_finishes_together();
+                    written = ready_.size();
+                    return;
+                }
+            }
             for (; written < ready_.size(); ++written) ready_[written]->error = write_completion(core_, ready_[written]->done);
         };
-        const bool batched = BatchingStore<store_type> && (ready_.size() > 1 || writes_together(ready_.front()->done));
         std::error_code batch_error;
         std::exception_ptr thrown;
         try {

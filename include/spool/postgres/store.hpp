@@ -43,6 +43,7 @@
 #include <spool/postgres/error.hpp>
 #include <spool/result.hpp>
 #include <spool/stores/detail/lease_book.hpp>
+#include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
 #include <spool/store_capabilities.hpp>
@@ -196,20 +197,14 @@ public:
 
 private:
     result<message_type> decoded(message_id id, const std::string& body) const {
-        auto m = decode<Payload>(body);
-        if (!m && m.error() == errc::format_too_new) return m.error(); // a newer spool's: left for it, untouched
-        if (!m) {
-            // Out of the queue's way, kept for a person to look at.
+        return detail::loaded_message<Payload>(id, body, [&](message_id bad) {
             with_connection([&](detail::postgres::connection& db) -> std::error_code {
                 detail::postgres::params p;
-                p.integer(key(id)).integer(static_cast<std::int64_t>(folders::quarantine));
+                p.integer(key(bad)).integer(static_cast<std::int64_t>(folders::quarantine));
                 db.run(detail::postgres::sql::quarantine, p);
                 return {};
             });
-            return errc::corrupt_message;
-        }
-        m->id = id;
-        return std::move(*m);
+        });
     }
 
 public:
@@ -279,16 +274,57 @@ public:
             }
             auto r = db.run(deleted ? detail::postgres::sql::finish_delete : detail::postgres::sql::finish_keep, p);
             if (!r.ok()) return db.error_of(r);
-            if (r.flag("written")) {
-                // Finished, the claim leaves the book; inside batch() only once
-                // the batch commits, as this may yet be rolled back.
-                if (token && state_->in_batch) state_->leases.finished_in_batch(id);
-                else if (token) state_->leases.forget(id);
-                return std::error_code{};
-            }
-            if (!r.flag("message_exists")) return token ? lost(id) : std::error_code{errc::not_found};
-            return token ? lost(id) : std::error_code{errc::not_in_queue};
+            return finished(id, token.has_value(), r.flag("written"), r.flag("message_exists"));
         });
+    }
+
+    /// Many finish() in one statement (a few for large bodies), each applied
+    /// or refused as finish() alone would be (BulkFinishStore): a spooler's
+    /// finished messages of a pass cost one round trip, not one each.
+    std::vector<std::error_code> finish(std::span<const finishing<message_type>> fs) {
+        std::vector<std::error_code> out(fs.size());
+        std::size_t next = 0;
+        while (next < fs.size()) {
+            // A chunk: up to 64 MiB of bodies, at least one message.
+            std::vector<std::size_t> at;
+            std::vector<std::int64_t> ids, fences, folders, removes;
+            std::vector<std::string> bodies;
+            std::size_t bytes = 0;
+            for (; next < fs.size() && (at.empty() || bytes < detail::postgres::kept_creates::chunk_bytes); ++next) {
+                const message_type& m = *fs[next].message;
+                const auto claim = claim_of(fs[next].id);
+                if (claim && claim->lost) {
+                    out[next] = errc::lease_lost;
+                    continue;
+                }
+                const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
+                const auto* move = std::get_if<disposition::move_to>(&m.sent_mail);
+                at.push_back(next);
+                ids.push_back(key(fs[next].id));
+                fences.push_back(claim ? claim->fence : -1);
+                bodies.push_back(deleted ? std::string{} : encode(m));
+                folders.push_back(move ? static_cast<std::int64_t>(move->folder) : -1);
+                removes.push_back(deleted ? 1 : 0);
+                bytes += bodies.back().size();
+            }
+            if (at.empty()) continue;
+            auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+                detail::postgres::params p;
+                p.integers(ids).integers(fences).byte_strings(bodies).integers(folders).integers(removes);
+                auto r = db.run(detail::postgres::sql::finish_all, p);
+                if (!r.ok()) return db.error_of(r);
+                const int written = r.column("written"), exists = r.column("message_exists");
+                for (int row = 0; row < r.rows() && static_cast<std::size_t>(row) < at.size(); ++row) {
+                    const std::size_t i = at[static_cast<std::size_t>(row)];
+                    out[i] = finished(fs[i].id, fences[static_cast<std::size_t>(row)] >= 0, r.integer(row, written) != 0,
+                                      r.integer(row, exists) != 0);
+                }
+                return {};
+            });
+            if (ec)
+                for (std::size_t i : at) out[i] = ec;
+        }
+        return out;
     }
 
     /// Throws std::system_error when the server cannot answer (as every
@@ -484,34 +520,24 @@ public:
     /// a lease found taken by another process stays known, marked lost, while
     /// it is in hand: its writes get errc::lease_lost (law Q3).
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
-        const auto held = state_->leases.split(in_hand);
-        const bool renew = !held.keep_ids.empty() && state_->leases.renewal_due(lease_renewal_interval());
-        if (held.drop_ids.empty() && !renew) {
-            state_->leases.forget(held.forget_ids);
-            return {};
-        }
-        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            if (!held.drop_ids.empty()) {
+        const auto account = state_->leases.plan_account(in_hand, lease_renewal_interval());
+        std::vector<std::int64_t> renewed;
+        auto ec = account.empty() ? std::error_code{} : with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            if (!account.release_ids.empty()) {
                 detail::postgres::params p;
-                p.integers(held.drop_ids).integers(held.drop_fences);
-                auto r = db.run(detail::postgres::sql::release, p);
-                if (!r.ok()) return db.error_of(r);
-                state_->leases.forget(held.drop_ids);
+                p.integers(account.release_ids).integers(account.release_fences);
+                if (auto r = db.run(detail::postgres::sql::release, p); !r.ok()) return db.error_of(r);
             }
-            state_->leases.forget(held.forget_ids);
-            if (renew) {
+            if (!account.renew_ids.empty()) {
                 detail::postgres::params p;
-                p.integers(held.keep_ids)
-                    .integers(held.keep_fences)
-                    .integer(state_->options.lease.count());
+                p.integers(account.renew_ids).integers(account.renew_fences).integer(state_->options.lease.count());
                 auto r = db.run(detail::postgres::sql::renew, p);
                 if (!r.ok()) return db.error_of(r);
-                std::vector<std::int64_t> renewed;
                 for (int i = 0; i < r.rows(); ++i) renewed.push_back(r.integer(i, 0));
-                state_->leases.renewed(held.keep_ids, renewed);
             }
             return {};
         });
+        if (!ec) state_->leases.accounted(account, std::move(renewed));
         std::lock_guard g{state_->prefetch_mutex}; // bodies of claims let go are not needed
         std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.holds(entry.first); });
         return ec;
@@ -838,6 +864,18 @@ private:
         body = std::move(it->second);
         state_->prefetched.erase(it);
         return true;
+    }
+    // What a finish reported, as finish()'s result. Finished, the claim
+    // leaves the book; inside batch() only once the batch commits, as the
+    // write may yet be rolled back.
+    std::error_code finished(message_id id, bool fenced, bool written, bool message_exists) const {
+        if (written) {
+            if (fenced && state_->in_batch) state_->leases.finished_in_batch(id);
+            else if (fenced) state_->leases.forget(id);
+            return {};
+        }
+        if (fenced) return lost(id);
+        return message_exists ? errc::not_in_queue : errc::not_found;
     }
     // The claim stays known, marked lost, until the spooler gives it up: a
     // later write by this object must be refused too, not made as if it had

@@ -47,6 +47,7 @@
 #include <spool/sqlite/error.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/stores/detail/lease_book.hpp>
+#include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
 #include <spool/tags.hpp>
@@ -158,21 +159,15 @@ public:
         });
         if (rc == SQLITE_DONE) return errc::not_found;
         if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
-        auto m = decode<Payload>(body);
-        if (!m && m.error() == errc::format_too_new) return m.error(); // a newer spool's: left for it, untouched
-        if (!m) {
-            // Out of the queue's way, kept for a person to look at.
+        return detail::loaded_message<Payload>(id, body, [&](message_id bad) {
             write([&](sqlite3* db) -> std::error_code {
                 detail::sqlite::statement move(state_->statements, db, detail::sqlite::sql::move_message);
-                move.bind(1, static_cast<std::int64_t>(folders::quarantine)).bind(2, key(id)).step();
+                move.bind(1, static_cast<std::int64_t>(folders::quarantine)).bind(2, key(bad)).step();
                 detail::sqlite::statement dequeue(state_->statements, db, detail::sqlite::sql::dequeue);
-                dequeue.bind(1, key(id)).step();
+                dequeue.bind(1, key(bad)).step();
                 return {};
             });
-            return errc::corrupt_message;
-        }
-        m->id = id;
-        return std::move(*m);
+        });
     }
 
     std::error_code save(message_id id, const message_type& m) {
@@ -493,30 +488,31 @@ public:
     /// every other claim of this store object is released, and the leases kept
     /// are renewed once a third of the lease has passed since the last renewal.
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
-        const auto held = state_->leases.split(in_hand);
-        state_->leases.forget(held.forget_ids); // lost and given up: another process holds them
+        auto account = state_->leases.plan_account(in_hand, lease_renewal_interval());
         state_->claim_cursor.reset(); // the next pass's claims start from the queue's head
-        if (!state_->options.shared_queue) return state_->leases.forget(held.drop_ids), std::error_code{}; // in memory only
-        const bool renew = !held.keep_ids.empty() && state_->leases.renewal_due(lease_renewal_interval());
-        if (held.drop_ids.empty() && !renew) return {};
+        if (!state_->options.shared_queue) { // claims in memory only: nothing to write or renew
+            account.renew_ids.clear();
+            state_->leases.accounted(account, {});
+            return {};
+        }
+        if (account.empty()) return {};
         std::vector<std::int64_t> renewed;
         auto ec = write([&](sqlite3* db) -> std::error_code {
             renewed.clear();
-            for (std::size_t i = 0; i < held.drop_ids.size(); ++i) {
+            for (std::size_t i = 0; i < account.release_ids.size(); ++i) {
                 detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::release_lease);
-                if (auto ec = st.bind(1, held.drop_ids[i]).bind(2, held.drop_fences[i]).run()) return ec;
+                if (auto ec = st.bind(1, account.release_ids[i]).bind(2, account.release_fences[i]).run()) return ec;
             }
-            for (std::size_t i = 0; renew && i < held.keep_ids.size(); ++i) {
+            const auto lease = static_cast<std::int64_t>(state_->options.lease.count());
+            for (std::size_t i = 0; i < account.renew_ids.size(); ++i) {
                 detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::renew_lease);
-                const auto lease = static_cast<std::int64_t>(state_->options.lease.count());
-                if (auto ec = st.bind(1, lease).bind(2, held.keep_ids[i]).bind(3, held.keep_fences[i]).run()) return ec;
-                if (sqlite3_changes(db) == 1) renewed.push_back(held.keep_ids[i]);
+                if (auto ec = st.bind(1, lease).bind(2, account.renew_ids[i]).bind(3, account.renew_fences[i]).run()) return ec;
+                if (sqlite3_changes(db) == 1) renewed.push_back(account.renew_ids[i]);
             }
             return {};
         });
         if (ec) return ec;
-        state_->leases.forget(held.drop_ids);
-        if (renew) state_->leases.renewed(held.keep_ids, renewed);
+        state_->leases.accounted(account, std::move(renewed));
         return {};
     }
 

@@ -490,6 +490,47 @@ std::vector<conformance_failure> check_bulk_create_queued(Make make) {
     return failures;
 }
 
+/// finish() of many, where the store has it (BulkFinishStore). F1: each
+/// message is applied or refused as finish() alone would be, its error at its
+/// place: deleted, moved, left where it is, not_in_queue for a draft,
+/// not_found for an unknown id. F2: an empty span does nothing.
+template <class Make>
+std::vector<conformance_failure> check_bulk_finish(Make make) {
+    using store_type = detail::store_of<Make>;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::BulkFinishStore<store_type>) {
+        detail::findings f(failures);
+        constexpr const char* f1 = "bulk finish F1: each as finish() alone";
+        auto store = make();
+        M deleted = detail::queued_for_check(store, 0, true, [](M& m) { m.sent_mail = disposition::delete_after_submit{}; });
+        M moved = detail::queued_for_check(store, 1, true, [](M& m) { m.sent_mail = disposition::move_to{folder_id{77}}; });
+        M left = detail::queued_for_check(store, 2, true, [](M& m) { m.sent_mail = disposition::leave_in_place{}; });
+        M draft = detail::full_message<M>(3);
+        draft.id = store.create(folders::outbox, draft).value();
+        const message_id unknown{987654321};
+        left.message_class = "IPM.Note.Finished";
+        const std::vector<finishing<M>> all{{deleted.id, &deleted}, {moved.id, &moved}, {left.id, &left}, {draft.id, &draft}, {unknown, &draft}};
+        const auto errors = store.finish(std::span<const finishing<M>>(all));
+        f.expect(f1, errors.size() == 5, "not one error per message");
+        if (errors.size() == 5) {
+            f.expect(f1, !errors[0] && !errors[1] && !errors[2], "a queued message was not finished: " + errors[0].message() + ", " +
+                                                                     errors[1].message() + ", " + errors[2].message());
+            f.expect(f1, errors[3] == errc::not_in_queue, "a draft gave " + errors[3].message() + ", not not_in_queue");
+            f.expect(f1, errors[4] == errc::not_found, "an unknown id gave " + errors[4].message() + ", not not_found");
+        }
+        f.expect(f1, detail::queued_ids(store).empty(), "a finished message is still queued");
+        f.expect(f1, !store.load(deleted.id).has_value(), "the message to delete is still there");
+        const auto in_77 = detail::to_vector(store.contents(folder_id{77}));
+        f.expect(f1, std::count(in_77.begin(), in_77.end(), moved.id) == 1, "the message to move is not in its folder");
+        auto after = store.load(left.id);
+        f.expect(f1, after && after->message_class == "IPM.Note.Finished", "the message left in its folder was not written as given");
+        const auto errors_none = store.finish(std::span<const finishing<M>>());
+        f.expect("bulk finish F2: an empty span does nothing", errors_none.empty(), "an empty span gave errors");
+    }
+    return failures;
+}
+
 /// due_queue(), where the store has it (the due-message capability), lists
 /// exactly the queued messages whose next attempt, as last written, is due,
 /// in submit-time order, at most `limit`; a save moves a message in or out.
@@ -956,7 +997,7 @@ std::vector<conformance_failure> check_store(Make make) {
                             &check_law_3_queue_order<Make>, &check_law_4_no_lock_on_disk<Make>,
                             &check_law_5_thread_safety<Make>, &check_law_6_load_returns_what_was_written<Make>,
                             &check_finish<Make>, &check_create_queued<Make>, &check_bulk_create_queued<Make>,
-                            &check_due_queue<Make>, &check_batch<Make>}) {
+                            &check_bulk_finish<Make>, &check_due_queue<Make>, &check_batch<Make>}) {
             auto found = (*check)(make);
             failures.insert(failures.end(), found.begin(), found.end());
         }

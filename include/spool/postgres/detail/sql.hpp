@@ -91,6 +91,21 @@ inline constexpr statement finish_delete{
     "           (SELECT 1 FROM spool_queue WHERE message_id = $1 AND ($2::bigint IS NULL OR fence = $2)) RETURNING id)"
     " SELECT (SELECT count(*) FROM d) AS written, EXISTS (SELECT 1 FROM spool_messages WHERE id = $1) AS message_exists,"
     " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1) AS queued"};
+// Many finishes, one row of each array per message ($1 ids; $2 tokens, -1
+// for none; $3 bodies; $4 folders, -1 to leave; $5 1 to delete), each as
+// finish_keep or finish_delete would make it; a row per message, in order.
+inline constexpr statement finish_all{
+    "spool_finish_all",
+    "WITH input AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bigint[], $5::bigint[])"
+    "               WITH ORDINALITY AS u (id, fence, body, folder, remove, n)),"
+    " gone AS (DELETE FROM spool_messages m USING input i WHERE i.remove = 1 AND m.id = i.id AND EXISTS"
+    "          (SELECT 1 FROM spool_queue s WHERE s.message_id = i.id AND (i.fence < 0 OR s.fence = i.fence)) RETURNING m.id),"
+    " q AS (DELETE FROM spool_queue s USING input i WHERE i.remove = 0 AND s.message_id = i.id AND (i.fence < 0 OR s.fence = i.fence)"
+    "       RETURNING s.message_id),"
+    " kept AS (UPDATE spool_messages m SET body = i.body, folder = CASE WHEN i.folder < 0 THEN m.folder ELSE i.folder END"
+    "          FROM input i WHERE m.id = i.id AND m.id IN (SELECT message_id FROM q))"
+    " SELECT i.id AS message_id, (i.id IN (SELECT id FROM gone) OR i.id IN (SELECT message_id FROM q)) AS written,"
+    " EXISTS (SELECT 1 FROM spool_messages m WHERE m.id = i.id) AS message_exists FROM input i ORDER BY i.n"};
 inline constexpr statement quarantine{
     "spool_quarantine",
     "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1) UPDATE spool_messages SET folder = $2 WHERE id = $1"};

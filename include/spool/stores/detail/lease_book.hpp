@@ -43,13 +43,6 @@ public:
         bool lost = false;
     };
 
-    /// The claims an end-of-pass account keeps and lets go, with their tokens.
-    /// Lost claims in hand are kept but not renewed; lost claims not in hand
-    /// are forgotten without a write (another process holds the lease).
-    struct partition {
-        std::vector<std::int64_t> keep_ids, keep_fences, drop_ids, drop_fences, forget_ids;
-    };
-
     void claimed(message_id id, std::int64_t fence) {
         std::lock_guard g{mutex_};
         // The renewal clock follows the oldest lease held: a stream of new
@@ -95,6 +88,39 @@ public:
         finished_.clear();
     }
 
+    /// What an end-of-pass account writes, the same for every backend: the
+    /// claims not in hand, released (by id and token), and, when a renewal
+    /// is due, those in hand, renewed. Lost claims not in hand leave the book
+    /// at once, unwritten: another process holds them.
+    struct account {
+        std::vector<std::int64_t> release_ids, release_fences, renew_ids, renew_fences;
+        bool empty() const noexcept { return release_ids.empty() && renew_ids.empty(); }
+    };
+    account plan_account(const std::vector<message_id>& in_hand, std::chrono::milliseconds renewal_interval) {
+        partition p = split(in_hand);
+        forget(p.forget_ids);
+        account a{std::move(p.drop_ids), std::move(p.drop_fences), {}, {}};
+        if (!p.keep_ids.empty() && renewal_due(renewal_interval)) {
+            a.renew_ids = std::move(p.keep_ids);
+            a.renew_fences = std::move(p.keep_fences);
+        }
+        return a;
+    }
+    /// The account was written: the released claims leave the book, and
+    /// those renewal found taken by another process are marked lost.
+    void accounted(const account& a, std::vector<std::int64_t> renewed) {
+        forget(a.release_ids);
+        if (!a.renew_ids.empty()) this->renewed(a.renew_ids, std::move(renewed));
+    }
+
+private:
+    /// The claims an end-of-pass account keeps and lets go, with their tokens.
+    /// Lost claims in hand are kept but not renewed; lost claims not in hand
+    /// are forgotten without a write (another process holds the lease).
+    struct partition {
+        std::vector<std::int64_t> keep_ids, keep_fences, drop_ids, drop_fences, forget_ids;
+    };
+
     /// Splits the claims into those `in_hand` and the rest: one walk of both
     /// in id order, so an account costs O(n log n) however much is claimed
     /// beside what is in hand (a linear search per claim made the pass's end
@@ -134,7 +160,6 @@ public:
         renewed_ = clock::now();
     }
 
-private:
     mutable std::mutex mutex_;
     std::map<message_id, claim> claims_;
     std::vector<message_id> finished_; // in the batch under way
