@@ -10,6 +10,8 @@
 #       phase_s after it ends
 #   benchmarks/postgres_pressure.sh soak [rate=1000] [seconds=480] [step=30]
 #       the load alone, with the autovacuum settings the migrations set
+# SPOOL_VACUUM_MS sets the spoolers' postgres_options::vacuum_interval (0:
+# autovacuum alone; unset: the default).
 # Not a test, and not run by CI. Prints a table; docs/performance.md keeps
 # the figures.
 set -euo pipefail
@@ -40,15 +42,15 @@ info="$base options='-csearch_path=pressure'"
 
 "$bin" steady "$info" "$rate" "$seconds" >"$work/submitted" & pids+=($!)
 sleep 1 # the schema made by the submitter's store before the spoolers open theirs
-for _ in 1 2; do "$bin" spool "$info" "$work/never" 30000 >/dev/null & pids+=($!); done
+for _ in 1 2; do "$bin" spool "$info" "$work/never" 30000 0 "${SPOOL_VACUUM_MS:--1}" >/dev/null & pids+=($!); done
 
 sample() {
   psql "$info" -qAtF' ' -c "SELECT coalesce(n_tup_del, 0), n_dead_tup, (SELECT count(*) FROM spool_queue),
       pg_relation_size('spool_queue'), pg_indexes_size('spool_queue'), pg_relation_size('spool_queue_pkey'),
-      pg_relation_size('spool_queue_order'), pg_relation_size('spool_queue_due'), n_tup_hot_upd, n_tup_upd, autovacuum_count
+      pg_relation_size('spool_queue_order'), pg_relation_size('spool_queue_due'), n_tup_hot_upd, n_tup_upd, autovacuum_count + vacuum_count
     FROM pg_stat_user_tables WHERE schemaname = 'pressure' AND relname = 'spool_queue'"
 }
-echo "load: $rate msg/s submitted, 2 spooler processes; a sample every ${step}s"
+echo "load: $rate msg/s submitted, 2 spooler processes (vacuum_interval ${SPOOL_VACUUM_MS:-default} ms); a sample every ${step}s"
 printf '%6s %-7s %10s %8s %10s %9s %9s %8s %8s %8s %6s %9s\n' t phase "done/s" depth dead heap_KiB idx_KiB pkey order due hot% vacuums
 prev_del=0
 for ((t = step; t <= seconds; t += step)); do

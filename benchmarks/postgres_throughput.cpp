@@ -8,7 +8,7 @@
 //   spool_postgres_throughput steady <conninfo> <msg-per-second> <seconds>
 //       spool's client at a steady rate (64 sends per transaction, paced),
 //       for benchmarks/postgres_pressure.sh
-//   spool_postgres_throughput spool <conninfo> <done-file> [lease-ms] [ms-per-message]
+//   spool_postgres_throughput spool <conninfo> <done-file> [lease-ms] [ms-per-message] [vacuum-ms]
 //       a spooler with a transport that sends at once (or after the given
 //       time, synchronously); it exits once <done-file> exists and nothing is
 //       due (a message another process holds leased stays: it waits for it)
@@ -107,8 +107,9 @@ int steady(const std::string& conninfo, long rate, long seconds) {
     return 0;
 }
 
-int spool_until_done(const std::string& conninfo, const std::string& done_file, long lease_ms, long ms_per_message) {
+int spool_until_done(const std::string& conninfo, const std::string& done_file, long lease_ms, long ms_per_message, long vacuum_ms) {
     spool::postgres_options options;
+    if (vacuum_ms >= 0) options.vacuum_interval = std::chrono::milliseconds{vacuum_ms};
     options.lease = std::chrono::milliseconds{lease_ms};
     options.claim_batch = 64;
     spool::postgres_store store(conninfo, options);
@@ -132,7 +133,8 @@ int main(int argc, char** argv) {
     if (mode == "submit" && argc == 4) return submit(argv[2], std::stol(argv[3]));
     if (mode == "steady" && argc == 5) return steady(argv[2], std::stol(argv[3]), std::stol(argv[4]));
     if (mode == "spool" && argc >= 4)
-        return spool_until_done(argv[2], argv[3], argc > 4 ? std::stol(argv[4]) : 30000, argc > 5 ? std::stol(argv[5]) : 0);
+        return spool_until_done(argv[2], argv[3], argc > 4 ? std::stol(argv[4]) : 30000, argc > 5 ? std::stol(argv[5]) : 0,
+                                argc > 6 ? std::stol(argv[6]) : -1);
     std::fprintf(stderr, "usage: see the comment at the top of benchmarks/postgres_throughput.cpp\n");
     return 2;
 }

@@ -109,6 +109,25 @@ TEST_CASE("a bulk finish by a holder whose lease another process took is refused
     CHECK(schema.value("SELECT count(*) FROM spool_messages WHERE id = " + std::to_string(static_cast<std::uint64_t>(fresh))) == "0");
 }
 
+TEST_CASE("a spooler vacuums the queue table itself every vacuum_interval, so dead queue rows do not wait for autovacuum's minute") {
+    spool_test::postgres_schema schema;
+    spool::postgres_options options;
+    options.vacuum_interval = 1ms;
+    spool::postgres_store store(schema.conninfo(), options);
+    spool::memory_transport transport;
+    spool::spooler sp{store, transport};
+    const auto vacuums = [&] {
+        return schema.value("SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'spool_queue'::regclass");
+    };
+    const std::string before = vacuums();
+    REQUIRE(sp.client().send(mail({smtp("a@x")})));
+    std::this_thread::sleep_for(2ms); // the interval passed
+    sp.drain();
+    CHECK(transport.deliveries().size() == 1);
+    // The server publishes its statistics a little later: wait for the count, not for a time.
+    CHECK(eventually([&] { return vacuums() != before; }));
+}
+
 TEST_CASE("the PostgreSQL store keeps the cross-process wake's law: another store object's submit is seen") {
     std::deque<spool_test::postgres_schema> schemas;
     STATIC_REQUIRE(spool::CrossProcessWakeStore<spool::postgres_store>);

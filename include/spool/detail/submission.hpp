@@ -256,6 +256,23 @@ std::error_code submit(Core& core, message_id id) {
     return queue_submitted(core, id, std::move(*loaded));
 }
 
+/// Stores `m`, already made submitted, and queues it: in one step where the
+/// store creates queued messages, else created, then queued.
+template <class Core, class Message>
+result<message_id> store_submitted(Core& core, Message& m) {
+    auto& store = core.store();
+    if constexpr (QueuedCreateStore<typename Core::store_type> && !Core::coupled) {
+        auto id = store.create_queued(folders::outbox, m);
+        if (id) announce_queued(core, *id);
+        return id;
+    } else {
+        auto id = store.create(folders::outbox, m);
+        if (!id) return id;
+        if (auto ec = queue_submitted(core, *id, std::move(m))) return ec;
+        return id;
+    }
+}
+
 /// A client's send: create and submit. On an error the draft is stored as given.
 /// A store that can create a message already queued does it in one step, so a
 /// crash never leaves the draft half sent; a coupled store goes the long way,
@@ -268,9 +285,7 @@ result<message_id> send(Core& core, Message& m) {
             auto id = store.create(folders::outbox, m);
             return id ? result<message_id>{invalid} : id;
         }
-        auto id = store.create_queued(folders::outbox, m);
-        if (id) announce_queued(core, *id);
-        return id;
+        return store_submitted(core, m);
     } else {
         auto id = store.create(folders::outbox, m);
         if (!id) return id;
@@ -299,22 +314,10 @@ result<std::vector<message_id>> send_all(Core& core, std::span<Message> ms) {
     } else {
         struct refused {};
         std::error_code failed;
-        const auto queue_one = [&](Message& m) -> result<message_id> {
-            if constexpr (QueuedCreateStore<typename Core::store_type> && !Core::coupled) {
-                auto id = store.create_queued(folders::outbox, m);
-                if (id) announce_queued(core, *id);
-                return id;
-            } else {
-                auto id = store.create(folders::outbox, m);
-                if (!id) return id;
-                if (auto ec = queue_submitted(core, *id, std::move(m))) return ec;
-                return id;
-            }
-        };
         try {
             failed = in_one_commit(store, [&] {
                 for (Message& m : ms) {
-                    auto id = queue_one(m);
+                    auto id = store_submitted(core, m);
                     if (!id) {
                         failed = id.error();
                         throw refused{}; // so that the batch rolls back

@@ -100,6 +100,13 @@ struct postgres_options {
     /// administration tool opens a spool, such a schema (empty, or with other
     /// tables only) is refused with errc::not_a_spool_store and left as it is.
     bool create = true;
+    /// How often a spooler vacuums the queue table itself, at the end of a
+    /// pass, one process at a time (an advisory lock; skipped while another
+    /// does). Every message leaves dead queue rows, and autovacuum looks only
+    /// once a minute by default (autovacuum_naptime): between its runs the
+    /// dead rows piled up, and the queue's indexes grew for a whole soak
+    /// (docs/postgres-store.md, "Bloat"). 0: leave it to autovacuum.
+    std::chrono::milliseconds vacuum_interval{10000};
 };
 
 namespace detail::postgres {
@@ -538,8 +545,11 @@ public:
             return {};
         });
         if (!ec) state_->leases.accounted(account, std::move(renewed));
-        std::lock_guard g{state_->prefetch_mutex}; // bodies of claims let go are not needed
-        std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.holds(entry.first); });
+        {
+            std::lock_guard g{state_->prefetch_mutex}; // bodies of claims let go are not needed
+            std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.holds(entry.first); });
+        }
+        if (!ec) vacuum_if_due();
         return ec;
     }
 
@@ -636,6 +646,7 @@ private:
         std::error_code batch_error;
         std::chrono::steady_clock::time_point retry_at{};
         std::chrono::milliseconds backoff{0};
+        std::chrono::steady_clock::time_point vacuumed = std::chrono::steady_clock::now();
 
         detail::postgres::kept_creates creates; // inside batch(): created, not yet written
         std::deque<std::int64_t> reserved_ids;   // taken from the sequence, not yet used
@@ -865,6 +876,24 @@ private:
         state_->prefetched.erase(it);
         return true;
     }
+    // options.vacuum_interval: VACUUM cannot run inside a transaction, so
+    // never inside batch(); a failure (a role that does not own the table
+    // gets a warning, not an error) changes nothing for the pass.
+    void vacuum_if_due() const {
+        const auto now = std::chrono::steady_clock::now();
+        if (state_->options.vacuum_interval.count() <= 0 || now - state_->vacuumed < state_->options.vacuum_interval) return;
+        std::lock_guard g{state_->mutex};
+        if (state_->in_batch) return;
+        state_->vacuumed = now;
+        with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            auto locked = db.run(detail::postgres::sql::try_vacuum_lock);
+            if (!locked.ok() || !locked.flag("locked")) return {};
+            db.exec("VACUUM (SKIP_LOCKED) spool_queue");
+            db.run(detail::postgres::sql::vacuum_unlock);
+            return {};
+        });
+    }
+
     // What a finish reported, as finish()'s result. Finished, the claim
     // leaves the book; inside batch() only once the batch commits, as the
     // write may yet be rolled back.

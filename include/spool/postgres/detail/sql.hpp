@@ -106,6 +106,9 @@ inline constexpr statement finish_all{
     "          FROM input i WHERE m.id = i.id AND m.id IN (SELECT message_id FROM q))"
     " SELECT i.id AS message_id, (i.id IN (SELECT id FROM gone) OR i.id IN (SELECT message_id FROM q)) AS written,"
     " EXISTS (SELECT 1 FROM spool_messages m WHERE m.id = i.id) AS message_exists FROM input i ORDER BY i.n"};
+// One spooler at a time vacuums the queue (postgres_options::vacuum_interval).
+inline constexpr statement try_vacuum_lock{"spool_try_vacuum_lock", "SELECT pg_try_advisory_lock(7368033) AS locked"};
+inline constexpr statement vacuum_unlock{"spool_vacuum_unlock", "SELECT pg_advisory_unlock(7368033)"};
 inline constexpr statement quarantine{
     "spool_quarantine",
     "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1) UPDATE spool_messages SET folder = $2 WHERE id = $1"};
