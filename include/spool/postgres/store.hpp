@@ -647,6 +647,7 @@ private:
         std::chrono::steady_clock::time_point retry_at{};
         std::chrono::milliseconds backoff{0};
         std::chrono::steady_clock::time_point vacuumed = std::chrono::steady_clock::now();
+        std::chrono::milliseconds vacuum_wait{0}; // options.vacuum_interval, or more while vacuums cannot clean
 
         detail::postgres::kept_creates creates; // inside batch(): created, not yet written
         std::deque<std::int64_t> reserved_ids;   // taken from the sequence, not yet used
@@ -879,17 +880,24 @@ private:
     // options.vacuum_interval: VACUUM cannot run inside a transaction, so
     // never inside batch(); a failure (a role that does not own the table
     // gets a warning, not an error) changes nothing for the pass.
+    // A vacuum that leaves many dead rows behind (a transaction holds them
+    // back) could not help and only costs: the next waits twice as long, up
+    // to eight intervals, until one cleans again.
     void vacuum_if_due() const {
         const auto now = std::chrono::steady_clock::now();
-        if (state_->options.vacuum_interval.count() <= 0 || now - state_->vacuumed < state_->options.vacuum_interval) return;
+        const auto base = state_->options.vacuum_interval;
+        if (base.count() <= 0) return;
         std::lock_guard g{state_->mutex};
-        if (state_->in_batch) return;
+        if (state_->in_batch || now - state_->vacuumed < std::max(base, state_->vacuum_wait)) return;
         state_->vacuumed = now;
         with_connection([&](detail::postgres::connection& db) -> std::error_code {
             auto locked = db.run(detail::postgres::sql::try_vacuum_lock);
             if (!locked.ok() || !locked.flag("locked")) return {};
             db.exec("VACUUM (SKIP_LOCKED) spool_queue");
+            auto left = db.run(detail::postgres::sql::dead_queue_rows);
             db.run(detail::postgres::sql::vacuum_unlock);
+            const bool held_back = left.ok() && left.rows() > 0 && left.integer(0, left.column("dead")) > detail::postgres::sql::vacuum_threshold;
+            state_->vacuum_wait = held_back ? std::min(std::max(base, state_->vacuum_wait) * 2, base * 8) : base;
             return {};
         });
     }

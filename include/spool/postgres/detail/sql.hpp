@@ -7,6 +7,8 @@
 
 #include <spool/postgres/detail/connection.hpp>
 
+#include <cstdint>
+
 namespace spool::detail::postgres {
 
 // The next attempt of a held row: past every `now`, so no due query finds it.
@@ -109,6 +111,11 @@ inline constexpr statement finish_all{
 // One spooler at a time vacuums the queue (postgres_options::vacuum_interval).
 inline constexpr statement try_vacuum_lock{"spool_try_vacuum_lock", "SELECT pg_try_advisory_lock(7368033) AS locked"};
 inline constexpr statement vacuum_unlock{"spool_vacuum_unlock", "SELECT pg_advisory_unlock(7368033)"};
+// What a vacuum left: dead rows it could not remove (a transaction may still see them).
+inline constexpr statement dead_queue_rows{"spool_dead_queue_rows",
+                                           "SELECT n_dead_tup AS dead FROM pg_stat_user_tables WHERE relid = 'spool_queue'::regclass"};
+// The queue's autovacuum threshold (schema 1), above which dead rows count as many.
+inline constexpr std::int64_t vacuum_threshold = 10000;
 inline constexpr statement quarantine{
     "spool_quarantine",
     "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1) UPDATE spool_messages SET folder = $2 WHERE id = $1"};
