@@ -38,10 +38,12 @@
 #include <spool/message.hpp>
 #include <spool/postgres/detail/connection.hpp>
 #include <spool/postgres/detail/kept_creates.hpp>
+#include <spool/postgres/detail/queue_session.hpp>
 #include <spool/postgres/detail/schema.hpp>
 #include <spool/postgres/detail/sql.hpp>
 #include <spool/postgres/error.hpp>
 #include <spool/result.hpp>
+#include <spool/stores/detail/durable_queue.hpp>
 #include <spool/stores/detail/lease_book.hpp>
 #include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
@@ -382,66 +384,29 @@ public:
     /// cannot answer: an empty page would look like an empty queue.
     std::vector<basic_queued_message<message_type>> list_queue(const queue_filter& f, time_point now, message_id after,
                                                                 std::size_t limit) const {
-        return detail::list_matching<Payload>([&](message_id from, std::size_t n) { return queue_rows(from, n, false); }, f, now,
-                                              after, limit);
+        return queue().template list<Payload>(f, now, after, limit);
     }
 
     /// One queued message: errc::not_found for an unknown id, errc::not_in_queue for one not queued.
     result<basic_queued_message<message_type>> inspect(message_id id, time_point now) const {
-        auto rows = queue_rows(id, 1, true);
-        if (!rows.empty()) return detail::listed<Payload>(std::move(rows.front()), now);
-        std::error_code why;
-        read_or_throw("inspect", [&](detail::postgres::connection& db) { return not_queued(db, id, why); });
-        return why;
+        return queue().template inspect<Payload>(id, now);
     }
 
     /// The queue's messages by state: one statement, grouped by the row's
     /// state (sql::count_by_state).
-    queue_counts count_queue(time_point now) const {
-        queue_counts out;
-        read_or_throw("count_queue", [&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(detail::stored_nanoseconds(now));
-            auto r = db.run(detail::postgres::sql::count_by_state, p);
-            if (!r.ok()) return db.error_of(r);
-            out = {};
-            const detail::state_count_columns columns(detail::postgres::row(r, 0));
-            for (int i = 0; i < r.rows(); ++i) columns.add_to(out, detail::postgres::row(r, i));
-            return {};
-        });
-        return out;
-    }
+    queue_counts count_queue(time_point now) const { return queue().count(now); }
 
     /// As the SQLite store's (AdministeredStore): applied at once; a hand-off
     /// running now completes, and the message is not attempted while held.
-    result<admin_outcome> hold(message_id id, time_point now) {
-        detail::postgres::params p;
-        p.integer(key(id)).integer(detail::stored_nanoseconds(now));
-        return administer(id, detail::postgres::sql::hold, p, admin_outcome::applied);
-    }
+    result<admin_outcome> hold(message_id id, time_point now) { return queue().hold(id, now); }
 
     /// Ends a hold: due at once, the time held added to held_for; spoolers are woken.
-    result<admin_outcome> release(message_id id, time_point now) {
-        detail::postgres::params p;
-        p.integer(key(id)).integer(detail::stored_nanoseconds(now)).text(state_->channel);
-        return administer(id, detail::postgres::sql::release_hold, p, admin_outcome::applied);
-    }
+    result<admin_outcome> release(message_id id, time_point now) { return queue().release(id, now); }
 
     /// Records `r` for a spooler (woken by a notification) to apply at the
     /// message's next pass; remove deletes the message at once unless a lease
     /// holds it (a hand-off may be running), and is requested then.
-    result<admin_outcome> request(message_id id, admin_request r) {
-        detail::postgres::params p;
-        p.integer(key(id));
-        if (r == admin_request::remove && !claim_of(id)) {
-            auto removed = administer(id, detail::postgres::sql::remove, p, admin_outcome::applied);
-            if (removed || removed.error() == errc::not_found) return removed;
-            if (removed.error() != errc::not_in_queue) return removed.error();
-            // Not deleted: a lease holds it (or it left the queue meanwhile, which the request finds).
-        }
-        p.integer(static_cast<std::int64_t>(r)).text(state_->channel);
-        return administer(id, detail::postgres::sql::request, p, admin_outcome::requested);
-    }
+    result<admin_outcome> request(message_id id, admin_request r) { return queue().request(id, r); }
 
     // --- Waiting for a destination (docs/concepts/store.md) -----------------
 
@@ -452,34 +417,12 @@ public:
     /// the next attempt is the row's, not this process's. A held message, or
     /// one with a request, keeps its next attempt.
     std::error_code hold_back(const std::vector<message_id>& ids, const std::string& destination, time_point until) {
-        std::vector<std::int64_t> claimed, fences;
-        for (message_id id : ids)
-            if (const auto claim = claim_of(id); claim && !claim->lost) {
-                claimed.push_back(key(id));
-                fences.push_back(claim->fence);
-            }
-        if (claimed.empty()) return {};
-        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integers(claimed)
-                .integers(fences)
-                .integer(detail::stored_nanoseconds(until))
-                .text(destination);
-            auto r = db.run(detail::postgres::sql::hold_back, p);
-            return r.ok() ? std::error_code{} : db.error_of(r);
-        });
+        return queue().hold_back(ids, destination, until);
     }
 
     /// Every message waiting for `destination` is due at once (held ones stay
     /// held), and the spoolers of other processes are woken: one statement.
-    std::error_code release_held_back(const std::string& destination) {
-        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.text(destination).text(state_->channel);
-            auto r = db.run(detail::postgres::sql::release_held_back, p);
-            return r.ok() ? std::error_code{} : db.error_of(r);
-        });
-    }
+    std::error_code release_held_back(const std::string& destination) { return queue().release_held_back(destination); }
 
     // --- The shared queue (docs/concepts/store.md, "A shared queue") -------
 
@@ -491,32 +434,13 @@ public:
     /// pauses briefly and tries again).
     std::vector<queue_entry> claim_due(time_point now, std::size_t limit) {
         std::vector<queue_entry> out;
-        read_or_throw("claim_due", [&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(detail::stored_nanoseconds(now))
-                .integer(static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)))
-                .text(state_->options.owner)
-                .integer(state_->options.lease.count());
-            auto r = db.run(detail::postgres::sql::claim, p);
-            if (!r.ok()) return db.error_of(r);
-            const detail::entry_columns entry(detail::postgres::row(r, 0));
-            const int fence = r.column("fence"), sequence = r.column("sequence"), body = r.column("body");
-            std::vector<std::pair<std::int64_t, queue_entry>> claimed; // by (submit time, sequence)
-            for (int i = 0; i < r.rows(); ++i) {
-                const queue_entry e = entry.read(detail::postgres::row(r, i));
-                state_->leases.claimed(e.id, r.integer(i, fence));
-                {
-                    std::lock_guard g{state_->prefetch_mutex};
-                    state_->prefetched[e.id] = r.bytes(i, body);
-                }
-                claimed.push_back({r.integer(i, sequence), e});
+        for (auto& row : queue().claim(now, std::min(limit, state_->options.claim_batch))) {
+            {
+                std::lock_guard g{state_->prefetch_mutex};
+                state_->prefetched[row.entry.id] = std::move(*row.body);
             }
-            std::sort(claimed.begin(), claimed.end(), [](const auto& a, const auto& b) {
-                return std::pair(a.second.client_submit_time, a.first) < std::pair(b.second.client_submit_time, b.first);
-            });
-            for (auto& [sequence, entry] : claimed) out.push_back(entry);
-            return {};
-        });
+            out.push_back(std::move(row.entry));
+        }
         return out;
     }
 
@@ -527,24 +451,7 @@ public:
     /// a lease found taken by another process stays known, marked lost, while
     /// it is in hand: its writes get errc::lease_lost (law Q3).
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
-        const auto account = state_->leases.plan_account(in_hand, lease_renewal_interval());
-        std::vector<std::int64_t> renewed;
-        auto ec = account.empty() ? std::error_code{} : with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            if (!account.release_ids.empty()) {
-                detail::postgres::params p;
-                p.integers(account.release_ids).integers(account.release_fences);
-                if (auto r = db.run(detail::postgres::sql::release, p); !r.ok()) return db.error_of(r);
-            }
-            if (!account.renew_ids.empty()) {
-                detail::postgres::params p;
-                p.integers(account.renew_ids).integers(account.renew_fences).integer(state_->options.lease.count());
-                auto r = db.run(detail::postgres::sql::renew, p);
-                if (!r.ok()) return db.error_of(r);
-                for (int i = 0; i < r.rows(); ++i) renewed.push_back(r.integer(i, 0));
-            }
-            return {};
-        });
-        if (!ec) state_->leases.accounted(account, std::move(renewed));
+        auto ec = queue().account(in_hand, lease_renewal_interval());
         {
             std::lock_guard g{state_->prefetch_mutex}; // bodies of claims let go are not needed
             std::erase_if(state_->prefetched, [&](const auto& entry) { return !state_->leases.holds(entry.first); });
@@ -563,19 +470,7 @@ public:
     /// Whether another store object (another process's spooler) holds the
     /// message leased now. A client opening it gets errc::no_access. Throws
     /// std::system_error when the server cannot answer.
-    bool leased_elsewhere(message_id id) const {
-        if (auto claim = claim_of(id); claim && !claim->lost) return false;
-        bool leased = false;
-        read_or_throw("leased_elsewhere", [&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(key(id));
-            auto r = db.run(detail::postgres::sql::leased, p);
-            if (!r.ok()) return db.error_of(r);
-            leased = r.rows() > 0;
-            return {};
-        });
-        return leased;
-    }
+    bool leased_elsewhere(message_id id) const { return queue().leased_elsewhere(id); }
 
     /// Whether another process submitted (a notification came), or the poll
     /// interval passed: the idle spooler then claims what is due, which also
@@ -824,50 +719,6 @@ private:
         return out;
     }
 
-    // The rows listings show: the one with id `from` (`exactly`), or up to n with ids above it.
-    std::vector<detail::queue_row> queue_rows(message_id from, std::size_t n, bool exactly) const {
-        std::vector<detail::queue_row> rows;
-        read_or_throw("listing the queue", [&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(key(from)).integer(static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
-            auto r = db.run(exactly ? detail::postgres::sql::queue_row : detail::postgres::sql::queue_rows, p);
-            if (!r.ok()) return db.error_of(r);
-            const detail::listing_columns columns(detail::postgres::row(r, 0));
-            for (int i = 0; i < r.rows(); ++i) {
-                detail::queue_row& row = rows.emplace_back(columns.read(detail::postgres::row(r, i)));
-                row.leased = row.leased || claim_of(row.id).has_value();
-            }
-            return {};
-        });
-        return rows;
-    }
-
-    // An administrative statement that returns a row when the message is
-    // queued: then `applied`; else errc::not_in_queue or not_found.
-    result<admin_outcome> administer(message_id id, const detail::postgres::statement& st, detail::postgres::params& p,
-                                     admin_outcome done) {
-        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            auto r = db.run(st, p);
-            if (!r.ok()) return db.error_of(r);
-            if (r.rows() > 0) return {};
-            std::error_code why;
-            if (auto ec = not_queued(db, id, why)) return ec;
-            return why;
-        });
-        if (ec) return ec;
-        return done;
-    }
-    // Why a message the queue does not hold is not there (errc::not_in_queue,
-    // or not_found), into `why`; returns the server's error if it cannot tell.
-    static std::error_code not_queued(detail::postgres::connection& db, message_id id, std::error_code& why) {
-        detail::postgres::params p;
-        p.integer(key(id));
-        auto r = db.run(detail::postgres::sql::message_exists, p);
-        if (!r.ok()) return db.error_of(r);
-        why = r.rows() > 0 ? errc::not_in_queue : errc::not_found;
-        return {};
-    }
-
     std::optional<detail::lease_book::claim> claim_of(message_id id) const { return state_->leases.find(id); }
     bool take_prefetched(message_id id, std::string& body) const {
         std::lock_guard g{state_->prefetch_mutex};
@@ -921,6 +772,29 @@ private:
         state_->leases.lost(id);
         return errc::lease_lost;
     }
+
+    // The queue's rules (detail::durable_queue) over this store's statements
+    // (detail::postgres::queue_session) and connection.
+    struct queue_driver {
+        const basic_postgres_store* store;
+        detail::lease_book& leases() const { return store->state_->leases; }
+        std::chrono::milliseconds lease() const { return store->state_->options.lease; }
+        template <class F>
+        std::error_code write(F&& f) const {
+            return store->with_connection([&](detail::postgres::connection& db) {
+                detail::postgres::queue_session s{db, store->state_->channel, store->state_->options.owner};
+                return f(s);
+            });
+        }
+        template <class F>
+        std::error_code read(F&& f) const {
+            return write(std::forward<F>(f));
+        }
+        [[noreturn]] void fail(std::error_code ec, const char* what) const {
+            throw std::system_error(ec, std::string("spool: PostgreSQL store: ") + what + ": " + store->last_error());
+        }
+    };
+    detail::durable_queue<queue_driver> queue() const { return detail::durable_queue<queue_driver>{queue_driver{this}}; }
 
     template <class F>
     void read_or_throw(const char* what, F&& f) const {

@@ -40,12 +40,14 @@
 #include <spool/message.hpp>
 #include <spool/result.hpp>
 #include <spool/sqlite/detail/damage.hpp>
+#include <spool/sqlite/detail/queue_session.hpp>
 #include <spool/sqlite/detail/schema.hpp>
 #include <spool/sqlite/detail/spooler_lock.hpp>
 #include <spool/sqlite/detail/sql.hpp>
 #include <spool/sqlite/detail/statement.hpp>
 #include <spool/sqlite/error.hpp>
 #include <spool/store_capabilities.hpp>
+#include <spool/stores/detail/durable_queue.hpp>
 #include <spool/stores/detail/lease_book.hpp>
 #include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
@@ -287,52 +289,28 @@ public:
     /// database cannot be read: an empty page would look like an empty queue.
     std::vector<basic_queued_message<message_type>> list_queue(const queue_filter& f, time_point now, message_id after,
                                                                 std::size_t limit) const {
-        return detail::list_matching<Payload>([&](message_id from, std::size_t n) { return queue_rows(from, n, false); }, f, now,
-                                              after, limit);
+        return queue().template list<Payload>(f, now, after, limit);
     }
 
     /// One queued message: errc::not_found for an unknown id, errc::not_in_queue for one not queued.
     result<basic_queued_message<message_type>> inspect(message_id id, time_point now) const {
-        auto rows = queue_rows(id, 1, true);
-        if (rows.empty()) return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) { return not_queued(db, cache, id); });
-        return detail::listed<Payload>(std::move(rows.front()), now);
+        return queue().template inspect<Payload>(id, now);
     }
 
     /// The queue's messages by state: one statement over the queue table,
     /// grouped by the row's state (sql::count_by_state).
-    queue_counts count_queue(time_point now) const {
-        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db, detail::sqlite::sql::count_by_state);
-            st.bind(1, detail::stored_nanoseconds(now));
-            const detail::state_count_columns columns(st);
-            queue_counts counts;
-            int rc = SQLITE_OK;
-            while ((rc = st.step()) == SQLITE_ROW) columns.add_to(counts, st);
-            if (rc != SQLITE_DONE) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot count the queue");
-            return counts;
-        });
-    }
+    queue_counts count_queue(time_point now) const { return queue().count(now); }
 
     /// Puts a queued message on hold: no spooler attempts it until release(),
     /// and the time held does not count toward its lifetime. Applied at once;
     /// a hand-off running now completes and is recorded, and the message is
     /// not attempted again while held. Holding a held message changes nothing.
-    result<admin_outcome> hold(message_id id, time_point now) {
-        return administer(id, [&](sqlite3* db) {
-            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::hold);
-            return st.bind(1, detail::stored_nanoseconds(now)).bind(2, detail::sqlite::held_next_attempt).bind(3, key(id)).run();
-        });
-    }
+    result<admin_outcome> hold(message_id id, time_point now) { return queue().hold(id, now); }
 
     /// Ends a hold: the message is due at once, and the time it was held is
     /// added to its held_for. A message waiting for a destination that is
     /// down is due at once too. Releasing any other message changes nothing.
-    result<admin_outcome> release(message_id id, time_point now) {
-        return administer(id, [&](sqlite3* db) {
-            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::release);
-            return st.bind(1, detail::stored_nanoseconds(now)).bind(2, key(id)).run();
-        });
-    }
+    result<admin_outcome> release(message_id id, time_point now) { return queue().release(id, now); }
 
     /// Records `r` for a spooler to apply at the message's next pass, which is
     /// due at once: flush, expire and remove_with_report (the reports are the
@@ -340,50 +318,23 @@ public:
     /// held message held. remove deletes the message at once when no hand-off
     /// can be running (not leased, and no spooler of another process whose
     /// claims this store cannot see); else it is requested too.
-    result<admin_outcome> request(message_id id, admin_request r) {
-        if (r == admin_request::none) return administer(id, [](sqlite3*) { return std::error_code{}; });
-        admin_outcome outcome = admin_outcome::requested;
-        auto done = administer(id, [&](sqlite3* db) -> std::error_code {
-            if (r == admin_request::remove && !in_hand(db, id)) {
-                outcome = admin_outcome::applied;
-                detail::sqlite::statement q(state_->statements, db, detail::sqlite::sql::dequeue);
-                if (auto ec = q.bind(1, key(id)).run()) return ec;
-                detail::sqlite::statement m(state_->statements, db, detail::sqlite::sql::delete_message);
-                return m.bind(1, key(id)).run();
-            }
-            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::request);
-            return st.bind(1, static_cast<std::int64_t>(r)).bind(2, key(id)).run();
-        });
-        if (!done) return done.error();
-        return outcome;
-    }
+    result<admin_outcome> request(message_id id, admin_request r) { return queue().request(id, r); }
 
     // --- Waiting for a destination (docs/concepts/store.md) -----------------
 
     /// The messages `ids` wait for `destination`, which is down, until
     /// `until`: written on their queue rows only (not an attempt), one
     /// transaction. Until then no due listing or claim reads them. A held
-    /// message, or one with a request, keeps its next attempt. Under the shared
-    /// queue, a message whose claim this object lost is left alone.
+    /// message, or one with a request, keeps its next attempt. Written as the
+    /// holder of each claim: a message this object has not claimed, or whose
+    /// claim it lost, is left alone.
     std::error_code hold_back(const std::vector<message_id>& ids, const std::string& destination, time_point until) {
-        return write([&](sqlite3* db) -> std::error_code {
-            for (message_id id : ids) {
-                if (fenced(db, id)) continue; // another process's now: its outcome, not ours
-                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::hold_back);
-                if (auto ec = st.bind(1, detail::stored_nanoseconds(until)).bind(2, destination).bind(3, key(id)).run()) return ec;
-            }
-            return {};
-        });
+        return queue().hold_back(ids, destination, until);
     }
 
     /// Every message waiting for `destination` is due at once (held ones stay
     /// held): one statement, through an index on the destination.
-    std::error_code release_held_back(const std::string& destination) {
-        return write([&](sqlite3* db) -> std::error_code {
-            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::release_held_back);
-            return st.bind(1, destination).run();
-        });
-    }
+    std::error_code release_held_back(const std::string& destination) { return queue().release_held_back(destination); }
 
     // --- The shared queue (docs/concepts/store.md, "A shared queue") -------
 
@@ -397,29 +348,8 @@ public:
     /// disk does not stop the sending of what is queued).
     std::vector<queue_entry> claim_due(time_point now, std::size_t limit) {
         if (!state_->options.shared_queue) return claim_in_memory(now, std::min(limit, state_->options.claim_batch));
-        std::vector<std::tuple<std::int64_t, queue_entry, std::int64_t>> rows; // sequence, entry, fence
-        auto ec = write([&](sqlite3* db) -> std::error_code {
-            rows.clear();
-            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::claim);
-            st.bind(1, static_cast<std::int64_t>(::getpid()))
-                .bind(2, static_cast<std::int64_t>(state_->options.lease.count()))
-                .bind(3, detail::stored_nanoseconds(now))
-                .bind(4, static_cast<std::int64_t>(std::min(limit, state_->options.claim_batch)));
-            const detail::entry_columns entry(st);
-            const int sequence = st.column("sequence"), fence = st.column("fence");
-            int rc = SQLITE_OK;
-            while ((rc = st.step()) == SQLITE_ROW) rows.emplace_back(st.integer(sequence), entry.read(st), st.integer(fence));
-            return rc == SQLITE_DONE ? std::error_code{} : detail::sqlite::error(rc);
-        });
-        if (ec) throw std::system_error(ec, "spool: SQLite store: cannot claim due messages");
-        std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-            return std::pair(std::get<1>(a).client_submit_time, std::get<0>(a)) < std::pair(std::get<1>(b).client_submit_time, std::get<0>(b));
-        });
         std::vector<queue_entry> out;
-        for (const auto& [sequence, entry, fence] : rows) {
-            state_->leases.claimed(entry.id, fence);
-            out.push_back(entry);
-        }
+        for (auto& row : queue().claim(now, std::min(limit, state_->options.claim_batch))) out.push_back(std::move(row.entry));
         return out;
     }
 
@@ -488,32 +418,14 @@ public:
     /// every other claim of this store object is released, and the leases kept
     /// are renewed once a third of the lease has passed since the last renewal.
     std::error_code retain_leases(const std::vector<message_id>& in_hand) {
-        auto account = state_->leases.plan_account(in_hand, lease_renewal_interval());
         state_->claim_cursor.reset(); // the next pass's claims start from the queue's head
         if (!state_->options.shared_queue) { // claims in memory only: nothing to write or renew
+            auto account = state_->leases.plan_account(in_hand, lease_renewal_interval());
             account.renew_ids.clear();
             state_->leases.accounted(account, {});
             return {};
         }
-        if (account.empty()) return {};
-        std::vector<std::int64_t> renewed;
-        auto ec = write([&](sqlite3* db) -> std::error_code {
-            renewed.clear();
-            for (std::size_t i = 0; i < account.release_ids.size(); ++i) {
-                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::release_lease);
-                if (auto ec = st.bind(1, account.release_ids[i]).bind(2, account.release_fences[i]).run()) return ec;
-            }
-            const auto lease = static_cast<std::int64_t>(state_->options.lease.count());
-            for (std::size_t i = 0; i < account.renew_ids.size(); ++i) {
-                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::renew_lease);
-                if (auto ec = st.bind(1, lease).bind(2, account.renew_ids[i]).bind(3, account.renew_fences[i]).run()) return ec;
-                if (sqlite3_changes(db) == 1) renewed.push_back(account.renew_ids[i]);
-            }
-            return {};
-        });
-        if (ec) return ec;
-        state_->leases.accounted(account, std::move(renewed));
-        return {};
+        return queue().account(in_hand, lease_renewal_interval());
     }
 
     /// The fewest messages a claim asks for: with shared_queue a claim is a
@@ -528,11 +440,7 @@ public:
     /// message leased now. A client opening it gets errc::no_access.
     bool leased_elsewhere(message_id id) const {
         if (!state_->options.shared_queue) return false;
-        if (auto claim = state_->leases.find(id); claim && !claim->lost) return false;
-        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db, detail::sqlite::sql::leased);
-            return st.bind(1, key(id)).step() == SQLITE_ROW;
-        });
+        return queue().leased_elsewhere(id);
     }
 
     std::vector<message_id> contents(folder_id folder) const {
@@ -759,6 +667,35 @@ private:
 
     static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
 
+    // The queue's rules (detail::durable_queue) over this store's statements
+    // (detail::sqlite::queue_session) and transactions.
+    struct queue_driver {
+        const basic_sqlite_store* store;
+        detail::lease_book& leases() const { return store->state_->leases; }
+        std::chrono::milliseconds lease() const { return store->state_->options.lease; }
+        template <class F>
+        std::error_code write(F&& f) const {
+            return store->write([&](sqlite3* db) {
+                auto s = session(db, store->state_->statements);
+                return f(s);
+            });
+        }
+        template <class F>
+        std::error_code read(F&& f) const {
+            return store->read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+                auto s = session(db, cache);
+                return f(s);
+            });
+        }
+        [[noreturn]] void fail(std::error_code ec, const char* what) const {
+            throw std::system_error(ec, std::string("spool: SQLite store: ") + what);
+        }
+        detail::sqlite::queue_session session(sqlite3* db, detail::sqlite::statement_cache& cache) const {
+            return {db, cache, store->state_->path, store->state_->options.shared_queue};
+        }
+    };
+    detail::durable_queue<queue_driver> queue() const { return detail::durable_queue<queue_driver>{queue_driver{this}}; }
+
     // Reads go to the reader connection, except from inside this thread's
     // batch(), whose uncommitted writes only the writer connection sees.
     template <class F>
@@ -799,51 +736,6 @@ private:
     bool leased(sqlite3* db, message_id id) const {
         detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::leased);
         return st.bind(1, key(id)).step() == SQLITE_ROW;
-    }
-
-    // An administrative write: errc::not_found or not_in_queue first, then `change`, one transaction.
-    template <class Change>
-    result<admin_outcome> administer(message_id id, Change&& change) {
-        auto ec = write([&](sqlite3* db) -> std::error_code {
-            if (!queued(db, id)) return not_queued(db, state_->statements, id);
-            return change(db);
-        });
-        if (ec) return ec;
-        return admin_outcome::applied;
-    }
-    // Why a message the queue does not hold is not there: errc::not_in_queue, or not_found.
-    static std::error_code not_queued(sqlite3* db, detail::sqlite::statement_cache& cache, message_id id) {
-        detail::sqlite::statement st(cache, db, detail::sqlite::sql::message_exists);
-        return st.bind(1, key(id)).step() == SQLITE_ROW ? errc::not_in_queue : errc::not_found;
-    }
-    // Whether a hand-off of the message may be running: claimed by this store
-    // object, leased by another (shared queue), or a spooler without the
-    // shared queue holds the spooler lock: its claims are kept in its memory,
-    // where no other process can see them.
-    bool in_hand(sqlite3* db, message_id id) const {
-        if (state_->leases.holds(id) || leased(db, id)) return true;
-        const std::string lock_path = state_->path + "-spooler";
-        const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return false;
-        const bool held = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
-        ::close(fd);
-        return held;
-    }
-    // The rows listings show: the one with id `from` (`exactly`), or up to n with ids above it.
-    std::vector<detail::queue_row> queue_rows(message_id from, std::size_t n, bool exactly) const {
-        return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
-            detail::sqlite::statement st(cache, db, exactly ? detail::sqlite::sql::queue_row : detail::sqlite::sql::queue_rows);
-            st.bind(1, key(from)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
-            const detail::listing_columns columns(st);
-            std::vector<detail::queue_row> rows;
-            int rc = SQLITE_OK;
-            while ((rc = st.step()) == SQLITE_ROW) {
-                detail::queue_row& row = rows.emplace_back(columns.read(st));
-                row.leased = row.leased || state_->leases.holds(row.id);
-            }
-            if (rc != SQLITE_DONE) throw std::system_error(detail::sqlite::error(rc), "spool: SQLite store: cannot list the queue");
-            return rows;
-        });
     }
 
     bool queued(sqlite3* db, message_id id) const {

@@ -199,6 +199,7 @@ inline constexpr statement remove{
     "DELETE FROM spool_messages WHERE id = $1 AND EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1"
     " AND (lease_until IS NULL OR lease_until <= clock_timestamp())) RETURNING 1"};
 inline constexpr statement message_exists{"spool_message_exists", "SELECT 1 FROM spool_messages WHERE id = $1"};
+inline constexpr statement queued{"spool_queued", "SELECT 1 FROM spool_queue WHERE message_id = $1"};
 } // namespace sql
 
 #undef SPOOL_PG_ENDS_HOLD

@@ -53,6 +53,17 @@ public:
         return spooler_lock{fd};
     }
 
+    /// Whether a spooler holds the lock of the database at `database` now
+    /// (this process's own too: a lock is held per open file).
+    static bool held(const std::string& database) {
+        const std::string lock_path = database + "-spooler";
+        const int fd = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return false;
+        const bool taken = ::flock(fd, LOCK_SH | LOCK_NB) != 0;
+        ::close(fd);
+        return taken;
+    }
+
 private:
     explicit spooler_lock(int fd) noexcept : fd_(fd) {}
     int fd_ = -1;

@@ -76,9 +76,10 @@ inline constexpr std::string_view leased =
 
 // Waiting for a destination that is down: a held message, or one with a
 // request, keeps its next attempt; a destination back up makes its messages due.
+// Written by the holder of the claim: ?4 its token, or -1 where one spooler owns the queue.
 inline constexpr std::string_view hold_back =
     "UPDATE outgoing_queue SET next_attempt = CASE WHEN held_since IS NULL AND request = 0 THEN ?1"
-    " ELSE next_attempt END, waiting_for = ?2 WHERE message_id = ?3";
+    " ELSE next_attempt END, waiting_for = ?2 WHERE message_id = ?3 AND (?4 < 0 OR fence = ?4)";
 inline constexpr std::string_view release_held_back =
     "UPDATE outgoing_queue SET next_attempt = CASE WHEN held_since IS NULL THEN 0 ELSE next_attempt END,"
     " waiting_for = NULL WHERE waiting_for = ?";

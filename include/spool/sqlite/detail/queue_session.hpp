@@ -1,0 +1,149 @@
+#pragma once
+
+// The SQLite store's statements for the queue's rules (detail::queue_statements),
+// on one connection inside a transaction the store opened. Arrays of ids are
+// written a row at a time: a statement costs little in SQLite, whose
+// transaction is the unit of cost.
+
+#include <spool/administration.hpp>
+#include <spool/sqlite/detail/schema.hpp>
+#include <spool/sqlite/detail/spooler_lock.hpp>
+#include <spool/sqlite/detail/sql.hpp>
+#include <spool/sqlite/detail/statement.hpp>
+#include <spool/stores/detail/durable_queue.hpp>
+#include <spool/stores/detail/queue_columns.hpp>
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace spool::detail::sqlite {
+
+struct queue_session {
+    sqlite3* db;
+    statement_cache& cache;
+    const std::string& database; // its path, where the spooler lock lives
+    bool shared;                 // sqlite_options::shared_queue: claims are leases in the database
+
+    std::error_code message_exists(message_id id, bool& found) { return exists(sql::message_exists, id, found); }
+    std::error_code queued(message_id id, bool& found) { return exists(sql::queued, id, found); }
+    std::error_code leased(message_id id, bool& found) { return exists(sql::leased, id, found); }
+
+    std::error_code hold(message_id id, time_point now, bool& queued) {
+        return if_queued(id, queued, [&] {
+            statement st(cache, db, sql::hold);
+            return st.bind(1, stored_nanoseconds(now)).bind(2, held_next_attempt).bind(3, key(id)).run();
+        });
+    }
+    std::error_code release(message_id id, time_point now, bool& queued) {
+        return if_queued(id, queued, [&] {
+            statement st(cache, db, sql::release);
+            return st.bind(1, stored_nanoseconds(now)).bind(2, key(id)).run();
+        });
+    }
+    std::error_code request(message_id id, admin_request r, bool& queued) {
+        return if_queued(id, queued, [&] {
+            statement st(cache, db, sql::request);
+            return st.bind(1, static_cast<std::int64_t>(r)).bind(2, key(id)).run();
+        });
+    }
+    // Without the shared queue a spooler's claims are in its memory, where no
+    // other process can see them: while one holds the spooler lock, any
+    // message may be in a hand-off.
+    std::error_code remove_unless_leased(message_id id, bool& removed) {
+        removed = false;
+        bool queued = false, in_hand = false;
+        if (auto ec = this->queued(id, queued); ec || !queued) return ec;
+        if (auto ec = leased(id, in_hand); ec || in_hand || spooler_lock::held(database)) return ec;
+        statement q(cache, db, sql::dequeue);
+        if (auto ec = q.bind(1, key(id)).run()) return ec;
+        statement m(cache, db, sql::delete_message);
+        if (auto ec = m.bind(1, key(id)).run()) return ec;
+        removed = true;
+        return {};
+    }
+
+    std::error_code hold_back(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& fences, time_point until,
+                              const std::string& destination) {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            statement st(cache, db, sql::hold_back);
+            st.bind(1, stored_nanoseconds(until)).bind(2, destination).bind(3, ids[i]).bind(4, shared ? fences[i] : std::int64_t{-1});
+            if (auto ec = st.run()) return ec;
+        }
+        return {};
+    }
+    std::error_code release_held_back(const std::string& destination) {
+        statement st(cache, db, sql::release_held_back);
+        return st.bind(1, destination).run();
+    }
+
+    std::error_code claim(time_point now, std::size_t limit, std::chrono::milliseconds lease, std::vector<claimed_row>& claimed) {
+        statement st(cache, db, sql::claim);
+        st.bind(1, static_cast<std::int64_t>(::getpid()))
+            .bind(2, static_cast<std::int64_t>(lease.count()))
+            .bind(3, stored_nanoseconds(now))
+            .bind(4, static_cast<std::int64_t>(limit));
+        const entry_columns entry(st);
+        const int sequence = st.column("sequence"), fence = st.column("fence");
+        int rc = SQLITE_OK;
+        while ((rc = st.step()) == SQLITE_ROW) claimed.push_back({entry.read(st), st.integer(sequence), st.integer(fence), {}});
+        return rc == SQLITE_DONE ? std::error_code{} : error(rc);
+    }
+    std::error_code release_leases(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& fences) {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            statement st(cache, db, sql::release_lease);
+            if (auto ec = st.bind(1, ids[i]).bind(2, fences[i]).run()) return ec;
+        }
+        return {};
+    }
+    std::error_code renew_leases(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& fences,
+                                 std::chrono::milliseconds lease, std::vector<std::int64_t>& renewed) {
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            statement st(cache, db, sql::renew_lease);
+            if (auto ec = st.bind(1, static_cast<std::int64_t>(lease.count())).bind(2, ids[i]).bind(3, fences[i]).run()) return ec;
+            if (sqlite3_changes(db) == 1) renewed.push_back(ids[i]);
+        }
+        return {};
+    }
+
+    std::error_code queue_rows(message_id from, std::size_t n, bool exactly, std::vector<queue_row>& rows) {
+        statement st(cache, db, exactly ? sql::queue_row : sql::queue_rows);
+        st.bind(1, key(from)).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(n, INT64_MAX)));
+        const listing_columns columns(st);
+        int rc = SQLITE_OK;
+        while ((rc = st.step()) == SQLITE_ROW) rows.push_back(columns.read(st));
+        return rc == SQLITE_DONE ? std::error_code{} : error(rc);
+    }
+    std::error_code count_by_state(time_point now, queue_counts& counts) {
+        statement st(cache, db, sql::count_by_state);
+        st.bind(1, stored_nanoseconds(now));
+        const state_count_columns columns(st);
+        counts = {};
+        int rc = SQLITE_OK;
+        while ((rc = st.step()) == SQLITE_ROW) columns.add_to(counts, st);
+        return rc == SQLITE_DONE ? std::error_code{} : error(rc);
+    }
+
+private:
+    static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
+    std::error_code exists(std::string_view query, message_id id, bool& found) {
+        statement st(cache, db, query);
+        const int rc = st.bind(1, key(id)).step();
+        found = rc == SQLITE_ROW;
+        return found || rc == SQLITE_DONE ? std::error_code{} : error(rc);
+    }
+    template <class Change>
+    std::error_code if_queued(message_id id, bool& queued, Change&& change) {
+        if (auto ec = this->queued(id, queued); ec || !queued) return ec;
+        return change();
+    }
+};
+static_assert(spool::detail::queue_statements<queue_session>);
+
+} // namespace spool::detail::sqlite
