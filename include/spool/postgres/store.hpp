@@ -217,21 +217,7 @@ private:
     }
 
 public:
-    std::error_code save(message_id id, const message_type& m) {
-        const auto body = encode(m);
-        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(key(id)).bytes(body).integer(detail::stored_nanoseconds(next_attempt(m)));
-            const auto claim = claim_of(id);
-            if (claim && claim->lost) return errc::lease_lost;
-            if (claim) p.integer(claim->fence);
-            auto r = db.run(claim ? detail::postgres::sql::save_fenced : detail::postgres::sql::save, p);
-            if (!r.ok()) return db.error_of(r);
-            if (r.flag("written")) return {};
-            if (!claim || !r.flag("message_exists")) return errc::not_found;
-            return lost(id);
-        });
-    }
+    std::error_code save(message_id id, const message_type& m) { return queue().save(id, m); }
 
     std::error_code enqueue(message_id id, const message_type& m) {
         const auto body = encode(m);
@@ -265,27 +251,7 @@ public:
         });
     }
 
-    std::error_code finish(message_id id, const message_type& m) {
-        const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
-        const auto body = deleted ? std::string{} : encode(m); // a deleted message is not written first
-        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
-            detail::postgres::params p;
-            p.integer(key(id));
-            const auto claim = claim_of(id);
-            if (claim && claim->lost) return errc::lease_lost;
-            const std::optional<std::int64_t> token = claim ? std::optional{claim->fence} : std::nullopt;
-            if (!deleted) p.bytes(body);
-            p.optional_integer(token ? &*token : nullptr);
-            if (!deleted) {
-                const auto* move = std::get_if<disposition::move_to>(&m.sent_mail);
-                const std::int64_t folder = move ? static_cast<std::int64_t>(move->folder) : 0;
-                p.optional_integer(move ? &folder : nullptr);
-            }
-            auto r = db.run(deleted ? detail::postgres::sql::finish_delete : detail::postgres::sql::finish_keep, p);
-            if (!r.ok()) return db.error_of(r);
-            return finished(id, token.has_value(), r.flag("written"), r.flag("message_exists"));
-        });
-    }
+    std::error_code finish(message_id id, const message_type& m) { return queue().finish(id, m); }
 
     /// Many finish() in one statement (a few for large bodies), each applied
     /// or refused as finish() alone would be (BulkFinishStore): a spooler's
@@ -301,16 +267,16 @@ public:
             std::size_t bytes = 0;
             for (; next < fs.size() && (at.empty() || bytes < detail::postgres::kept_creates::chunk_bytes); ++next) {
                 const message_type& m = *fs[next].message;
-                const auto claim = claim_of(fs[next].id);
-                if (claim && claim->lost) {
-                    out[next] = errc::lease_lost;
+                const auto token = queue().token(fs[next].id);
+                if (!token) {
+                    out[next] = token.error();
                     continue;
                 }
                 const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
                 const auto* move = std::get_if<disposition::move_to>(&m.sent_mail);
                 at.push_back(next);
                 ids.push_back(key(fs[next].id));
-                fences.push_back(claim ? claim->fence : -1);
+                fences.push_back(token->value_or(-1));
                 bodies.push_back(deleted ? std::string{} : encode(m));
                 folders.push_back(move ? static_cast<std::int64_t>(move->folder) : -1);
                 removes.push_back(deleted ? 1 : 0);
@@ -325,8 +291,9 @@ public:
                 const int written = r.column("written"), exists = r.column("message_exists");
                 for (int row = 0; row < r.rows() && static_cast<std::size_t>(row) < at.size(); ++row) {
                     const std::size_t i = at[static_cast<std::size_t>(row)];
-                    out[i] = finished(fs[i].id, fences[static_cast<std::size_t>(row)] >= 0, r.integer(row, written) != 0,
-                                      r.integer(row, exists) != 0);
+                    const std::int64_t fence = fences[static_cast<std::size_t>(row)];
+                    out[i] = queue().finished(fs[i].id, fence >= 0 ? std::optional{fence} : std::nullopt,
+                                              {r.integer(row, written) != 0, r.integer(row, exists) != 0});
                 }
                 return {};
             });
@@ -719,7 +686,6 @@ private:
         return out;
     }
 
-    std::optional<detail::lease_book::claim> claim_of(message_id id) const { return state_->leases.find(id); }
     bool take_prefetched(message_id id, std::string& body) const {
         std::lock_guard g{state_->prefetch_mutex};
         auto it = state_->prefetched.find(id);
@@ -753,26 +719,6 @@ private:
         });
     }
 
-    // What a finish reported, as finish()'s result. Finished, the claim
-    // leaves the book; inside batch() only once the batch commits, as the
-    // write may yet be rolled back.
-    std::error_code finished(message_id id, bool fenced, bool written, bool message_exists) const {
-        if (written) {
-            if (fenced && state_->in_batch) state_->leases.finished_in_batch(id);
-            else if (fenced) state_->leases.forget(id);
-            return {};
-        }
-        if (fenced) return lost(id);
-        return message_exists ? errc::not_in_queue : errc::not_found;
-    }
-    // The claim stays known, marked lost, until the spooler gives it up: a
-    // later write by this object must be refused too, not made as if it had
-    // never claimed the message.
-    std::error_code lost(message_id id) const {
-        state_->leases.lost(id);
-        return errc::lease_lost;
-    }
-
     // The queue's rules (detail::durable_queue) over this store's statements
     // (detail::postgres::queue_session) and connection.
     struct queue_driver {
@@ -790,6 +736,11 @@ private:
         std::error_code read(F&& f) const {
             return write(std::forward<F>(f));
         }
+        bool in_batch() const {
+            std::lock_guard g{store->state_->mutex}; // held by a batch under way, for its whole run
+            return store->state_->in_batch;
+        }
+        bool fenced() const { return true; }
         [[noreturn]] void fail(std::error_code ec, const char* what) const {
             throw std::system_error(ec, std::string("spool: PostgreSQL store: ") + what + ": " + store->last_error());
         }

@@ -172,18 +172,7 @@ public:
         });
     }
 
-    std::error_code save(message_id id, const message_type& m) {
-        const auto body = encode(m);
-        return write([&](sqlite3* db) -> std::error_code {
-            if (auto ec = fenced(db, id)) return ec;
-            if (auto ec = update_body(db, id, body)) return ec;
-            // A hold or a request made while the message was in hand outlives
-            // this write: it is applied at the message's next pass. A flush is
-            // met by the pass that writes this.
-            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::save_queued);
-            return st.bind(1, detail::stored_nanoseconds(next_attempt(m))).bind(2, key(id)).bind(3, detail::sqlite::held_next_attempt).run();
-        });
-    }
+    std::error_code save(message_id id, const message_type& m) { return queue().save(id, m); }
 
     std::error_code enqueue(message_id id, const message_type& m) {
         const auto body = encode(m);
@@ -238,31 +227,7 @@ public:
         });
     }
 
-    std::error_code finish(message_id id, const message_type& m) {
-        const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
-        const auto body = deleted ? std::string{} : encode(m); // a deleted message is not written first
-        auto ec = write([&](sqlite3* db) -> std::error_code {
-            if (auto ec = fenced(db, id)) return ec;
-            if (auto ec = dequeue(db, id)) return ec;
-            if (deleted) {
-                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::delete_message);
-                return st.bind(1, key(id)).run();
-            }
-            if (auto ec = update_body(db, id, body)) return ec;
-            if (const auto* move = std::get_if<disposition::move_to>(&m.sent_mail)) {
-                detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::move_message);
-                if (auto ec = st.bind(1, static_cast<std::int64_t>(move->folder)).bind(2, key(id)).run()) return ec;
-            }
-            return {};
-        });
-        // Finished, the claim leaves the book; inside batch() only once the
-        // batch commits, as this write may yet be rolled back.
-        if (!ec && state_->leases.holds(id)) {
-            if (in_own_batch()) state_->leases.finished_in_batch(id);
-            else state_->leases.forget(id);
-        }
-        return ec;
-    }
+    std::error_code finish(message_id id, const message_type& m) { return queue().finish(id, m); }
 
     std::vector<queue_entry> outgoing_queue() const {
         return read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
@@ -687,14 +652,18 @@ private:
                 return f(s);
             });
         }
+        bool in_batch() const { return store->in_own_batch(); }
+        bool fenced() const { return store->state_->options.shared_queue; }
         [[noreturn]] void fail(std::error_code ec, const char* what) const {
             throw std::system_error(ec, std::string("spool: SQLite store: ") + what);
         }
-        detail::sqlite::queue_session session(sqlite3* db, detail::sqlite::statement_cache& cache) const {
-            return {db, cache, store->state_->path, store->state_->options.shared_queue};
-        }
+        auto session(sqlite3* db, detail::sqlite::statement_cache& cache) const { return store->session(db, cache); }
     };
     detail::durable_queue<queue_driver> queue() const { return detail::durable_queue<queue_driver>{queue_driver{this}}; }
+    detail::sqlite::queue_session session(sqlite3* db, detail::sqlite::statement_cache& cache) const {
+        return {db, cache, state_->path, state_->options.shared_queue};
+    }
+    detail::sqlite::queue_session session(sqlite3* db) const { return session(db, state_->statements); }
 
     // Reads go to the reader connection, except from inside this thread's
     // batch(), whose uncommitted writes only the writer connection sees.
@@ -718,21 +687,6 @@ private:
 
     bool in_own_batch() const { return state_->batch_owner.load() == std::this_thread::get_id(); }
 
-    // Inside a write: this object's token for a message it claimed is still
-    // the row's, or errc::lease_lost (another process claimed it since).
-    // A claim found taken stays known, marked lost, until the spooler gives
-    // it up: its later writes are refused too (law Q3).
-    std::error_code fenced(sqlite3* db, message_id id) const {
-        const auto claim = state_->leases.find(id);
-        if (!claim || !state_->options.shared_queue) return {};
-        if (claim->lost) return errc::lease_lost;
-        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::fence);
-        if (st.bind(1, key(id)).step() != SQLITE_ROW || st.integer(0) != claim->fence) {
-            state_->leases.lost(id);
-            return errc::lease_lost;
-        }
-        return {};
-    }
     bool leased(sqlite3* db, message_id id) const {
         detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::leased);
         return st.bind(1, key(id)).step() == SQLITE_ROW;
@@ -742,19 +696,13 @@ private:
         detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::queued);
         return st.bind(1, key(id)).step() == SQLITE_ROW;
     }
-    // Refused before any statement runs, so nothing of it is written.
-    static std::error_code fits(sqlite3* db, const std::string& body) {
-        const auto limit = static_cast<std::size_t>(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1));
-        return body.size() > limit ? std::error_code{errc::message_too_large} : std::error_code{};
-    }
     std::error_code update_body(sqlite3* db, message_id id, const std::string& body) const {
-        if (auto ec = fits(db, body)) return ec;
-        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::update_body);
-        if (auto ec = st.bind(1, body).bind(2, key(id)).run()) return ec;
-        return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_found};
+        bool updated = false;
+        if (auto ec = session(db).update_body(id, body, updated)) return ec;
+        return updated ? std::error_code{} : std::error_code{errc::not_found};
     }
     std::error_code insert(sqlite3* db, folder_id folder, const std::string& body, std::int64_t& id) const {
-        if (auto ec = fits(db, body)) return ec;
+        if (auto ec = session(db).fits(body)) return ec;
         detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::insert_message);
         if (auto ec = st.bind(1, static_cast<std::int64_t>(folder)).bind(2, body).run()) return ec;
         id = sqlite3_last_insert_rowid(db);
@@ -767,11 +715,10 @@ private:
         return st.bind(1, key(id)).bind(2, submitted).bind(3, flags).bind(4, detail::stored_nanoseconds(next_attempt(m))).run();
     }
     std::error_code dequeue(sqlite3* db, message_id id) const {
-        detail::sqlite::statement exists(state_->statements, db, detail::sqlite::sql::message_exists);
-        if (exists.bind(1, key(id)).step() != SQLITE_ROW) return errc::not_found;
-        detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::dequeue);
-        if (auto ec = st.bind(1, key(id)).run()) return ec;
-        return sqlite3_changes(db) == 1 ? std::error_code{} : std::error_code{errc::not_in_queue};
+        detail::write_found found;
+        if (auto ec = session(db).dequeue(id, found)) return ec;
+        if (found.written) return {};
+        return found.message_exists ? errc::not_in_queue : errc::not_found;
     }
 
     // One transition, durable when this returns. Inside batch() it joins that

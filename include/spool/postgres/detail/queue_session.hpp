@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -24,6 +25,34 @@ struct queue_session {
     connection& db;
     const std::string& channel; // NOTIFY's: releases and requests wake the spoolers
     const std::string& owner;   // postgres_options::owner, written on each lease
+
+    // A write with a token is made only while the token is the queue row's.
+    std::error_code save(message_id id, const std::string& body, time_point next_attempt, std::optional<std::int64_t> token,
+                         write_found& found) {
+        params p;
+        p.integer(key(id)).bytes(body).integer(stored_nanoseconds(next_attempt));
+        if (token) p.integer(*token);
+        auto r = db.run(token ? sql::save_fenced : sql::save, p);
+        if (!r.ok()) return db.error_of(r);
+        found.written = r.flag("written");
+        found.message_exists = token ? r.flag("message_exists") : found.written;
+        return {};
+    }
+    std::error_code finish(message_id id, const std::string& body, std::optional<folder_id> folder, bool remove,
+                           std::optional<std::int64_t> token, write_found& found) {
+        params p;
+        p.integer(key(id));
+        if (!remove) p.bytes(body);
+        p.optional_integer(token ? &*token : nullptr);
+        if (!remove) {
+            const std::int64_t moved_to = folder ? static_cast<std::int64_t>(*folder) : 0;
+            p.optional_integer(folder ? &moved_to : nullptr);
+        }
+        auto r = db.run(remove ? sql::finish_delete : sql::finish_keep, p);
+        if (!r.ok()) return db.error_of(r);
+        found = {r.flag("written"), r.flag("message_exists")};
+        return {};
+    }
 
     std::error_code message_exists(message_id id, bool& found) { return any_row(sql::message_exists, id_param(id), found); }
     std::error_code queued(message_id id, bool& found) { return any_row(sql::queued, id_param(id), found); }

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -30,6 +31,58 @@ struct queue_session {
     statement_cache& cache;
     const std::string& database; // its path, where the spooler lock lives
     bool shared;                 // sqlite_options::shared_queue: claims are leases in the database
+
+    // A write with a token is made only while the token is the queue row's.
+    std::error_code save(message_id id, const std::string& body, time_point next_attempt, std::optional<std::int64_t> token,
+                         write_found& found) {
+        if (auto ec = holds(id, token, found); ec || !found.written) return ec;
+        if (auto ec = update_body(id, body, found.written)) return ec;
+        found.message_exists = found.written;
+        if (!found.written) return {};
+        // A hold or a request made while the message was in hand outlives
+        // this write: it is applied at the message's next pass. A flush is
+        // met by the pass that writes this.
+        statement st(cache, db, sql::save_queued);
+        return st.bind(1, stored_nanoseconds(next_attempt)).bind(2, key(id)).bind(3, held_next_attempt).run();
+    }
+    std::error_code finish(message_id id, const std::string& body, std::optional<folder_id> folder, bool remove,
+                           std::optional<std::int64_t> token, write_found& found) {
+        if (auto ec = holds(id, token, found); ec || !found.written) return ec;
+        if (auto ec = dequeue(id, found)) return ec;
+        if (!found.written) return {};
+        if (remove) {
+            statement st(cache, db, sql::delete_message);
+            return st.bind(1, key(id)).run();
+        }
+        bool updated = false;
+        if (auto ec = update_body(id, body, updated)) return ec;
+        if (!folder) return {};
+        statement st(cache, db, sql::move_message);
+        return st.bind(1, static_cast<std::int64_t>(*folder)).bind(2, key(id)).run();
+    }
+
+    // The store's own writes use these too.
+    // A body over SQLite's length limit is refused before any statement runs.
+    std::error_code fits(const std::string& body) const {
+        const auto limit = static_cast<std::size_t>(sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1));
+        return body.size() > limit ? std::error_code{errc::message_too_large} : std::error_code{};
+    }
+    std::error_code update_body(message_id id, const std::string& body, bool& updated) {
+        if (auto ec = fits(body)) return ec;
+        statement st(cache, db, sql::update_body);
+        if (auto ec = st.bind(1, body).bind(2, key(id)).run()) return ec;
+        updated = sqlite3_changes(db) == 1;
+        return {};
+    }
+    // Out of the queue: `written` if it was queued; else whether it exists.
+    std::error_code dequeue(message_id id, write_found& found) {
+        found = {};
+        if (auto ec = message_exists(id, found.message_exists); ec || !found.message_exists) return ec;
+        statement st(cache, db, sql::dequeue);
+        if (auto ec = st.bind(1, key(id)).run()) return ec;
+        found.written = sqlite3_changes(db) == 1;
+        return {};
+    }
 
     std::error_code message_exists(message_id id, bool& found) { return exists(sql::message_exists, id, found); }
     std::error_code queued(message_id id, bool& found) { return exists(sql::queued, id, found); }
@@ -131,6 +184,16 @@ struct queue_session {
     }
 
 private:
+    // Whether the write may go on: no token, or the row's (`written` so far).
+    std::error_code holds(message_id id, std::optional<std::int64_t> token, write_found& found) {
+        found = {true, true};
+        if (!token) return {};
+        statement st(cache, db, sql::fence);
+        const int rc = st.bind(1, key(id)).step();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error(rc);
+        found.written = rc == SQLITE_ROW && st.integer(0) == *token;
+        return {};
+    }
     static std::int64_t key(message_id id) { return static_cast<std::int64_t>(id); }
     std::error_code exists(std::string_view query, message_id id, bool& found) {
         statement st(cache, db, query);

@@ -15,6 +15,7 @@
 
 #include <spool/administration.hpp>
 #include <spool/error.hpp>
+#include <spool/mail/codec.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
 #include <spool/stores/detail/lease_book.hpp>
@@ -29,6 +30,7 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace spool::detail {
@@ -42,16 +44,29 @@ struct claimed_row {
     std::optional<std::string> body;
 };
 
+/// What a claim holder's write found: whether it was made, and, when not,
+/// whether the message exists.
+struct write_found {
+    bool written = false;
+    bool message_exists = false;
+};
+
 /// A backend's statements for the queue's rules. Each step returns the
 /// backend's error, and what it found in its last argument; `queued` is
 /// whether the message had a queue row (the step changed nothing otherwise).
 /// Tokens and ids travel as arrays, for the backends that write them in one
 /// statement; a backend whose queue one spooler owns ignores the tokens.
+/// A save or a finish given a token is written only while the token is the
+/// queue row's; without one (no claim: a client's write), as it stands.
 template <class S>
 concept queue_statements = requires(S& s, message_id id, time_point t, admin_request r, const std::string& destination,
                                  const std::vector<std::int64_t>& ids, std::size_t n, bool exactly, bool& found,
                                  std::chrono::milliseconds lease, std::vector<claimed_row>& claimed,
-                                 std::vector<std::int64_t>& renewed, std::vector<queue_row>& rows, queue_counts& counts) {
+                                 std::vector<std::int64_t>& renewed, std::vector<queue_row>& rows, queue_counts& counts,
+                                 const std::string& body, std::optional<std::int64_t> token, std::optional<folder_id> folder,
+                                 write_found& written) {
+    { s.save(id, body, t, token, written) } -> std::same_as<std::error_code>;               // t: the next attempt
+    { s.finish(id, body, folder, exactly, token, written) } -> std::same_as<std::error_code>; // exactly: delete it
     { s.message_exists(id, found) } -> std::same_as<std::error_code>;
     { s.queued(id, found) } -> std::same_as<std::error_code>;
     { s.leased(id, found) } -> std::same_as<std::error_code>;
@@ -73,12 +88,56 @@ concept queue_statements = requires(S& s, message_id id, time_point t, admin_req
 /// - `std::chrono::milliseconds lease()`: how long a claim leases;
 /// - `write(f)` and `read(f)`: f(session&) run in a write transaction, or in
 ///   a read; each returns f's error_code;
+/// - `in_batch()`: whether this thread's writes are inside the store's batch();
+/// - `fenced()`: whether claims are leases other processes may take, so that
+///   a holder's write carries its token (not where one spooler owns the queue);
 /// - `fail(ec, what)`: throws std::system_error for a read that cannot be
 ///   answered (an empty answer would look like an empty queue).
 template <class Driver>
 class durable_queue {
 public:
     explicit durable_queue(Driver driver) : d_(std::move(driver)) {}
+
+    // --- A claim holder's writes (docs/concepts/store.md, law Q3) ----------
+
+    /// A save, by the holder of the message's claim where this object has one.
+    template <class Message>
+    std::error_code save(message_id id, const Message& m) {
+        const std::string body = encode(m);
+        return as_holder(id, false, [&](auto& s, std::optional<std::int64_t> token, write_found& found) {
+            return s.save(id, body, next_attempt(m), token, found);
+        });
+    }
+    /// A finish: out of the queue, then the body written and moved as the
+    /// message's disposition says, or the message deleted (not written first).
+    /// The claim leaves the book once the write is durable: inside batch(),
+    /// when the batch commits.
+    template <class Message>
+    std::error_code finish(message_id id, const Message& m) {
+        const bool deleted = std::holds_alternative<disposition::delete_after_submit>(m.sent_mail);
+        const std::string body = deleted ? std::string{} : encode(m);
+        const auto* move = std::get_if<disposition::move_to>(&m.sent_mail);
+        const std::optional<folder_id> folder = move ? std::optional{move->folder} : std::nullopt;
+        return as_holder(id, true, [&](auto& s, std::optional<std::int64_t> token, write_found& found) {
+            return s.finish(id, body, folder, deleted, token, found);
+        });
+    }
+    /// What a finish written elsewhere (a backend's bulk statement) found, as
+    /// finish() alone would report it, with the same account of the claim.
+    std::error_code finished(message_id id, std::optional<std::int64_t> token, const write_found& found) {
+        return settle(id, true, token, found);
+    }
+    /// The token a claim holder's write carries: none without a claim (or
+    /// where one spooler owns the queue);
+    /// errc::lease_lost once the claim was found taken, and every later write
+    /// is refused unwritten.
+    result<std::optional<std::int64_t>> token(message_id id) const {
+        const auto claim = d_.leases().find(id);
+        if (!claim) return std::optional<std::int64_t>{};
+        if (claim->lost) return make_error_code(errc::lease_lost);
+        if (!d_.fenced()) return std::optional<std::int64_t>{};
+        return std::optional{claim->fence};
+    }
 
     // --- Administration (docs/administration.md) ----------------------------
 
@@ -198,6 +257,35 @@ public:
     }
 
 private:
+    template <class Write>
+    std::error_code as_holder(message_id id, bool ends_claim, Write&& w) {
+        const auto held = token(id);
+        if (!held) return held.error();
+        write_found found;
+        if (auto ec = d_.write([&](auto& s) {
+                found = {};
+                return w(s, *held, found);
+            }))
+            return ec;
+        return settle(id, ends_claim, *held, found);
+    }
+    // A write not made with a token means the token is stale: another
+    // process claimed the message since, and this claim is marked lost.
+    std::error_code settle(message_id id, bool ends_claim, std::optional<std::int64_t> token, const write_found& found) {
+        if (found.written) {
+            if (ends_claim && d_.leases().holds(id)) {
+                if (d_.in_batch()) d_.leases().finished_in_batch(id);
+                else d_.leases().forget(id);
+            }
+            return {};
+        }
+        if (token) {
+            d_.leases().lost(id);
+            return errc::lease_lost;
+        }
+        return found.message_exists ? errc::not_in_queue : errc::not_found;
+    }
+
     // An administrative change, one transaction: `applied` (or what the change
     // says it did) when the message was queued; else errc::not_in_queue, or
     // not_found for an unknown id.
