@@ -645,6 +645,16 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
         M current = b.load(first).value();
         f.expect(q3, !b.finish(first, current), "the new holder's finish was refused");
         f.expect(q3, detail::queued_ids(a).size() == 3, "the new holder's finish did not take it off the queue");
+        // A stale holder whose message has left the queue since (its new
+        // holder finished it, deleted) is refused the same way.
+        std::this_thread::sleep_for(lease + 100ms); // b's claims expire
+        f.expect(q3, has(a.claim_due(detail::t0 + 2h, 10), second), "an expired lease was not claimable");
+        M deleted = a.load(second).value();
+        deleted.sent_mail = disposition::delete_after_submit{};
+        f.expect(q3, !a.finish(second, deleted), "the new holder's finish was refused");
+        f.expect(q3, b.save(second, deleted) == errc::lease_lost,
+                 "a stale holder's save of a message that has left the queue was not refused with lease_lost");
+        f.expect(q3, !has(a.due_queue(detail::t0 + 2h, 10), second), "a refused save put a finished message back in the queue");
     }
     return failures;
 }
