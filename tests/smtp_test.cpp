@@ -187,6 +187,82 @@ TEST_CASE("recipients a server refuses with 452 (too many) go in the next transa
     }
 }
 
+TEST_CASE("only a 452 that means too many recipients moves a recipient to the next transaction; any other waits, in the server's words") {
+    const std::vector<std::string> five = {"r1@a.test", "full1@a.test", "r2@a.test", "r3@a.test", "r4@a.test"};
+    auto check = [](const spool::testing::hand_off_record& rec, const std::string& listener, const std::string& marker,
+                    const std::string& full_reply) {
+        CHECK(rec.result.what() == kind::done);
+        CHECK(rec.sent.size() == 4);
+        REQUIRE(rec.deferred.size() == 1);
+        CHECK(rec.deferred[0].address == "full1@a.test");
+        const auto& d = std::get<spool::status::deferred>(rec.deferred[0].status);
+        CHECK(d.reason == full_reply);
+        // r4 was one too many for the first transaction and went in a second;
+        // the full mailbox was in neither.
+        const auto got = received(listener, "Subject: " + marker);
+        REQUIRE(got.size() == 2);
+        CHECK(count(got[0], "rcpt: ") + count(got[1], "rcpt: ") == 4);
+        for (const auto& t : got) CHECK(t.find("rcpt: full1@") == std::string::npos);
+        return d.diagnostic;
+    };
+    SECTION("by the enhanced code: 4.2.2 (a full mailbox) waits, 4.5.3 overflows") {
+        spool::smtp_transport smtp{relay_to("plain")};
+        const auto rec = hand_off(smtp, letter("full-422", five));
+        CHECK(check(rec, "plain", "full-422", "452 4.2.2 <full1@a.test>: Recipient address rejected: Mailbox full") == "4.2.2");
+    }
+    SECTION("from a server without ENHANCEDSTATUSCODES, by the reply's text") {
+        spool::smtp_transport smtp{relay_to("oldstyle")};
+        const auto rec = hand_off(smtp, letter("full-old", five));
+        check(rec, "oldstyle", "full-old", "452 <full1@a.test>: Recipient address rejected: Mailbox full");
+    }
+    SECTION("a transaction where every recipient is one too many keeps the server's reply, not one of spool's") {
+        spool::smtp_transport smtp{relay_to("tight")};
+        const auto rec = hand_off(smtp, letter("all-too-many", {"r1@a.test", "r2@a.test"}));
+        CHECK(rec.sent.empty());
+        REQUIRE(rec.deferred.size() == 2);
+        for (const auto& r : rec.deferred) {
+            const auto& d = std::get<spool::status::deferred>(r.status);
+            CHECK(d.reason == "452 4.5.3 Error: too many recipients");
+            CHECK(d.diagnostic == "4.5.3");
+        }
+        CHECK(received("tight", "Subject: all-too-many").empty());
+    }
+}
+
+TEST_CASE("250 recipients, 125 with a full mailbox: one copy of the data per transaction, each recipient sent once") {
+    std::vector<std::string> to;
+    for (int i = 0; i < 250; ++i) to.push_back((i % 2 ? "full" : "r") + std::to_string(i) + "@a.test");
+    spool::smtp_transport smtp{relay_to("roomy")}; // max_recipients 100: three transactions
+    const auto rec = hand_off(smtp, letter("half-full", to));
+    CHECK(rec.sent.size() == 125);
+    REQUIRE(rec.deferred.size() == 125);
+    for (const auto& r : rec.deferred) CHECK(std::get<spool::status::deferred>(r.status).diagnostic == "4.2.2");
+    const auto got = received("roomy", "Subject: half-full");
+    CHECK(got.size() == 3);
+    std::string all;
+    for (const auto& t : got) all += t;
+    CHECK(count(all, "rcpt: ") == 125);
+    for (int i = 0; i < 250; i += 2) CHECK(count(all, "rcpt: r" + std::to_string(i) + "@a.test\n") == 1);
+}
+
+TEST_CASE("a 530 to MAIL (authentication required) with no credentials configured is the site's: the recipients wait, none bounce") {
+    spool::smtp_transport smtp{relay_to("authreq")};
+    const auto rec = hand_off(smtp, letter("auth-required", {"r1@a.test", "r2@a.test"}));
+    CHECK(rec.result.what() == kind::site_failure);
+    INFO(rec.result.reason());
+    CHECK(rec.result.reason().find("530 5.7.0 Authentication required") != std::string::npos);
+    CHECK(rec.result.reason().find("no smtp_credentials are configured") != std::string::npos);
+    CHECK(rec.failed.empty());
+    CHECK(rec.declined.size() == 2);
+    SECTION("with credentials, the same server takes the message") {
+        auto o = relay_to("authreq");
+        o.credentials = spool::smtp_credentials{"user", "secret", true};
+        spool::smtp_transport with_auth{o};
+        CHECK(hand_off(with_auth, letter("auth-given", {"r1@a.test"})).sent.size() == 1);
+        CHECK(received("authreq", "Subject: auth-given").size() == 1);
+    }
+}
+
 TEST_CASE("a message over the server's SIZE fails with 5.3.4 before any transaction") {
     spool::smtp_transport smtp{relay_to("plain")};
     auto m = letter("too-big", {"ok@a.test"});
@@ -361,7 +437,7 @@ TEST_CASE("TLS as configured: implicit from the first byte, opportunistic when o
 
 TEST_CASE("a server that stalls, hangs up or talks nonsense gives a clear outcome, never a lost recipient") {
     auto o = relay_to("stall");
-    std::string expected;
+    std::string expected, expected_code = "4.4.2";
     kind expected_kind = kind::site_failure;
     SECTION("no greeting at all: a timeout") {
         o.timeouts.greeting = 300ms;
@@ -385,9 +461,10 @@ TEST_CASE("a server that stalls, hangs up or talks nonsense gives a clear outcom
         expected = "may have been delivered";
         expected_kind = kind::done;
     }
-    SECTION("421 to MAIL, and a hang-up (smtp-sink -Q MAIL)") {
+    SECTION("421 to MAIL, and a hang-up (smtp-sink -Q MAIL): deferred in the server's words and code") {
         o.relay->port = port("sink_421_mail");
-        expected = "421";
+        expected = "421 4.0.0 Server closing connection";
+        expected_code = "4.0.0";
         expected_kind = kind::done;
     }
     spool::smtp_transport smtp{o};
@@ -405,7 +482,7 @@ TEST_CASE("a server that stalls, hangs up or talks nonsense gives a clear outcom
             const auto& d = std::get<spool::status::deferred>(r.status);
             INFO(d.reason);
             CHECK(d.reason.find(expected) != std::string::npos);
-            CHECK(d.diagnostic.front() == '4');
+            CHECK(d.diagnostic == expected_code);
         }
     }
 }

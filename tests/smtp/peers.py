@@ -5,13 +5,19 @@ child server too.
 
   aiosmtpd listeners, scripted through the recipient's local part:
     bad*  -> 550 5.1.1     tmp* -> 450 4.2.1     datafail* (any) -> DATA 554 5.6.0
+    full* -> 452 4.2.2 (a full mailbox: not "too many recipients")
     more than `max_rcpt` recipients in one transaction -> 452 4.5.3
+  Without ENHANCEDSTATUSCODES (oldstyle), the same replies without their enhanced codes.
   plain     PIPELINING, ENHANCEDSTATUSCODES, DSN (accepted by a subclass), SIZE 200000, 8BITMIME, SMTPUTF8
   nodsn     as plain, without DSN
   starttls  STARTTLS required, then AUTH PLAIN/LOGIN (user / secret) required; self-signed certificate for localhost
   login     as starttls, offering AUTH LOGIN only
   implicit  TLS from the first byte (port 465 style), AUTH not required
   backup    on 127.0.0.3 at plain's port, taking every recipient: the second MX of mx2.test
+  roomy     as plain, up to 1000 recipients a transaction
+  tight     as plain, but every recipient is one too many (452 4.5.3)
+  oldstyle  as plain, without ENHANCEDSTATUSCODES
+  authreq   AUTH PLAIN/LOGIN (user / secret) required, offered without TLS
   Each accepted message is written to <dir>/mail/<listener>/<n>.eml: "mail: <from> <options>",
   "rcpt: <to>" lines, "rcpt-options: ...", "tls: yes|no", "peer: <client address>:<port>", "auth: <user>",
   a blank line, then the data. Each QUIT adds "peer: <client address>:<port>" to <dir>/mail/<listener>/quits.
@@ -73,8 +79,9 @@ class DsnSMTP(SMTP):
 
 
 class Handler:
-    def __init__(self, name, dsn, max_rcpt=3, accept_all=False):
+    def __init__(self, name, dsn, max_rcpt=3, accept_all=False, enhanced=True):
         self.name = name
+        self.enhanced = enhanced
         self.accept_all = accept_all
         self.dsn = dsn
         self.max_rcpt = max_rcpt
@@ -84,7 +91,7 @@ class Handler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         session.host_name = hostname
-        extra = ["250-PIPELINING", "250-ENHANCEDSTATUSCODES"] + (["250-DSN"] if self.dsn else [])
+        extra = ["250-PIPELINING"] + (["250-ENHANCEDSTATUSCODES"] if self.enhanced else []) + (["250-DSN"] if self.dsn else [])
         return responses[:1] + extra + responses[1:]
 
     async def handle_QUIT(self, server, session, envelope):
@@ -100,11 +107,16 @@ class Handler:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         elif local.startswith("tmp"):
             return f"450 4.2.1 <{address}>: Recipient address rejected: Mailbox busy"
+        elif local.startswith("full"):
+            return self.reply(452, "4.2.2", f"<{address}>: Recipient address rejected: Mailbox full")
         if len(envelope.rcpt_tos) >= self.max_rcpt:
-            return "452 4.5.3 Error: too many recipients"
+            return self.reply(452, "4.5.3", "Error: too many recipients")
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.append(" ".join(rcpt_options))
         return "250 2.1.5 Ok"
+
+    def reply(self, code, enhanced, text):
+        return f"{code} {enhanced} {text}" if self.enhanced else f"{code} {text}"
 
     async def handle_DATA(self, server, session, envelope):
         if any(r.lower().startswith("datafail") for r in envelope.rcpt_tos):
@@ -252,6 +264,14 @@ def main():
     # address, taking every recipient (so what the first MX deferred arrives here).
     controllers.append(DsnController(Handler("backup", True, accept_all=True), hostname="127.0.0.3", port=ports["plain"],
                                      data_size_limit=200000, enable_SMTPUTF8=True))
+    for name, kwargs in [("roomy", dict(max_rcpt=1000)), ("tight", dict(max_rcpt=0)), ("oldstyle", dict(enhanced=False))]:
+        ports[name] = free_port()
+        controllers.append(DsnController(Handler(name, True, **kwargs), hostname="127.0.0.1", port=ports[name],
+                                         data_size_limit=200000, enable_SMTPUTF8=True))
+    # AUTH required, and offered without TLS: MAIL before AUTH gets 530 5.7.0.
+    ports["authreq"] = free_port()
+    controllers.append(DsnController(Handler("authreq", True), hostname="127.0.0.1", port=ports["authreq"],
+                                     auth_required=True, auth_require_tls=False, authenticator=authenticator))
     ports["login"] = free_port()
     controllers.append(DsnController(Handler("login", True), hostname="127.0.0.1", port=ports["login"],
                                      tls_context=tls, require_starttls=True, auth_required=True,

@@ -37,9 +37,13 @@ using tcp = asio::ip::tcp;
 using std::chrono::milliseconds;
 
 /// A failure of the connection itself: an I/O error, a timeout, the server
-/// gone or a reply that is not SMTP. Nothing more can be said on it.
+/// gone (a 421 among them) or a reply that is not SMTP. Nothing more can be
+/// said on it. `code` is the server's RFC 3463 code where it said why (a 421's),
+/// else 4.4.2, a connection that broke.
 struct stream_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
+    explicit stream_error(const std::string& what, std::string c = "4.4.2")
+        : std::runtime_error(what), code(c.empty() ? "4.4.2" : std::move(c)) {}
+    std::string code;
 };
 
 /// What the server's EHLO reply offered (RFC 5321 §4.1.1.1 and the extensions' RFCs).

@@ -142,7 +142,7 @@ private:
                     const std::size_t n = std::min(todo.size(), std::max<std::size_t>(options_.max_recipients, 1));
                     const std::vector<std::size_t> batch(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
                     todo.erase(todo.begin(), todo.begin() + static_cast<std::ptrdiff_t>(n));
-                    std::vector<std::size_t> overflow;
+                    std::vector<session::overflowed> overflow;
                     bool answered = false;
                     session::transaction_end end;
                     try {
@@ -158,7 +158,7 @@ private:
                         if (more_hosts(host) && !cancelled(epoch)) {
                             const auto move_on = [&](std::size_t i) {
                                 if (j.recipients[i].result.what != outcome::kind::none) return;
-                                j.recipients[i].result = {outcome::kind::deferred, e.what(), "4.4.2"};
+                                j.recipients[i].result = {outcome::kind::deferred, e.what(), e.code};
                                 elsewhere.push_back(i);
                             };
                             std::ranges::for_each(batch, move_on);
@@ -166,13 +166,18 @@ private:
                             todo.clear();
                             break;
                         }
-                        j.settle_rest(outcome::kind::deferred, e.what(), "4.4.2");
+                        j.settle_rest(outcome::kind::deferred, e.what(), e.code);
                         break;
                     }
-                    if (overflow.size() < batch.size()) todo.insert(todo.begin(), overflow.begin(), overflow.end());
-                    else
-                        for (std::size_t i : overflow)
-                            j.recipients[i].result = {outcome::kind::deferred, "452 too many recipients, and none accepted", "4.5.3"};
+                    // Overflow goes in the next transaction while each takes some; a
+                    // transaction that took none keeps the server's own refusal.
+                    if (overflow.size() < batch.size()) {
+                        std::vector<std::size_t> next;
+                        for (const auto& o : overflow) next.push_back(o.recipient);
+                        todo.insert(todo.begin(), next.begin(), next.end());
+                    } else {
+                        for (const auto& o : overflow) j.recipients[o.recipient].result = refused_by(o.why);
+                    }
                     if (more_hosts(host))
                         for (std::size_t i : batch)
                             if (j.recipients[i].result.elsewhere) elsewhere.push_back(i);
@@ -190,7 +195,7 @@ private:
         } catch (const site_error& e) {
             j.fail(job::end::site_failure, e.what(), e.code);
         } catch (const stream_error& e) {
-            j.fail(job::end::site_failure, e.what(), "4.4.2");
+            j.fail(job::end::site_failure, e.what(), e.code);
         }
         // Cut short by stop(): neither the destination's fault nor the message's.
         if (cancelled(epoch) && j.result != job::end::message_failed) j.result = job::end::cancelled;

@@ -6,6 +6,8 @@
 // unbounded buffer: the reader takes only what it was given and says how much
 // of it one reply used.
 
+#include <algorithm>
+#include <cctype>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -66,6 +68,21 @@ inline std::string sanitised_enhanced(int code, std::string_view text) {
     if (n && text[0] == cls && (cls == '2' || cls == '4' || cls == '5')) return std::string(text.substr(0, n));
     if (cls == '2' || cls == '4' || cls == '5') return std::string(1, cls) + ".0.0";
     return "5.5.0";
+}
+
+/// Whether a reply to RCPT means "too many recipients" (RFC 5321
+/// §4.5.3.1.10), so that the recipient may go in another transaction: a 452
+/// whose enhanced code is 4.5.3, or, without one of the server's own (its
+/// sanitised code is then 4.0.0), whose text says "too many". Any other 452 (a full mailbox, 4.2.2; no room, 4.3.1) is
+/// about the recipient, which waits.
+inline bool too_many_recipients(const reply& r) {
+    if (r.code != 452) return false;
+    if (enhanced_code_length(r.text) != 0) return r.enhanced == "4.5.3";
+    constexpr std::string_view phrase = "too many";
+    const auto found = std::search(r.text.begin(), r.text.end(), phrase.begin(), phrase.end(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) == b;
+    });
+    return found != r.text.end();
 }
 
 /// Reads one reply from the front of `input` into `out`. Lines may end in

@@ -255,12 +255,18 @@ struct transaction_end {
     bool reusable = true;
 };
 
+/// A recipient a transaction refused as one too many, with the server's words.
+struct overflowed {
+    std::size_t recipient;
+    reply why;
+};
+
 /// One mail transaction for `batch` (indices into j.recipients). Recipients
-/// refused with 452 ("too many recipients") are put in `overflow` for the
+/// refused as too many (too_many_recipients) are put in `overflow` for the
 /// next one. Stream errors propagate to the caller, which defers; until
 /// `mail_answered`, nothing was accepted, so another connection may try.
 inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::span<const std::size_t> batch,
-                                                  std::vector<std::size_t>& overflow, bool& mail_answered,
+                                                  std::vector<overflowed>& overflow, bool& mail_answered,
                                                   const smtp_options& o) {
     const auto& t = o.timeouts;
     transaction_end end;
@@ -271,18 +277,28 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
     auto rcpt_outcome = [&](std::size_t i, const reply& r) {
         auto& out = j.recipients[i].result;
         if (r.kind() == 2) accepted.push_back(i);
-        else if (r.code == 452 && batch.size() > 1) overflow.push_back(i);
+        else if (batch.size() > 1 && too_many_recipients(r)) overflow.push_back({i, r});
         else {
             out = refused_by(r);
             out.elsewhere = out.what == outcome::kind::deferred; // another MX may take it
         }
+    };
+    // A 421 ends the session. A 530 (authentication required, RFC 4954) is
+    // the sending side's configuration, not the message's fault: the site
+    // waits, as after a refused AUTH, and nothing bounces. Both in the server's words.
+    auto session_refusal = [&](const reply& m) {
+        if (m.code == 421) throw stream_error(c.host() + ": " + m.line(), m.enhanced);
+        if (m.code == 530)
+            throw site_error(c.host() + " requires authentication to send: " + m.line() +
+                                 (o.credentials ? "" : " (no smtp_credentials are configured)"),
+                             "4.7.0");
     };
     if (pipelined) {
         for (std::size_t i : batch) group += rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8);
         group += "DATA\r\n";
         co_await c.write(group, t.mail, "MAIL");
         mail = co_await c.read(t.mail, "MAIL");
-        if (mail.code == 421) throw stream_error("421 from " + c.host() + ": " + mail.text);
+        session_refusal(mail);
         mail_answered = true;
         for (std::size_t i : batch) {
             const reply r = co_await c.read(t.rcpt, "RCPT");
@@ -290,7 +306,7 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
         }
     } else {
         mail = co_await c.command(group, t.mail, "MAIL");
-        if (mail.code == 421) throw stream_error("421 from " + c.host() + ": " + mail.text);
+        session_refusal(mail);
         mail_answered = true;
         if (mail.kind() == 2)
             for (std::size_t i : batch) rcpt_outcome(i, co_await c.command(rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8), t.rcpt, "RCPT"));
@@ -330,7 +346,7 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
         // RFC 5321 §4.5.3.2.7: the server may have the message already; it is
         // deferred (and may arrive twice), never bounced.
         for (std::size_t i : accepted)
-            j.recipients[i].result = {outcome::kind::deferred, std::string(e.what()) + " after the end of data; the message may have been delivered", "4.4.2"};
+            j.recipients[i].result = {outcome::kind::deferred, std::string(e.what()) + " after the end of data; the message may have been delivered", e.code};
         throw;
     }
     for (std::size_t i : accepted) {
