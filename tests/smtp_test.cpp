@@ -487,6 +487,46 @@ TEST_CASE("a server that stalls, hangs up or talks nonsense gives a clear outcom
     }
 }
 
+TEST_CASE("each time limit is a deadline for its whole phase: a reply dripped an octet at a time cannot stretch it") {
+    // Each drip_<phase> peer sends one phase's reply an octet every 0.1 s,
+    // over 4.5 s in all; per read, that is far inside the phase's 1 s.
+    struct dripped {
+        const char* phase;
+        std::chrono::milliseconds spool::smtp_timeouts::*limit;
+        const char* expected;
+        bool site_failure;
+    };
+    const dripped cases[] = {
+        {"greeting", &spool::smtp_timeouts::greeting, "timeout in greeting", true},
+        {"ehlo", &spool::smtp_timeouts::greeting, "timeout in EHLO", true}, // the banner and EHLO share the greeting's limit
+        {"auth", &spool::smtp_timeouts::auth, "timeout in AUTH", true},
+        {"mail", &spool::smtp_timeouts::mail, "timeout in MAIL", false},
+        {"rcpt", &spool::smtp_timeouts::rcpt, "timeout in RCPT", false},
+        {"data", &spool::smtp_timeouts::data_init, "timeout in DATA", false},
+        {"dot", &spool::smtp_timeouts::data_done, "timeout in end of data", false},
+    };
+    for (const dripped& c : cases) {
+        DYNAMIC_SECTION("the " << c.phase << " reply, dripped") {
+            auto o = relay_to(std::string("drip_") + c.phase);
+            o.timeouts.*c.limit = 1s;
+            o.credentials = spool::smtp_credentials{"user", "secret", true};
+            spool::smtp_transport smtp{o};
+            const auto rec = hand_off(smtp, letter("drip", {"r1@a.test"}));
+            CHECK(rec.sent.empty());
+            if (c.site_failure) {
+                CHECK(rec.result.what() == kind::site_failure);
+                INFO(rec.result.reason());
+                CHECK(rec.result.reason().find(c.expected) != std::string::npos);
+            } else {
+                REQUIRE(rec.deferred.size() == 1);
+                const auto& d = std::get<spool::status::deferred>(rec.deferred[0].status);
+                INFO(d.reason);
+                CHECK(d.reason.find(c.expected) != std::string::npos);
+            }
+        }
+    }
+}
+
 TEST_CASE("a server that refuses every RCPT (smtp-sink -f RCPT, without pipelining) fails each recipient with its reply") {
     spool::smtp_transport smtp{relay_to("sink_reject_rcpt")};
     const auto rec = hand_off(smtp, letter("rcpt-refused", {"a@a.test", "b@a.test"}));

@@ -25,7 +25,10 @@ child server too.
   Raw servers: stall (accepts, never answers), dropdata (drops the connection
   in the middle of the message data), garbage (a reply line without a code
   after EHLO), longline (a 5000-octet greeting line), badtls (offers STARTTLS,
-  then answers the handshake with plain text), greet554 (a 554 banner).
+  then answers the handshake with plain text), greet554 (a 554 banner),
+  drip_<phase> (prompt, except the reply of one phase: greeting, ehlo, auth,
+  mail, rcpt, data or dot, which comes an octet every 0.1 s; AUTH PLAIN is
+  offered, and any credentials are taken).
 
   Postfix's smtp-sink: sink (plain, dumps to <dir>/mail/sink), sink_quit_dot
   (-q .: hangs up after the message data without a reply), sink_421_mail
@@ -223,6 +226,72 @@ async def bad_tls(reader, writer):
     writer.close()
 
 
+DRIP_PAUSE = 0.1  # seconds between octets: far inside any limit on one read
+
+
+async def drip(writer, data):
+    for octet in data:
+        writer.write(bytes([octet]))
+        await writer.drain()
+        await asyncio.sleep(DRIP_PAUSE)
+
+
+def dripping(phase):
+    """A server that answers promptly, except the reply of `phase` (greeting,
+    ehlo, auth, mail, rcpt, data, dot), which it drips an octet at a time:
+    every reply is over 45 octets, so a dripped one takes over 4.5 s."""
+    replies = {
+        "greeting": b"220 drip ESMTP: this greeting comes one octet at a time\r\n",
+        "ehlo": b"250-drip: this EHLO reply comes one octet at a time\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n",
+        "auth": b"235 2.7.0 Authentication successful, one octet at a time\r\n",
+        "mail": b"250 2.1.0 Sender ok: this reply comes one octet at a time\r\n",
+        "rcpt": b"250 2.1.5 Recipient ok: this reply comes one octet at a time\r\n",
+        "data": b"354 End data with <CR><LF>.<CR><LF>, one octet at a time\r\n",
+        "dot": b"250 2.0.0 Queued: this reply comes one octet at a time\r\n",
+    }
+
+    async def answer(writer, which):
+        if which == phase:
+            await drip(writer, replies[which])
+        else:
+            writer.write(replies[which])
+            await writer.drain()
+
+    async def serve(reader, writer):
+        try:
+            await answer(writer, "greeting")
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                verb = line[:4].upper()
+                if verb in (b"EHLO", b"HELO"):
+                    await answer(writer, "ehlo")
+                elif verb == b"AUTH":
+                    await answer(writer, "auth")
+                elif verb == b"MAIL":
+                    await answer(writer, "mail")
+                elif verb == b"RCPT":
+                    await answer(writer, "rcpt")
+                elif verb == b"DATA":
+                    await answer(writer, "data")
+                    while (await reader.readline()) not in (b".\r\n", b""):
+                        pass
+                    await answer(writer, "dot")
+                elif verb == b"QUIT":
+                    writer.write(b"221 2.0.0 Bye\r\n")
+                    await writer.drain()
+                    break
+                else:
+                    writer.write(b"250 2.0.0 Ok\r\n")
+                    await writer.drain()
+        except (ConnectionError, OSError):
+            pass  # the client gave up on the dripped reply, as it should
+        writer.close()
+
+    return serve
+
+
 async def greet_554(reader, writer):
     writer.write(b"554 5.3.2 greet554 is not accepting mail\r\n")
     await writer.drain()
@@ -285,6 +354,8 @@ def main():
     loop = asyncio.new_event_loop()
     servers = {"stall": stall, "dropdata": drop_in_data, "garbage": garbage, "longline": long_line,
                "badtls": bad_tls, "greet554": greet_554}
+    for phase in ("greeting", "ehlo", "auth", "mail", "rcpt", "data", "dot"):
+        servers["drip_" + phase] = dripping(phase)
     for name, serve in servers.items():
         ports[name] = free_port()
         loop.run_until_complete(asyncio.start_server(serve, "127.0.0.1", ports[name]))

@@ -20,11 +20,14 @@ enum class smtp_tls {
 };
 
 /// Per-phase time limits (RFC 5321 §4.5.3.2: per command, not per
-/// transaction), Postfix's smtp_*_timeout defaults.
+/// transaction), Postfix's smtp_*_timeout defaults. Each is a deadline for its
+/// whole phase, from its start: a reply must arrive whole within it, however
+/// the server paces it.
 struct smtp_timeouts {
     std::chrono::milliseconds connect{30'000};
-    std::chrono::milliseconds greeting{300'000}; ///< the 220 banner and EHLO/HELO
+    std::chrono::milliseconds greeting{300'000}; ///< the 220 banner and EHLO/HELO, together (again after STARTTLS)
     std::chrono::milliseconds starttls{300'000};
+    std::chrono::milliseconds auth{300'000}; ///< AUTH, every exchange of it
     std::chrono::milliseconds mail{300'000};
     std::chrono::milliseconds rcpt{300'000};
     std::chrono::milliseconds data_init{120'000}; ///< DATA to 354

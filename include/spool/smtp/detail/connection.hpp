@@ -2,8 +2,10 @@
 
 // One SMTP connection: a TCP socket, TLS on it once STARTTLS (or implicit TLS)
 // has run, what the server's EHLO offered, and reads and writes each bounded
-// by its phase's time limit. A limit that passes closes the socket, which
-// ends the pending operation; the error then says "timeout".
+// by its phase's deadline. A deadline that passes closes the socket, which
+// ends the pending operation; the error then says "timeout". A deadline
+// bounds a whole reply, not each read of it: a server that drips its reply
+// an octet at a time cannot stretch a phase past its limit.
 
 #include <spool/smtp/detail/reply.hpp>
 
@@ -189,8 +191,14 @@ public:
         disarm();
     }
 
+    /// A phase's deadline: its limit from now.
+    static clock::time_point within(milliseconds limit) { return clock::now() + limit; }
+
     asio::awaitable<void> write(std::string_view data, milliseconds limit, const char* phase) {
-        arm(limit, phase);
+        co_await write(data, within(limit), phase);
+    }
+    asio::awaitable<void> write(std::string_view data, clock::time_point until, const char* phase) {
+        arm(until, phase);
         try {
             if (tls_) co_await asio::async_write(*tls_, asio::buffer(data), asio::use_awaitable);
             else co_await asio::async_write(socket_, asio::buffer(data), asio::use_awaitable);
@@ -200,8 +208,10 @@ public:
         disarm();
     }
 
-    /// The next reply; bytes after it stay for the next read (pipelined replies).
-    asio::awaitable<reply> read(milliseconds limit, const char* phase) {
+    /// The next reply, whole within `limit`; bytes after it stay for the next
+    /// read (pipelined replies).
+    asio::awaitable<reply> read(milliseconds limit, const char* phase) { co_return co_await read(within(limit), phase); }
+    asio::awaitable<reply> read(clock::time_point until, const char* phase) {
         reply r;
         for (;;) {
             const parse_outcome p = parse_reply(std::string_view(input_).substr(consumed_), r);
@@ -223,7 +233,7 @@ public:
             }
             char buffer[4096];
             std::size_t n = 0;
-            arm(limit, phase);
+            arm(until, phase);
             try {
                 if (tls_) n = co_await tls_->async_read_some(asio::buffer(buffer), asio::use_awaitable);
                 else n = co_await socket_.async_read_some(asio::buffer(buffer), asio::use_awaitable);
@@ -235,9 +245,13 @@ public:
         }
     }
 
+    /// A command and its reply, both within `limit`.
     asio::awaitable<reply> command(std::string_view line, milliseconds limit, const char* phase) {
-        co_await write(line, limit, phase);
-        co_return co_await read(limit, phase);
+        co_return co_await command(line, within(limit), phase);
+    }
+    asio::awaitable<reply> command(std::string_view line, clock::time_point until, const char* phase) {
+        co_await write(line, until, phase);
+        co_return co_await read(until, phase);
     }
 
 private:
@@ -252,9 +266,10 @@ private:
         close();
     }
 
-    void arm(milliseconds limit, const char* phase) {
+    void arm(milliseconds limit, const char* phase) { arm(within(limit), phase); }
+    void arm(clock::time_point until, const char* phase) {
         const auto mine = ++generation_;
-        watchdog_.expires_after(limit);
+        watchdog_.expires_at(until);
         watchdog_.async_wait([self = shared_from_this(), mine, phase](const boost::system::error_code& ec) {
             if (ec || mine != self->generation_) return;
             self->cut(std::string("timeout in ") + phase);

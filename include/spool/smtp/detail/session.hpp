@@ -97,14 +97,15 @@ inline outcome refused_by(const reply& r) {
 
 namespace session {
 
-inline asio::awaitable<void> greet(connection& c, const session_settings& s) {
+// EHLO, or HELO where EHLO is refused, within the greeting's deadline.
+inline asio::awaitable<void> greet(connection& c, const session_settings& s, connection::clock::time_point until) {
     const auto& o = *s.options;
-    const reply hello = co_await c.command("EHLO " + o.helo_name + "\r\n", o.timeouts.greeting, "EHLO");
+    const reply hello = co_await c.command("EHLO " + o.helo_name + "\r\n", until, "EHLO");
     if (hello.kind() == 2) {
         c.ext = extensions::from_ehlo(hello);
         co_return;
     }
-    const reply helo = co_await c.command("HELO " + o.helo_name + "\r\n", o.timeouts.greeting, "HELO");
+    const reply helo = co_await c.command("HELO " + o.helo_name + "\r\n", until, "HELO");
     if (helo.kind() != 2) throw site_error("HELO refused by " + c.host() + ": " + helo.line(), helo.enhanced);
     c.ext = extensions{};
 }
@@ -116,7 +117,7 @@ inline asio::awaitable<void> authenticate(connection& c, const session_settings&
         throw site_error("not sending credentials to " + c.host() + " without TLS (smtp_credentials::allow_without_tls is off)", "4.7.0");
     if (!c.ext.auth_plain && !c.ext.auth_login)
         throw site_error(c.host() + " offers neither AUTH PLAIN nor AUTH LOGIN", "4.7.0");
-    const auto limit = o.timeouts.greeting;
+    const auto limit = connection::within(o.timeouts.auth);
     auto b64 = [](std::string_view in) {
         std::string out;
         base64(out, in);
@@ -145,15 +146,16 @@ inline asio::awaitable<void> start(connection& c, const session_settings& s) {
     const auto& o = *s.options;
     const bool verify = o.tls == smtp_tls::verify;
     if (o.implicit_tls) co_await c.start_tls(verify ? *s.verifying_context : *s.tls_context, verify, o.timeouts.starttls);
-    const reply banner = co_await c.read(o.timeouts.greeting, "greeting");
+    const auto greeting = connection::within(o.timeouts.greeting);
+    const reply banner = co_await c.read(greeting, "greeting");
     if (banner.kind() != 2) throw site_error("greeting from " + c.host() + ": " + banner.line(), banner.kind() == 5 ? "4.4.0" : banner.enhanced);
-    co_await greet(c, s);
+    co_await greet(c, s, greeting);
     if (!o.implicit_tls && o.tls != smtp_tls::none) {
         if (c.ext.starttls) {
             const reply r = co_await c.command("STARTTLS\r\n", o.timeouts.starttls, "STARTTLS");
             if (r.code == 220) {
                 co_await c.start_tls(verify ? *s.verifying_context : *s.tls_context, verify, o.timeouts.starttls);
-                co_await greet(c, s);
+                co_await greet(c, s, connection::within(o.timeouts.greeting));
             } else if (o.tls != smtp_tls::opportunistic) {
                 throw site_error("STARTTLS refused by " + c.host() + ": " + r.line(), "4.7.4");
             }
@@ -296,8 +298,9 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
     if (pipelined) {
         for (std::size_t i : batch) group += rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8);
         group += "DATA\r\n";
-        co_await c.write(group, t.mail, "MAIL");
-        mail = co_await c.read(t.mail, "MAIL");
+        const auto until = connection::within(t.mail);
+        co_await c.write(group, until, "MAIL");
+        mail = co_await c.read(until, "MAIL");
         session_refusal(mail);
         mail_answered = true;
         for (std::size_t i : batch) {
