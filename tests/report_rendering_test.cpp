@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <stdexcept>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,14 +49,23 @@ std::string python_reads(const std::string& rendered, bool bounce = false) {
 }
 
 
-// The non-delivery report the spooler makes for `m`, rendered.
-std::string rendered_ndr(spool::message m, spool::address_types taken = {"SMTP"}) {
+// The non-delivery report the spooler makes for `m`, rendered. `queued`, when
+// given, changes the message in the store once it is queued, past submit's
+// checks, as a preprocessor or an older spool could have written it.
+std::string rendered_ndr(spool::message m, spool::address_types taken = {"SMTP"},
+                         std::function<void(spool::message&)> queued = {}) {
     spool::memory_store store;
     spool::memory_transport transport{std::move(taken)};
     transport.reject("gone@x");
     spool::manual_clock clock;
     spool::spooler sp{store, transport, clock};
-    REQUIRE(sp.client().send(m));
+    const auto id = sp.client().send(m);
+    REQUIRE(id);
+    if (queued) {
+        auto stored = store.load(*id).value();
+        queued(stored);
+        REQUIRE_FALSE(store.save(*id, stored));
+    }
     sp.drain();
     for (const auto& report : reports_in(store))
         if (report.report->kind == spool::report_kind::non_delivery) return spool::render_delivery_status(report);
@@ -180,14 +190,16 @@ TEST_CASE("a chosen boundary that the parts contain is made unique too, and one 
 }
 
 TEST_CASE("header names of the original that are not RFC 5322 field names are left out of the report") {
-    auto m = from_ann({smtp("gone@x")});
-    m.payload.headers = {{"", "an empty name"},
-                         {"\x01Control", "a control character first"},
-                         {" Folded", "would continue the line before"},
-                         {"Two Words", "a space"},
-                         {"Colon:Inside", "a colon"},
-                         {"X-Kept", "a good one"}};
-    const auto text = rendered_ndr(m);
+    // Submit refuses them (errc::invalid_header_value); a message may still
+    // carry them from a preprocessor, or from before that check.
+    const auto text = rendered_ndr(from_ann({smtp("gone@x")}), {"SMTP"}, [](spool::message& m) {
+        m.payload.headers = {{"", "an empty name"},
+                             {"\x01Control", "a control character first"},
+                             {" Folded", "would continue the line before"},
+                             {"Two Words", "a space"},
+                             {"Colon:Inside", "a colon"},
+                             {"X-Kept", "a good one"}};
+    });
     CHECK(crlf_only(text));
     const auto json = python_reads(text);
     REQUIRE_FALSE(json.empty());

@@ -187,7 +187,7 @@ TEST_CASE("recipients a server refuses with 452 (too many) go in the next transa
     }
 }
 
-TEST_CASE("only a 452 that means too many recipients moves a recipient to the next transaction; any other waits, in the server's words") {
+TEST_CASE("only a 452 that means too many recipients moves a recipient to the next transaction, and any other waits in the server's words") {
     const std::vector<std::string> five = {"r1@a.test", "full1@a.test", "r2@a.test", "r3@a.test", "r4@a.test"};
     auto check = [](const spool::testing::hand_off_record& rec, const std::string& listener, const std::string& marker,
                     const std::string& full_reply) {
@@ -261,6 +261,25 @@ TEST_CASE("a 530 to MAIL (authentication required) with no credentials configure
         CHECK(hand_off(with_auth, letter("auth-given", {"r1@a.test"})).sent.size() == 1);
         CHECK(received("authreq", "Subject: auth-given").size() == 1);
     }
+}
+
+TEST_CASE("under the spooler: an address the SMTP transport could never send is refused at submit, and nothing is queued") {
+    STATIC_REQUIRE(spool::RecipientCheckingTransport<spool::smtp_transport>);
+    spool::memory_store store;
+    spool::smtp_transport smtp{relay_to("plain")};
+    spool::spooler sp{store, smtp};
+    auto client = sp.client();
+    for (const std::string& bad : {std::string("no-at-sign"), std::string("a b@a.test"), std::string("a>@a.test"),
+                                  std::string(300, 'a') + "@a.test"}) {
+        INFO(bad);
+        CHECK(client.send(letter("refused-at-submit", {"ok@a.test", bad})).error() == spool::errc::invalid_address);
+    }
+    CHECK(store.outgoing_queue().empty());
+    // A recipient of another address type is not the SMTP transport's to check.
+    auto fax = letter("fax-unchecked", {"ok@a.test"});
+    fax.recipients.push_back({"", "no-at-sign", "FAX"});
+    CHECK(client.send(fax).has_value());
+    CHECK(store.outgoing_queue().size() == 1);
 }
 
 TEST_CASE("a message over the server's SIZE fails with 5.3.4 before any transaction") {

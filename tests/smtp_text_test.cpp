@@ -144,6 +144,13 @@ TEST_CASE("spool::message rendered as RFC 5322 mail") {
         CHECK(own.find("Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n") == 0);
         CHECK(own.find("spool.7") == std::string::npos);
     }
+    SECTION("a header value already folded goes out byte for byte; one that would break its line goes out on one line") {
+        const std::string signature = "v=1; a=rsa-sha256; d=a.test;\r\n\tb=AbC/dEf+123=";
+        m.payload.headers = {{"DKIM-Signature", signature}, {"X-Broken", "one\ntwo\rthree"}};
+        const std::string own = spool::rfc5322_renderer{}(m);
+        CHECK(own.find("DKIM-Signature: " + signature + "\r\n") != std::string::npos);
+        CHECK(own.find("X-Broken: one two three\r\n") != std::string::npos);
+    }
 }
 
 TEST_CASE("message_id_stamp gives a message one Message-ID, and keeps one it has") {

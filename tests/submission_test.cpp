@@ -133,6 +133,44 @@ TEST_CASE_METHOD(spool_test::rig, "submit refuses an unresolved recipient") {
     CHECK(store.outgoing_queue().empty());
 }
 
+TEST_CASE_METHOD(spool_test::rig, "submit refuses a control character in an address or a header field, and queues nothing, but takes a fold as it is") {
+    const auto refused = [&](const spool::message& m, spool::errc why) {
+        const auto id = client.create(m).value();
+        CHECK(client.submit(id) == why);
+        CHECK_FALSE(client.open(id, spool::access::modify).value().submitted());
+        CHECK(client.send(m).error() == why);
+        CHECK(client.send_all({mail({smtp("fine@x")}), m}).error() == why);
+    };
+    const auto edited = [](auto change) {
+        auto m = mail({smtp("ann@x"), smtp("bob@x")});
+        change(m);
+        return m;
+    };
+    using spool::errc;
+    refused(edited([](auto& m) { m.recipients[1].address = "bob@x>\r\nRCPT TO:<eve@y"; }), errc::invalid_address);
+    refused(edited([](auto& m) { m.sender.address = "me@x\n"; }), errc::invalid_address);
+    refused(edited([](auto& m) { m.report_to = spool::mailbox{"", std::string("r@x\0", 4), "SMTP"}; }), errc::invalid_address);
+    refused(edited([](auto& m) { m.sender.display_name = "Me\r\nBcc: eve@y"; }), errc::invalid_header_value);
+    refused(edited([](auto& m) { m.recipients[0].display_name = std::string("Ann\0", 4); }), errc::invalid_header_value);
+    refused(edited([](auto& m) { m.payload.subject = "Hello\nBcc: eve@y"; }), errc::invalid_header_value);
+    refused(edited([](auto& m) { m.payload.headers = {{"Message-ID", "<1@x>\r\nBcc: eve@y"}}; }), errc::invalid_header_value);
+    refused(edited([](auto& m) { m.payload.headers = {{"X-Bare-CR", "one\rtwo"}}; }), errc::invalid_header_value);
+    refused(edited([](auto& m) { m.payload.headers = {{"X-Ends-In-A-Fold", "one\r\n "}}; }), errc::invalid_header_value);
+    refused(edited([](auto& m) { m.payload.headers = {{"Not a name:", "value"}}; }), errc::invalid_header_value);
+    CHECK(store.outgoing_queue().empty());
+
+    // A value folded as RFC 5322 allows, and a tab, are taken byte for byte.
+    const auto folded = edited([](auto& m) {
+        m.payload.subject = "a\tsubject";
+        m.payload.headers = {{"X-Folded", "one\r\n two\r\n\tthree"}};
+    });
+    const auto id = client.send(folded).value();
+    const auto queued = client.open(id).value();
+    CHECK(queued.payload.headers == folded.payload.headers);
+    CHECK(queued.payload.subject == folded.payload.subject);
+    CHECK(store.outgoing_queue().size() == 1);
+}
+
 TEST_CASE_METHOD(spool_test::rig, "submit refuses a message that is already submitted") {
     auto id = client.create(mail({smtp("a@x")})).value();
     REQUIRE_FALSE(client.submit(id));

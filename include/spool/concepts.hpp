@@ -6,6 +6,8 @@
 #include <spool/detail/requirements.hpp>
 #include <spool/tags.hpp>
 
+#include <concepts>
+#include <system_error>
 #include <type_traits>
 
 namespace spool {
@@ -117,6 +119,17 @@ concept Expander = enable_expander<std::remove_cvref_t<E>> && detail::expander_e
 /// **Clock**: where the spooler reads the time. Tests use `spool::manual_clock`.
 template <class C>
 concept Clock = enable_clock<std::remove_cvref_t<C>> && detail::clock_tells_time<C>;
+
+/// A Transport that checks, at submit, each recipient it would take (one whose
+/// address type its `address_types()` match): `check_recipient(r)` returns
+/// an error (errc::invalid_address, or one of the transport's own) for an
+/// address it could never send as it is, and the submit is refused, nothing
+/// queued. The SMTP transport refuses an address that cannot stand in RCPT.
+/// Resolved at compile time.
+template <class T>
+concept RecipientCheckingTransport = requires(const T& t, const recipient& r) {
+    { t.check_recipient(r) } -> std::same_as<std::error_code>;
+};
 
 /// **RetryPolicy**: how long a message may wait for an unavailable system,
 /// and how long to wait when a transport gives no delay.

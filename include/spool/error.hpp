@@ -49,6 +49,15 @@ enum class errc {
     /// The store's database server cannot be reached now; the store reconnects
     /// by itself, with a growing pause between attempts.
     store_unavailable,
+    /// An address (the sender's, report_to's or a recipient's) has a control
+    /// character, or a transport that checks its recipients cannot send it as
+    /// it is; the message was not submitted.
+    invalid_address,
+    /// A header field (a display name, the subject, or a header of the
+    /// payload) has a control character other than a fold (CR LF and a space
+    /// or tab), or a name that is not an RFC 5322 field-name; the message was
+    /// not submitted.
+    invalid_header_value,
 };
 
 namespace detail {
@@ -79,6 +88,12 @@ public:
         case errc::lease_lost:
             return "the lease on the message was lost to another process, which owns its outcome now; the write was refused";
         case errc::store_unavailable: return "the store's database server cannot be reached";
+        case errc::invalid_address:
+            return "an address (the sender's, report_to's or a recipient's) cannot be sent as it is: a control character, or "
+                   "refused by the transport that would send it";
+        case errc::invalid_header_value:
+            return "a header field (a display name, the subject or a payload header) cannot be sent as it is: a control "
+                   "character other than a fold, or a name that is not an RFC 5322 field-name";
         }
         return "unknown spool error";
     }

@@ -167,13 +167,15 @@ async def stall(reader, writer):
     writer.close()
 
 
+async def verbs(reader):
+    """Each command's verb (its first four octets, in upper case) until the client hangs up."""
+    while line := await reader.readline():
+        yield line[:4].upper()
+
+
 async def drop_in_data(reader, writer):
     writer.write(b"220 dropdata ESMTP\r\n")
-    while True:
-        line = await reader.readline()
-        if not line:
-            break
-        verb = line[:4].upper()
+    async for verb in verbs(reader):
         if verb in (b"EHLO", b"HELO"):
             writer.write(b"250-dropdata\r\n250 8BITMIME\r\n")
         elif verb == b"DATA":
@@ -260,11 +262,7 @@ def dripping(phase):
     async def serve(reader, writer):
         try:
             await answer(writer, "greeting")
-            while True:
-                line = await reader.readline()
-                if not line:
-                    break
-                verb = line[:4].upper()
+            async for verb in verbs(reader):
                 if verb in (b"EHLO", b"HELO"):
                     await answer(writer, "ehlo")
                 elif verb == b"AUTH":

@@ -11,6 +11,8 @@
 #include <spool/detail/routing.hpp>
 #include <spool/detail/transport_table.hpp>
 #include <spool/detail/requirements.hpp>
+#include <spool/concepts.hpp>
+#include <spool/mail/detail/text.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
@@ -25,6 +27,7 @@
 #include <string>
 #include <unordered_map>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace spool::detail {
@@ -195,6 +198,34 @@ std::error_code submit_coupled(Core& core, message_id id, typename Core::message
     return {};
 }
 
+/// What submit refuses of a message that cannot be sent as it is
+/// (docs/concepts/transport.md): a control character in an address
+/// (errc::invalid_address) or in a header field other than a fold, a payload
+/// header whose name is not a field-name (errc::invalid_header_value); then
+/// any recipient a composed RecipientCheckingTransport would take and refuses.
+template <class Core, class Message>
+std::error_code unsendable(Core& core, const Message& m, const std::vector<recipient>& rs) {
+    const auto bad_address = [](const std::string& a) { return !is_address_text(a); };
+    if (bad_address(m.sender.address) || (m.report_to && bad_address(m.report_to->address)) ||
+        std::ranges::any_of(rs, [&](const recipient& r) { return bad_address(r.address); }))
+        return errc::invalid_address;
+    if (!is_header_value(m.sender.display_name) || (m.report_to && !is_header_value(m.report_to->display_name)) ||
+        std::ranges::any_of(rs, [](const recipient& r) { return !is_header_value(r.display_name); }))
+        return errc::invalid_header_value;
+    if constexpr (std::same_as<typename Message::payload_type, mail_payload>) {
+        if (!is_header_value(m.payload.subject)) return errc::invalid_header_value;
+        for (const auto& [name, value] : m.payload.headers)
+            if (!is_field_name(name) || !is_header_value(value)) return errc::invalid_header_value;
+    }
+    std::error_code refused;
+    core.for_each_transport([&](auto& t, std::size_t i) {
+        if constexpr (RecipientCheckingTransport<std::remove_cvref_t<decltype(t)>>)
+            for (const recipient& r : rs)
+                if (!refused && core.types_of(i).matches(r.address_type)) refused = std::as_const(t).check_recipient(r);
+    });
+    return refused;
+}
+
 /// Turns the draft `m` into the message to queue: recipients expanded and
 /// checked, submit time stamped, preprocessing decided. On an error `m` is
 /// left exactly as it was, so it can still be stored as the user's draft.
@@ -207,6 +238,7 @@ std::error_code make_submitted(Core& core, Message& m) {
     if (rs.empty()) return errc::no_recipients;
     if (!std::all_of(rs.begin(), rs.end(), [](const recipient& r) { return r.resolved(); }))
         return errc::unresolved_recipient;
+    if (auto ec = unsendable(core, m, rs)) return ec;
 
     if (expanded) m.recipients = std::move(*expanded);
     // A submit is a new transmission to every recipient (MAPI: a client's

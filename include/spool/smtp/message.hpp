@@ -37,10 +37,11 @@ inline bool is_ascii_text(std::string_view s) noexcept {
 }
 
 // RFC 2047 encoded-words in UTF-8 and base64, each at most 75 characters and
-// never splitting a character, folded onto lines of their own; plain text as
-// it is (controls become spaces) when it is printable ASCII.
+// never splitting a character, folded onto lines of their own; 7-bit text as
+// it is (a value already folded, such as a signature, byte for byte), except
+// that a control which would break its line becomes a space.
 inline std::string header_text(std::string_view value) {
-    if (is_ascii_text(value)) return header_value(value);
+    if (!smtp::has_8bit(value)) return is_header_value(value) ? std::string(value) : header_value(value);
     std::string out;
     std::size_t i = 0;
     while (i < value.size()) {
@@ -163,15 +164,15 @@ struct rfc5322_renderer {
         const auto& p = m.payload;
         const std::string* date = detail::header_named(p, "Date");
         field(out, "Date", date ? *date : detail::rfc5322_date(m.client_submit_time.value_or(time_point{})));
-        if (!m.sender.address.empty()) field_raw(out, "From", detail::mailbox_text(m.sender.display_name, m.sender.address));
+        if (!m.sender.address.empty()) field(out, "From", detail::mailbox_text(m.sender.display_name, m.sender.address));
         for (const auto kind : {recipient_kind::to, recipient_kind::cc}) {
             std::string list;
             for (const recipient& r : m.recipients)
                 if (r.kind == kind && !r.address.empty())
                     list += (list.empty() ? "" : ",\r\n ") + detail::mailbox_text(r.display_name, r.address);
-            if (!list.empty()) field_raw(out, kind == recipient_kind::to ? "To" : "Cc", list);
+            if (!list.empty()) field(out, kind == recipient_kind::to ? "To" : "Cc", list);
         }
-        field_raw(out, "Subject", detail::header_text(p.subject));
+        field(out, "Subject", detail::header_text(p.subject));
         const std::string* id = detail::header_named(p, "Message-ID");
         field(out, "Message-ID", id ? *id : default_message_id(m, options.domain));
         field(out, "MIME-Version", "1.0");
@@ -183,17 +184,11 @@ struct rfc5322_renderer {
                                                         "MIME-Version", "Content-Type", "Content-Transfer-Encoding"};
             bool skip = false;
             for (auto o : ours) skip = skip || detail::same_field_name(name, o);
-            if (!skip && detail::is_field_name(name)) field_raw(out, name, detail::header_text(value));
+            if (!skip && detail::is_field_name(name)) field(out, name, detail::header_text(value));
         }
         out += "\r\n";
         out += encode ? detail::quoted_printable(p.body) : detail::crlf_lines(p.body);
         return out;
-    }
-
-private:
-    // A value already made safe (encoded-words, folded with CR LF and a space).
-    static void field_raw(std::string& out, std::string_view name, std::string_view safe) {
-        out.append(name).append(": ").append(safe).append("\r\n");
     }
 };
 

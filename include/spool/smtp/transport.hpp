@@ -15,6 +15,7 @@
 // which counts toward marking the destination down.
 
 #include <spool/address_types.hpp>
+#include <spool/error.hpp>
 #include <spool/smtp/detail/engine.hpp>
 #include <spool/smtp/detail/wire.hpp>
 #include <spool/message.hpp>
@@ -30,6 +31,7 @@
 #include <concepts>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -62,6 +64,15 @@ public:
         const auto& o = runner_->get().options();
         if (o.relay) return "[" + o.relay->host + "]:" + std::to_string(o.relay->port);
         return detail::smtp::domain_of(r.address);
+    }
+
+    /// RecipientCheckingTransport: at submit, an address that cannot stand
+    /// between < and > in RCPT (a control character, a space, an angle
+    /// bracket, no @ with text on each side, over 256 octets) refuses the
+    /// message with errc::invalid_address. One that reaches the transport all
+    /// the same (queued before this check) still fails with 5.1.3.
+    std::error_code check_recipient(const recipient& r) const {
+        return detail::smtp::is_path_address(r.address) ? std::error_code{} : make_error_code(errc::invalid_address);
     }
 
     template <class Message>

@@ -32,10 +32,36 @@ inline std::string rfc5322_date(time_point t) {
     return buffer;
 }
 
+/// Whether `v` can stand in a header as it is: no control character but
+/// HTAB, and CR LF only as a fold, followed by a space or a tab and more text
+/// (RFC 5322 §2.2.3). A value already folded, or a signature written byte for
+/// byte, is one.
+inline bool is_header_value(std::string_view v) {
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto c = static_cast<unsigned char>(v[i]);
+        if (c == '\r') {
+            if (i + 3 >= v.size() || v[i + 1] != '\n' || (v[i + 2] != ' ' && v[i + 2] != '\t')) return false;
+            i += 2;
+            continue;
+        }
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+    }
+    return true;
+}
+
+/// Whether an address has no control character: none can be sent.
+inline bool is_address_text(std::string_view a) {
+    for (char c : a)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+    return true;
+}
+
 // Everything a mail writer puts into a header goes through field(): the one
-// place that makes a name and a value safe. A value may not break its line
-// (controls become spaces); a name must be an RFC 5322 field-name, and a line
-// whose name is not one is left out, since it cannot be written as it was.
+// place that makes a name and a value safe. A value that can stand as it is
+// (is_header_value: folds and all) is written unchanged; any other may not
+// break its line (controls become spaces). A name must be an RFC 5322
+// field-name, and a line whose name is not one is left out, since it cannot
+// be written as it was.
 inline std::string header_value(std::string_view v) {
     std::string out;
     out.reserve(v.size());
@@ -53,7 +79,10 @@ inline bool is_field_name(std::string_view name) {
 
 inline void field(std::string& out, std::string_view name, std::string_view value) {
     if (!is_field_name(name)) return;
-    out.append(name).append(": ").append(header_value(value)).append("\r\n");
+    out.append(name).append(": ");
+    if (is_header_value(value)) out.append(value);
+    else out.append(header_value(value));
+    out.append("\r\n");
 }
 
 // RFC 3463: class.subject.detail, class 2, 4 or 5.
