@@ -71,20 +71,27 @@ print(f'spool, $p process(es): $messages messages in {e:.2f}s: {r:.0f} msg/s, {r
 done
 
 # The spooling alone: the queue filled first (not timed), then P spoolers
-# drain it; the clock stops when the last finds nothing left.
-for p in $processes; do
-  info=$(schema "d$p")
-  "$bin" submit "$info" "$messages" >/dev/null
+# drain it; the clock stops when the last finds nothing left. With
+# SPOOL_BASELINE_BIN, the baseline build drains a queue of its own the same
+# way, right after, for a ratio from the same run.
+drain() { # binary label processes
+  local info
+  info=$(schema "d$3$2")
+  "$1" submit "$info" "$messages" >/dev/null
   touch "$work/done"
   start=$(now)
   pids=()
-  for _ in $(seq "$p"); do "$bin" spool "$info" "$work/done" "$lease_ms" >/dev/null & pids+=($!); done
+  for _ in $(seq "$3"); do "$1" spool "$info" "$work/done" "$lease_ms" >/dev/null & pids+=($!); done
   for pid in "${pids[@]}"; do wait "$pid"; done
   pids=()
   end=$(now)
   python3 -c "
 e = $end - $start; r = $messages / e
-print(f'spooling a full queue, $p process(es): $messages messages in {e:.2f}s: {r:.0f} msg/s, {r / $raw_rate:.2f} of raw')"
+print(f'spooling a full queue${2:+ ($2)}, $3 process(es): $messages messages in {e:.2f}s: {r:.0f} msg/s, {r / $raw_rate:.2f} of raw')"
+}
+for p in $processes; do
+  drain "$bin" "" "$p"
+  if [ -n "${SPOOL_BASELINE_BIN:-}" ]; then drain "$SPOOL_BASELINE_BIN" baseline "$p"; fi
 done
 
 # Recovery: one spooler claims messages and is killed while it works on them
