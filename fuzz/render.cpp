@@ -4,6 +4,8 @@
 // delivery-status part must hold only the fields the renderer writes: no
 // input may add a header or a MIME part.
 
+#include "input_fields.hpp"
+
 #include <spool/mail/rfc3464.hpp>
 
 #include <array>
@@ -15,45 +17,16 @@
 
 namespace {
 
-// The input split at NUL bytes, then taken in turn (empty once it runs out).
-class fields {
-public:
-    explicit fields(std::string_view in) {
-        for (std::size_t at = 0; at <= in.size();) {
-            const auto end = std::min(in.find('\0', at), in.size());
-            parts_.emplace_back(in.substr(at, end - at));
-            at = end + 1;
-        }
-    }
-    std::string next() { return i_ < parts_.size() ? parts_[i_++] : std::string{}; }
-    bool more() const { return i_ < parts_.size(); }
-
-private:
-    std::vector<std::string> parts_;
-    std::size_t i_ = 0;
-};
-
-void require(bool ok) {
-    if (!ok) std::abort();
-}
-
-std::vector<std::string_view> lines_of(std::string_view text) {
-    std::vector<std::string_view> out;
-    for (std::size_t at = 0; at < text.size();) {
-        const auto end = text.find("\r\n", at);
-        require(end != std::string_view::npos); // every line ends in CR LF
-        out.push_back(text.substr(at, end - at));
-        at = end + 2;
-    }
-    return out;
-}
+using spool_fuzz::input_fields;
+using spool_fuzz::lines_of;
+using spool_fuzz::require;
 
 std::string_view name_of(std::string_view line) { return line.substr(0, line.find(':')); }
 
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    fields in(std::string_view(reinterpret_cast<const char*>(data), size));
+    input_fields in(std::string_view(reinterpret_cast<const char*>(data), size));
     spool::message report;
     report.recipients.push_back({in.next(), in.next(), in.next()});
     report.payload.subject = in.next();
@@ -75,8 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.boundary = original.payload.subject;
 
     const std::string text = spool::render_delivery_status(report, options);
-    for (std::size_t i = 0; i < text.size(); ++i) // no bare CR or LF anywhere
-        require((text[i] != '\r' || (i + 1 < text.size() && text[i + 1] == '\n')) && (text[i] != '\n' || (i > 0 && text[i - 1] == '\r')));
+    require(spool_fuzz::crlf_only(text)); // no bare CR or LF anywhere
     const auto lines = lines_of(text);
 
     // The top-level header: exactly the renderer's fields, in its order.
