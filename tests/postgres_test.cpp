@@ -137,6 +137,7 @@ TEST_CASE("the PostgreSQL store keeps the cross-process wake's law: another stor
     std::deque<spool_test::postgres_schema> schemas;
     STATIC_REQUIRE(spool::CrossProcessWakeStore<spool::postgres_store>);
     STATIC_REQUIRE(spool::BatchingStore<spool::postgres_store>); // its laws run in check_store
+    STATIC_REQUIRE(spool::ClaimFloorStore<spool::postgres_store>);
     report(spool::testing::check_cross_process_wake([&] {
         const auto& schema = schemas.emplace_back();
         return std::pair{spool::postgres_store(schema.conninfo()), spool::postgres_store(schema.conninfo())};

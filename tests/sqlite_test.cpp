@@ -76,6 +76,7 @@ TEST_CASE("the SQLite store keeps the laws of its spooler lock and its cross-pro
     };
     STATIC_REQUIRE(spool::SingleSpoolerStore<spool::sqlite_store>);
     STATIC_REQUIRE(spool::CrossProcessWakeStore<spool::sqlite_store>);
+    STATIC_REQUIRE(spool::ClaimFloorStore<spool::sqlite_store>);
     report(spool::testing::check_spooler_lock(pair));
     report(spool::testing::check_cross_process_wake(pair));
 }

@@ -103,10 +103,7 @@ concept DueListingStore = requires(const S& store, time_point now, std::size_t l
 /// rest are released, these renewed when a renewal is due), and while
 /// hand-offs run it wakes at least every `lease_renewal_interval()` to do so.
 /// Clients ask `leased_elsewhere(id)`. Laws Q1–Q5, checked by
-/// testing::check_shared_queue. A store whose claim is a durable write may
-/// name the fewest messages worth one, `std::size_t claim_floor() const`:
-/// the spooler then claims no fewer, and what it claims beyond what its
-/// transports can take at once waits in memory, leased and renewed.
+/// testing::check_shared_queue.
 template <class S>
 concept SharedQueueStore = requires(S& store, const S& cstore, time_point now, std::size_t limit,
                                     const std::vector<message_id>& in_hand, message_id id) {
@@ -114,6 +111,16 @@ concept SharedQueueStore = requires(S& store, const S& cstore, time_point now, s
     { store.retain_leases(in_hand) } -> std::same_as<std::error_code>;
     { cstore.lease_renewal_interval() } -> std::convertible_to<std::chrono::milliseconds>;
     { cstore.leased_elsewhere(id) } -> std::same_as<bool>;
+};
+
+/// **ClaimFloorStore**: a SharedQueueStore whose claim is a durable write (a
+/// transaction and a commit) names the fewest messages worth one,
+/// `std::size_t claim_floor() const`. The spooler then claims no fewer, and
+/// what it claims beyond what its transports can take at once waits in
+/// memory, leased and renewed.
+template <class S>
+concept ClaimFloorStore = SharedQueueStore<S> && requires(const S& store) {
+    { store.claim_floor() } -> std::convertible_to<std::size_t>;
 };
 
 /// **HoldBackStore**: the messages that wait for a destination that is down

@@ -34,8 +34,7 @@ public:
     /// How many a claim asks for when `want` are wanted: no fewer than the
     /// store's floor, where it names one (a claim that is a durable write).
     std::size_t claim_size(std::size_t want) const {
-        if constexpr (requires(const store_type& s) { { s.claim_floor() } -> std::convertible_to<std::size_t>; })
-            return std::max<std::size_t>(want, core_.store().claim_floor());
+        if constexpr (ClaimFloorStore<store_type>) return std::max<std::size_t>(want, core_.store().claim_floor());
         else return want;
     }
 

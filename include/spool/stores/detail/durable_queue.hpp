@@ -60,13 +60,13 @@ struct write_found {
 /// queue row's; without one (no claim: a client's write), as it stands.
 template <class S>
 concept queue_statements = requires(S& s, message_id id, time_point t, admin_request r, const std::string& destination,
-                                 const std::vector<std::int64_t>& ids, std::size_t n, bool exactly, bool& found,
+                                 const std::vector<std::int64_t>& ids, std::size_t n, bool exactly, bool remove, bool& found,
                                  std::chrono::milliseconds lease, std::vector<claimed_row>& claimed,
                                  std::vector<std::int64_t>& renewed, std::vector<queue_row>& rows, queue_counts& counts,
                                  const std::string& body, std::optional<std::int64_t> token, std::optional<folder_id> folder,
                                  write_found& written) {
     { s.save(id, body, t, token, written) } -> std::same_as<std::error_code>;               // t: the next attempt
-    { s.finish(id, body, folder, exactly, token, written) } -> std::same_as<std::error_code>; // exactly: delete it
+    { s.finish(id, body, folder, remove, token, written) } -> std::same_as<std::error_code>;
     { s.message_exists(id, found) } -> std::same_as<std::error_code>;
     { s.queued(id, found) } -> std::same_as<std::error_code>;
     { s.leased(id, found) } -> std::same_as<std::error_code>;
@@ -128,9 +128,8 @@ public:
         return settle(id, true, token, found);
     }
     /// The token a claim holder's write carries: none without a claim (or
-    /// where one spooler owns the queue);
-    /// errc::lease_lost once the claim was found taken, and every later write
-    /// is refused unwritten.
+    /// where one spooler owns the queue); errc::lease_lost once the claim was
+    /// found taken, and every later write is refused unwritten.
     result<std::optional<std::int64_t>> token(message_id id) const {
         const auto claim = d_.leases().find(id);
         if (!claim) return std::optional<std::int64_t>{};
