@@ -8,14 +8,20 @@
 #          temporary folder, loopback only), messages injected over SMTP by
 #          smtp-source, relayed to smtp-sink.
 # Each clock starts when the injector starts and stops when smtp-sink has the
-# last message (smtp-sink -M exits on it). Root only (Postfix's master runs as
-# root); not a test, and not run by CI.
-#   benchmarks/smtp_vs_postfix.sh [messages=20000] [concurrency=20] [modes="batch send postfix"]
+# last message (smtp-sink -M exits on it). Two limits are measured in the same
+# run, and spool is reported against each as well as against Postfix:
+#   disk:  a write of each message's encoded bytes and an fdatasync, one at a
+#          time, on the same filesystem: what "send" (a commit a message)
+#          cannot beat;
+#   wire:  the same delivery as "batch" with the in-memory store: nothing
+#          durable, what "batch" cannot beat.
+# Root only (Postfix's master runs as root); not a test, and not run by CI.
+#   benchmarks/smtp_vs_postfix.sh [messages=20000] [concurrency=20] [modes="disk send batch wire postfix"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-20000}
 concurrency=${2:-20}
-modes=${3:-"batch send postfix"}
+modes=${3:-"disk send batch wire postfix"}
 [[ $(id -u) -eq 0 ]] || { echo "smtp_vs_postfix.sh: run as root (Postfix's master must start as root)" >&2; exit 1; }
 scripts/install-deps.sh
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPOOL_BUILD_TESTS=OFF -DSPOOL_BUILD_EXAMPLES=OFF >/dev/null
@@ -44,10 +50,16 @@ start_sink() {
 # The probe above is a connection without a message; smtp-sink counts messages.
 
 report() { # mode seconds
-  python3 -c "import json,sys; m=$messages; s=float(sys.argv[2]); print(json.dumps({'side': sys.argv[1], 'messages': m, 'concurrency': $concurrency, 'seconds': round(s,3), 'msg_per_s': round(m/s,1)}))" "$1" "$2"
+  python3 -c "import json,sys; m=$messages; s=float(sys.argv[2]); print(json.dumps({'side': sys.argv[1], 'messages': m, 'concurrency': $concurrency, 'seconds': round(s,3), 'msg_per_s': round(m/s,1)}))" "$1" "$2" |
+    tee -a "$work/results"
+}
+run_disk() {
+  local out
+  out=$("$spool_bin" "$work/spool.db" 0 "$messages" "$concurrency" disk)
+  report disk-limit "$(python3 -c "import json,sys; print(json.loads(sys.argv[1])['seconds'])" "$out")"
 }
 
-run_spool() { # send | batch
+run_spool() { # send | batch | wire
   start_sink
   rm -f "$work/spool.db"*
   local t0 t1
@@ -125,10 +137,21 @@ CONF
   report postfix "$(echo "$t1 - $t0" | bc)"
 }
 
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for mode in $modes; do
   case "$mode" in
-    send | batch) run_spool "$mode" ;;
+    disk) run_disk ;;
+    send | batch | wire) run_spool "$mode" ;;
     postfix) run_postfix ;;
     *) echo "smtp_vs_postfix.sh: unknown mode $mode" >&2; exit 2 ;;
   esac
 done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+# spool against each limit and against Postfix, where both sides ran.
+python3 - "$work/results" <<'PY'
+import json, sys
+rate = {r["side"]: r["msg_per_s"] for r in map(json.loads, open(sys.argv[1]))}
+for side, base in [("spool-send", "disk-limit"), ("spool-batch", "spool-wire"), ("spool-send", "postfix"), ("spool-batch", "postfix")]:
+    if side in rate and base in rate:
+        print(f"{side} / {base}: {rate[side] / rate[base]:.2f}")
+PY
