@@ -14,13 +14,17 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -587,10 +591,73 @@ TEST_CASE("an idle connection carries the next message to the same destination, 
     }
 }
 
-TEST_CASE("without a relay, MX records from a real name server choose the next hop (RFC 5321 section 5, RFC 7505)") {
+namespace {
+spool::dns_resolver::options loopback_dns() {
     spool::dns_resolver::options dns;
     dns.port = port("plain");
     dns.nameserver = std::pair<std::string, std::uint16_t>{"127.0.0.1", port("dns")};
+    return dns;
+}
+
+// Where the test holds one domain's lookup: the resolver says when it has
+// begun and waits until the test opens the gate. It opens by itself after a
+// minute, so that a transport that waited for it still ends; `gave_way`
+// then says so.
+struct gate {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool entered = false, open = false, gave_way = false;
+
+    void enter_and_wait() {
+        std::unique_lock l{mutex};
+        entered = true;
+        changed.notify_all();
+        if (!changed.wait_for(l, 60s, [&] { return open; })) gave_way = open = true;
+    }
+    bool wait_entered() {
+        std::unique_lock l{mutex};
+        return changed.wait_for(l, 60s, [&] { return entered; });
+    }
+    void let_go() {
+        std::lock_guard l{mutex};
+        open = true;
+        changed.notify_all();
+    }
+    bool still_closed() {
+        std::lock_guard l{mutex};
+        return !open;
+    }
+};
+
+// The loopback name server for every domain but `held`, whose lookup waits at the gate first.
+struct gated_resolver {
+    std::shared_ptr<gate> g;
+    std::string held;
+    spool::dns_resolver dns{loopback_dns()};
+    spool::smtp_route resolve(std::string_view domain) const {
+        if (domain == held) g->enter_and_wait();
+        return dns.resolve(domain);
+    }
+};
+
+// Opens the gate when the test leaves, whatever way: the transport's
+// destructor joins its lookup threads.
+struct let_go_at_exit {
+    std::shared_ptr<gate> g;
+    ~let_go_at_exit() { g->let_go(); }
+};
+
+// Waits for the spooler to have sent `n` messages; false after a minute.
+template <class Client>
+bool sent(Client& client, std::size_t n) {
+    for (int i = 0; i < 6000; ++i, std::this_thread::sleep_for(10ms))
+        if (client.contents(spool::folders::sent_items).size() >= n) return true;
+    return false;
+}
+} // namespace
+
+TEST_CASE("without a relay, MX records from a real name server choose the next hop (RFC 5321 section 5, RFC 7505)") {
+    const auto dns = loopback_dns();
     auto o = relay_to("plain");
     o.relay.reset();
     spool::basic_smtp_transport<spool::dns_resolver> smtp{o, spool::dns_resolver{dns}};
@@ -629,6 +696,71 @@ TEST_CASE("without a relay, MX records from a real name server choose the next h
         REQUIRE(rec.failed.size() == 1);
         CHECK(std::get<spool::status::failed>(rec.failed[0].status).diagnostic == "5.1.2");
     }
+}
+
+TEST_CASE("a lookup that stalls holds up no other domain's: lookups run side by side") {
+    auto g = std::make_shared<gate>();
+    auto o = relay_to("plain");
+    o.relay.reset();
+    spool::spooler sp{spool::memory_store{}, spool::basic_smtp_transport<gated_resolver>{o, gated_resolver{g, "nomx.test"}}};
+    let_go_at_exit release{g};
+    auto client = sp.client();
+    REQUIRE(client.send(letter("lookup-held", {"ok@nomx.test"})));
+    sp.start();
+    REQUIRE(g->wait_entered());
+    // Only now, with the first lookup held, the second message.
+    REQUIRE(client.send(letter("lookup-free", {"ok@mx.test"})));
+    CHECK(sent(client, 1));
+    CHECK(g->still_closed());
+    CHECK(received("plain", "Subject: lookup-free").size() == 1);
+    CHECK(received("plain", "Subject: lookup-held").empty());
+    g->let_go();
+    CHECK(sent(client, 2));
+    sp.stop();
+    CHECK(received("plain", "Subject: lookup-held").size() == 1);
+    CHECK_FALSE(g->gave_way);
+}
+
+TEST_CASE("stop() does not wait for a stalled lookup: the hand-off ends cancelled, and the message stays queued") {
+    auto g = std::make_shared<gate>();
+    auto o = relay_to("plain");
+    o.relay.reset();
+    spool::spooler sp{spool::memory_store{}, spool::basic_smtp_transport<gated_resolver>{o, gated_resolver{g, "nomx.test"}}};
+    let_go_at_exit release{g};
+    sp.stop_deadline(100ms);
+    auto client = sp.client();
+    const auto id = client.send(letter("lookup-stopped", {"ok@nomx.test"}));
+    REQUIRE(id);
+    sp.start();
+    REQUIRE(g->wait_entered());
+    sp.stop();
+    // stop() returned while the lookup was still held: it did not wait for it.
+    CHECK(g->still_closed());
+    CHECK_FALSE(g->gave_way);
+    const auto stored = client.open(*id);
+    REQUIRE(stored);
+    CHECK(stored->submitted());
+    CHECK_FALSE(stored->recipients[0].settled());
+    for (const auto& h : sp.destinations()) CHECK(h.consecutive_failures == 0);
+}
+
+TEST_CASE("a name server that does not answer: the lookup fails in the resolver's time, and the site waits (4.4.3)") {
+    // A UDP socket that is never read: a name server that says nothing.
+    boost::asio::io_context io;
+    boost::asio::ip::udp::socket silent{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+    auto dns = loopback_dns();
+    dns.nameserver->second = silent.local_endpoint().port();
+    dns.timeout = 1s;
+    dns.attempts = 1;
+    auto o = relay_to("plain");
+    o.relay.reset();
+    spool::basic_smtp_transport<spool::dns_resolver> smtp{o, spool::dns_resolver{dns}};
+    const auto rec = hand_off(smtp, letter("lookup-silent", {"ok@mx.test"}));
+    CHECK(rec.result.what() == kind::site_failure);
+    CHECK(rec.result.diagnostic() == "4.4.3");
+    CHECK(rec.result.reason().find("MX lookup for mx.test failed") != std::string::npos);
+    CHECK(rec.sent.empty());
+    CHECK(rec.failed.empty());
 }
 
 TEST_CASE("the static resolver and the relay name the destination and where it goes") {

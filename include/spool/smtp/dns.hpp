@@ -16,6 +16,7 @@
 #include <resolv.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -37,6 +38,11 @@ public:
         /// through getaddrinfo; always so when a name server is given.
         bool addresses_from_dns = false;
         std::size_t max_addresses = 5; ///< Postfix's smtp_mx_address_limit
+        /// How long to wait for each answer, and how many times to ask each
+        /// name server (resolv.conf's `timeout:` and `attempts:`). Unset:
+        /// /etc/resolv.conf's, or 2 s and 2 tries with `nameserver`.
+        std::optional<std::chrono::seconds> timeout{};
+        std::optional<int> attempts{};
     };
 
     dns_resolver() = default;
@@ -122,15 +128,18 @@ private:
 
     void configure(struct __res_state& res) const {
         res.options &= ~static_cast<unsigned long>(RES_DNSRCH | RES_DEFNAMES); // no search domains for MX
-        if (!options_.nameserver) return;
-        sockaddr_in server{};
-        server.sin_family = AF_INET;
-        server.sin_port = htons(options_.nameserver->second);
-        inet_pton(AF_INET, options_.nameserver->first.c_str(), &server.sin_addr);
-        res.nsaddr_list[0] = server;
-        res.nscount = 1;
-        res.retrans = 2;
-        res.retry = 2;
+        if (options_.nameserver) {
+            sockaddr_in server{};
+            server.sin_family = AF_INET;
+            server.sin_port = htons(options_.nameserver->second);
+            inet_pton(AF_INET, options_.nameserver->first.c_str(), &server.sin_addr);
+            res.nsaddr_list[0] = server;
+            res.nscount = 1;
+            res.retrans = 2;
+            res.retry = 2;
+        }
+        if (options_.timeout) res.retrans = static_cast<int>(std::max<std::chrono::seconds::rep>(options_.timeout->count(), 1));
+        if (options_.attempts) res.retry = std::max(*options_.attempts, 1);
     }
 
     // One query; false when it failed or found nothing. The records of `type`

@@ -76,6 +76,10 @@ struct smtp_options {
     std::chrono::milliseconds reuse_limit{300'000};
     /// RFC 3461 RET for MAIL FROM when the server offers DSN: "FULL", "HDRS", or empty to leave it out.
     std::string dsn_return{};
+    /// Threads that run the resolver's lookups, so that a slow or stalled
+    /// lookup for one domain does not hold up another's. Without a relay,
+    /// every hand-off starts with one.
+    std::size_t lookup_threads = 8;
 };
 
 } // namespace spool

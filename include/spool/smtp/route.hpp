@@ -40,9 +40,10 @@ struct smtp_route {
     static smtp_route failure(kind k, std::string why) { return {k, {}, std::move(why)}; }
 };
 
-/// A type that finds the next hops for a domain. `resolve` may block (it runs
-/// on the transport's lookup thread, never on its I/O thread) and may be called
-/// from that thread while the transport runs.
+/// A type that finds the next hops for a domain. `resolve` may block: it runs
+/// on the transport's lookup threads (smtp_options::lookup_threads), never on
+/// its I/O thread. A const `resolve` is called from several of them at once
+/// and must allow it; a non-const one is called one call at a time.
 template <class R>
 concept SmtpResolver = requires(R& r, std::string_view domain) {
     { r.resolve(domain) } -> std::convertible_to<smtp_route>;

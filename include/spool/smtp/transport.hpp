@@ -30,6 +30,7 @@
 
 #include <concepts>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -130,9 +131,19 @@ public:
 private:
     basic_smtp_transport(boost::asio::io_context* io, smtp_options options, Resolver resolver, Renderer renderer)
         : renderer_(std::move(renderer)),
-          runner_(std::make_shared<detail::smtp::runner>(
-              std::move(options),
-              [r = std::move(resolver)](std::string_view domain) mutable { return smtp_route(r.resolve(domain)); }, io)) {}
+          runner_(std::make_shared<detail::smtp::runner>(std::move(options), lookups(std::move(resolver)), io)) {}
+
+    // A resolver whose resolve() is const is called from every lookup thread
+    // at once; any other one, a call at a time.
+    static detail::smtp::engine::resolve_function lookups(Resolver r) {
+        if constexpr (requires(const Resolver& c, std::string_view d) { c.resolve(d); })
+            return [r = std::move(r)](std::string_view domain) { return smtp_route(r.resolve(domain)); };
+        else
+            return [r = std::make_shared<Resolver>(std::move(r)), one = std::make_shared<std::mutex>()](std::string_view domain) {
+                std::lock_guard lock{*one};
+                return smtp_route(r->resolve(domain));
+            };
+    }
 
     // RFC 3461 NOTIFY from what the sender asked for.
     static std::string notify_for(const report_requests& q) {

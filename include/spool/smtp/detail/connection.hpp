@@ -5,10 +5,13 @@
 // by its phase's deadline. A deadline that passes closes the socket, which
 // ends the pending operation; the error then says "timeout". A deadline
 // bounds a whole reply, not each read of it: a server that drips its reply
-// an octet at a time cannot stretch a phase past its limit.
+// an octet at a time cannot stretch a phase past its limit. Cancelling the
+// hand-off (its cancellation slot) ends a pending operation too, with
+// operation_aborted.
 
 #include <spool/smtp/detail/reply.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -124,11 +127,6 @@ public:
         ++generation_;
         watchdog_.cancel();
     }
-    /// Closes it as a time limit does, so that the error reads as a timeout of `why`.
-    void cut(std::string why) noexcept {
-        cut_reason_ = std::move(why);
-        close();
-    }
 
     /// Idle in the transport's pool: when `limit` passes unused, it says QUIT
     /// (not waiting for the reply, as Postfix's smtp_skip_quit_response) and closes.
@@ -153,11 +151,8 @@ public:
 
     asio::awaitable<void> connect(const tcp::endpoint& to, milliseconds limit) {
         arm(limit, "connect");
-        try {
-            co_await socket_.async_connect(to, asio::use_awaitable);
-        } catch (const boost::system::system_error& e) {
-            fail(e);
-        }
+        const auto [ec] = co_await socket_.async_connect(to, as_result);
+        if (ec) fail(ec);
         disarm();
         boost::system::error_code ignored;
         socket_.set_option(tcp::no_delay(true), ignored);
@@ -183,11 +178,8 @@ public:
             tls_->set_verify_mode(asio::ssl::verify_none);
         }
         arm(limit, "TLS handshake");
-        try {
-            co_await tls_->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
-        } catch (const boost::system::system_error& e) {
-            fail(e, "TLS handshake failed: ");
-        }
+        const auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, as_result);
+        if (ec) fail(ec, "TLS handshake failed: ");
         disarm();
     }
 
@@ -199,12 +191,9 @@ public:
     }
     asio::awaitable<void> write(std::string_view data, clock::time_point until, const char* phase) {
         arm(until, phase);
-        try {
-            if (tls_) co_await asio::async_write(*tls_, asio::buffer(data), asio::use_awaitable);
-            else co_await asio::async_write(socket_, asio::buffer(data), asio::use_awaitable);
-        } catch (const boost::system::system_error& e) {
-            fail(e);
-        }
+        const auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, asio::buffer(data), as_result)
+                                  : co_await asio::async_write(socket_, asio::buffer(data), as_result);
+        if (ec) fail(ec);
         disarm();
     }
 
@@ -232,14 +221,10 @@ public:
                 consumed_ = 0;
             }
             char buffer[4096];
-            std::size_t n = 0;
             arm(until, phase);
-            try {
-                if (tls_) n = co_await tls_->async_read_some(asio::buffer(buffer), asio::use_awaitable);
-                else n = co_await socket_.async_read_some(asio::buffer(buffer), asio::use_awaitable);
-            } catch (const boost::system::system_error& e) {
-                fail(e);
-            }
+            const auto [ec, n] = tls_ ? co_await tls_->async_read_some(asio::buffer(buffer), as_result)
+                                      : co_await socket_.async_read_some(asio::buffer(buffer), as_result);
+            if (ec) fail(ec);
             disarm();
             input_.append(buffer, n);
         }
@@ -256,6 +241,16 @@ public:
 
 private:
     enum class idle_state { active, parked, closing };
+
+    // Closes it as a time limit does, so that the error reads as a timeout of `why`.
+    void cut(std::string why) noexcept {
+        cut_reason_ = std::move(why);
+        close();
+    }
+
+    // Expected failures come back as values, not exceptions: each is turned
+    // into the one stream_error the callers handle.
+    static constexpr auto as_result = asio::as_tuple(asio::use_awaitable);
 
     asio::awaitable<void> quit(milliseconds limit) {
         auto self = shared_from_this();
@@ -280,11 +275,13 @@ private:
         watchdog_.cancel();
     }
 
-    [[noreturn]] void fail(const boost::system::system_error& e, const char* prefix = "") {
+    // An I/O error as the stream_error it means: a timeout where a deadline
+    // cut the socket, else the error's own words.
+    [[noreturn]] void fail(const boost::system::error_code& ec, const char* prefix = "") {
         disarm();
-        const bool eof = e.code() == asio::error::eof || e.code() == asio::ssl::error::stream_truncated;
+        const bool eof = ec == asio::error::eof || ec == asio::ssl::error::stream_truncated;
         std::string what = cut_reason_.empty() ? (eof ? std::string("connection closed by ") + host_
-                                                      : std::string(prefix) + e.code().message() + " (" + host_ + ")")
+                                                      : std::string(prefix) + ec.message() + " (" + host_ + ")")
                                                : cut_reason_ + " with " + host_;
         close();
         throw stream_error(what);

@@ -12,12 +12,14 @@
 #include <spool/smtp/options.hpp>
 #include <spool/smtp/route.hpp>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
 #include <cstddef>
-#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -72,13 +74,6 @@ struct job {
 struct site_error : std::runtime_error {
     std::string code;
     site_error(std::string what, std::string c) : std::runtime_error(std::move(what)), code(std::move(c)) {}
-};
-
-/// How a hand-off follows the connections it opens: `track` makes each one
-/// reachable for cancellation, `cancelled` ends the search for a host.
-struct session_hooks {
-    std::function<void(const std::shared_ptr<connection>&)> track;
-    std::function<bool()> cancelled;
 };
 
 struct session_settings {
@@ -166,49 +161,56 @@ inline asio::awaitable<void> start(connection& c, const session_settings& s) {
     if (o.credentials) co_await authenticate(c, s);
 }
 
-/// Connects to the first host, from `first` on, that gives a working session;
-/// throws site_error with the last host's failure when none does.
-inline asio::awaitable<std::shared_ptr<connection>> open(asio::any_io_executor ex, const std::vector<smtp_host>& hosts,
-                                                          const session_settings& s, const session_hooks& hooks,
-                                                          std::size_t first = 0) {
-    std::string last = "no host to connect to";
-    std::string last_code = "4.4.1";
+/// A session ready for MAIL, or why none could be had: the last host's failure.
+struct opening {
+    std::shared_ptr<connection> c;
+    std::string error = "no host to connect to";
+    std::string code = "4.4.1";
+};
+
+/// Connects to the first host, from `first` on, that gives a working session.
+/// Cancelling the hand-off ends the search at its next step.
+inline asio::awaitable<opening> open(const std::vector<smtp_host>& hosts, const session_settings& s, std::size_t first = 0) {
+    const auto ex = co_await asio::this_coro::executor;
+    opening out;
     for (std::size_t index = first; index < hosts.size(); ++index) {
         const smtp_host& h = hosts[index];
         std::vector<tcp::endpoint> endpoints;
-        try {
-            if (!h.addresses.empty()) {
-                for (const auto& a : h.addresses) endpoints.emplace_back(asio::ip::make_address(a), h.port);
-            } else {
-                tcp::resolver resolver(ex);
-                for (const auto& e : co_await resolver.async_resolve(h.name, std::to_string(h.port), asio::use_awaitable))
-                    endpoints.push_back(e.endpoint());
+        if (!h.addresses.empty()) {
+            for (const auto& a : h.addresses) {
+                boost::system::error_code bad;
+                const auto address = asio::ip::make_address(a, bad);
+                if (!bad) endpoints.emplace_back(address, h.port);
             }
-        } catch (const boost::system::system_error& e) {
-            last = "cannot find the address of " + h.name + ": " + e.code().message();
-            last_code = "4.4.3";
-            continue;
+        } else {
+            tcp::resolver resolver(ex);
+            const auto [ec, found] = co_await resolver.async_resolve(h.name, std::to_string(h.port), asio::as_tuple(asio::use_awaitable));
+            if (ec) {
+                out.error = "cannot find the address of " + h.name + ": " + ec.message();
+                out.code = "4.4.3";
+                continue;
+            }
+            for (const auto& e : found) endpoints.push_back(e.endpoint());
         }
         for (const auto& to : endpoints) {
-            if (hooks.cancelled()) throw site_error("cancelled", "4.4.1");
             auto c = std::make_shared<connection>(ex, h.name);
             c->host_index = index;
-            hooks.track(c);
             try {
                 co_await c->connect(to, s.options->timeouts.connect);
                 co_await start(*c, s);
-                co_return c;
+                out.c = std::move(c);
+                co_return out;
             } catch (const site_error& e) {
                 c->close();
-                last = e.what();
-                last_code = e.code;
+                out.error = e.what();
+                out.code = e.code;
             } catch (const stream_error& e) {
-                last = e.what();
-                last_code = c->encrypted() ? "4.7.5" : "4.4.1";
+                out.error = e.what();
+                out.code = c->encrypted() ? "4.7.5" : "4.4.1";
             }
         }
     }
-    throw site_error(last, last_code);
+    co_return out;
 }
 
 inline std::string mail_command(const job& j, const extensions& ext, const smtp_options& o) {
@@ -252,90 +254,104 @@ inline bool acceptable(job& j, const connection& c) {
     return true;
 }
 
-/// What one transaction left: whether the connection can carry another.
-struct transaction_end {
-    bool reusable = true;
-};
-
 /// A recipient a transaction refused as one too many, with the server's words.
 struct overflowed {
     std::size_t recipient;
     reply why;
 };
 
-/// One mail transaction for `batch` (indices into j.recipients). Recipients
-/// refused as too many (too_many_recipients) are put in `overflow` for the
-/// next one. Stream errors propagate to the caller, which defers; until
-/// `mail_answered`, nothing was accepted, so another connection may try.
-inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::span<const std::size_t> batch,
-                                                  std::vector<overflowed>& overflow, bool& mail_answered,
-                                                  const smtp_options& o) {
+/// What one transaction left. Every recipient the server answered has its
+/// outcome in the job; these are the rest.
+struct transaction {
+    /// Refused as too many (too_many_recipients): for the next transaction.
+    std::vector<overflowed> overflow{};
+    /// The connection can carry another transaction.
+    bool reusable = true;
+    /// The server answered MAIL. Until it did, nothing was accepted, so
+    /// another connection may try the same recipients.
+    bool answered = false;
+    /// The connection failed (an I/O error, a timeout, a 421): its
+    /// recipients without an outcome get this one.
+    std::optional<stream_error> broken{};
+};
+
+namespace steps {
+// A 421 ends the session. A 530 (authentication required, RFC 4954) is the
+// sending side's configuration, not the message's fault: the site waits, as
+// after a refused AUTH, and nothing bounces. Both in the server's words.
+inline void session_refusal(const connection& c, const reply& m, const smtp_options& o) {
+    if (m.code == 421) throw stream_error(c.host() + ": " + m.line(), m.enhanced);
+    if (m.code == 530)
+        throw site_error(c.host() + " requires authentication to send: " + m.line() +
+                             (o.credentials ? "" : " (no smtp_credentials are configured)"),
+                         "4.7.0");
+}
+
+// MAIL and a RCPT for each of `batch` (with DATA after them when pipelined,
+// RFC 2920); the recipients the server accepted. A refused one has its
+// outcome; one refused as too many goes to end.overflow.
+inline asio::awaitable<std::vector<std::size_t>> envelope(connection& c, job& j, std::span<const std::size_t> batch,
+                                                          transaction& end, const smtp_options& o) {
     const auto& t = o.timeouts;
-    transaction_end end;
-    const bool pipelined = c.ext.pipelining;
-    std::string group = mail_command(j, c.ext, o);
     std::vector<std::size_t> accepted;
-    reply mail;
     auto rcpt_outcome = [&](std::size_t i, const reply& r) {
         auto& out = j.recipients[i].result;
         if (r.kind() == 2) accepted.push_back(i);
-        else if (batch.size() > 1 && too_many_recipients(r)) overflow.push_back({i, r});
+        else if (batch.size() > 1 && too_many_recipients(r)) end.overflow.push_back({i, r});
         else {
             out = refused_by(r);
             out.elsewhere = out.what == outcome::kind::deferred; // another MX may take it
         }
     };
-    // A 421 ends the session. A 530 (authentication required, RFC 4954) is
-    // the sending side's configuration, not the message's fault: the site
-    // waits, as after a refused AUTH, and nothing bounces. Both in the server's words.
-    auto session_refusal = [&](const reply& m) {
-        if (m.code == 421) throw stream_error(c.host() + ": " + m.line(), m.enhanced);
-        if (m.code == 530)
-            throw site_error(c.host() + " requires authentication to send: " + m.line() +
-                                 (o.credentials ? "" : " (no smtp_credentials are configured)"),
-                             "4.7.0");
-    };
-    if (pipelined) {
+    std::string group = mail_command(j, c.ext, o);
+    reply mail;
+    if (c.ext.pipelining) {
         for (std::size_t i : batch) group += rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8);
         group += "DATA\r\n";
         const auto until = connection::within(t.mail);
         co_await c.write(group, until, "MAIL");
         mail = co_await c.read(until, "MAIL");
-        session_refusal(mail);
-        mail_answered = true;
+        session_refusal(c, mail, o);
+        end.answered = true;
         for (std::size_t i : batch) {
             const reply r = co_await c.read(t.rcpt, "RCPT");
             if (mail.kind() == 2) rcpt_outcome(i, r);
         }
     } else {
         mail = co_await c.command(group, t.mail, "MAIL");
-        session_refusal(mail);
-        mail_answered = true;
+        session_refusal(c, mail, o);
+        end.answered = true;
         if (mail.kind() == 2)
-            for (std::size_t i : batch) rcpt_outcome(i, co_await c.command(rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8), t.rcpt, "RCPT"));
+            for (std::size_t i : batch)
+                rcpt_outcome(i, co_await c.command(rcpt_command(j.recipients[i], c.ext, j.needs_smtputf8), t.rcpt, "RCPT"));
     }
     if (mail.kind() != 2) {
-        for (std::size_t i : batch)
-            j.recipients[i].result = refused_by(mail);
-        overflow.clear();
+        for (std::size_t i : batch) j.recipients[i].result = refused_by(mail);
+        end.overflow.clear();
     }
+    co_return accepted;
+}
+
+// DATA's reply, then the message and the reply to its end, which is each
+// accepted recipient's outcome; RSET when there is nothing to send.
+inline asio::awaitable<void> data(connection& c, job& j, const std::vector<std::size_t>& accepted, transaction& end,
+                                  const smtp_options& o) {
+    const auto& t = o.timeouts;
     reply data;
-    if (pipelined) data = co_await c.read(t.data_init, "DATA");
+    if (c.ext.pipelining) data = co_await c.read(t.data_init, "DATA");
     else if (!accepted.empty()) data = co_await c.command("DATA\r\n", t.data_init, "DATA");
     if (data.code == 354 && accepted.empty()) {
         // A server that takes DATA with no recipient accepted: the only way
         // out of its data state is to end it, empty, or to hang up.
         c.close();
         end.reusable = false;
-        co_return end;
+        co_return;
     }
     if (accepted.empty() || data.code != 354) {
-        if (!accepted.empty())
-            for (std::size_t i : accepted)
-                j.recipients[i].result = refused_by(data);
+        for (std::size_t i : accepted) j.recipients[i].result = refused_by(data);
         const reply rset = co_await c.command("RSET\r\n", t.rset, "RSET");
         end.reusable = rset.kind() == 2;
-        co_return end;
+        co_return;
     }
     // The data's limit is per write, as RFC 5321 §4.5.3.2.5 asks ("data
     // block") and Postfix does: a large message on a slow link is not cut short.
@@ -352,11 +368,22 @@ inline asio::awaitable<transaction_end> transact(connection& c, job& j, std::spa
             j.recipients[i].result = {outcome::kind::deferred, std::string(e.what()) + " after the end of data; the message may have been delivered", e.code};
         throw;
     }
-    for (std::size_t i : accepted) {
-        auto& out = j.recipients[i].result;
-        out = done.kind() == 2 ? outcome{outcome::kind::sent, done.line(), done.enhanced, c.ext.dsn} : refused_by(done);
-    }
+    for (std::size_t i : accepted)
+        j.recipients[i].result = done.kind() == 2 ? outcome{outcome::kind::sent, done.line(), done.enhanced, c.ext.dsn} : refused_by(done);
     end.reusable = done.code != 421;
+}
+} // namespace steps
+
+/// One mail transaction for `batch` (indices into j.recipients).
+inline asio::awaitable<transaction> transact(connection& c, job& j, std::span<const std::size_t> batch, const smtp_options& o) {
+    transaction end;
+    try {
+        const std::vector<std::size_t> accepted = co_await steps::envelope(c, j, batch, end, o);
+        co_await steps::data(c, j, accepted, end, o);
+    } catch (const stream_error& e) {
+        end.broken = e;
+        end.reusable = false;
+    }
     co_return end;
 }
 
