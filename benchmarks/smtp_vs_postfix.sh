@@ -15,13 +15,18 @@
 #          cannot beat;
 #   wire:  the same delivery as "batch" with the in-memory store: nothing
 #          durable, what "batch" cannot beat.
+# Each spool side also reports the CPU time its process used (user + system),
+# and the disk side the mean time of one write and fdatasync: the two things a
+# busy machine stretches. SPOOL_BENCH_BUSY=N runs N busy loops beside the run
+# (nice 0, as the benchmark), to see how the ratios move with load.
 # Root only (Postfix's master runs as root); not a test, and not run by CI.
-#   benchmarks/smtp_vs_postfix.sh [messages=20000] [concurrency=20] [modes="disk send batch wire postfix"]
+#   [SPOOL_BENCH_BUSY=0] benchmarks/smtp_vs_postfix.sh [messages=20000] [concurrency=20] [modes="disk send batch wire postfix"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 messages=${1:-20000}
 concurrency=${2:-20}
 modes=${3:-"disk send batch wire postfix"}
+busy=${SPOOL_BENCH_BUSY:-0}
 [[ $(id -u) -eq 0 ]] || { echo "smtp_vs_postfix.sh: run as root (Postfix's master must start as root)" >&2; exit 1; }
 scripts/install-deps.sh
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPOOL_BUILD_TESTS=OFF -DSPOOL_BUILD_EXAMPLES=OFF >/dev/null
@@ -49,10 +54,17 @@ start_sink() {
 }
 # The probe above is a connection without a message; smtp-sink counts messages.
 
-report() { # mode seconds
-  python3 -c "import json,sys; m=$messages; s=float(sys.argv[2]); print(json.dumps({'side': sys.argv[1], 'messages': m, 'concurrency': $concurrency, 'seconds': round(s,3), 'msg_per_s': round(m/s,1)}))" "$1" "$2" |
+report() { # mode seconds [cpu-seconds]
+  python3 -c "
+import json,sys
+m=$messages; s=float(sys.argv[2]); r={'side': sys.argv[1], 'messages': m, 'concurrency': $concurrency, 'busy_loops': $busy, 'seconds': round(s,3), 'msg_per_s': round(m/s,1)}
+if sys.argv[1] == 'disk-limit': r['fsync_us'] = round(s/m*1e6,1)
+if len(sys.argv) > 3: r['cpu_seconds'] = float(sys.argv[3]); r['cpu_us_per_msg'] = round(float(sys.argv[3])/m*1e6,1); r['cpu_share'] = round(float(sys.argv[3])/s,2)
+print(json.dumps(r))" "$@" |
     tee -a "$work/results"
 }
+# User and system CPU seconds a live process has used.
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 run_disk() {
   local out
   out=$("$spool_bin" "$work/spool.db" 0 "$messages" "$concurrency" disk)
@@ -69,9 +81,11 @@ run_spool() { # send | batch | wire
   pids+=("$injector")
   wait "$sink_pid"
   t1=$(now)
+  local cpu
+  cpu=$(cpu_of "$injector" 2>/dev/null || echo 0)
   kill "$injector" 2>/dev/null || true
   wait "$injector" 2>/dev/null || true
-  report "spool-$1" "$(echo "$t1 - $t0" | bc)"
+  report "spool-$1" "$(echo "$t1 - $t0" | bc)" "$cpu"
 }
 
 run_postfix() {
@@ -138,6 +152,10 @@ CONF
 }
 
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+for _ in $(seq "$busy"); do
+  (while :; do :; done) &
+  pids+=("$!")
+done
 for mode in $modes; do
   case "$mode" in
     disk) run_disk ;;
