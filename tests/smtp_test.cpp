@@ -640,6 +640,13 @@ struct gated_resolver {
     }
 };
 
+// Direct delivery through the loopback name server, with `domain`'s lookup held at `g`.
+spool::basic_smtp_transport<gated_resolver> held_at(std::shared_ptr<gate> g, std::string domain) {
+    auto o = relay_to("plain");
+    o.relay.reset();
+    return spool::basic_smtp_transport<gated_resolver>{o, gated_resolver{std::move(g), std::move(domain)}};
+}
+
 // Opens the gate when the test leaves, whatever way: the transport's
 // destructor joins its lookup threads.
 struct let_go_at_exit {
@@ -700,10 +707,8 @@ TEST_CASE("without a relay, MX records from a real name server choose the next h
 
 TEST_CASE("a lookup that stalls holds up no other domain's: lookups run side by side") {
     auto g = std::make_shared<gate>();
-    auto o = relay_to("plain");
-    o.relay.reset();
-    spool::spooler sp{spool::memory_store{}, spool::basic_smtp_transport<gated_resolver>{o, gated_resolver{g, "nomx.test"}}};
-    let_go_at_exit release{g};
+    spool::spooler sp{spool::memory_store{}, held_at(g, "nomx.test")};
+    let_go_at_exit release{g}; // before sp goes: its transport joins the lookup threads
     auto client = sp.client();
     REQUIRE(client.send(letter("lookup-held", {"ok@nomx.test"})));
     sp.start();
@@ -723,10 +728,8 @@ TEST_CASE("a lookup that stalls holds up no other domain's: lookups run side by 
 
 TEST_CASE("stop() does not wait for a stalled lookup: the hand-off ends cancelled, and the message stays queued") {
     auto g = std::make_shared<gate>();
-    auto o = relay_to("plain");
-    o.relay.reset();
-    spool::spooler sp{spool::memory_store{}, spool::basic_smtp_transport<gated_resolver>{o, gated_resolver{g, "nomx.test"}}};
-    let_go_at_exit release{g};
+    spool::spooler sp{spool::memory_store{}, held_at(g, "nomx.test")};
+    let_go_at_exit release{g}; // before sp goes: its transport joins the lookup threads
     sp.stop_deadline(100ms);
     auto client = sp.client();
     const auto id = client.send(letter("lookup-stopped", {"ok@nomx.test"}));

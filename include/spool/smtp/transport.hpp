@@ -53,7 +53,7 @@ public:
     /// Runs on an io_context and thread of its own.
     explicit basic_smtp_transport(smtp_options options, Resolver resolver = {}, Renderer renderer = {})
         : basic_smtp_transport(nullptr, std::move(options), std::move(resolver), std::move(renderer)) {}
-    /// Runs on `io`, which the caller runs and which must outlive every copy of the transport.
+    /// Runs on `io`, which the caller runs on one thread and which must outlive every copy of the transport.
     basic_smtp_transport(boost::asio::io_context& io, smtp_options options, Resolver resolver = {}, Renderer renderer = {})
         : basic_smtp_transport(&io, std::move(options), std::move(resolver), std::move(renderer)) {}
 
