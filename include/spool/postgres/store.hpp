@@ -237,12 +237,17 @@ public:
     }
 
     /// Takes the message out of the queue as a draft. errc::unable_to_abort
-    /// while another process's spooler holds it leased.
+    /// while another store object (another process's spooler) holds it
+    /// leased. This object's own live claim does not stop it (law Q6): its
+    /// spooler has not handed the message off, or the client's in-process
+    /// lock would have refused first.
     std::error_code abort_submit(message_id id, const message_type& m) {
         const auto body = encode(m);
+        const auto held = queue().token(id);
+        const std::int64_t fence = held && *held ? **held : -1;
         return with_connection([&](detail::postgres::connection& db) -> std::error_code {
             detail::postgres::params p;
-            p.integer(key(id)).bytes(body);
+            p.integer(key(id)).bytes(body).integer(fence);
             auto r = db.run(detail::postgres::sql::abort_submit, p);
             if (!r.ok()) return db.error_of(r);
             if (r.flag("written")) return {};

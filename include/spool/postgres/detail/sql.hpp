@@ -72,10 +72,12 @@ inline constexpr statement save_fenced{
     " m AS (UPDATE spool_messages SET body = $2 WHERE id IN (SELECT message_id FROM q) RETURNING id)"
     " SELECT (SELECT count(*) FROM m) AS written, EXISTS (SELECT 1 FROM spool_messages WHERE id = $1) AS message_exists"};
 // Out of the queue, unless another process's lease holds it.
+// Abort: out of the queue unless another holds a live lease; the holder of
+// the token $3 (-1: none) may take back its own claim (law Q6).
 inline constexpr statement abort_submit{
     "spool_abort",
     "WITH q AS (DELETE FROM spool_queue WHERE message_id = $1"
-    "           AND (lease_until IS NULL OR lease_until <= clock_timestamp()) RETURNING message_id),"
+    "           AND (lease_until IS NULL OR lease_until <= clock_timestamp() OR fence = $3) RETURNING message_id),"
     " m AS (UPDATE spool_messages SET body = $2 WHERE id IN (SELECT message_id FROM q))"
     " SELECT (SELECT count(*) FROM q) AS written, EXISTS (SELECT 1 FROM spool_messages WHERE id = $1) AS message_exists,"
     " EXISTS (SELECT 1 FROM spool_queue WHERE message_id = $1) AS queued"};
