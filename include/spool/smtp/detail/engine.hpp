@@ -149,42 +149,42 @@ private:
         // lookup threads before the engine goes): g++ 12 destroys a lambda
         // temporary with non-trivial captures twice inside a co_await.
         auto initiation = [self = this](auto handler, std::string domain) {
-                using handler_type = decltype(handler);
-                struct pending {
-                    std::mutex mutex;
-                    std::optional<handler_type> handler;
-                    std::optional<asio::executor_work_guard<asio::any_io_executor>> work; ///< on the io_context itself
-                    // The first of the answer and the cancellation completes
-                    // it, posted (never inline: a cancellation handler must
-                    // not clear its own slot). The lookup thread touches only
-                    // the io_context's executor; the handler's own is read on
-                    // the I/O thread (a shared, counted one would otherwise be
-                    // released on two threads).
-                    void complete(boost::system::error_code ec, smtp_route r) {
-                        std::unique_lock lock{mutex};
-                        if (!handler) return;
-                        auto h = std::move(*handler);
-                        auto w = std::move(*work);
-                        handler.reset();
-                        work.reset();
-                        lock.unlock();
-                        const auto io = w.get_executor();
-                        asio::post(io, [h = std::move(h), w = std::move(w), ec, r = std::move(r)]() mutable {
-                            const auto ex = asio::get_associated_executor(h);
-                            asio::dispatch(ex, [h = std::move(h), ec, r = std::move(r)]() mutable {
-                                asio::get_associated_cancellation_slot(h).clear();
-                                std::move(h)(ec, std::move(r));
-                            });
+            using handler_type = decltype(handler);
+            struct pending {
+                std::mutex mutex;
+                std::optional<handler_type> handler;
+                std::optional<asio::executor_work_guard<asio::any_io_executor>> work; ///< on the io_context itself
+                // The first of the answer and the cancellation completes
+                // it, posted (never inline: a cancellation handler must
+                // not clear its own slot). The lookup thread touches only
+                // the io_context's executor; the handler's own is read on
+                // the I/O thread (a shared, counted one would otherwise be
+                // released on two threads).
+                void complete(boost::system::error_code ec, smtp_route r) {
+                    std::unique_lock lock{mutex};
+                    if (!handler) return;
+                    auto h = std::move(*handler);
+                    auto w = std::move(*work);
+                    handler.reset();
+                    work.reset();
+                    lock.unlock();
+                    const auto io = w.get_executor();
+                    asio::post(io, [h = std::move(h), w = std::move(w), ec, r = std::move(r)]() mutable {
+                        const auto ex = asio::get_associated_executor(h);
+                        asio::dispatch(ex, [h = std::move(h), ec, r = std::move(r)]() mutable {
+                            asio::get_associated_cancellation_slot(h).clear();
+                            std::move(h)(ec, std::move(r));
                         });
-                    }
-                };
-                auto p = std::make_shared<pending>();
-                p->work.emplace(asio::make_work_guard(self->io_));
-                auto slot = asio::get_associated_cancellation_slot(handler);
-                p->handler.emplace(std::move(handler));
-                if (slot.is_connected())
-                    slot.assign([p](asio::cancellation_type) { p->complete(asio::error::operation_aborted, {}); });
-                asio::post(self->lookups_, [self, p, domain = std::move(domain)] { p->complete({}, self->resolve_(domain)); });
+                    });
+                }
+            };
+            auto p = std::make_shared<pending>();
+            p->work.emplace(asio::make_work_guard(self->io_));
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            p->handler.emplace(std::move(handler));
+            if (slot.is_connected())
+                slot.assign([p](asio::cancellation_type) { p->complete(asio::error::operation_aborted, {}); });
+            asio::post(self->lookups_, [self, p, domain = std::move(domain)] { p->complete({}, self->resolve_(domain)); });
         };
         co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(boost::system::error_code, smtp_route)>(
             std::move(initiation), asio::use_awaitable, std::move(domain));
@@ -199,7 +199,7 @@ private:
         for (std::size_t i = 0; i < todo.size(); ++i) todo[i] = i;
         std::shared_ptr<connection> c = take_idle(j.destination);
         for (std::size_t first = 0;;) {
-            const hop_end hop = co_await send_batches(j, hosts, first, todo, c);
+            hop_end hop = co_await send_batches(j, hosts, first, todo, c);
             if (hop.elsewhere.empty() || j.result != job::end::done) break;
             if (c && c->open()) keep(j.destination, std::move(c));
             c.reset();
