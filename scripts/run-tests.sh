@@ -5,8 +5,10 @@
 # UndefinedBehaviorSanitizer, then under ThreadSanitizer. Each stage is a
 # workflow preset in CMakePresets.json. g++ runs everything; the later stages
 # leave out what another stage already proves, so CI stays under 45 minutes on
-# two cores: clang++ the packaging consumers and the multi-process PostgreSQL
-# test; Catch2 3 and the sanitizers the must-not-compile, packaging and heavy
+# two cores: clang++ the packaging consumers, the multi-process PostgreSQL
+# test and the static checks (must-not-compile, headers on their own, layers:
+# clang++ still builds every test and example, but the wording of the concept
+# errors is checked with g++ only); Catch2 3 and the sanitizers the must-not-compile, packaging and heavy
 # tests, and the sanitizers the examples and benchmarks; ThreadSanitizer builds
 # and runs only the tests of threads and processes (threading, delivery,
 # spooler, processes, smtp). Name stages to run only those:
