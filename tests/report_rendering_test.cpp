@@ -114,6 +114,23 @@ TEST_CASE_METHOD(spool_test::rig, "the RFC 3464 rendering is read by Python's em
     }
 }
 
+TEST_CASE("a non-delivery report carries the sender's own MIME message whole, and names its subject") {
+    auto m = from_ann({smtp("gone@x")});
+    m.payload.subject.clear();
+    m.payload.mime = "From: ann@x\r\nSubject: =?UTF-8?B?R3LDvMOfZQ==?=\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: multipart/alternative; boundary=\"inner\"\r\n\r\n"
+                     "--inner\r\nContent-Type: text/plain\r\n\r\nhi\r\n--inner\r\nContent-Type: text/html\r\n\r\n"
+                     "<p>hi</p>\r\n--inner--\r\n";
+    const std::string text = rendered_ndr(m);
+    CHECK(crlf_only(text));
+    const auto json = python_reads(text);
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
+    CHECK_THAT(json, ContainsSubstring(R"("subject": "Undeliverable: Gr\u00fc\u00dfe")"));
+    CHECK_THAT(json, ContainsSubstring(R"("original_subject": "Gr\u00fc\u00dfe")"));
+    CHECK_THAT(json, ContainsSubstring(R"("original_headers": ["From", "Subject", "MIME-Version", "Content-Type"])"));
+}
+
 TEST_CASE("rendering a message that is not a report is refused") {
     CHECK_THROWS_AS(spool::render_delivery_status(mail({smtp("a@x")})), std::invalid_argument);
 }

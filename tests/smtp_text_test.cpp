@@ -153,6 +153,39 @@ TEST_CASE("spool::message rendered as RFC 5322 mail") {
     }
 }
 
+TEST_CASE("the sender's own MIME message goes out as it is, after the signature, with Date and Message-ID only if it has none") {
+    spool::message m = spool_test::mail({spool_test::smtp("to@a.test")});
+    m.id = spool::message_id{7};
+    m.client_submit_time = spool::time_point{std::chrono::seconds{1'700'000'000}};
+    const std::string body = "--b\nContent-Type: text/plain\n\n.leading dot\n--b--\n";
+    m.payload.mime = "From: ann@a.test\nSubject: own\nContent-Type: multipart/mixed; boundary=b\n\n" + body;
+    const std::string signature = "v=1; a=rsa-sha256; d=a.test;\r\n\tb=AbC/dEf+123=";
+    m.payload.headers = {{"X-Trace", "one"}, {"DKIM-Signature", signature}};
+    const std::string text = spool::rfc5322_renderer{{"host.test"}}(m);
+
+    CHECK(text.find("DKIM-Signature: " + signature + "\r\n") == 0);
+    CHECK(text.find("Date: Tue, 14 Nov 2023 22:13:20 +0000\r\nMessage-ID: <spool.7.1700000000000000@host.test>\r\n"
+                    "X-Trace: one\r\nFrom: ann@a.test\r\n") != std::string::npos);
+    CHECK(text.ends_with("\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n.leading dot\r\n--b--\r\n"));
+    CHECK(text.find("MIME-Version") == std::string::npos); // only what the sender wrote
+    CHECK(text.find("To:") == std::string::npos);
+
+    SECTION("its own Date and Message-ID are kept, and the stamp adds none") {
+        m.payload.mime = "Date: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-Id: <own@a.test>\nSubject: own\n\nhi\n";
+        m.payload.headers.clear();
+        const auto stamped = spool::testing::run_preprocessor(spool::message_id_stamp{"host.test"}, m, spool::time_point{});
+        CHECK(stamped.message.payload.headers.empty());
+        const std::string own = spool::rfc5322_renderer{}(stamped.message);
+        CHECK(own == "Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-Id: <own@a.test>\r\nSubject: own\r\n\r\nhi\r\n");
+    }
+    SECTION("the codec keeps it, and a report names its Subject") {
+        const auto back = spool::decode<spool::mail_payload>(spool::encode(m));
+        REQUIRE(back);
+        CHECK(back->payload.mime == m.payload.mime);
+        CHECK(spool::detail::subject_of(m.payload) == "own");
+    }
+}
+
 TEST_CASE("message_id_stamp gives a message one Message-ID, and keeps one it has") {
     spool::message_id_stamp stamp{"host.test"};
     auto m = spool_test::mail({spool_test::smtp("to@a.test")});

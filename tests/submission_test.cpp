@@ -171,6 +171,39 @@ TEST_CASE_METHOD(spool_test::rig, "submit refuses a control character in an addr
     CHECK(store.outgoing_queue().size() == 1);
 }
 
+TEST_CASE_METHOD(spool_test::rig, "submit takes the sender's own MIME message, and refuses one it could not send as it is") {
+    const std::string mime = "From: Ann <ann@x>\r\nTo: bob@x\r\nSubject: =?UTF-8?B?R3LDvMOfZQ==?=\r\n"
+                             "MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b\"\r\n\r\n"
+                             "--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>hi</p>\r\n--b--\r\n";
+    const auto with = [&](std::string text, auto change) {
+        auto m = mail({smtp("bob@x")});
+        m.payload = {};
+        m.payload.mime = std::move(text);
+        change(m);
+        return m;
+    };
+    const auto as_is = [](auto&) {};
+    const auto id = client.send(with(mime, as_is)).value();
+    CHECK(client.open(id).value().payload.mime == mime);
+
+    const auto refused = [&](const spool::message& m) {
+        const auto draft = client.create(m).value();
+        CHECK(client.submit(draft) == spool::errc::invalid_mime);
+        CHECK(client.send(m).error() == spool::errc::invalid_mime);
+    };
+    refused(with("no header section at all\r\n", as_is));
+    refused(with("\r\nbody only\r\n", as_is));
+    refused(with(" folded: before any field\r\n\r\nx", as_is));
+    refused(with("Subject: one\rtwo\r\n\r\nx", as_is));
+    refused(with("Bad Name: x\r\n\r\nx", as_is));
+    refused(with("X-Long: " + std::string(995, 'a') + "\r\n\r\nx", as_is));
+    refused(with("Subject: ok\r\n\r\n" + std::string(999, 'b') + "\r\n", as_is));
+    refused(with(mime, [](auto& m) { m.payload.subject = "two subjects"; }));
+    refused(with(mime, [](auto& m) { m.payload.body = "two bodies"; }));
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(std::error_code(spool::errc::invalid_mime).message().find("998") != std::string::npos);
+}
+
 TEST_CASE_METHOD(spool_test::rig, "submit refuses a message that is already submitted") {
     auto id = client.create(mail({smtp("a@x")})).value();
     REQUIRE_FALSE(client.submit(id));

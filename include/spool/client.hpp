@@ -79,7 +79,8 @@ public:
     /// Submits a draft for sending and returns at once; the spooler does the rest.
     /// Errors: errc::no_recipients, errc::unresolved_recipient,
     /// errc::invalid_address and errc::invalid_header_value (a field that
-    /// cannot be sent as it is), errc::already_submitted, errc::not_found, or
+    /// cannot be sent as it is), errc::invalid_mime (the payload's own MIME
+    /// text), errc::already_submitted, errc::not_found, or
     /// the store's own. On error the draft is unchanged, and nothing is queued.
     std::error_code submit(message_id id) { return desk_->submit(id); }
 

@@ -58,6 +58,11 @@ enum class errc {
     /// or tab), or a name that is not an RFC 5322 field-name; the message was
     /// not submitted.
     invalid_header_value,
+    /// The sender's own MIME message (mail_payload::mime) cannot be sent as
+    /// it is: its header section is malformed or empty, a line is longer than
+    /// 998 octets, or `subject` or `body` is set beside it; the message was
+    /// not submitted.
+    invalid_mime,
 };
 
 namespace detail {
@@ -94,6 +99,9 @@ public:
         case errc::invalid_header_value:
             return "a header field (a display name, the subject or a payload header) cannot be sent as it is: a control "
                    "character other than a fold, or a name that is not an RFC 5322 field-name";
+        case errc::invalid_mime:
+            return "the message's own MIME text cannot be sent as it is: a malformed or empty header section, a line over "
+                   "998 octets, or a subject or body set beside it";
         }
         return "unknown spool error";
     }

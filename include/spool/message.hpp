@@ -225,9 +225,16 @@ struct basic_report {
 
 /// The default payload: what a mail message carries besides its envelope.
 struct mail_payload {
-    std::string subject;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
+    std::string subject{};
+    std::string body{};
+    std::vector<std::pair<std::string, std::string>> headers{};
+    /// A complete RFC 5322 message of the sender's own making: a header
+    /// section, an empty line, and a body (HTML, multipart alternatives,
+    /// attachments). When set, `subject` and `body` stay empty and the SMTP
+    /// renderer sends it as it is, after `headers` (a stamped Message-ID, a
+    /// DKIM-Signature), adding Date and Message-ID only when neither has one.
+    /// Submit checks its header section (docs/mime.md).
+    std::string mime{};
     friend bool operator==(const mail_payload&, const mail_payload&) = default;
 };
 

@@ -39,7 +39,8 @@ for part in msg.iter_parts():
         original = part.get_payload()[0]
         found["original_subject"] = str(original["subject"])
         found["original_headers"] = list(original.keys())
-        found["original_body"] = original.get_payload()
+        found["original_body"] = (
+            [p.get_content_type() for p in original.iter_parts()] if original.is_multipart() else original.get_payload())
 
 if "--bounce" in sys.argv:
     from flufl.bounce import all_failures

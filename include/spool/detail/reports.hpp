@@ -4,6 +4,7 @@
 // generate). One report of each kind per pass, covering the recipients settled
 // in that pass; each recipient is marked `reported`, so none is reported twice.
 
+#include <spool/mail/detail/header_section.hpp>
 #include <spool/message.hpp>
 
 #include <cstddef>
@@ -51,7 +52,7 @@ Message make_report(const Message& original, report_kind kind, std::vector<repor
     r.recipients = {recipient{to.display_name, to.address, to.address_type}};
     r.sender = mailbox{"Mail Delivery System", "", ""};
     if constexpr (requires { r.payload.subject = original.payload.subject; })
-        r.payload.subject = (delivery ? "Delivered: " : "Undeliverable: ") + original.payload.subject;
+        r.payload.subject = (delivery ? "Delivered: " : "Undeliverable: ") + subject_of(original.payload);
 
     basic_report<typename Message::payload_type> body;
     body.kind = kind;

@@ -12,6 +12,7 @@
 #include <spool/detail/transport_table.hpp>
 #include <spool/detail/requirements.hpp>
 #include <spool/concepts.hpp>
+#include <spool/mail/detail/header_section.hpp>
 #include <spool/mail/detail/text.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/error.hpp>
@@ -216,6 +217,9 @@ std::error_code unsendable(Core& core, const Message& m, const std::vector<recip
         if (!is_header_value(m.payload.subject)) return errc::invalid_header_value;
         for (const auto& [name, value] : m.payload.headers)
             if (!is_field_name(name) || !is_header_value(value)) return errc::invalid_header_value;
+        if (!m.payload.mime.empty() &&
+            (!m.payload.subject.empty() || !m.payload.body.empty() || !is_mime_message(m.payload.mime)))
+            return errc::invalid_mime;
     }
     std::error_code refused;
     core.for_each_transport([&](auto& t, std::size_t i) {

@@ -32,6 +32,17 @@
 
 namespace spool {
 
+namespace detail {
+// The first byte of every encoded message; a new layout gets a new number and
+// the decoder keeps reading the old ones. 1: no checksum; 2: a CRC-32C of the
+// record follows it, in four bytes, least significant first. Every format from
+// 2 on keeps that trailer, so that a record of a newer format can be told
+// from a damaged one. 3: a deferred recipient keeps its diagnostic (status
+// tag 4; tag 2, without one, is still read from older records). 4: a sent
+// recipient keeps its action (relayed). 5: mail_payload keeps `mime`.
+inline constexpr std::uint64_t message_format = 5;
+} // namespace detail
+
 class byte_writer {
 public:
     void unsigned_number(std::uint64_t v) {
@@ -59,7 +70,13 @@ private:
 
 class byte_reader {
 public:
-    explicit byte_reader(std::string_view in) : in_(in) {}
+    /// Reads `in`, a record written in `format` (detail::message_format when
+    /// it is this build's own).
+    explicit byte_reader(std::string_view in, std::uint64_t format = detail::message_format) : in_(in), format_(format) {}
+
+    /// The format of the record being read, so that a payload codec can read
+    /// what an older spool wrote.
+    std::uint64_t format() const noexcept { return format_; }
 
     [[nodiscard]] bool unsigned_number(std::uint64_t& v) {
         v = 0;
@@ -125,6 +142,7 @@ public:
 
 private:
     std::string_view in_;
+    std::uint64_t format_;
 };
 
 template <class Payload>
@@ -140,10 +158,12 @@ struct payload_codec<mail_payload> {
             w.string(name);
             w.string(value);
         }
+        w.string(p.mime);
     }
     static bool decode(byte_reader& r, mail_payload& p) {
         return r.string(p.subject) && r.string(p.body) &&
-               r.sequence(p.headers, 2, [](byte_reader& in, auto& h) { return in.string(h.first) && in.string(h.second); });
+               r.sequence(p.headers, 2, [](byte_reader& in, auto& h) { return in.string(h.first) && in.string(h.second); }) &&
+               (r.format() < 5 || r.string(p.mime)); // the sender's own MIME since format 5
     }
 };
 
@@ -155,13 +175,6 @@ concept encodable_payload = requires(byte_writer& w, byte_reader& r, const Paylo
 
 namespace detail {
 
-// The first byte of every encoded message; a new layout gets a new number and
-// the decoder keeps reading the old ones. 1: no checksum; 2: a CRC-32C of the
-// record follows it, in four bytes, least significant first. Every format from
-// 2 on keeps that trailer, so that a record of a newer format can be told
-// from a damaged one. 3: a deferred recipient keeps its diagnostic (status
-// tag 4; tag 2, without one, is still read from older records).
-inline constexpr std::uint64_t message_format = 4;
 inline constexpr std::size_t checksum_bytes = 4;
 
 // The fewest bytes each item can take encoded, which bounds what a count may claim.
@@ -410,7 +423,7 @@ result<basic_message<Payload>> decode(std::string_view bytes) {
     }
     // Whole, by its checksum, but newer than this build: keep it for a newer spool.
     if (format > detail::message_format) return errc::format_too_new;
-    byte_reader r(bytes);
+    byte_reader r(bytes, format);
     basic_message<Payload> m;
     if (!r.unsigned_number(format) || !detail::decode_body(r, m, 0) || !r.done()) return errc::corrupt_message;
     return m;

@@ -106,23 +106,28 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
 
     // 3. The original: whole for a non-delivery report (so it can be resent), its headers otherwise.
     std::string original_part = std::string("Content-Type: ") + (original ? "message/rfc822" : "text/rfc822-headers") + crlf + crlf;
-    if (original && !original->sender.address.empty()) {
-        const auto& from = original->sender;
-        field(original_part, "From", (from.display_name.empty() ? "" : from.display_name + " ") + "<" + from.address + ">");
-    }
-    std::string to;
-    for (const auto& r : body.original_recipients)
-        if (r.kind != recipient_kind::bcc) to += (to.empty() ? "" : ", ") + ("<" + r.address + ">");
-    if (!to.empty()) field(original_part, "To", to);
-    if (body.original_submit_time) field(original_part, "Date", detail::rfc5322_date(*body.original_submit_time));
-    if (original) {
-        field(original_part, "Subject", original->payload.subject);
-        for (const auto& [name, value] : original->payload.headers) field(original_part, name, value);
-        original_part += crlf + detail::crlf_lines(original->payload.body) + crlf;
+    if (original && !original->payload.mime.empty()) {
+        // The sender's own message, as it was given.
+        original_part += detail::crlf_lines(original->payload.mime) + crlf;
     } else {
-        const std::string prefix = "Delivered: ";
-        const std::string_view subject = report.payload.subject;
-        field(original_part, "Subject", subject.substr(subject.rfind(prefix, 0) == 0 ? prefix.size() : 0));
+        if (original && !original->sender.address.empty()) {
+            const auto& from = original->sender;
+            field(original_part, "From", (from.display_name.empty() ? "" : from.display_name + " ") + "<" + from.address + ">");
+        }
+        std::string to;
+        for (const auto& r : body.original_recipients)
+            if (r.kind != recipient_kind::bcc) to += (to.empty() ? "" : ", ") + ("<" + r.address + ">");
+        if (!to.empty()) field(original_part, "To", to);
+        if (body.original_submit_time) field(original_part, "Date", detail::rfc5322_date(*body.original_submit_time));
+        if (original) {
+            field(original_part, "Subject", original->payload.subject);
+            for (const auto& [name, value] : original->payload.headers) field(original_part, name, value);
+            original_part += crlf + detail::crlf_lines(original->payload.body) + crlf;
+        } else {
+            const std::string prefix = "Delivered: ";
+            const std::string_view subject = report.payload.subject;
+            field(original_part, "Subject", subject.substr(subject.rfind(prefix, 0) == 0 ? prefix.size() : 0));
+        }
     }
 
     const std::vector<std::string> parts{people, status_part, original_part};

@@ -6,6 +6,7 @@
 // can drop duplicates.
 
 #include <spool/address_types.hpp>
+#include <spool/mail/detail/header_section.hpp>
 #include <spool/mail/detail/text.hpp>
 #include <spool/smtp/detail/wire.hpp>
 #include <spool/message.hpp>
@@ -21,8 +22,6 @@
 namespace spool {
 
 namespace detail {
-
-inline bool same_field_name(std::string_view a, std::string_view b) noexcept { return same_address(a, b); }
 
 inline const std::string* header_named(const mail_payload& p, std::string_view name) {
     for (const auto& [n, v] : p.headers)
@@ -147,20 +146,51 @@ inline std::string default_message_id(const message& m, std::string_view domain)
 }
 
 /// The default renderer: `spool::message` (a mail_payload) as RFC 5322 text
-/// with CR LF line ends. From comes from the sender; To and Cc from the
-/// recipient table (Bcc recipients are never written); Date from the submit
-/// time; Subject and display names as RFC 2047 encoded-words when they are not
-/// ASCII; MIME-Version 1.0 and a text/plain UTF-8 body, quoted-printable when
-/// it has 8-bit octets or a line longer than 998 octets. The payload's own
-/// headers follow, except those that spool writes from the envelope (From,
-/// To, Cc, Bcc, Subject, MIME-Version, Content-Type, Content-Transfer-Encoding);
-/// its Date and Message-ID replace spool's.
+/// with CR LF line ends.
+///
+/// A payload's DKIM-Signature headers come first, byte for byte: they sign
+/// what follows, and a signer (spool::dkim_signer) renders the message without
+/// them. Then:
+/// - With `mime` set (the sender's own message): the payload's other headers,
+///   then the MIME text as it is; Date (the submit time) and Message-ID
+///   (default_message_id) only when neither has one.
+/// - Otherwise: From comes from the sender; To and Cc from the recipient
+///   table (Bcc recipients are never written); Date from the submit time;
+///   Subject and display names as RFC 2047 encoded-words when they are not
+///   ASCII; MIME-Version 1.0 and a text/plain UTF-8 body, quoted-printable
+///   when it has 8-bit octets or a line longer than 998 octets. The payload's
+///   own headers follow, except those that spool writes from the envelope
+///   (From, To, Cc, Bcc, Subject, MIME-Version, Content-Type,
+///   Content-Transfer-Encoding); its Date and Message-ID replace spool's.
 struct rfc5322_renderer {
     rfc5322_options options{};
 
     std::string operator()(const message& m) const {
-        using detail::field;
         std::string out;
+        for (const auto& [name, value] : m.payload.headers)
+            if (is_signature(name)) detail::field(out, name, value);
+        if (m.payload.mime.empty()) composed(out, m);
+        else own_mime(out, m);
+        return out;
+    }
+
+private:
+    static bool is_signature(std::string_view name) { return detail::same_field_name(name, "DKIM-Signature"); }
+
+    void own_mime(std::string& out, const message& m) const {
+        using detail::field;
+        const auto& p = m.payload;
+        if (!detail::header_named(p, "Date") && !detail::mime_field(p.mime, "Date"))
+            field(out, "Date", detail::rfc5322_date(m.client_submit_time.value_or(time_point{})));
+        if (!detail::header_named(p, "Message-ID") && !detail::mime_field(p.mime, "Message-ID"))
+            field(out, "Message-ID", default_message_id(m, options.domain));
+        for (const auto& [name, value] : p.headers)
+            if (!is_signature(name)) field(out, name, detail::header_text(value));
+        out += detail::crlf_lines(p.mime);
+    }
+
+    void composed(std::string& out, const message& m) const {
+        using detail::field;
         const auto& p = m.payload;
         const std::string* date = detail::header_named(p, "Date");
         field(out, "Date", date ? *date : detail::rfc5322_date(m.client_submit_time.value_or(time_point{})));
@@ -181,14 +211,14 @@ struct rfc5322_renderer {
         field(out, "Content-Transfer-Encoding", encode ? "quoted-printable" : "7bit");
         for (const auto& [name, value] : p.headers) {
             static constexpr std::string_view ours[] = {"Date", "Message-ID", "From", "To", "Cc", "Bcc", "Subject",
-                                                        "MIME-Version", "Content-Type", "Content-Transfer-Encoding"};
+                                                        "MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+                                                        "DKIM-Signature"};
             bool skip = false;
             for (auto o : ours) skip = skip || detail::same_field_name(name, o);
             if (!skip && detail::is_field_name(name)) field(out, name, detail::header_text(value));
         }
         out += "\r\n";
         out += encode ? detail::quoted_printable(p.body) : detail::crlf_lines(p.body);
-        return out;
     }
 };
 
@@ -206,7 +236,8 @@ public:
 
     preprocess_result preprocess(preprocessing<message>& run) {
         auto& m = run.message();
-        if (detail::header_named(m.payload, "Message-ID")) return preprocess_result::ok();
+        if (detail::header_named(m.payload, "Message-ID") || detail::mime_field(m.payload.mime, "Message-ID"))
+            return preprocess_result::ok();
         std::random_device device;
         const std::uint64_t nonce = (std::uint64_t(device()) << 32) ^ device();
         const auto now = std::chrono::duration_cast<std::chrono::microseconds>(run.now().time_since_epoch()).count();
