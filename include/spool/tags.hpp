@@ -39,6 +39,11 @@ template <class T> inline constexpr bool enable_outbound_hook = detail::declares
 template <class T> inline constexpr bool enable_observer = detail::declares<T, observer_tag>;
 template <class T> inline constexpr bool enable_setting = detail::declares<T, setting_tag>;
 
+/// A preprocessor that seals what the others wrote (spool::dkim_signer signs
+/// it) and so must be composed after every other preprocessor. It says
+/// `static constexpr bool spool_runs_last = true;`, or specialises this.
+template <class T> inline constexpr bool runs_last = requires { requires T::spool_runs_last; };
+
 /// Compose it to call synchronous transports with a limit of one on the
 /// spooler's own thread even when several transports are composed, as tests
 /// and single-transport programs may want: one transmit() that hangs then

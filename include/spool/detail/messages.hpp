@@ -88,6 +88,9 @@
 #define SPOOL_DETAIL_RETRY_POLICY_LIMITS \
   "spool::RetryPolicy: the policy needs `max_lifetime() const` and `backoff(unsigned attempts) const`, both returning std::chrono::seconds."
 
+#define SPOOL_DETAIL_PREPROCESSOR_AFTER_LAST \
+  "spool::spooler: a preprocessor is composed after one that must run last (spool::runs_last, such as spool::dkim_signer, which signs what the others wrote). Compose that one last."
+
 #define SPOOL_DETAIL_NOT_MOVABLE \
   "spool::spooler: a policy must be movable, since the spooler keeps its own. Keep shared state behind a pointer (as spool's stores do), or pass std::ref(x) to keep yours."
 // clang-format on

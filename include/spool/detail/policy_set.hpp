@@ -141,7 +141,17 @@ struct policy_set {
     template <class Role>
     static constexpr bool counted_right = allowed(Role::count, count<Role>);
     static constexpr bool counts_ok = role_table::counted_right<policy_set>;
-    static constexpr bool valid = counts_ok && (policy_ok<Ps, message_type> && ...);
+    /// No preprocessor after one that runs last (spool::runs_last).
+    static constexpr bool order_ok = [] {
+        constexpr std::array<bool, size> last{runs_last<unwrap_t<Ps>>...};
+        bool sealed = false;
+        for (std::size_t i = 0; i < size; ++i) {
+            if (preprocessors[i] && sealed) return false;
+            sealed = sealed || (preprocessors[i] && last[i]);
+        }
+        return true;
+    }();
+    static constexpr bool valid = counts_ok && order_ok && (policy_ok<Ps, message_type> && ...);
 
     template <std::size_t I>
     static auto store_of_index() {
@@ -152,6 +162,7 @@ struct policy_set {
 
     static constexpr bool diagnose() {
         if constexpr (!counts_ok) boost::hana::unpack(roles, [](auto... role) { diagnose_first_count(role...); });
+        else if constexpr (!order_ok) static_assert(requirement_unmet_by<policy_set>::value, SPOOL_DETAIL_PREPROCESSOR_AFTER_LAST);
         else (diagnose_first<Ps...>());
         return true;
     }
