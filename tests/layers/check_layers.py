@@ -104,7 +104,7 @@ def check(architecture, include_dir):
             broken.append(1)
         if src_part == "hand-off" and dst_part not in ("vocabulary", "hand-off"):
             broken.append(2)
-        usable_alone = {"memory-parts", "store-kit", "sqlite", "postgres", "smtp"}
+        usable_alone = {"memory-parts", "store-kit", "sqlite", "postgres", "smtp", "dkim"}
         if src_part in usable_alone and dst_part in ("engine", "client", "front", "umbrella"):
             broken.append(3)
         is_transport = src.startswith("transports/") or src_part == "smtp"
