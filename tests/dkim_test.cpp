@@ -228,6 +228,28 @@ TEST_CASE("both verifiers pass both signatures, in both canonicalisations, of a 
     }
 }
 
+TEST_CASE("a body without a final line end, or with bare LF line ends from the renderer, is signed as it is sent") {
+    auto m = from_a();
+    m.payload.body = "no final line end";
+    std::string text = through_the_wire(rendered(signed_copy(m, the_keys().options())));
+    CHECK(dkimpy(text) == both_pass);
+    CHECK(opendkim(text) == both_pass);
+
+    // A renderer of the user's own, with LF line ends (SmtpRenderer allows them).
+    const auto lf_renderer = [](const spool::message& msg) {
+        std::string out;
+        for (char c : spool::rfc5322_renderer{{"mx.a.test"}}(msg))
+            if (c != '\r') out += c;
+        return out;
+    };
+    auto run = spool::testing::run_preprocessor(spool::dkim_signer{the_keys().options(), lf_renderer}, from_a(),
+                                                spool::time_point{std::chrono::seconds{1'700'000'000}});
+    REQUIRE(run.result.succeeded());
+    text = through_the_wire(lf_renderer(run.message));
+    CHECK(dkimpy(text) == both_pass);
+    CHECK(opendkim(text) == both_pass);
+}
+
 TEST_CASE("a message of 10 MB is signed, and both verifiers pass it") {
     auto m = from_a();
     m.payload.body.reserve(10'500'000);

@@ -17,6 +17,7 @@
 #include <spool/dkim/detail/opendkim.hpp>
 #include <spool/address_types.hpp>
 #include <spool/mail/detail/header_section.hpp>
+#include <spool/mail/detail/text.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 #include <spool/tags.hpp>
@@ -220,7 +221,10 @@ public:
         message& m = run.message();
         const auto* keys = keys_for(m);
         if (!keys) return preprocess_result::ok();
-        const std::string text = renderer_(m);
+        // Signed as the SMTP transport sends it: every line end a CR LF, the
+        // last line ended (a body without a final line end has one on the wire).
+        std::string text = detail::crlf_lines(renderer_(m));
+        if (!text.ends_with("\r\n")) text += "\r\n";
         std::vector<std::string> made;
         for (const auto* key : {&keys->rsa, &keys->ed25519}) {
             if (!*key) continue;
