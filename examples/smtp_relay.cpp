@@ -5,8 +5,10 @@
 //   spool_example_smtp_relay <spool.db> <relay-host> <port> <from> <to>...
 //
 // Environment: SMTP_TLS = none | opportunistic (default) | required | verify;
-// SMTP_USER and SMTP_PASSWORD for AUTH (sent over TLS only).
+// SMTP_USER and SMTP_PASSWORD for AUTH (sent over TLS only); DKIM_KEY (a PEM
+// private key) and DKIM_SELECTOR to DKIM-sign for the sender's domain.
 
+#include <spool/dkim.hpp>
 #include <spool/spool.hpp>
 #include <spool/sqlite.hpp>
 #include <spool/smtp.hpp>
@@ -35,32 +37,47 @@ int main(int argc, char** argv) {
         return 1;
     }
     // message_id_stamp gives each message its Message-ID once, at submit: every
-    // attempt sends the same one, so a receiver can drop a duplicate.
-    spool::spooler spooler{std::move(*store), spool::message_id_stamp{"spool.example"}, spool::smtp_transport{options}};
-    auto client = spooler.client();
+    // attempt sends the same one, so a receiver can drop a duplicate. The
+    // signer signs it, last, with the renderer the transport sends with.
+    const spool::rfc5322_renderer renderer{{"spool.example"}};
+    const auto send = [&](auto& spooler) {
+        auto client = spooler.client();
+        spool::message m;
+        m.sender = {"spool example", argv[4], "SMTP"};
+        m.payload.subject = "Hello from spool";
+        m.payload.body = "This message went through spool's SMTP transport.\n";
+        for (int i = 5; i < argc; ++i) m.recipients.push_back({argv[i], argv[i], "SMTP"});
+        const auto id = client.send(m);
+        if (!id) {
+            std::cerr << "submit failed: " << id.error().message() << '\n';
+            return 1;
+        }
+        spooler.drain(); // a service calls spooler.start() once instead
 
-    spool::message m;
-    m.sender = {"spool example", argv[4], "SMTP"};
-    m.payload.subject = "Hello from spool";
-    m.payload.body = "This message went through spool's SMTP transport.\n";
-    for (int i = 5; i < argc; ++i) m.recipients.push_back({argv[i], argv[i], "SMTP"});
-    const auto id = client.send(m);
-    if (!id) {
-        std::cerr << "submit failed: " << id.error().message() << '\n';
-        return 1;
+        const auto sent = client.open(*id);
+        if (!sent) return 1;
+        for (const auto& [name, value] : sent->payload.headers)
+            if (name == "DKIM-Signature") std::cout << "DKIM-Signature: " << value.substr(0, value.find("; t=")) << '\n';
+        int waiting = 0;
+        for (const auto& r : sent->recipients) {
+            std::cout << r.address << ": ";
+            if (r.is_sent()) std::cout << "sent\n";
+            else if (const auto* f = std::get_if<spool::status::failed>(&r.status)) std::cout << "failed: " << f->reason << '\n';
+            else if (const auto* d = std::get_if<spool::status::deferred>(&r.status)) ++waiting, std::cout << "waiting: " << d->reason << '\n';
+            else ++waiting, std::cout << "waiting\n";
+        }
+        if (waiting) std::cout << waiting << " recipient(s) stay queued in " << argv[1] << "; run again to retry\n";
+        return 0;
+    };
+    spool::smtp_transport smtp{options, {}, renderer};
+    if (const char* key = std::getenv("DKIM_KEY")) {
+        const std::string from = argv[4];
+        spool::dkim_options dkim;
+        dkim.keys.push_back({from.substr(from.rfind('@') + 1), std::getenv("DKIM_SELECTOR") ? std::getenv("DKIM_SELECTOR") : "spool", key});
+        spool::spooler spooler{std::move(*store), spool::message_id_stamp{"spool.example"}, std::move(smtp),
+                               spool::dkim_signer{dkim, renderer}}; // throws spool::dkim_key_error for a bad key
+        return send(spooler);
     }
-    spooler.drain(); // a service calls spooler.start() once instead
-
-    const auto sent = client.open(*id);
-    if (!sent) return 1;
-    int waiting = 0;
-    for (const auto& r : sent->recipients) {
-        std::cout << r.address << ": ";
-        if (r.is_sent()) std::cout << "sent\n";
-        else if (const auto* f = std::get_if<spool::status::failed>(&r.status)) std::cout << "failed: " << f->reason << '\n';
-        else if (const auto* d = std::get_if<spool::status::deferred>(&r.status)) ++waiting, std::cout << "waiting: " << d->reason << '\n';
-        else ++waiting, std::cout << "waiting\n";
-    }
-    if (waiting) std::cout << waiting << " recipient(s) stay queued in " << argv[1] << "; run again to retry\n";
-    return 0;
+    spool::spooler spooler{std::move(*store), spool::message_id_stamp{"spool.example"}, std::move(smtp)};
+    return send(spooler);
 }
