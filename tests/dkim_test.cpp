@@ -306,6 +306,12 @@ TEST_CASE("a key that cannot be used is an error when the signer is made") {
     std::ofstream(k.dir / "garbage.pem") << "not a key";
     refused({.keys = {{"a.test", "rsa", k.dir / "garbage.pem"}}}, "is not a PEM private key");
     refused({.keys = {{"a.test", "ed", k.pem("ed")}}}, "has an Ed25519 key but no RSA key");
+    REQUIRE(std::system(("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + (k.dir / "ec.pem").string() +
+                         " 2>/dev/null").c_str()) == 0);
+    refused({.keys = {{"a.test", "ec", k.dir / "ec.pem"}}}, "is neither an RSA nor an Ed25519 key");
+    REQUIRE(std::system(("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:512 -out " + (k.dir / "short.pem").string() +
+                         " 2>/dev/null").c_str()) == 0);
+    refused({.keys = {{"a.test", "short", k.dir / "short.pem"}}}, "has fewer than 1024 bits");
     refused({.keys = {{"", "rsa", k.pem("rsa")}}}, "needs a domain and a selector");
     refused({.keys = {{"a.test", "rsa", k.pem("rsa")}}, .domain = "b.test"}, "no key for the configured domain b.test");
     CHECK_THROWS_AS(spool::dkim_dns_record(k.dir / "missing.pem"), spool::dkim_key_error);
