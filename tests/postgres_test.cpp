@@ -68,6 +68,14 @@ TEST_CASE("the PostgreSQL store keeps the administration laws: hold, release, re
     report(spool::testing::check_hold_back([&] { return spool::postgres_store(schemas.emplace_back().conninfo()); }));
 }
 
+TEST_CASE("the PostgreSQL store keeps the suppression list's laws, shared by store objects on one database") {
+    std::deque<spool_test::postgres_schema> schemas;
+    report(spool::testing::check_suppression_list([&] {
+        const auto& schema = schemas.emplace_back();
+        return std::pair{spool::postgres_store(schema.conninfo()), spool::postgres_store(schema.conninfo())};
+    }));
+}
+
 TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by the database's clock, fencing") {
     std::deque<spool_test::postgres_schema> schemas;
     const auto lease = 400ms;
@@ -189,7 +197,7 @@ TEST_CASE("processes that open a new database at once create the schema once") {
     CHECK(schema.value("SELECT version FROM spool_schema") == std::to_string(spool::postgres_store::schema_version));
 }
 
-TEST_CASE("a schema-1 database is brought to schema 3: its queued messages keep their place, not held, and can be held") {
+TEST_CASE("a schema-1 database is brought to the latest schema: its queued messages keep their place, not held, and can be held") {
     spool_test::postgres_schema schema;
     spool::message_id queued{};
     {
@@ -198,10 +206,11 @@ TEST_CASE("a schema-1 database is brought to schema 3: its queued messages keep 
         m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
         queued = store.create_queued(spool::folders::outbox, m).value();
     }
-    schema.sql("DROP INDEX spool_queue_waiting; ALTER TABLE spool_queue DROP COLUMN waiting_for, DROP COLUMN held_since,"
-               " DROP COLUMN held_for, DROP COLUMN request; UPDATE spool_schema SET version = 1");
+    schema.sql("DROP TABLE spool_suppressions; DROP INDEX spool_queue_waiting; ALTER TABLE spool_queue DROP COLUMN waiting_for,"
+               " DROP COLUMN held_since, DROP COLUMN held_for, DROP COLUMN request; UPDATE spool_schema SET version = 1");
     spool::postgres_store store(schema.conninfo());
-    CHECK(schema.value("SELECT version FROM spool_schema") == "3");
+    CHECK(schema.value("SELECT version FROM spool_schema") == std::to_string(spool::postgres_store::schema_version));
+    CHECK(schema.value("SELECT count(*) FROM spool_suppressions") == "0");
     CHECK(store.count_queue(spool::time_point{}) == spool::queue_counts{1, 1, 0, 0, 0, 0});
     CHECK(store.hold(queued, spool::time_point{}).value() == spool::admin_outcome::applied);
     CHECK(store.due_queue(std::chrono::system_clock::now(), 10).empty());

@@ -4,6 +4,7 @@
 #include "catch.hpp"
 #include "support/conformance_report.hpp"
 #include "support/fixtures.hpp"
+#include "support/reports.hpp"
 #include "support/sqlite_files.hpp"
 #include "support/temp_dir.hpp"
 
@@ -81,9 +82,9 @@ TEST_CASE("the SQLite store keeps the laws of its spooler lock and its cross-pro
     report(spool::testing::check_cross_process_wake(pair));
 }
 
-// What schemas 5 (administration) and 6 (waiting for a destination) added, for
-// tests that take a database back to an older schema.
-constexpr const char* undo_schema_5 = "DROP INDEX queue_waiting; ALTER TABLE outgoing_queue DROP COLUMN waiting_for;"
+// What schemas 5 (administration), 6 (waiting for a destination) and 7 (the
+// suppression list) added, for tests that take a database back to an older schema.
+constexpr const char* undo_schema_5 = "DROP TABLE suppressions; DROP INDEX queue_waiting; ALTER TABLE outgoing_queue DROP COLUMN waiting_for;"
                                       "ALTER TABLE outgoing_queue DROP COLUMN held_since; ALTER TABLE outgoing_queue DROP COLUMN held_for;"
                                       "ALTER TABLE outgoing_queue DROP COLUMN request;";
 
@@ -98,7 +99,7 @@ TEST_CASE("the SQLite store keeps the administration laws: hold, release, reques
     report(spool::testing::check_hold_back([&] { return spool::sqlite_store(dir.file("admin" + std::to_string(n++) + ".db"), shared); }));
 }
 
-TEST_CASE("a schema-3 database is brought to schema 6, its queued messages unleased, not held, and sent") {
+TEST_CASE("a schema-3 database is brought to the latest schema, its queued messages unleased, not held, and sent") {
     spool_test::temp_dir dir;
     const auto path = dir.file("v3.db");
     const spool::message_id queued = queue_one(path);
@@ -106,7 +107,7 @@ TEST_CASE("a schema-3 database is brought to schema 6, its queued messages unlea
                       "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                       "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
     spool::sqlite_store store(path);
-    CHECK(spool::sqlite_store::schema_version == 6);
+    CHECK(spool::sqlite_store::schema_version == 7);
     CHECK(store.count_queue(spool::time_point{}).held == 0);
     spool::memory_transport transport;
     spool::spooler sp{store, transport};
@@ -479,4 +480,94 @@ TEST_CASE("group_commits(1): each outcome is on disk before the next hand-off") 
         CHECK(queued_at_hand_off == std::vector<std::size_t>{5, 5, 5, 5, 5});
     }
     CHECK(store.outgoing_queue().empty());
+}
+
+TEST_CASE("the SQLite store keeps the suppression list's laws, across store objects on one file") {
+    spool_test::temp_dir dir;
+    int n = 0;
+    report(spool::testing::check_suppression_list([&] {
+        const auto path = dir.file("suppressions" + std::to_string(n++) + ".db");
+        return std::pair{spool::sqlite_store(path), spool::sqlite_store(path)};
+    }));
+}
+
+TEST_CASE("with a suppression_policy, an address that does not exist is listed, and later mail to it fails at submit with a report") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("suppress.db"));
+    spool::memory_transport transport{{"SMTP"}};
+    transport.reject("gone@x.test"); // 5.1.1, as a server's "no such user"
+    spool::manual_clock clock;
+    clock.set(spool::time_point{std::chrono::hours{24 * 365 * 50}});
+    spool::spooler sp{store, transport, clock, spool::suppression_policy{.lifetime = std::chrono::hours{24}}};
+    auto client = sp.client();
+    const auto to = [](std::vector<std::string> addresses) {
+        spool::message m;
+        m.sender = {"Ann", "ann@x.test", "SMTP"};
+        m.payload.subject = "news";
+        for (auto& a : addresses) m.recipients.push_back({a, a, "SMTP"});
+        return m;
+    };
+    const auto offered = [&](const std::string& address) {
+        const auto ds = transport.deliveries();
+        return std::count_if(ds.begin(), ds.end(), [&](const auto& d) { return d.address == address; });
+    };
+
+    const auto first = client.send(to({"gone@x.test", "ok@x.test"})).value();
+    sp.drain();
+    const auto entry = store.find_suppression("gone@x.test", clock.now()).value();
+    REQUIRE(entry);
+    CHECK(entry->diagnostic == "5.1.1");
+    CHECK(entry->reason == "mailbox unavailable");
+    CHECK(entry->source == first);
+    CHECK(entry->added == clock.now());
+    CHECK(entry->expires == clock.now() + std::chrono::hours{24});
+    CHECK(store.count_suppressions(clock.now()).value() == 1);
+
+    SECTION("a later message fails that recipient at once, names the entry, and reports it; the others go") {
+        const auto reports_before = spool_test::reports_in(store).size();
+        const auto second = client.send(to({"gone@X.TEST", "ok@x.test"})).value();
+        sp.drain();
+        CHECK(offered("ok@x.test") == 2);
+        const auto sent = client.open(second).value();
+        const auto* failed = std::get_if<spool::status::failed>(&sent.recipients[0].status);
+        REQUIRE(failed);
+        CHECK_THAT(failed->reason, ContainsSubstring("suppressed: gone@x.test is on the suppression list since"));
+        CHECK(failed->diagnostic == "5.1.1");
+        const auto reports = spool_test::reports_in(store);
+        REQUIRE(reports.size() == reports_before + 1);
+        CHECK(reports.back().report->entries.at(0).address == "gone@X.TEST");
+        CHECK(store.count_suppressions(clock.now()).value() == 1); // not added again
+    }
+    SECTION("submit_flags::ignore_suppression sends to it all the same") {
+        auto m = to({"gone@x.test"});
+        m.submission = spool::submit_flags::ignore_suppression;
+        const auto id = client.send(m).value();
+        sp.drain();
+        const auto sent = client.open(id).value();
+        const auto* failed = std::get_if<spool::status::failed>(&sent.recipients[0].status);
+        REQUIRE(failed);
+        CHECK(failed->reason == "mailbox unavailable"); // the transport's refusal, not the list's
+    }
+    SECTION("once the entry has expired, mail to the address is sent again") {
+        clock.advance(std::chrono::hours{25});
+        const auto id = client.send(to({"gone@x.test"})).value();
+        sp.drain();
+        const auto sent = client.open(id).value();
+        CHECK(std::get<spool::status::failed>(sent.recipients[0].status).reason == "mailbox unavailable");
+        CHECK(store.find_suppression("gone@x.test", clock.now()).value()->source == id); // listed again, by this failure
+    }
+    SECTION("an operator removes it, and mail goes to the transport again") {
+        REQUIRE_FALSE(store.unsuppress("gone@x.test"));
+        const auto id = client.send(to({"gone@x.test"})).value();
+        sp.drain();
+        CHECK(std::get<spool::status::failed>(client.open(id).value().recipients[0].status).reason == "mailbox unavailable");
+    }
+    SECTION("a failure whose code is not on the policy's list adds nothing") {
+        transport.reject("full@x.test"); // 5.1.1 too: the policy below names only 5.2.1
+        spool::sqlite_store other(dir.file("other.db"));
+        spool::spooler narrow{other, transport, clock, spool::suppression_policy{.codes = {"5.2.1"}}};
+        narrow.client().send(to({"full@x.test"})).value();
+        narrow.drain();
+        CHECK(other.count_suppressions(clock.now()).value() == 0);
+    }
 }

@@ -141,9 +141,10 @@ private:
     friend class spooler;
     client(Store& store, detail::client_desk<message_type>& desk) noexcept : store_(&store), desk_(&desk) {}
 
+    // A draft keeps only what its client asks of the submit to come.
     static void as_draft(message_type& m) {
         m.flags = m.flags & ~message_flags::submitted;
-        m.submission = submit_flags::none;
+        m.submission = m.submission & submit_flags::ignore_suppression;
     }
 
     Store* store_;

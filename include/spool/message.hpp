@@ -145,6 +145,9 @@ enum class submit_flags : std::uint8_t {
     none = 0,
     locked = 0x1,     ///< SUBMITFLAG_LOCKED: the spooler holds it (never persisted)
     preprocess = 0x2, ///< SUBMITFLAG_PREPROCESS: preprocessors must run first
+    /// Set by the client: send even to recipients on the suppression list
+    /// (docs/suppression.md). Submit keeps it; the spooler sets the others.
+    ignore_suppression = 0x4,
 };
 template <>
 inline constexpr bool enable_flag_operators<submit_flags> = true;

@@ -38,6 +38,10 @@ class spooler {
     static_assert(!policies::valid || !policies::single_threaded || core_type::plain_dispatch,
                   "spool::single_threaded: every transport must be synchronous (transmit, not async_transmit), name no "
                   "destinations and declare no max_in_flight above 1: it calls them inline, one hand-off at a time");
+    static_assert(!policies::valid || !policies::template composes<suppression_policy> ||
+                      SuppressionListStore<typename core_type::store_type>,
+                  "spool::suppression_policy: the store keeps no suppression list (SuppressionListStore: the SQLite and "
+                  "PostgreSQL stores do)");
 
 public:
     using store_type = typename core_type::store_type;

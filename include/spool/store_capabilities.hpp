@@ -8,12 +8,16 @@
 
 #include <spool/detail/requirements.hpp>
 #include <spool/message.hpp>
+#include <spool/result.hpp>
+#include <spool/suppression.hpp>
 
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -135,6 +139,31 @@ template <class S>
 concept HoldBackStore = requires(S& store, const std::vector<message_id>& ids, const std::string& destination, time_point until) {
     { store.hold_back(ids, destination, until) } -> std::same_as<std::error_code>;
     { store.release_held_back(destination) } -> std::same_as<std::error_code>;
+};
+
+/// **SuppressionListStore**: the store keeps a suppression list
+/// (docs/suppression.md), shared by every spooler and client on its data.
+/// Addresses are keys as suppression_key() writes them, compared exactly:
+///   - `std::error_code suppress(const suppression_entry&)`: adds the entry,
+///     or replaces the one for its address;
+///   - `result<std::optional<suppression_entry>> find_suppression(std::string_view
+///     key, time_point now) const`: the entry, unless it has expired by `now`;
+///     one indexed read, however long the list;
+///   - `std::error_code unsuppress(std::string_view key)`: removes it;
+///     errc::not_found when there is none;
+///   - `result<std::vector<suppression_entry>> list_suppressions(std::string_view
+///     after, std::size_t limit, time_point now) const`: up to `limit` entries
+///     with keys above `after`, in key order, expired ones left out;
+///   - `result<std::size_t> count_suppressions(time_point now) const`.
+/// Laws S1-S5, checked by testing::check_suppression_list.
+template <class S>
+concept SuppressionListStore = requires(S& s, const S& c, const suppression_entry& e, std::string_view key, time_point now,
+                                        std::size_t limit) {
+    { s.suppress(e) } -> std::same_as<std::error_code>;
+    { c.find_suppression(key, now) } -> std::same_as<result<std::optional<suppression_entry>>>;
+    { s.unsuppress(key) } -> std::same_as<std::error_code>;
+    { c.list_suppressions(key, limit, now) } -> std::same_as<result<std::vector<suppression_entry>>>;
+    { c.count_suppressions(now) } -> std::same_as<result<std::size_t>>;
 };
 
 namespace detail {

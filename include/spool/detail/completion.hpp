@@ -14,6 +14,8 @@
 #include <spool/error.hpp>
 #include <spool/events.hpp>
 #include <spool/result.hpp>
+#include <spool/store_capabilities.hpp>
+#include <spool/suppression.hpp>
 #include <spool/tags.hpp>
 
 #include <cstddef>
@@ -87,6 +89,7 @@ public:
     time_point now{};
     status_baseline<Message> before;
     std::vector<Message> reports;
+    std::vector<suppression_entry> suppressions; // addresses this pass's failures put on the list
     std::vector<incoming_commit> committed_reports; // by write_completion, for announce_completion
     pass_summary summary;
     bool finished = false;
@@ -96,9 +99,29 @@ private:
     result<Message> loaded_;
 };
 
+/// The entries for the recipients failed since the last report walk (not yet
+/// marked reported) with a code the policy names, unless already listed.
+template <class Core, class Message>
+std::vector<suppression_entry> new_suppressions(Core& core, const Message& m, message_id id, time_point now) {
+    const suppression_policy& policy = core.suppression();
+    std::vector<suppression_entry> out;
+    for (const recipient& r : m.recipients) {
+        const auto* f = std::get_if<status::failed>(&r.status);
+        if (!f || r.reported || !policy.suppresses(f->diagnostic)) continue;
+        std::string key = suppression_key(r.address, policy.fold_local_part);
+        const auto listed = core.store().find_suppression(key, now);
+        if (!listed || *listed) continue; // listed already (a submit's refusal, say); unreadable: the next failure adds it
+        std::optional<time_point> expires;
+        if (policy.lifetime) expires = now + *policy.lifetime;
+        out.push_back({std::move(key), f->reason, f->diagnostic, now, expires, id});
+    }
+    return out;
+}
+
 template <class Core, class Message>
 void prepare_completion(Core& core, completion<Message>& c) {
     Message& m = c.message();
+    if constexpr (Core::suppresses) c.suppressions = new_suppressions(core, m, c.id, c.now);
     c.summary = take_reports(m, c.now, c.reports);
     m.submission = m.submission & ~submit_flags::locked; // the lock is never stored
     c.finished = c.summary.open == 0;
@@ -126,13 +149,16 @@ std::error_code write_completion(Core& core, completion<Message>& c) {
         if (rc.error) return rc.error;
         c.committed_reports.push_back(std::move(rc));
     }
+    if constexpr (Core::suppresses)
+        for (const suppression_entry& e : c.suppressions)
+            if (auto ec = core.store().suppress(e)) return ec;
     return c.finished ? core.store().finish(c.id, c.message()) : core.store().save(c.id, c.message());
 }
 
 /// Whether a completion's writes need one commit of their own to stay together.
 template <class Message>
 bool writes_together(const completion<Message>& c) noexcept {
-    return !c.reports.empty();
+    return !c.reports.empty() || !c.suppressions.empty();
 }
 
 /// After the writes are durable: tell observers (of the reports too), and count

@@ -72,6 +72,10 @@ public:
     /// a thread-safe one, so that the diagnostic is the only error.)
     static constexpr bool single_threaded = policies::single_threaded && plain_dispatch;
 
+    /// spool::suppression_policy was composed: the store's suppression list is on.
+    static constexpr bool suppresses = (std::is_same_v<unwrap_t<Ps>, spool::suppression_policy> || ...) &&
+                                       SuppressionListStore<store_type>;
+
     /// Whether some observer listens for Event. Only then is the event made:
     /// a recipient status event copies the recipient, and comparing statuses
     /// needs every status kept from before a pass.
@@ -125,6 +129,15 @@ public:
     /// Never zero: a zero wait would let drain() spin on one message.
     std::chrono::seconds backoff(unsigned attempts) {
         return std::max(std::chrono::seconds{retry_policy().backoff(attempts)}, std::chrono::seconds{1});
+    }
+
+    /// The composed suppression_policy (only where `suppresses`).
+    const spool::suppression_policy& suppression() {
+        const spool::suppression_policy* found = nullptr;
+        for_each_of<setting_tag>([&](auto& s) {
+            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(s)>, spool::suppression_policy>) found = &s;
+        });
+        return *found;
     }
 
     /// Whether anything composed can expand distribution lists.

@@ -111,6 +111,9 @@ struct policy_set {
     static constexpr bool inline_transports = (std::is_same_v<unwrap_t<Ps>, spool::inline_transports> || ...);
     /// spool::single_threaded was composed.
     static constexpr bool single_threaded = (std::is_same_v<unwrap_t<Ps>, spool::single_threaded> || ...);
+    /// Whether a policy of type T was composed.
+    template <class T>
+    static constexpr bool composes = (std::is_same_v<unwrap_t<Ps>, T> || ...);
     static constexpr auto transport_slot = slots_of(transports);
     static constexpr auto transport_position = positions_of<transport_count>(transports);
     /// Transports and preprocessors: the policies with address types.

@@ -15,6 +15,7 @@
 #include <spool/mail/detail/header_section.hpp>
 #include <spool/mail/detail/text.hpp>
 #include <spool/store_capabilities.hpp>
+#include <spool/suppression.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
@@ -230,6 +231,28 @@ std::error_code unsendable(Core& core, const Message& m, const std::vector<recip
     return refused;
 }
 
+/// The suppression list's entry for each of `rs` (none where it has none), one indexed read each.
+template <class Core>
+result<std::vector<std::optional<suppression_entry>>> suppressed_among(Core& core, const std::vector<recipient>& rs) {
+    const suppression_policy& policy = core.suppression();
+    std::vector<std::optional<suppression_entry>> out;
+    out.reserve(rs.size());
+    const time_point now = core.now();
+    for (const recipient& r : rs) {
+        auto found = core.store().find_suppression(suppression_key(r.address, policy.fold_local_part), now);
+        if (!found) return found.error();
+        out.push_back(std::move(*found));
+    }
+    return out;
+}
+
+/// What a recipient on the suppression list fails with: the entry named, and its code.
+inline status::failed suppressed_failure(const suppression_entry& e) {
+    std::string reason = "suppressed: " + e.address + " is on the suppression list since " + rfc5322_date(e.added);
+    if (!e.reason.empty()) reason += " (" + e.reason + ")";
+    return {std::move(reason), is_status_code(e.diagnostic) ? e.diagnostic : "5.0.0"};
+}
+
 /// Turns the draft `m` into the message to queue: recipients expanded and
 /// checked, submit time stamped, preprocessing decided. On an error `m` is
 /// left exactly as it was, so it can still be stored as the user's draft.
@@ -243,6 +266,15 @@ std::error_code make_submitted(Core& core, Message& m) {
     if (!std::all_of(rs.begin(), rs.end(), [](const recipient& r) { return r.resolved(); }))
         return errc::unresolved_recipient;
     if (auto ec = unsendable(core, m, rs)) return ec;
+    // Read before anything of m changes: a read that fails leaves the draft as it was.
+    std::vector<std::optional<suppression_entry>> suppressed;
+    if constexpr (Core::suppresses) {
+        if (!has(m.submission, submit_flags::ignore_suppression)) {
+            auto found = suppressed_among(core, rs);
+            if (!found) return found.error();
+            suppressed = std::move(*found);
+        }
+    }
 
     if (expanded) m.recipients = std::move(*expanded);
     // A submit is a new transmission to every recipient (MAPI: a client's
@@ -251,16 +283,20 @@ std::error_code make_submitted(Core& core, Message& m) {
     // only the others are sent, so fixing one address of a partly sent message
     // does not send it twice to everyone else.
     const bool resend = has(m.flags, message_flags::resend);
-    for (recipient& r : m.recipients) {
+    for (std::size_t i = 0; i < m.recipients.size(); ++i) {
+        recipient& r = m.recipients[i];
         if (resend && std::holds_alternative<status::sent>(r.status)) continue;
         r.responsibility = false;
         r.status = status::pending{};
         r.reported = false;
+        // On the suppression list: failed at once, reported as any failure.
+        if (i < suppressed.size() && suppressed[i]) r.status = suppressed_failure(*suppressed[i]);
     }
     m.flags |= message_flags::submitted | message_flags::unsent;
     m.client_submit_time = core.now();
     if (m.message_class.empty()) m.message_class = "IPM";
-    m.submission = needs_preprocessing(core, m) ? submit_flags::preprocess : submit_flags::none;
+    m.submission = (m.submission & submit_flags::ignore_suppression) |
+                   (needs_preprocessing(core, m) ? submit_flags::preprocess : submit_flags::none);
     return {};
 }
 

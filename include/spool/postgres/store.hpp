@@ -47,6 +47,7 @@
 #include <spool/stores/detail/lease_book.hpp>
 #include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
+#include <spool/stores/detail/suppression_rows.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/tags.hpp>
@@ -367,6 +368,79 @@ public:
     /// The queue's messages by state: one statement, grouped by the row's
     /// state (sql::count_by_state).
     queue_counts count_queue(time_point now) const { return queue().count(now); }
+
+    // --- The suppression list (docs/suppression.md; SuppressionListStore) ---
+    // One table for every spooler and client on the database.
+
+    /// Adds `e`, or replaces the entry for its address.
+    std::error_code suppress(const suppression_entry& e) {
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.text(e.address).text(e.reason).text(e.diagnostic).integer(detail::stored_nanoseconds(e.added))
+                .integer(detail::stored_expiry(e)).integer(key(e.source));
+            auto r = db.run(detail::postgres::sql::suppress, p);
+            return r.ok() ? std::error_code{} : db.error_of(r);
+        });
+    }
+
+    /// The entry for `address` (a suppression_key), unless it has expired by `now`: one read of the primary key.
+    result<std::optional<suppression_entry>> find_suppression(std::string_view address, time_point now) const {
+        std::optional<suppression_entry> found;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.text(std::string(address)).integer(detail::stored_nanoseconds(now));
+            auto r = db.run(detail::postgres::sql::find_suppression, p);
+            if (!r.ok()) return db.error_of(r);
+            if (r.rows() > 0) found = detail::suppression_columns(detail::postgres::row(r, 0)).read(detail::postgres::row(r, 0));
+            return {};
+        });
+        if (ec) return ec;
+        return found;
+    }
+
+    /// Removes the entry for `address`: errc::not_found when there is none.
+    std::error_code unsuppress(std::string_view address) {
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.text(std::string(address));
+            auto r = db.run(detail::postgres::sql::unsuppress, p);
+            if (!r.ok()) return db.error_of(r);
+            return r.flag("removed") ? std::error_code{} : make_error_code(errc::not_found);
+        });
+    }
+
+    /// Up to `limit` live entries with addresses above `after`, in address order.
+    result<std::vector<suppression_entry>> list_suppressions(std::string_view after, std::size_t limit, time_point now) const {
+        std::vector<suppression_entry> page;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.text(std::string(after)).integer(detail::stored_nanoseconds(now))
+                .integer(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            auto r = db.run(detail::postgres::sql::list_suppressions, p);
+            if (!r.ok()) return db.error_of(r);
+            if (r.rows() == 0) return {};
+            const detail::suppression_columns columns(detail::postgres::row(r, 0));
+            for (int i = 0; i < r.rows(); ++i) page.push_back(columns.read(detail::postgres::row(r, i)));
+            return {};
+        });
+        if (ec) return ec;
+        return page;
+    }
+
+    /// How many entries are live at `now`.
+    result<std::size_t> count_suppressions(time_point now) const {
+        std::size_t n = 0;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(detail::stored_nanoseconds(now));
+            auto r = db.run(detail::postgres::sql::count_suppressions, p);
+            if (!r.ok()) return db.error_of(r);
+            n = static_cast<std::size_t>(r.integer(0, 0));
+            return {};
+        });
+        if (ec) return ec;
+        return n;
+    }
 
     /// As the SQLite store's (AdministeredStore): applied at once; a hand-off
     /// running now completes, and the message is not attempted while held.

@@ -52,6 +52,7 @@
 #include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
+#include <spool/stores/detail/suppression_rows.hpp>
 #include <spool/tags.hpp>
 
 #include <sqlite3.h>
@@ -284,6 +285,69 @@ public:
     /// can be running (not leased, and no spooler of another process whose
     /// claims this store cannot see); else it is requested too.
     result<admin_outcome> request(message_id id, admin_request r) { return queue().request(id, r); }
+
+    // --- The suppression list (docs/suppression.md; SuppressionListStore) ---
+
+    /// Adds `e`, or replaces the entry for its address.
+    std::error_code suppress(const suppression_entry& e) {
+        return write([&](sqlite3* db) {
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::suppress);
+            return st.bind(1, e.address).bind(2, e.reason).bind(3, e.diagnostic).bind(4, detail::stored_nanoseconds(e.added))
+                .bind(5, detail::stored_expiry(e)).bind(6, key(e.source)).run();
+        });
+    }
+
+    /// The entry for `address` (a suppression_key), unless it has expired by `now`: one read of the primary key.
+    result<std::optional<suppression_entry>> find_suppression(std::string_view address, time_point now) const {
+        std::optional<suppression_entry> found;
+        const int rc = read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::find_suppression);
+            const int step = st.bind(1, address).bind(2, detail::stored_nanoseconds(now)).step();
+            if (step == SQLITE_ROW) found = detail::suppression_columns(st).read(st);
+            return step;
+        });
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return detail::sqlite::error(rc);
+        return found;
+    }
+
+    /// Removes the entry for `address`: errc::not_found when there is none.
+    std::error_code unsuppress(std::string_view address) {
+        return write([&](sqlite3* db) -> std::error_code {
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::unsuppress);
+            if (auto ec = st.bind(1, address).run()) return ec;
+            return sqlite3_changes(db) == 0 ? make_error_code(errc::not_found) : std::error_code{};
+        });
+    }
+
+    /// Up to `limit` live entries with addresses above `after`, in address order.
+    result<std::vector<suppression_entry>> list_suppressions(std::string_view after, std::size_t limit, time_point now) const {
+        std::vector<suppression_entry> page;
+        const int rc = read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::list_suppressions);
+            st.bind(1, after).bind(2, detail::stored_nanoseconds(now)).bind(3, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            int step = st.step();
+            if (step == SQLITE_ROW) {
+                const detail::suppression_columns columns(st);
+                for (; step == SQLITE_ROW; step = st.step()) page.push_back(columns.read(st));
+            }
+            return step;
+        });
+        if (rc != SQLITE_DONE) return detail::sqlite::error(rc);
+        return page;
+    }
+
+    /// How many entries are live at `now`.
+    result<std::size_t> count_suppressions(time_point now) const {
+        std::size_t n = 0;
+        const int rc = read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::count_suppressions);
+            const int step = st.bind(1, detail::stored_nanoseconds(now)).step();
+            if (step == SQLITE_ROW) n = static_cast<std::size_t>(st.integer(0));
+            return step;
+        });
+        if (rc != SQLITE_ROW) return detail::sqlite::error(rc);
+        return n;
+    }
 
     // --- Waiting for a destination (docs/concepts/store.md) -----------------
 

@@ -880,6 +880,91 @@ std::vector<conformance_failure> check_administration(Make make) {
 /// is a BatchingStore. B1: what f wrote is there when batch() succeeds. B2:
 /// when f throws, none of what it wrote is, and the exception passes on. B3: a
 /// batch inside f is part of the outer one, undone with it.
+/// The suppression list's laws (SuppressionListStore, docs/suppression.md),
+/// on two store objects on the same data, as two processes would be:
+///   S1 an entry suppressed is found, as it was written, by its key, from
+///      the other object too;
+///   S2 an entry that has expired is neither found, listed nor counted;
+///   S3 suppressing an address again replaces its entry (one per key);
+///   S4 unsuppress removes it, and errc::not_found for one not listed;
+///   S5 a listing is in key order, after `after`, at most `limit`, and its
+///      pages together give every live entry once.
+/// A store without the capability passes trivially.
+template <class MakePair>
+std::vector<conformance_failure> check_suppression_list(MakePair make_pair) {
+    using store_type = typename std::invoke_result_t<MakePair&>::first_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::SuppressionListStore<store_type>) {
+        using namespace std::chrono_literals;
+        detail::findings f(failures);
+        auto stores = make_pair();
+        auto& a = stores.first;
+        auto& b = stores.second;
+        const time_point now = detail::t0 + 300s;
+        const suppression_entry ann{"Ann@example.org", "550 5.1.1 no such user", "5.1.1", detail::t0, std::nullopt, message_id{7}};
+        const suppression_entry bob{"bob@example.org", "", "", detail::t0, detail::t0 + 600s, message_id{}};
+
+        constexpr const char* s1 = "suppression S1: an entry suppressed is found as written, from the other store object too";
+        f.expect(s1, !a.suppress(ann) && !a.suppress(bob), "suppress failed");
+        const auto found = b.find_suppression("Ann@example.org", now);
+        f.expect(s1, found && *found && **found == ann, "the other object does not find the entry as it was written");
+        const auto other_case = b.find_suppression("ann@example.org", now);
+        f.expect(s1, other_case && !*other_case, "a key that differs in case found the entry: keys compare exactly");
+        const auto bobs = a.find_suppression("bob@example.org", now);
+        f.expect(s1, bobs && *bobs && **bobs == bob, "an entry with an expiry is not found as written before it expires");
+
+        constexpr const char* s2 = "suppression S2: an entry that has expired is neither found, listed nor counted";
+        const time_point later = detail::t0 + 600s;
+        const auto expired = b.find_suppression("bob@example.org", later);
+        f.expect(s2, expired && !*expired, "an expired entry is found");
+        const auto listed = b.list_suppressions("", 10, later);
+        f.expect(s2, listed && listed->size() == 1 && listed->front().address == ann.address, "an expired entry is listed");
+        const auto counted = b.count_suppressions(later), counted_before = b.count_suppressions(now);
+        f.expect(s2, counted && *counted == 1 && counted_before && *counted_before == 2, "the counts do not leave out the expired entry");
+
+        constexpr const char* s3 = "suppression S3: suppressing an address again replaces its entry";
+        suppression_entry again = ann;
+        again.reason = "added by an operator";
+        again.diagnostic = "";
+        again.source = message_id{};
+        again.expires = detail::t0 + 24h;
+        f.expect(s3, !b.suppress(again), "suppress of a listed address failed");
+        const auto replaced = a.find_suppression(ann.address, now);
+        f.expect(s3, replaced && *replaced && **replaced == again, "the entry was not replaced");
+        const auto one = a.count_suppressions(now);
+        f.expect(s3, one && *one == 2, "suppressing again added a second entry");
+
+        constexpr const char* s4 = "suppression S4: unsuppress removes an entry; one not listed is not_found";
+        f.expect(s4, !b.unsuppress(ann.address), "unsuppress of a listed address failed");
+        const auto gone = a.find_suppression(ann.address, now);
+        f.expect(s4, gone && !*gone, "the entry is still found after unsuppress");
+        f.expect(s4, a.unsuppress(ann.address) == errc::not_found, "unsuppress of an address not listed is not not_found");
+
+        constexpr const char* s5 = "suppression S5: listings are in key order, after `after`, at most `limit`, every entry once";
+        std::vector<std::string> keys;
+        for (int i = 0; i < 7; ++i) keys.push_back("user" + std::to_string(9 - i) + "@example.net");
+        for (const auto& k : keys) (void)a.suppress({k, "550", "5.1.1", detail::t0, std::nullopt, message_id{}});
+        std::vector<std::string> seen;
+        std::string after;
+        for (int pages = 0; pages < 10; ++pages) {
+            const auto page = b.list_suppressions(after, 3, now);
+            if (!page) {
+                f.expect(s5, false, "list_suppressions failed");
+                break;
+            }
+            f.expect(s5, page->size() <= 3, "a page is longer than its limit");
+            if (page->empty()) break;
+            for (const auto& e : *page) seen.push_back(e.address);
+            after = page->back().address;
+        }
+        std::vector<std::string> expected = keys;
+        expected.push_back(bob.address);
+        std::sort(expected.begin(), expected.end());
+        f.expect(s5, seen == expected, "the pages together are not every live entry once, in key order");
+    }
+    return failures;
+}
+
 template <class Make>
 std::vector<conformance_failure> check_batch(Make make) {
     using store_type = detail::store_of<Make>;

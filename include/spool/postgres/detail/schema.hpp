@@ -41,6 +41,11 @@ inline constexpr std::string_view migrations[] = {
     "ALTER TABLE spool_queue ADD COLUMN waiting_for text;"
     "CREATE INDEX spool_queue_waiting ON spool_queue (waiting_for) WHERE waiting_for IS NOT NULL;"
     "ALTER TABLE spool_queue SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 10000);",
+    // 4: the suppression list (docs/suppression.md), shared by every spooler
+    // on the database, keyed by the address as suppression_key() writes it:
+    // a look-up is one read of the primary key.
+    "CREATE TABLE spool_suppressions (address text COLLATE \"C\" PRIMARY KEY, reason text NOT NULL, diagnostic text NOT NULL,"
+    " added bigint NOT NULL, expires bigint NOT NULL, source bigint NOT NULL);",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 

@@ -173,6 +173,21 @@ inline constexpr statement queue_row{"spool_queue_row", SPOOL_PG_QUEUE_ROW " WHE
 inline constexpr statement queue_rows{"spool_queue_rows", SPOOL_PG_QUEUE_ROW " WHERE q.message_id > $1 ORDER BY q.message_id LIMIT $2"};
 #undef SPOOL_PG_QUEUE_ROW
 // The queue's rows by state at $1, and how many carry a request.
+// The suppression list. $1 the key; expires is compared with the caller's now.
+#define SPOOL_PG_SUPPRESSION "SELECT address, reason, diagnostic, added, expires, source FROM spool_suppressions"
+inline constexpr statement suppress{
+    "spool_suppress",
+    "INSERT INTO spool_suppressions (address, reason, diagnostic, added, expires, source) VALUES ($1, $2, $3, $4, $5, $6)"
+    " ON CONFLICT (address) DO UPDATE SET reason = $2, diagnostic = $3, added = $4, expires = $5, source = $6"};
+inline constexpr statement find_suppression{"spool_find_suppression", SPOOL_PG_SUPPRESSION " WHERE address = $1 AND expires > $2"};
+inline constexpr statement unsuppress{
+    "spool_unsuppress", "WITH d AS (DELETE FROM spool_suppressions WHERE address = $1 RETURNING 1) SELECT count(*) AS removed FROM d"};
+inline constexpr statement list_suppressions{
+    "spool_list_suppressions", SPOOL_PG_SUPPRESSION " WHERE address > $1 AND expires > $2 ORDER BY address LIMIT $3"};
+inline constexpr statement count_suppressions{
+    "spool_count_suppressions", "SELECT count(*) AS entries FROM spool_suppressions WHERE expires > $1"};
+#undef SPOOL_PG_SUPPRESSION
+
 inline constexpr statement count_by_state{
     "spool_count_by_state",
     "SELECT " SPOOL_PG_STATE " AS state, count(*) AS messages, count(*) FILTER (WHERE request <> 0) AS requested FROM spool_queue GROUP BY 1"};

@@ -37,6 +37,10 @@ inline constexpr std::string_view migrations[] = {
     // until then, and the messages of a destination back up are found at once.
     "ALTER TABLE outgoing_queue ADD COLUMN waiting_for TEXT;"
     "CREATE INDEX queue_waiting ON outgoing_queue (waiting_for) WHERE waiting_for IS NOT NULL;",
+    // 7: the suppression list (docs/suppression.md), keyed by the address as
+    // suppression_key() writes it: a look-up is one read of the primary key.
+    "CREATE TABLE suppressions (address BLOB PRIMARY KEY, reason BLOB NOT NULL, diagnostic BLOB NOT NULL,"
+    " added INTEGER NOT NULL, expires INTEGER NOT NULL, source INTEGER NOT NULL) WITHOUT ROWID;",
 };
 // The next attempt of a held message: after every `now`, so no due query finds it.
 inline constexpr std::int64_t held_next_attempt = INT64_MAX;

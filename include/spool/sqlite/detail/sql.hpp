@@ -42,6 +42,18 @@ inline constexpr std::string_view save_queued =
     " WHEN " SPOOL_SQLITE_ENDS_HOLD("request") " THEN 0 ELSE ?1 END, request = CASE WHEN request = 1 THEN 0 ELSE request END,"
     " waiting_for = NULL WHERE message_id = ?2";
 
+// The suppression list. ?1 the key; expires ?2 is compared with the caller's now.
+#define SPOOL_SQLITE_SUPPRESSION "SELECT address, reason, diagnostic, added, expires, source FROM suppressions"
+inline constexpr std::string_view suppress =
+    "INSERT INTO suppressions (address, reason, diagnostic, added, expires, source) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    " ON CONFLICT (address) DO UPDATE SET reason = ?2, diagnostic = ?3, added = ?4, expires = ?5, source = ?6";
+inline constexpr std::string_view find_suppression = SPOOL_SQLITE_SUPPRESSION " WHERE address = ?1 AND expires > ?2";
+inline constexpr std::string_view unsuppress = "DELETE FROM suppressions WHERE address = ?1";
+inline constexpr std::string_view list_suppressions =
+    SPOOL_SQLITE_SUPPRESSION " WHERE address > ?1 AND expires > ?2 ORDER BY address LIMIT ?3";
+inline constexpr std::string_view count_suppressions = "SELECT count(*) FROM suppressions WHERE expires > ?1";
+#undef SPOOL_SQLITE_SUPPRESSION
+
 // Listings. The columns of a queue_entry: message_id, submit_time, submit_flags, held_for, request.
 #define SPOOL_SQLITE_ENTRY "SELECT message_id, submit_time, submit_flags, held_for, request"
 inline constexpr std::string_view outgoing_queue = SPOOL_SQLITE_ENTRY " FROM outgoing_queue ORDER BY submit_time, sequence";
