@@ -190,6 +190,69 @@ TEST_CASE("spoolctl --json: one JSON object per line, which Python's json module
     CHECK(python_reads(released.out, "operation", 2));
 }
 
+TEST_CASE("spoolctl suppression: an address an operator adds fails at submit in a spooler on the same file, and is sent once removed") {
+    spool_test::temp_dir dir;
+    const auto db = dir.file("spool.db");
+    spool::sqlite_store store(db);
+    const auto added = spoolctl(dir, {"--db", db, "suppression", "add", "Gone@Example.ORG", "--reason", "asked to stop"});
+    REQUIRE(added.code == 0);
+    CHECK(added.out == "Gone@example.org: suppressed\n");
+
+    spool::memory_transport transport{{"SMTP"}};
+    spool::spooler sp{store, transport, spool::suppression_policy{}};
+    const auto first = sp.client().send(from_ann({smtp("Gone@example.org")})).value();
+    sp.drain();
+    const auto failed = std::get<spool::status::failed>(sp.client().open(first).value().recipients[0].status);
+    CHECK(failed.reason.find("suppressed: Gone@example.org is on the suppression list since") == 0);
+    CHECK(failed.reason.find("(asked to stop)") != std::string::npos);
+    CHECK(transport.deliveries().empty());
+
+    const auto listed = spoolctl(dir, {"--db", db, "suppression", "list"});
+    CHECK(listed.code == 0);
+    CHECK(listed.out.find("Gone@example.org  since ") == 0);
+    CHECK(listed.out.find("until removed  asked to stop\n1 address\n") != std::string::npos);
+    const auto looked = spoolctl(dir, {"--db", db, "suppression", "lookup", "Gone@EXAMPLE.org", "gone@example.org"});
+    CHECK(looked.code == 1); // the second differs in its local part: not listed
+    CHECK(looked.err == "spoolctl: gone@example.org: not on the suppression list\n");
+
+    REQUIRE(spoolctl(dir, {"--db", db, "suppression", "remove", "Gone@example.org"}).code == 0);
+    const auto second = sp.client().send(from_ann({smtp("Gone@example.org")})).value();
+    sp.drain();
+    CHECK(sp.client().open(second).value().recipients[0].is_sent());
+    CHECK(spoolctl(dir, {"--db", db, "suppression", "remove", "Gone@example.org"}).code == 1);
+}
+
+TEST_CASE("spoolctl suppression --json, and bad input") {
+    spool_test::temp_dir dir;
+    const auto db = dir.file("spool.db");
+    { spool::sqlite_store store(db); }
+    REQUIRE(spoolctl(dir, {"--db", db, "suppression", "add", "a@x.test", "b@x.test", "--expires-in", "3600"}).code == 0);
+    auto python_reads = [&](const std::string& output, int lines) {
+        std::ofstream(dir.file("json.out")) << output;
+        const auto done = spool_test::wait_for(
+            spool_test::spawn(SPOOL_TEST_PYTHON, {SPOOLCTL_CHECK_JSON, dir.file("json.out"), "suppression", std::to_string(lines)}, {},
+                              dir.file("python.out"), dir.file("python.err")));
+        INFO(contents_of(dir.file("python.err")));
+        return done.code == 0 && contents_of(dir.file("python.out")) == std::to_string(lines) + "\n";
+    };
+    const auto list = spoolctl(dir, {"--db", db, "--json", "suppression", "list"});
+    CHECK(list.code == 0);
+    CHECK(python_reads(list.out, 2));
+    const auto page = spoolctl(dir, {"--db", db, "--json", "suppression", "list", "--after", "a@x.test"});
+    CHECK(page.out.find("\"address\":\"b@x.test\"") != std::string::npos);
+    CHECK(python_reads(page.out, 1));
+    CHECK(python_reads(spoolctl(dir, {"--db", db, "--json", "suppression", "lookup", "a@x.test"}).out, 1));
+
+    const auto not_an_address = spoolctl(dir, {"--db", db, "suppression", "add", "b@x.test", "nobody"});
+    CHECK(not_an_address.code == 2);
+    CHECK(not_an_address.err.find("not an address: 'nobody'") != std::string::npos);
+    CHECK(spoolctl(dir, {"--db", db, "suppression", "add"}).code == 2);
+    CHECK(spoolctl(dir, {"--db", db, "suppression", "add", "c@x.test", "--expires-in", "-5"}).code == 2);
+    CHECK(spoolctl(dir, {"--db", db, "suppression"}).code == 2);
+    const auto count = spoolctl(dir, {"--db", db, "suppression", "list"});
+    CHECK(count.out.find("2 addresses\n") != std::string::npos); // nothing added by the refused commands
+}
+
 TEST_CASE("spoolctl lists 100k queued messages a page at a time: its memory does not grow with the queue") {
     spool_test::temp_dir dir;
     auto fill = [&](const std::string& db, int n) {

@@ -27,6 +27,8 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace {
@@ -200,7 +202,89 @@ struct options {
     // operations
     std::vector<std::string> ids;
     bool report = false;
+    // the suppression list
+    std::vector<std::string> addresses;
+    std::string reason, after;
+    std::int64_t expires_in = -1; // seconds; none: never
+    bool fold_local_part = false;
 };
+
+boost::json::object suppression_json(const spool::suppression_entry& e) {
+    boost::json::object o{{"address", e.address},
+                          {"reason", e.reason},
+                          {"diagnostic", e.diagnostic},
+                          {"added", iso(e.added)},
+                          {"expires", e.expires ? boost::json::value(iso(*e.expires)) : boost::json::value(nullptr)},
+                          {"source", static_cast<std::uint64_t>(e.source)}};
+    return o;
+}
+
+void print_suppression(std::ostream& out, const spool::suppression_entry& e) {
+    out << e.address << "  since " << iso(e.added) << (e.expires ? "  until " + iso(*e.expires) : std::string("  until removed"));
+    if (e.source != spool::message_id{}) out << "  by message " << e.source;
+    if (!e.diagnostic.empty()) out << "  " << e.diagnostic;
+    if (!e.reason.empty()) out << "  " << e.reason;
+    out << '\n';
+}
+
+// The suppression list (docs/suppression.md): list, add, remove, look up.
+template <class Store>
+int suppression(Store& store, const options& o, const std::string& command) {
+    const auto now = std::chrono::system_clock::now();
+    const auto key = [&](const std::string& a) { return spool::suppression_key(a, o.fold_local_part); };
+    if (command == "list") {
+        std::size_t shown = 0;
+        for (std::string after = o.after; !o.limit || shown < *o.limit;) {
+            const std::size_t want = o.limit ? static_cast<std::size_t>(std::min<std::uint64_t>(256, *o.limit - shown)) : 256;
+            const auto page = store.list_suppressions(after, want, now);
+            if (!page) throw std::system_error(page.error(), "listing the suppression list");
+            for (const auto& e : *page) {
+                if (o.json) std::cout << boost::json::serialize(suppression_json(e)) << '\n';
+                else print_suppression(std::cout, e);
+            }
+            shown += page->size();
+            if (page->size() < want) break;
+            after = page->back().address;
+        }
+        if (!o.json) std::cout << shown << (shown == 1 ? " address\n" : " addresses\n");
+        return ok;
+    }
+    if (o.addresses.empty()) throw usage_error("suppression " + command + " takes one or more addresses");
+    int rc = ok;
+    for (const std::string& address : o.addresses) {
+        const std::string k = key(address);
+        if (k.empty() || k.find('@') == std::string::npos) throw usage_error("not an address: '" + address + "'");
+    }
+    for (const std::string& address : o.addresses) {
+        const std::string k = key(address);
+        std::error_code ec;
+        if (command == "add") {
+            spool::suppression_entry e{k, o.reason.empty() ? "added by spoolctl" : o.reason, "", now, std::nullopt, {}};
+            if (o.expires_in >= 0) e.expires = now + std::chrono::seconds{o.expires_in};
+            ec = store.suppress(e);
+        } else if (command == "remove") {
+            ec = store.unsuppress(k);
+        } else {
+            const auto found = store.find_suppression(k, now);
+            if (!found) ec = found.error();
+            else if (!*found) ec = spool::errc::not_found;
+            else if (o.json) std::cout << boost::json::serialize(suppression_json(**found)) << '\n';
+            else print_suppression(std::cout, **found);
+        }
+        if (ec == spool::errc::not_found) {
+            if (o.json) std::cout << boost::json::serialize(boost::json::object{{"address", k}, {"error", "not on the suppression list"}}) << '\n';
+            std::cerr << "spoolctl: " << k << ": not on the suppression list\n";
+            rc = std::max<int>(rc, some_failed);
+        } else if (ec) {
+            std::cerr << "spoolctl: " << k << ": suppression " << command << ": " << ec.message() << '\n';
+            return store_failed;
+        } else if (command != "lookup") {
+            if (o.json) std::cout << boost::json::serialize(boost::json::object{{"address", k}, {"operation", command}, {"result", "applied"}}) << '\n';
+            else std::cout << k << ": " << (command == "add" ? "suppressed" : "removed from the suppression list") << '\n';
+        }
+    }
+    return rc;
+}
 
 template <class Store>
 class control {
@@ -345,6 +429,7 @@ private:
 
 template <class Store>
 int run(Store& store, const options& o, const std::string& command) {
+    if (command.rfind("suppression ", 0) == 0) return suppression(store, o, command.substr(std::string_view("suppression ").size()));
     control<Store> c(store, o);
     const auto now = [] { return std::chrono::system_clock::now(); };
     if (command == "list") return c.list();
@@ -427,6 +512,23 @@ int main(int argc, char** argv) {
     ids(del);
     del->add_flag("--report", o.report, "Fail the remaining recipients with a non-delivery report first (made by the spooler)");
     ids(app.add_subcommand("expire", "Fail the remaining recipients now, with a non-delivery report (made by the spooler)"));
+    auto* sup = app.add_subcommand("suppression", "The suppression list: addresses mail is no longer sent to (docs/suppression.md)");
+    sup->require_subcommand(1, 1);
+    sup->add_flag("--fold-local-part", o.fold_local_part, "Compare local parts without case, as the spooler's suppression_policy does when so set");
+    auto* sup_list = sup->add_subcommand("list", "List the entries in address order, a page at a time");
+    sup_list->add_option("--after", o.after, "Start after this address (as list printed it)");
+    sup_list->add_option_function<std::string>(
+        "--limit", [&](const std::string& v) { o.limit = static_cast<std::uint64_t>(whole_number("--limit", v)); },
+        "Show at most this many entries");
+    auto addresses = [&](CLI::App* cmd) { cmd->add_option("addresses", o.addresses, "Addresses"); };
+    auto* sup_add = sup->add_subcommand("add", "Add addresses (an address already listed gets the new entry)");
+    addresses(sup_add);
+    sup_add->add_option("--reason", o.reason, "Why, as the entry and the recipients it fails will say");
+    sup_add->add_option_function<std::string>(
+        "--expires-in", [&](const std::string& v) { o.expires_in = whole_number("--expires-in", v); },
+        "Seconds until the entry expires (without it, never)");
+    addresses(sup->add_subcommand("remove", "Remove addresses: mail to them is sent again"));
+    addresses(sup->add_subcommand("lookup", "Show the entries for addresses; exit code 1 if one is not listed"));
 
     try {
         app.parse(argc, argv);
@@ -436,14 +538,15 @@ int main(int argc, char** argv) {
             for (const std::string& word : app.remaining())
                 if (!word.empty() && word[0] != '-') {
                     std::cerr << "spoolctl: unknown command '" << word
-                              << "' (expected list, show, stats, hold, release, requeue, flush, delete or expire)\n"
+                              << "' (expected list, show, stats, hold, release, requeue, flush, delete, expire or suppression)\n"
                                  "Run spoolctl --help for usage.\n";
                     return usage;
                 }
         const int rc = app.exit(e);
         return rc == 0 ? ok : usage;
     }
-    const std::string command = app.get_subcommands().front()->get_name();
+    std::string command = app.get_subcommands().front()->get_name();
+    if (command == "suppression") command += " " + sup->get_subcommands().front()->get_name();
     try {
         if (!o.postgres.empty()) {
 #ifdef SPOOLCTL_WITH_POSTGRES

@@ -1,6 +1,6 @@
 """Reads spoolctl's --json output with Python's json module: every line must be
 one JSON object, with the fields the README documents for its command.
-Usage: check_json.py <file> <list|stats|operation> <expected line count>"""
+Usage: check_json.py <file> <list|stats|operation|suppression> <expected line count>"""
 import json
 import sys
 
@@ -9,6 +9,7 @@ required = {
     "list": {"id", "submit_time", "size", "state", "held", "request", "next_attempt", "locked", "waiting_for", "decoded"},
     "stats": {"total", "due", "deferred", "held", "in_hand", "requested", "waiting"},
     "operation": {"id", "operation"},
+    "suppression": {"address", "reason", "diagnostic", "added", "expires", "source"},
 }[kind]
 lines = open(path, encoding="utf-8").read().splitlines()
 if len(lines) != expected:
