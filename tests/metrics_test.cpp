@@ -91,6 +91,32 @@ TEST_CASE("a spooler's numbers, rendered in both formats, read back by prometheu
     CHECK(metrics.render(spool::exposition::openmetrics).ends_with("# EOF\n"));
 }
 
+TEST_CASE("the suppression list in the metrics: addresses listed, recipients refused at submit, and the list's length") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    spool::memory_transport transport{{"SMTP"}};
+    transport.reject("gone@x.example");
+    spool::manual_clock clock;
+    spool::metrics metrics;
+    spool::spooler sp{store, transport, clock, metrics, spool::suppression_policy{}};
+    auto client = sp.client();
+    REQUIRE(client.send(from_ann({smtp("gone@x.example"), smtp("ok@x.example")})));
+    sp.drain();
+    REQUIRE(client.send(from_ann({smtp("gone@x.example")})));
+    REQUIRE(client.send(from_ann({smtp("gone@x.example")})));
+    REQUIRE(store.suppress({"other@y.example", "by hand", "", clock.now(), std::nullopt, {}}) == std::error_code{});
+    sp.drain();
+    metrics.sample_suppression_list(store, clock.now());
+    for (auto format : {spool::exposition::prometheus, spool::exposition::openmetrics}) {
+        const std::string page = metrics.render(format);
+        INFO(page);
+        const std::string samples = parsed(dir, page, format);
+        CHECK(has(samples, "spool_suppression_listed_total||1|counter"));
+        CHECK(has(samples, "spool_recipients_suppressed_total||2|counter"));
+        CHECK(has(samples, "spool_suppression_entries||2|gauge"));
+    }
+}
+
 TEST_CASE("destinations beyond the bound share one series, and label values are escaped so a parser reads them back") {
     spool_test::temp_dir dir;
     spool::metrics_options options;

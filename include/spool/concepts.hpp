@@ -105,7 +105,8 @@ concept OutboundHook = enable_outbound_hook<std::remove_cvref_t<H>> && detail::h
 
 /// **Observer**: told what happens, for a client to refresh its view. It has
 /// any of `on_new_mail`, `on_message_finished`, `on_recipient_status`,
-/// `on_queue_changed` (each taking the matching event); only those are called.
+/// `on_queue_changed`, `on_handoff`, `on_destination`, `on_suppression` (each
+/// taking the matching event of <spool/events.hpp>); only those are called.
 /// An observer that throws does not disturb the spooler.
 template <class O>
 concept Observer = enable_observer<std::remove_cvref_t<O>> && detail::observes_something<O>;

@@ -63,4 +63,15 @@ struct destination_event {
     time_point next_probe{};   ///< down: when one hand-off will probe it
 };
 
+/// The suppression list decided something (docs/suppression.md): `listed`,
+/// a permanent failure put an address on it (told once the store recorded
+/// it); `refused`, a submit failed a recipient whose address is on it (told
+/// once the message was queued).
+struct suppression_event {
+    enum class change { listed, refused };
+    message_id id{};     ///< the message
+    std::string address; ///< as suppression_key() writes it
+    change what = change::listed;
+};
+
 } // namespace spool

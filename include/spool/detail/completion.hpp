@@ -169,6 +169,7 @@ void announce_completion(Core& core, completion<Message>& c, tally& t) {
     if constexpr (Core::template observed<recipient_status_event>)
         for (std::size_t i = 0; i < m.recipients.size(); ++i)
             if (c.before.changed(i, m.recipients[i].status)) core.notify(recipient_status_event{c.id, m.recipients[i]});
+    for (const suppression_entry& e : c.suppressions) core.notify(suppression_event{c.id, e.address, suppression_event::change::listed});
     t.recipients_sent += c.summary.newly_sent;
     t.recipients_failed += c.summary.newly_failed;
     for (const incoming_commit& rc : c.committed_reports) {

@@ -197,6 +197,7 @@ public:
                         else if constexpr (std::is_same_v<Event, recipient_status_event>) o.on_recipient_status(e);
                         else if constexpr (std::is_same_v<Event, queue_changed_event>) o.on_queue_changed(e);
                         else if constexpr (std::is_same_v<Event, destination_event>) o.on_destination(e);
+                        else if constexpr (std::is_same_v<Event, suppression_event>) o.on_suppression(e);
                         else o.on_handoff(e);
                     },
                     [&](const std::string&) { counts_.observer_failures.fetch_add(1); });

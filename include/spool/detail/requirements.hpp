@@ -146,6 +146,8 @@ template <class O>
 concept observes_destinations = requires(O& o, const destination_event& e) { o.on_destination(e); };
 template <class O>
 concept observes_handoffs = requires(O& o, const handoff_event& e) { o.on_handoff(e); };
+template <class O>
+concept observes_suppressions = requires(O& o, const suppression_event& e) { o.on_suppression(e); };
 /// Whether O has the handler for Event.
 template <class O, class Event>
 inline constexpr bool observes_event = (std::is_same_v<Event, new_mail_event> && observes_new_mail<O>) ||
@@ -153,10 +155,12 @@ inline constexpr bool observes_event = (std::is_same_v<Event, new_mail_event> &&
                                        (std::is_same_v<Event, recipient_status_event> && observes_recipients<O>) ||
                                        (std::is_same_v<Event, queue_changed_event> && observes_queue<O>) ||
                                        (std::is_same_v<Event, destination_event> && observes_destinations<O>) ||
-                                       (std::is_same_v<Event, handoff_event> && observes_handoffs<O>);
+                                       (std::is_same_v<Event, handoff_event> && observes_handoffs<O>) ||
+                                       (std::is_same_v<Event, suppression_event> && observes_suppressions<O>);
 template <class O>
 concept observes_something = observes_new_mail<O> || observes_finished<O> || observes_recipients<O> ||
-                             observes_queue<O> || observes_destinations<O> || observes_handoffs<O>;
+                             observes_queue<O> || observes_destinations<O> || observes_handoffs<O> ||
+                             observes_suppressions<O>;
 
 // --- Smaller policies --------------------------------------------------------
 template <class E>

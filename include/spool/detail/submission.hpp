@@ -247,8 +247,9 @@ result<std::vector<std::optional<suppression_entry>>> suppressed_among(Core& cor
 }
 
 /// What a recipient on the suppression list fails with: the entry named, and its code.
+inline constexpr std::string_view suppressed_prefix = "suppressed: ";
 inline status::failed suppressed_failure(const suppression_entry& e) {
-    std::string reason = "suppressed: " + e.address + " is on the suppression list since " + rfc5322_date(e.added);
+    std::string reason = std::string(suppressed_prefix) + e.address + " is on the suppression list since " + rfc5322_date(e.added);
     if (!e.reason.empty()) reason += " (" + e.reason + ")";
     return {std::move(reason), is_status_code(e.diagnostic) ? e.diagnostic : "5.0.0"};
 }
@@ -300,10 +301,16 @@ std::error_code make_submitted(Core& core, Message& m) {
     return {};
 }
 
-/// After the store queued a message: tell observers, wake the spooler.
-template <class Core>
-void announce_queued(Core& core, message_id id) {
+/// After the store queued `m` as `id`: tell observers (of the recipients the
+/// suppression list failed too), wake the spooler.
+template <class Core, class Message>
+void announce_queued(Core& core, message_id id, const Message& m) {
     core.notify(queue_changed_event{id, queue_changed_event::change::added});
+    if constexpr (Core::suppresses && Core::template observed<suppression_event>)
+        for (const recipient& r : m.recipients)
+            if (const auto* f = std::get_if<status::failed>(&r.status); f && f->reason.starts_with(suppressed_prefix))
+                core.notify(suppression_event{id, suppression_key(r.address, core.suppression().fold_local_part),
+                                              suppression_event::change::refused});
     core.wake();
 }
 
@@ -315,7 +322,7 @@ std::error_code queue_submitted(Core& core, message_id id, typename Core::messag
         if (!has(m.submission, submit_flags::preprocess)) return submit_coupled(core, id, std::move(m));
     }
     if (auto ec = core.store().enqueue(id, m)) return ec;
-    announce_queued(core, id);
+    announce_queued(core, id, m);
     return {};
 }
 
@@ -335,7 +342,7 @@ result<message_id> store_submitted(Core& core, Message& m) {
     auto& store = core.store();
     if constexpr (QueuedCreateStore<typename Core::store_type> && !Core::coupled) {
         auto id = store.create_queued(folders::outbox, m);
-        if (id) announce_queued(core, *id);
+        if (id) announce_queued(core, *id, m);
         return id;
     } else {
         auto id = store.create(folders::outbox, m);
@@ -382,7 +389,7 @@ result<std::vector<message_id>> send_all(Core& core, std::span<Message> ms) {
         auto made = store.create_queued(folders::outbox, std::span<const Message>(ms));
         if (!made) return made.error();
         ids = std::move(*made);
-        for (message_id id : ids) announce_queued(core, id);
+        for (std::size_t i = 0; i < ids.size(); ++i) announce_queued(core, ids[i], ms[i]);
     } else {
         struct refused {};
         std::error_code failed;

@@ -87,6 +87,10 @@ public:
         per.failed += e.failed;
         state_->handoff_duration[e.transport].observe(std::chrono::duration<double>(e.duration).count(), state_->options.handoff_buckets);
     }
+    void on_suppression(const suppression_event& e) {
+        std::lock_guard g{state_->mutex};
+        ++state_->suppression[e.what == suppression_event::change::listed ? 0 : 1];
+    }
     void on_message_finished(const message_finished_event& e) {
         std::lock_guard g{state_->mutex};
         ++state_->finished[e.failed == 0 ? 0 : e.sent == 0 ? 1 : 2];
@@ -104,6 +108,13 @@ public:
         std::lock_guard g{state_->mutex};
         state_->queue = counts;
         state_->oldest = first.empty() ? 0.0 : std::max(0.0, std::chrono::duration<double>(now - first.front().submit_time).count());
+    }
+    /// The suppression list's length, from the store (one count).
+    template <SuppressionListStore Store>
+    void sample_suppression_list(const Store& store, time_point now) {
+        const auto n = store.count_suppressions(now);
+        std::lock_guard g{state_->mutex};
+        state_->suppression_entries = n ? static_cast<double>(*n) : -1.0;
     }
     /// In-flight hand-offs and destinations down, from a spooler's destinations().
     void sample_destinations(const std::vector<destination_health>& destinations) {
@@ -249,6 +260,14 @@ private:
             page p(format);
             p.family("spool_messages_submitted", "counter", "Messages submitted to the outgoing queue.");
             p.sample("spool_messages_submitted_total", {}, submitted);
+            p.family("spool_suppression_listed", "counter", "Addresses a permanent failure put on the suppression list.");
+            p.sample("spool_suppression_listed_total", {}, suppression[0]);
+            p.family("spool_recipients_suppressed", "counter", "Recipients failed at submit because their address is on the suppression list.");
+            p.sample("spool_recipients_suppressed_total", {}, suppression[1]);
+            if (suppression_entries >= 0) {
+                p.family("spool_suppression_entries", "gauge", "Entries on the suppression list, as last sampled.");
+                p.sample("spool_suppression_entries", {}, suppression_entries);
+            }
             p.family("spool_messages_received", "counter", "Incoming messages committed to a receive folder.");
             p.sample("spool_messages_received_total", {}, received);
             p.family("spool_messages_finished", "counter",
@@ -284,6 +303,8 @@ private:
         metrics_options options;
         std::set<std::string, std::less<>> named, admitted;
         double submitted = 0, received = 0;
+        double suppression[2] = {0, 0};      // addresses listed; recipients refused at submit
+        double suppression_entries = -1.0;   // sampled; -1: never sampled (or the count failed), not shown
         double finished[3] = {};
         std::map<key, outcomes> recipients;
         std::map<std::size_t, histogram> handoff_duration;
