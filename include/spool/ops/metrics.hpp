@@ -16,6 +16,7 @@
 #include <spool/administration.hpp>
 #include <spool/delivery.hpp>
 #include <spool/events.hpp>
+#include <spool/store_capabilities.hpp>
 #include <spool/tags.hpp>
 
 #include <algorithm>
