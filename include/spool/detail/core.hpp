@@ -73,8 +73,7 @@ public:
     static constexpr bool single_threaded = policies::single_threaded && plain_dispatch;
 
     /// spool::suppression_policy was composed: the store's suppression list is on.
-    static constexpr bool suppresses = (std::is_same_v<unwrap_t<Ps>, spool::suppression_policy> || ...) &&
-                                       SuppressionListStore<store_type>;
+    static constexpr bool suppresses = policies::template composes<spool::suppression_policy> && SuppressionListStore<store_type>;
 
     /// Whether some observer listens for Event. Only then is the event made:
     /// a recipient status event copies the recipient, and comparing statuses

@@ -107,13 +107,13 @@ struct policy_set {
     static constexpr auto retry_policies = marks<retry_policy_role>;
 
     static constexpr std::size_t transport_count = count_of(transports);
-    /// spool::inline_transports was composed.
-    static constexpr bool inline_transports = (std::is_same_v<unwrap_t<Ps>, spool::inline_transports> || ...);
-    /// spool::single_threaded was composed.
-    static constexpr bool single_threaded = (std::is_same_v<unwrap_t<Ps>, spool::single_threaded> || ...);
     /// Whether a policy of type T was composed.
     template <class T>
     static constexpr bool composes = (std::is_same_v<unwrap_t<Ps>, T> || ...);
+    /// spool::inline_transports was composed.
+    static constexpr bool inline_transports = composes<spool::inline_transports>;
+    /// spool::single_threaded was composed.
+    static constexpr bool single_threaded = composes<spool::single_threaded>;
     static constexpr auto transport_slot = slots_of(transports);
     static constexpr auto transport_position = positions_of<transport_count>(transports);
     /// Transports and preprocessors: the policies with address types.

@@ -247,9 +247,8 @@ result<std::vector<std::optional<suppression_entry>>> suppressed_among(Core& cor
 }
 
 /// What a recipient on the suppression list fails with: the entry named, and its code.
-inline constexpr std::string_view suppressed_prefix = "suppressed: ";
 inline status::failed suppressed_failure(const suppression_entry& e) {
-    std::string reason = std::string(suppressed_prefix) + e.address + " is on the suppression list since " + rfc5322_date(e.added);
+    std::string reason = "suppressed: " + e.address + " is on the suppression list since " + rfc5322_date(e.added);
     if (!e.reason.empty()) reason += " (" + e.reason + ")";
     return {std::move(reason), is_status_code(e.diagnostic) ? e.diagnostic : "5.0.0"};
 }
@@ -302,13 +301,15 @@ std::error_code make_submitted(Core& core, Message& m) {
 }
 
 /// After the store queued `m` as `id`: tell observers (of the recipients the
-/// suppression list failed too), wake the spooler.
+/// suppression list failed too), wake the spooler. Submit leaves every
+/// recipient pending or sent, except those the list failed, so a failed one
+/// here is one of them.
 template <class Core, class Message>
 void announce_queued(Core& core, message_id id, const Message& m) {
     core.notify(queue_changed_event{id, queue_changed_event::change::added});
     if constexpr (Core::suppresses && Core::template observed<suppression_event>)
         for (const recipient& r : m.recipients)
-            if (const auto* f = std::get_if<status::failed>(&r.status); f && f->reason.starts_with(suppressed_prefix))
+            if (std::holds_alternative<status::failed>(r.status))
                 core.notify(suppression_event{id, suppression_key(r.address, core.suppression().fold_local_part),
                                               suppression_event::change::refused});
     core.wake();
