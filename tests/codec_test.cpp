@@ -179,3 +179,19 @@ TEST_CASE("the checksum is CRC-32C, the same from the processor's instruction an
         CHECK(spool::detail::crc32c(bytes) == spool::detail::crc32c_tables_sum(bytes));
     }
 }
+
+TEST_CASE("what a delayed-delivery report needs is kept: the marks, the request, the kind and Will-Retry-Until") {
+    spool::message m = spool_test::format_fixtures()[1].second;
+    m.recipients[2].delay_reported = true;
+    m.recipients[2].reports = spool::report_requests{false, false, true};
+    m.reports.delay_suppressed = true;
+    spool::message report = spool_test::format_fixtures()[2].second;
+    report.report->kind = spool::report_kind::delayed;
+    report.report->entries[0].will_retry_until = spool_test::at(1'700'400'000);
+    report.report->entries[1].action = spool::delivery_action::relayed;
+    for (const auto& original : {m, report}) {
+        const auto decoded = spool::decode<spool::mail_payload>(spool::encode(original));
+        REQUIRE(decoded.has_value());
+        CHECK(*decoded == original);
+    }
+}

@@ -89,7 +89,13 @@ using recipient_status = std::variant<status::pending, status::sent, status::def
 /// MAPI PR_ORIGINATOR_DELIVERY_REPORT_REQUESTED and PR_ORIGINATOR_NON_DELIVERY_REPORT_REQUESTED.
 struct report_requests {
     bool delivery = false;                ///< send a delivery report for each delivered recipient
-    bool non_delivery_suppressed = false; ///< no non-delivery report, even on failure
+    /// No non-delivery report, even on failure; and, with it, no delayed-delivery
+    /// report (SMTP NOTIFY=NEVER when `delivery` is false too).
+    bool non_delivery_suppressed = false;
+    /// No delayed-delivery report while the message waits (SMTP NOTIFY without
+    /// DELAY). A delay report is made only where spool::delay_warning is
+    /// composed (docs/delay-warnings.md).
+    bool delay_suppressed = false;
     friend bool operator==(const report_requests&, const report_requests&) = default;
 };
 
@@ -109,6 +115,10 @@ struct recipient {
     bool reported = false;
     /// This recipient's own report requests, overriding the message's.
     std::optional<report_requests> reports{};
+    /// The spooler has decided on this recipient's delayed-delivery report
+    /// (sent one, or none was asked for): at most one per submit, across
+    /// restarts and processes, as `reported`.
+    bool delay_reported = false;
 
     /// A recipient is resolved when a transport could be chosen for it.
     bool resolved() const noexcept { return !address.empty() && !address_type.empty(); }
@@ -191,10 +201,16 @@ struct report_entry {
     std::string reason;                     ///< non-delivery reports (MAPI PR_REPORT_TEXT)
     std::string diagnostic;                 ///< e.g. an RFC 3463 status code
     delivery_action action = delivery_action::delivered; ///< delivery reports: delivered or relayed
+    /// Delayed-delivery reports: when the spooler gives up (RFC 3464 Will-Retry-Until).
+    std::optional<time_point> will_retry_until{};
     friend bool operator==(const report_entry&, const report_entry&) = default;
 };
 
-enum class report_kind : std::uint8_t { delivery, non_delivery };
+/// Delivered (a delivery report), failed (a non-delivery report), or not yet
+/// delivered but still being tried (a delayed-delivery report, RFC 3464
+/// Action: delayed; MAPI has no such report, Exchange's class for it is
+/// Report.IPM.Note.Delayed).
+enum class report_kind : std::uint8_t { delivery, non_delivery, delayed };
 
 template <class Payload>
 struct basic_message;
@@ -208,6 +224,11 @@ constexpr bool same_address(std::string_view a, std::string_view b) noexcept {
     for (std::size_t i = 0; i < a.size(); ++i)
         if (fold_case(a[i]) != fold_case(b[i])) return false;
     return true;
+}
+// What a report's subject says before the original's subject: written by
+// the spooler, read back by the RFC 3464 rendering of a report without its original.
+constexpr std::string_view report_subject_prefix(report_kind k) noexcept {
+    return k == report_kind::delivery ? "Delivered: " : k == report_kind::delayed ? "Delivery delayed: " : "Undeliverable: ";
 }
 } // namespace detail
 

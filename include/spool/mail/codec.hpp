@@ -39,8 +39,11 @@ namespace detail {
 // 2 on keeps that trailer, so that a record of a newer format can be told
 // from a damaged one. 3: a deferred recipient keeps its diagnostic (status
 // tag 4; tag 2, without one, is still read from older records). 4: a sent
-// recipient keeps its action (relayed). 5: mail_payload keeps `mime`.
-inline constexpr std::uint64_t message_format = 5;
+// recipient keeps its action (relayed). 5: mail_payload keeps `mime`. 6:
+// delayed-delivery reports: a recipient's `delay_reported`, the requests'
+// `delay_suppressed`, an entry's `will_retry_until`, and report kind 2; and
+// an entry's action, which a stored delivery report lost before (relayed).
+inline constexpr std::uint64_t message_format = 6;
 } // namespace detail
 
 class byte_writer {
@@ -206,9 +209,11 @@ inline bool decode_optional_time(byte_reader& r, std::optional<time_point>& t) {
 inline void encode_requests(byte_writer& w, const report_requests& q) {
     w.boolean(q.delivery);
     w.boolean(q.non_delivery_suppressed);
+    w.boolean(q.delay_suppressed);
 }
 inline bool decode_requests(byte_reader& r, report_requests& q) {
-    return r.boolean(q.delivery) && r.boolean(q.non_delivery_suppressed);
+    return r.boolean(q.delivery) && r.boolean(q.non_delivery_suppressed) &&
+           (r.format() < 6 || r.boolean(q.delay_suppressed));
 }
 
 // The status tag of a deferred recipient since format 3.
@@ -223,6 +228,7 @@ inline void encode_recipient(byte_writer& w, const recipient& x) {
     w.unsigned_number(static_cast<std::uint64_t>(x.kind));
     w.boolean(x.responsibility);
     w.boolean(x.reported);
+    w.boolean(x.delay_reported);
     w.boolean(x.reports.has_value());
     if (x.reports) encode_requests(w, *x.reports);
     const auto* s = std::get_if<status::sent>(&x.status);
@@ -247,7 +253,8 @@ inline bool decode_recipient(byte_reader& r, recipient& x) {
     bool has_requests = false;
     std::uint64_t which = 0;
     if (!r.string(x.display_name) || !r.string(x.address) || !r.string(x.address_type) ||
-        !r.enumeration(x.kind, 2) || !r.boolean(x.responsibility) || !r.boolean(x.reported) || !r.boolean(has_requests))
+        !r.enumeration(x.kind, 2) || !r.boolean(x.responsibility) || !r.boolean(x.reported) ||
+        (r.format() >= 6 && !r.boolean(x.delay_reported)) || !r.boolean(has_requests))
         return false;
     if (has_requests) {
         report_requests q;
@@ -293,10 +300,13 @@ inline void encode_entry(byte_writer& w, const report_entry& e) {
     encode_optional_time(w, e.delivered_at);
     w.string(e.reason);
     w.string(e.diagnostic);
+    encode_optional_time(w, e.will_retry_until);
+    w.unsigned_number(static_cast<std::uint64_t>(e.action));
 }
 inline bool decode_entry(byte_reader& r, report_entry& e) {
     return r.string(e.display_name) && r.string(e.address) && r.string(e.address_type) && r.enumeration(e.kind, 2) &&
-           decode_optional_time(r, e.delivered_at) && r.string(e.reason) && r.string(e.diagnostic);
+           decode_optional_time(r, e.delivered_at) && r.string(e.reason) && r.string(e.diagnostic) &&
+           (r.format() < 6 || (decode_optional_time(r, e.will_retry_until) && r.enumeration(e.action, 2)));
 }
 
 template <class Payload>
@@ -378,7 +388,7 @@ bool decode_body(byte_reader& r, basic_message<Payload>& m, int depth) {
     if (has) {
         basic_report<Payload> b;
         std::uint64_t original_id = 0;
-        if (!r.enumeration(b.kind, 1) || !r.time(b.report_time) || !r.sequence(b.entries, min_entry_bytes, decode_entry) ||
+        if (!r.enumeration(b.kind, r.format() < 6 ? 1 : 2) || !r.time(b.report_time) || !r.sequence(b.entries, min_entry_bytes, decode_entry) ||
             !r.unsigned_number(original_id) || !r.string(b.original_class) ||
             !decode_optional_time(r, b.original_submit_time) ||
             !r.sequence(b.original_recipients, min_recipient_bytes, decode_recipient) ||
