@@ -6,6 +6,7 @@
 #include "support/async_transport.hpp"
 #include "support/down_destination.hpp"
 #include "support/fixtures.hpp"
+#include "support/reports.hpp"
 #include "support/temp_dir.hpp"
 
 #include <spool/spool.hpp>
@@ -532,6 +533,25 @@ TEST_CASE("a destination that is down with a backlog: its messages wait on their
     spool_test::temp_dir dir;
     spool::sqlite_store store(dir.file("spool.db"));
     spool_test::down_destination_with_a_backlog(store, 300);
+}
+
+TEST_CASE("messages held for a destination that is down still get their delayed-delivery reports when due") {
+    spool::memory_store store;
+    spool::manual_clock clock;
+    async_transport transport{0us, 2};
+    transport.on_transmit([](spool::transmission<spool::message>&) { return spool::transmit_result::site_failure("connection refused"); });
+    spool::spooler sp{store, transport, clock, spool::delay_warning{30min}};
+    sp.limits<async_transport>({.destination_concurrency = 1, .cool_down = 1h});
+    for (int i = 0; i < 3; ++i) REQUIRE(sp.client().send(spool_test::from_ann({smtp("r" + std::to_string(i) + "@down.example")})));
+    sp.drain(); // one attempt finds it down; the other two wait for its probe, untried
+    CHECK(spool_test::reports_in(store).empty());
+    clock.advance(1h);
+    sp.drain(); // the probe fails again; the two are left as they were, but their warning is due
+    sp.drain();
+    const auto reports = spool_test::reports_in(store);
+    CHECK(reports.size() == 3);
+    for (const auto& r : reports) CHECK(r.report->kind == spool::report_kind::delayed);
+    CHECK(store.outgoing_queue().size() == 3);
 }
 
 TEST_CASE("the same on the memory store: no pass lists the backlog's messages") {

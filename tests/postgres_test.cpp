@@ -10,6 +10,7 @@
 #include "support/fixtures.hpp"
 #include "support/postgres_schema.hpp"
 #include "support/processes.hpp"
+#include "support/reports.hpp"
 #include "support/temp_dir.hpp"
 
 #include <spool/administration.hpp>
@@ -277,6 +278,34 @@ TEST_CASE("a deferred message is released for any process, and another process's
     REQUIRE(up.deliveries().size() == 1);
     CHECK(up.deliveries()[0].message == id);
     CHECK(second_store.outgoing_queue().empty());
+}
+
+TEST_CASE("a delay reported by one process's spooler is not reported again by another's: the mark is stored with the message") {
+    spool_test::postgres_schema schema;
+    spool::manual_clock clock;
+    spool_test::greylisting grey;
+    grey.waiting->insert("slow@x");
+    const spool::exponential_backoff retry{10min, 10min, 24h};
+    spool::postgres_store first_store(schema.conninfo(), short_lease());
+    {
+        spool::spooler first{first_store, grey, clock, retry, spool::delay_warning{1h}};
+        REQUIRE(first.client().send(spool_test::from_ann({smtp("slow@x")})));
+        for (int i = 0; i <= 6; ++i) {
+            first.drain();
+            clock.advance(10min);
+        }
+    }
+    REQUIRE(spool_test::reports_in(first_store).size() == 1);
+
+    spool::postgres_store second_store(schema.conninfo(), short_lease());
+    spool::spooler second{second_store, grey, clock, retry, spool::delay_warning{1h}};
+    for (int i = 0; i < 6; ++i) {
+        second.drain();
+        clock.advance(10min);
+    }
+    CHECK(grey.waiting->size() == 1); // still being tried, by the second spooler
+    CHECK(spool_test::reports_in(second_store).size() == 1);
+    CHECK(second_store.outgoing_queue().size() == 1);
 }
 
 TEST_CASE("a client in another process cannot open or abort a message whose hand-off runs there") {

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -389,4 +390,117 @@ TEST_CASE_METHOD(spool_test::rig, "observers, outbound hooks and postprocessors 
     CHECK(*bar.seen == std::vector<std::string>{"finished"});
     CHECK(*archive.seen == std::vector<std::string>{"archived figures"});
     CHECK(*scanner.seen == std::vector<std::string>{"scanned hello"});
+}
+
+// --- Delayed-delivery reports ---------------------------------------------------
+
+TEST_CASE("a recipient still waiting after delay_warning gets one delayed-delivery report, with the last deferral and when it gives up") {
+    spool::memory_store store;
+    spool_test::greylisting grey;
+    grey.waiting->insert("slow@x");
+    spool::manual_clock clock;
+    spool::spooler sp{store, grey, clock, spool::exponential_backoff{10min, 10min, 24h}, spool::delay_warning{1h}};
+    const spool::time_point submitted = clock.now();
+    REQUIRE(sp.client().send(from_ann({smtp("bob@x"), smtp("slow@x")})));
+    sp.drain();
+    for (int i = 1; i < 6; ++i) { // 10 to 50 minutes: not yet
+        clock.advance(10min);
+        sp.drain();
+        CHECK(reports_in(store).empty());
+    }
+    clock.advance(10min); // an hour
+    sp.drain();
+    auto reports = reports_in(store);
+    REQUIRE(reports.size() == 1);
+    const auto& report = reports[0];
+    CHECK(report.message_class == "Report.IPM.Note.Delayed");
+    CHECK(report.payload.subject == "Delivery delayed: quarterly figures");
+    CHECK(report.recipients.at(0).address == "ann@x");
+    CHECK(report.report->kind == spool::report_kind::delayed);
+    CHECK(report.report->original.empty()); // nothing to resend: it is still being tried
+    REQUIRE(report.report->entries.size() == 1); // bob was sent at once
+    const auto& e = report.report->entries[0];
+    CHECK(e.address == "slow@x");
+    CHECK(e.diagnostic == "4.7.1");
+    CHECK(e.reason.rfind("450 4.7.1 <slow@x>", 0) == 0);
+    CHECK(e.will_retry_until == submitted + 24h);
+
+    for (int i = 0; i < 18; ++i) { // three more hours of tries: no second warning
+        clock.advance(10min);
+        sp.drain();
+    }
+    CHECK(reports_in(store).size() == 1);
+    grey.waiting->clear();
+    clock.advance(10min);
+    CHECK(sp.drain().finished == 1);
+    CHECK(reports_in(store).size() == 1); // sent: no delivery report was asked for
+}
+
+TEST_CASE("delayed-delivery reports honour the sender's requests: NOTIFY without DELAY, NEVER, per recipient and per message") {
+    spool::memory_store store;
+    spool_test::greylisting grey;
+    for (const char* a : {"a@x", "b@x", "c@x", "d@x", "e@x"}) grey.waiting->insert(a);
+    spool::manual_clock clock;
+    spool::spooler sp{store, grey, clock, spool::exponential_backoff{10min, 10min, 24h}, spool::delay_warning{30min}};
+    auto first = from_ann({smtp("a@x"), smtp("b@x"), smtp("c@x")}, "first");
+    first.recipients[1].reports = spool::report_requests{false, false, true}; // NOTIFY=FAILURE
+    first.recipients[2].reports = spool::report_requests{false, true};        // NOTIFY=NEVER
+    auto second = from_ann({smtp("d@x"), smtp("e@x")}, "second");
+    second.reports.delay_suppressed = true;
+    second.recipients[0].reports = spool::report_requests{}; // its own request: FAILURE,DELAY
+    REQUIRE(sp.client().send(first));
+    REQUIRE(sp.client().send(second));
+    for (int i = 0; i < 12; ++i) {
+        sp.drain();
+        clock.advance(10min);
+    }
+    const auto reports = reports_in(store);
+    REQUIRE(reports.size() == 2);
+    std::set<std::string> warned;
+    for (const auto& r : reports) {
+        CHECK(r.report->kind == spool::report_kind::delayed);
+        for (const auto& e : r.report->entries) warned.insert(e.address);
+    }
+    CHECK(warned == std::set<std::string>{"a@x", "d@x"});
+}
+
+TEST_CASE_METHOD(spool_test::rig, "without spool::delay_warning no delayed-delivery report is made, as Postfix's default") {
+    spool_test::greylisting grey;
+    grey.waiting->insert("slow@x");
+    spool::spooler quiet{store, grey, clock, spool::exponential_backoff{10min, 10min, 24h}};
+    REQUIRE(quiet.client().send(from_ann({smtp("slow@x")})));
+    for (int i = 0; i < 30; ++i) { // five hours
+        quiet.drain();
+        clock.advance(10min);
+    }
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(reports_in(store).empty());
+}
+
+TEST_CASE("a message sent again after its delay was reported is warned of again: submit clears the mark") {
+    spool::memory_store store;
+    spool_test::greylisting grey;
+    grey.waiting->insert("slow@x");
+    spool::manual_clock clock;
+    spool::spooler sp{store, grey, clock, spool::exponential_backoff{10min, 10min, 2h}, spool::delay_warning{30min}};
+    auto m = from_ann({smtp("slow@x")});
+    m.sent_mail = spool::disposition::leave_in_place{};
+    const auto id = sp.client().send(m);
+    REQUIRE(id);
+    for (int i = 0; i < 14; ++i) { // past the lifetime: warned, then failed
+        sp.drain();
+        clock.advance(10min);
+    }
+    auto reports = reports_in(store);
+    REQUIRE(reports.size() == 2);
+    CHECK(entries(reports, spool::report_kind::delayed) == 1);
+    CHECK(entries(reports, spool::report_kind::non_delivery) == 1); // the lifetime ran out
+    const auto again = store.load(*id).value();
+    REQUIRE(again.recipients[0].delay_reported);
+    REQUIRE(sp.client().send(again)); // sent again, as a client would
+    for (int i = 0; i < 5; ++i) {
+        sp.drain();
+        clock.advance(10min);
+    }
+    CHECK(entries(reports_in(store), spool::report_kind::delayed) == 2);
 }

@@ -257,6 +257,32 @@ TEST_CASE("a pass reads only the due messages: those waiting for a later attempt
     CHECK(sp.drain().finished == 100);
 }
 
+TEST_CASE("a spooler restarted on the same database does not report a delay twice: the mark is stored with the message") {
+    spool_test::temp_dir dir;
+    spool::manual_clock clock;
+    spool_test::greylisting grey;
+    grey.waiting->insert("slow@x");
+    const spool::exponential_backoff retry{10min, 10min, 24h};
+    {
+        spool::sqlite_store store(dir.file("delay.db"));
+        spool::spooler sp{store, grey, clock, retry, spool::delay_warning{1h}};
+        REQUIRE(sp.client().send(spool_test::from_ann({smtp("slow@x")})));
+        for (int i = 0; i <= 6; ++i) {
+            sp.drain();
+            clock.advance(10min);
+        }
+        REQUIRE(spool_test::reports_in(store).size() == 1);
+    }
+    spool::sqlite_store store(dir.file("delay.db"));
+    spool::spooler sp{store, grey, clock, retry, spool::delay_warning{1h}};
+    for (int i = 0; i < 6; ++i) {
+        sp.drain();
+        clock.advance(10min);
+    }
+    CHECK(store.outgoing_queue().size() == 1);
+    CHECK(spool_test::reports_in(store).size() == 1);
+}
+
 TEST_CASE("a schema-2 database's queue entries start due, and the first pass writes their next attempt") {
     spool_test::temp_dir dir;
     const auto path = dir.file("v2.db");

@@ -26,6 +26,7 @@
 #include <spool/store_capabilities.hpp>
 
 #include <spool/clock.hpp>
+#include <spool/delay_warning.hpp>
 #include <spool/retry.hpp>
 
 #include <spool/client.hpp>

@@ -248,7 +248,7 @@ private:
                     ++report.finished;
                 } else {
                     ++report.deferred;
-                    time_point due = next_due(done.message(), now, j->deadline);
+                    time_point due = next_due(done.message(), now, j->done.deadline);
                     // Recipients held for a destination that is down are due at its probe, not now.
                     if (j->held_until) due = due <= now ? *j->held_until : std::min(due, *j->held_until);
                     wait(done.id, due, report);

@@ -12,6 +12,7 @@
 #include <spool/detail/one_commit.hpp>
 #include <spool/detail/reports.hpp>
 #include <spool/error.hpp>
+#include <spool/delay_warning.hpp>
 #include <spool/events.hpp>
 #include <spool/result.hpp>
 #include <spool/store_capabilities.hpp>
@@ -87,6 +88,10 @@ public:
 
     message_id id{};
     time_point now{};
+    /// When the message's lifetime ends (time on hold added): no attempt is
+    /// set past it. Set when the spooler takes the message from the queue;
+    /// a submit's own pass has none.
+    time_point deadline = time_point::max();
     status_baseline<Message> before;
     std::vector<Message> reports;
     std::vector<suppression_entry> suppressions; // addresses this pass's failures put on the list
@@ -118,11 +123,35 @@ std::vector<suppression_entry> new_suppressions(Core& core, const Message& m, me
     return out;
 }
 
+/// When the recipients still waiting at the end of this pass are reported as
+/// delayed: spool::delay_warning's time after the submit, not counting time
+/// on hold, which the deadline has added already.
+template <class Core, class Message>
+delay_terms delay_terms_for(Core& core, const completion<Message>& c) {
+    if constexpr (Core::warns_of_delay) {
+        if (c.deadline != time_point::max())
+            return {c.deadline - core.max_lifetime() + core.template setting<spool::delay_warning>().after, c.deadline};
+    }
+    return {};
+}
+
+/// Whether this pass owes a recipient its delayed-delivery report, so that
+/// a message left waiting for a destination that is down is written anyway.
+template <class Core, class Message>
+bool delay_report_due(Core& core, const completion<Message>& c) {
+    if constexpr (Core::warns_of_delay) {
+        if (c.now < delay_terms_for(core, c).warn_at) return false;
+        for (const recipient& r : c.message().recipients)
+            if (!r.settled() && !r.responsibility && !r.delay_reported) return true;
+    }
+    return false;
+}
+
 template <class Core, class Message>
 void prepare_completion(Core& core, completion<Message>& c) {
     Message& m = c.message();
     if constexpr (Core::suppresses) c.suppressions = new_suppressions(core, m, c.id, c.now);
-    c.summary = take_reports(m, c.now, c.reports);
+    c.summary = take_reports(m, c.now, c.reports, delay_terms_for(core, c));
     m.submission = m.submission & ~submit_flags::locked; // the lock is never stored
     c.finished = c.summary.open == 0;
     if (c.finished) {

@@ -450,7 +450,7 @@ private:
             d.health == destination::state::down ? std::optional{d.next_probe} : std::nullopt;
         const handoff_effect e =
             apply_handoff_result(j.done.message(), assigned, outcomes, result, {j.route, order_.steps(), step},
-                                 {now_, j.deadline, l.unavailable.unavailable_until, site_retry},
+                                 {now_, j.done.deadline, l.unavailable.unavailable_until, site_retry},
                                  [&](unsigned n) { return now_ + core_.backoff(n); });
         j.deferred += e.deferred;
         j.unrouted += e.unrouted;
@@ -466,7 +466,7 @@ private:
 
     void defer(job& j, std::size_t i, time_point at, const std::string& reason) {
         handoff_effect e;
-        defer_in_round(j.done.message().recipients[i], j.route[i], at, j.deadline, reason, {}, e);
+        defer_in_round(j.done.message().recipients[i], j.route[i], at, j.done.deadline, reason, {}, e);
         j.deferred += e.deferred;
         j.changed = true;
     }

@@ -5,6 +5,7 @@
 
 #include <spool/clock.hpp>
 #include <spool/concepts.hpp>
+#include <spool/delay_warning.hpp>
 #include <spool/detail/client_desk.hpp>
 #include <spool/detail/counters.hpp>
 #include <spool/detail/guarded.hpp>
@@ -74,6 +75,8 @@ public:
 
     /// spool::suppression_policy was composed: the store's suppression list is on.
     static constexpr bool suppresses = policies::template composes<spool::suppression_policy> && SuppressionListStore<store_type>;
+    /// spool::delay_warning was composed: recipients that wait long get a delayed-delivery report.
+    static constexpr bool warns_of_delay = policies::template composes<spool::delay_warning>;
 
     /// Whether some observer listens for Event. Only then is the event made:
     /// a recipient status event copies the recipient, and comparing statuses
@@ -130,14 +133,16 @@ public:
         return std::max(std::chrono::seconds{retry_policy().backoff(attempts)}, std::chrono::seconds{1});
     }
 
-    /// The composed suppression_policy (only where `suppresses`).
-    const spool::suppression_policy& suppression() {
-        const spool::suppression_policy* found = nullptr;
+    /// The composed setting of type Setting (only where policies::composes<Setting>).
+    template <class Setting>
+    const Setting& setting() {
+        const Setting* found = nullptr;
         for_each_of<setting_tag>([&](auto& s) {
-            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(s)>, spool::suppression_policy>) found = &s;
+            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(s)>, Setting>) found = &s;
         });
         return *found;
     }
+    const spool::suppression_policy& suppression() { return setting<spool::suppression_policy>(); }
 
     /// Whether anything composed can expand distribution lists.
     static constexpr bool expands = policies::expander_index < policies::size || expander_expands<store_type>;

@@ -93,7 +93,7 @@ private:
         handoff_effect e;
         if (state.away_at(now_)) { // still away: not called again before it said
             for (std::size_t i : assigned_)
-                defer_in_round(m.recipients[i], j.route[i], state.unavailable_until, j.deadline, state.reason, {}, e);
+                defer_in_round(m.recipients[i], j.route[i], state.unavailable_until, j.done.deadline, state.reason, {}, e);
             return add(j, e);
         }
         if (outcomes_.size() < assigned_.size()) outcomes_.resize(assigned_.size());
@@ -105,7 +105,7 @@ private:
         const transmit_result result = core_.transport(slot).transmit(core_.transport(slot).self, tx);
         if (result.what() == transmit_result::kind::retry_after) state.away(now_, result);
         add(j, apply_handoff_result(m, assigned, outcomes, result, {j.route, order_.steps(), step},
-                                    {now_, j.deadline, state.unavailable_until, std::nullopt},
+                                    {now_, j.done.deadline, state.unavailable_until, std::nullopt},
                                     [&](unsigned n) { return now_ + core_.backoff(n); }));
         if constexpr (Core::template observed<handoff_event>) tell(j, slot, started);
     }

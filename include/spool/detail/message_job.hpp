@@ -24,8 +24,7 @@ template <class Message>
 struct message_job {
     template <class Load>
     message_job(message_id id, time_point now, Load&& load) : done(id, now, std::forward<Load>(load)) {}
-    completion<Message> done; // the message, where the store's load put it
-    time_point deadline{};
+    completion<Message> done; // the message, where the store's load put it, and its deadline
     std::error_code error; // of its store writes
     std::vector<route_mark> route;
     std::size_t open = 0;     // hand-offs in flight or waiting for room

@@ -185,7 +185,7 @@ private:
             j.changed = true;
         }
         if constexpr (!Core::plain_dispatch) // only the concurrent stage holds recipients for a destination
-            if (j.held && !j.changed) return wait_for_destination(j, report);
+            if (j.held && !j.changed && !delay_report_due(core_, j.done)) return wait_for_destination(j, report);
         commits_.add(j);
     }
 
@@ -196,7 +196,7 @@ private:
     void wait_for_destination(job& j, run_report& report) {
         const message_id id = j.done.id;
         if (j.held_until) {
-            const time_point until = std::min(*j.held_until, j.deadline);
+            const time_point until = std::min(*j.held_until, j.done.deadline);
             commits_.wait(id, until, report);
             holds_.waiting_for[j.held_for].push_back(id);
             if constexpr (HoldBackStore<store_type>) holds_.held_back[{j.held_for, until}].push_back(id);
@@ -312,11 +312,11 @@ private:
             flush(m, now);
             handoffs_.probe_now(now);
         }
-        if (const time_point due = next_due(m, now, j.deadline); due > now && now < j.deadline)
+        if (const time_point due = next_due(m, now, j.done.deadline); due > now && now < j.done.deadline)
             return commits_.wait(entry.id, due, report);
         ++report.processed;
         if (has(m.submission, submit_flags::preprocess) && !preprocess_durably(j, now, report)) return;
-        if (now >= j.deadline) {
+        if (now >= j.done.deadline) {
             expire(m, core_.max_lifetime());
             j.changed = true;
             return end_round(taken.hand_over(), report);
@@ -364,7 +364,7 @@ private:
         m.submission |= submit_flags::locked; // what preprocessors and transports see; never stored
         const time_point submitted_at = m.client_submit_time.value_or(now);
         // Time on hold does not count toward the lifetime.
-        j.deadline = submitted_at + core_.max_lifetime() + std::chrono::duration_cast<time_point::duration>(entry.held_for);
+        j.done.deadline = submitted_at + core_.max_lifetime() + std::chrono::duration_cast<time_point::duration>(entry.held_for);
         return true;
     }
 

@@ -1,8 +1,10 @@
 #pragma once
 
 // Delivery and non-delivery reports (MAPI: what StatusRecips makes the spooler
-// generate). One report of each kind per pass, covering the recipients settled
-// in that pass; each recipient is marked `reported`, so none is reported twice.
+// generate), and delayed-delivery reports (RFC 3464). One report of each kind
+// per pass, covering the recipients settled in that pass, or found waiting too
+// long; each recipient is marked `reported` (`delay_reported`), so none is
+// reported twice.
 
 #include <spool/mail/detail/header_section.hpp>
 #include <spool/message.hpp>
@@ -24,6 +26,10 @@ inline report_entry entry_for(const recipient& r) {
         e.reason = f->reason;
         e.diagnostic = f->diagnostic;
     }
+    if (const auto* d = std::get_if<status::deferred>(&r.status)) {
+        e.reason = d->reason;
+        e.diagnostic = d->diagnostic;
+    }
     return e;
 }
 
@@ -35,7 +41,7 @@ Message as_resendable(const Message& m) {
     copy.submission = submit_flags::none;
     copy.client_submit_time.reset();
     for (recipient& r : copy.recipients) {
-        recipient fresh{r.display_name, r.address, r.address_type, r.kind};
+        recipient fresh{r.display_name, r.address, r.address_type, r.kind}; // delay_reported too is cleared
         fresh.reports = r.reports;
         r = std::move(fresh);
     }
@@ -46,13 +52,14 @@ template <class Message>
 Message make_report(const Message& original, report_kind kind, std::vector<report_entry> entries, time_point now) {
     Message r;
     const bool delivery = kind == report_kind::delivery;
-    r.message_class = "Report." + original.message_class + (delivery ? ".DR" : ".NDR");
+    r.message_class = "Report." + original.message_class +
+                      (delivery ? ".DR" : kind == report_kind::delayed ? ".Delayed" : ".NDR");
     r.priority = original.priority;
     const mailbox& to = original.report_to ? *original.report_to : original.sender;
     r.recipients = {recipient{to.display_name, to.address, to.address_type}};
     r.sender = mailbox{"Mail Delivery System", "", ""};
     if constexpr (requires { r.payload.subject = original.payload.subject; })
-        r.payload.subject = (delivery ? "Delivered: " : "Undeliverable: ") + subject_of(original.payload);
+        r.payload.subject = std::string(report_subject_prefix(kind)) + subject_of(original.payload);
 
     basic_report<typename Message::payload_type> body;
     body.kind = kind;
@@ -62,7 +69,9 @@ Message make_report(const Message& original, report_kind kind, std::vector<repor
     body.original_class = original.message_class;
     body.original_submit_time = original.client_submit_time;
     body.original_recipients = as_resendable(original).recipients;
-    if (!delivery) body.original.push_back(as_resendable(original));
+    // Only a non-delivery report carries the message, for resending; a
+    // delayed one says it is still being tried.
+    if (kind == report_kind::non_delivery) body.original.push_back(as_resendable(original));
     r.report = std::move(body);
     return r;
 }
@@ -90,15 +99,26 @@ struct pass_summary {
     std::size_t open = 0;         ///< recipients still waiting for a transport
 };
 
+/// When a recipient still waiting gets its delayed-delivery report, and the
+/// time it names as the end of the tries (RFC 3464 Will-Retry-Until). The
+/// default: never.
+struct delay_terms {
+    time_point warn_at = time_point::max();
+    time_point give_up_at = time_point::max();
+};
+
 /// Adds to `out` the reports for the recipients settled since the last call:
 /// a delivery report for the sent ones if the sender asked, a non-delivery
 /// report for the failed ones unless the sender suppressed it. Marks every
 /// settled recipient reported, so a recipient not yet reported is one settled
-/// in this pass (submit clears the mark).
+/// in this pass (submit clears the mark). From `delay.warn_at` on, a
+/// recipient still waiting gets a delayed-delivery report, once, unless the
+/// sender suppressed it (`delay_reported` marks that decision).
 template <class Message>
-pass_summary take_reports(Message& m, time_point now, std::vector<Message>& out) {
+pass_summary take_reports(Message& m, time_point now, std::vector<Message>& out, delay_terms delay = {}) {
     pass_summary s;
     bool due = false;
+    std::vector<report_entry> delayed;
     for (recipient& r : m.recipients) {
         const bool sent = std::holds_alternative<status::sent>(r.status);
         const bool failed = !sent && std::holds_alternative<status::failed>(r.status);
@@ -106,6 +126,14 @@ pass_summary take_reports(Message& m, time_point now, std::vector<Message>& out)
         s.failed += failed ? 1 : 0;
         if (!sent && !failed) {
             s.open += r.responsibility ? 0 : 1;
+            if (now >= delay.warn_at && !r.responsibility && !r.delay_reported) {
+                r.delay_reported = true;
+                const report_requests& asked = r.reports.value_or(m.reports);
+                if (!asked.non_delivery_suppressed && !asked.delay_suppressed) {
+                    delayed.push_back(entry_for(r));
+                    delayed.back().will_retry_until = delay.give_up_at;
+                }
+            }
             continue;
         }
         if (r.reported) continue;
@@ -120,6 +148,7 @@ pass_summary take_reports(Message& m, time_point now, std::vector<Message>& out)
         due = due || wanted;
     }
     if (due) make_reports(m, now, out);
+    if (!delayed.empty()) out.push_back(make_report(m, report_kind::delayed, std::move(delayed), now));
     return s;
 }
 

@@ -289,6 +289,7 @@ std::error_code make_submitted(Core& core, Message& m) {
         r.responsibility = false;
         r.status = status::pending{};
         r.reported = false;
+        r.delay_reported = false;
         // On the suppression list: failed at once, reported as any failure.
         if (i < suppressed.size() && suppressed[i]) r.status = suppressed_failure(*suppressed[i]);
     }
