@@ -255,3 +255,62 @@ TEST_CASE("dates are RFC 5322 date-times in UTC") {
           "Thu, 29 Feb 2024 00:00:00 +0000");
     CHECK(rfc5322_date(spool::time_point{std::chrono::seconds{-1}}) == "Wed, 31 Dec 1969 23:59:59 +0000");
 }
+
+namespace {
+// The delayed-delivery report the spooler makes for a message to bob@x, sent,
+// and slow@x, greylisted for longer than the warning time.
+spool::message delayed_report() {
+    spool::memory_store store;
+    spool_test::greylisting grey;
+    grey.waiting->insert("slow@x");
+    spool::manual_clock clock{spool::time_point{std::chrono::seconds{1'700'000'000}}};
+    spool::spooler sp{store, grey, clock, spool::exponential_backoff{10min, 10min, 24h}, spool::delay_warning{1h}};
+    REQUIRE(sp.client().send(from_ann({smtp("bob@x"), smtp("slow@x")})));
+    for (int i = 0; i <= 6; ++i) {
+        sp.drain();
+        clock.advance(10min);
+    }
+    auto reports = reports_in(store);
+    REQUIRE(reports.size() == 1);
+    return reports.front();
+}
+} // namespace
+
+TEST_CASE("a delayed-delivery report says Action: delayed, the deferral's code and reply, and Will-Retry-Until") {
+    const std::string rendered = spool::render_delivery_status(delayed_report());
+    CHECK(crlf_only(rendered));
+    const auto json = python_reads(rendered);
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("defects": 0)"));
+    CHECK_THAT(json, ContainsSubstring(R"("subject": "Delivery delayed: quarterly figures")"));
+    CHECK_THAT(json, ContainsSubstring(R"("parts": ["text/plain", "message/delivery-status", "text/rfc822-headers"])"));
+    CHECK_THAT(json, ContainsSubstring(R"("message_id": "<spool-dsn.1.delay.)"));
+    CHECK_THAT(json, ContainsSubstring(R"("Final-Recipient": "rfc822; slow@x")"));
+    CHECK_THAT(json, !ContainsSubstring(R"(bob@x)"));
+    CHECK_THAT(json, ContainsSubstring(R"("Action": "delayed")"));
+    CHECK_THAT(json, ContainsSubstring(R"("Status": "4.7.1")"));
+    CHECK_THAT(json, ContainsSubstring(R"("Diagnostic-Code": "smtp; 450 4.7.1 <slow@x>: greylisted, try again later")"));
+    // Submitted at 1,700,000,000 s; the lifetime is a day.
+    CHECK_THAT(json, ContainsSubstring(R"("Will-Retry-Until": "Wed, 15 Nov 2023 22:13:20 +0000")"));
+    CHECK_THAT(rendered, ContainsSubstring("This is a warning only"));
+    CHECK_THAT(rendered, ContainsSubstring("Subject: quarterly figures\r\n")); // the original's, in its headers part
+}
+
+TEST_CASE("GNU Mailman's bounce detector does not count a delay as a failure") {
+    const auto json = python_reads(spool::render_delivery_status(delayed_report()), true);
+    REQUIRE_FALSE(json.empty());
+    CHECK_THAT(json, ContainsSubstring(R"("bounce_permanent": [])"));
+    CHECK_THAT(json, ContainsSubstring(R"("bounce_temporary": ["slow@x"])"));
+}
+
+TEST_CASE("a delay report's status is a transient code: a deferral without one, or with a permanent one, says 4.0.0") {
+    auto report = delayed_report();
+    for (const char* diagnostic : {"", "5.1.1", "not a code"}) {
+        report.report->entries[0].diagnostic = diagnostic;
+        report.report->entries[0].reason.clear();
+        const auto json = python_reads(spool::render_delivery_status(report));
+        REQUIRE_FALSE(json.empty());
+        CHECK_THAT(json, ContainsSubstring(R"("Status": "4.0.0")"));
+        CHECK_THAT(json, ContainsSubstring(R"("Diagnostic-Code": "X-Spool; not delivered yet")"));
+    }
+}

@@ -72,6 +72,7 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
                                     std::to_string(static_cast<std::uint64_t>(report.id)) + " is not a report");
     const auto& body = *report.report;
     const bool delivery = body.kind == report_kind::delivery;
+    const bool delayed = body.kind == report_kind::delayed;
     const std::string crlf = "\r\n";
     const message* original = body.original.empty() ? nullptr : &body.original.front();
     using detail::field;
@@ -79,12 +80,17 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
 
     // 1. For people.
     std::string people = "Content-Type: text/plain; charset=utf-8" + crlf + crlf;
-    people += delivery ? "Your message was delivered to:" : "Your message could not be delivered to:";
+    people += delivery  ? "Your message was delivered to:"
+              : delayed ? "This is a warning only: you do not need to send your message again." + crlf +
+                              "It has not been delivered yet to:"
+                        : "Your message could not be delivered to:";
     people += crlf;
     for (const auto& e : body.entries) {
         people += "  " + header_value(e.address);
         if (!delivery && !e.reason.empty()) people += ": " + header_value(e.reason);
         people += crlf;
+        if (delayed && e.will_retry_until)
+            people += "  It will be tried until " + detail::rfc5322_date(*e.will_retry_until) + "." + crlf;
     }
 
     // 2. For programs (RFC 3464 section 2).
@@ -94,13 +100,23 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
     for (const auto& e : body.entries) {
         status_part += crlf;
         field(status_part, "Final-Recipient", detail::address_type_for(e.address_type) + "; " + e.address);
-        field(status_part, "Action", !delivery ? "failed" : e.action == delivery_action::relayed ? "relayed" : "delivered");
-        field(status_part, "Status", delivery ? "2.0.0" : detail::is_status_code(e.diagnostic) ? e.diagnostic : "5.0.0");
+        field(status_part, "Action", delayed    ? "delayed"
+                                     : !delivery ? "failed"
+                                     : e.action == delivery_action::relayed ? "relayed"
+                                                                            : "delivered");
+        // A delay's status is a transient one (RFC 3464 §2.3.4); a failure
+        // keeps the code it has, as a 4.4.7 of a lifetime that ran out.
+        const bool fits = detail::is_status_code(e.diagnostic) && (!delayed || e.diagnostic.front() == '4');
+        field(status_part, "Status", delivery ? "2.0.0" : fits ? e.diagnostic : delayed ? "4.0.0" : "5.0.0");
         if (!delivery) {
             // An SMTP server's own words keep their type (RFC 3464 §2.3.6).
-            field(status_part, "Diagnostic-Code", detail::is_smtp_reply(e.reason) ? "smtp; " + e.reason
-                                                  : "X-Spool; " + (e.reason.empty() ? std::string("undeliverable") : e.reason));
+            field(status_part, "Diagnostic-Code",
+                  detail::is_smtp_reply(e.reason)
+                      ? "smtp; " + e.reason
+                      : "X-Spool; " + (!e.reason.empty() ? e.reason : delayed ? std::string("not delivered yet")
+                                                                              : std::string("undeliverable")));
             field(status_part, "Last-Attempt-Date", detail::rfc5322_date(body.report_time));
+            if (delayed && e.will_retry_until) field(status_part, "Will-Retry-Until", detail::rfc5322_date(*e.will_retry_until));
         }
     }
 
@@ -124,7 +140,7 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
             for (const auto& [name, value] : original->payload.headers) field(original_part, name, value);
             original_part += crlf + detail::crlf_lines(original->payload.body) + crlf;
         } else {
-            const std::string prefix = "Delivered: ";
+            const std::string_view prefix = detail::report_subject_prefix(body.kind);
             const std::string_view subject = report.payload.subject;
             field(original_part, "Subject", subject.substr(subject.rfind(prefix, 0) == 0 ? prefix.size() : 0));
         }
@@ -138,7 +154,7 @@ inline std::string render_delivery_status(const message& report, const dsn_optio
                      : base,
         parts);
     const std::string message_id = "<spool-dsn." + std::to_string(static_cast<std::uint64_t>(body.original_id)) + "." +
-                                   (delivery ? "dr." : "ndr.") + std::to_string(body.report_time.time_since_epoch().count()) +
+                                   (delivery ? "dr." : delayed ? "delay." : "ndr.") + std::to_string(body.report_time.time_since_epoch().count()) +
                                    "@" + detail::dot_atom(options.reporting_mta, "localhost") + ">";
 
     std::string out;
