@@ -144,25 +144,27 @@ TEST_CASE("each recipient gets the outcome of its own RCPT reply: 2xx sent, 4xx 
 }
 
 TEST_CASE("DSN parameters go out only where the server offers DSN, and say who makes the delivery report") {
-    auto m = letter("dsn-params", {"wants-report@a.test", "no-reports@a.test"});
+    auto m = letter("dsn-params", {"wants-report@a.test", "no-reports@a.test", "no-delay@a.test"});
     m.recipients[0].reports = spool::report_requests{true, false};
     m.recipients[1].reports = spool::report_requests{false, true};
+    m.recipients[2].reports = spool::report_requests{false, false, true};
     SECTION("offered: NOTIFY, ORCPT and ENVID are sent, and the next hop reports") {
         spool::smtp_transport smtp{relay_to("plain")};
         const auto rec = hand_off(smtp, m);
-        REQUIRE(rec.sent.size() == 2);
+        REQUIRE(rec.sent.size() == 3);
         CHECK(std::get<spool::status::sent>(rec.sent[0].status).action == spool::delivery_action::relayed_with_reports);
         const auto got = received("plain", "Subject: dsn-params");
         REQUIRE(got.size() == 1);
-        CHECK(got[0].find("rcpt-options: NOTIFY=SUCCESS,FAILURE ORCPT=RFC822;WANTS-REPORT@A.TEST") != std::string::npos);
+        CHECK(got[0].find("rcpt-options: NOTIFY=SUCCESS,FAILURE,DELAY ORCPT=RFC822;WANTS-REPORT@A.TEST") != std::string::npos);
         CHECK(got[0].find("rcpt-options: NOTIFY=NEVER ORCPT=RFC822;NO-REPORTS@A.TEST") != std::string::npos);
+        CHECK(got[0].find("rcpt-options: NOTIFY=FAILURE ORCPT=RFC822;NO-DELAY@A.TEST") != std::string::npos);
         CHECK(got[0].find("ENVID=SPOOL.42") != std::string::npos);
         CHECK(got[0].find("SIZE=") != std::string::npos);
     }
     SECTION("not offered: none is sent, and spool's report will say relayed") {
         spool::smtp_transport smtp{relay_to("nodsn")};
         const auto rec = hand_off(smtp, m);
-        REQUIRE(rec.sent.size() == 2);
+        REQUIRE(rec.sent.size() == 3);
         CHECK(std::get<spool::status::sent>(rec.sent[0].status).action == spool::delivery_action::relayed);
         const auto got = received("nodsn", "Subject: dsn-params");
         REQUIRE(got.size() == 1);

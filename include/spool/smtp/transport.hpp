@@ -145,10 +145,13 @@ private:
             };
     }
 
-    // RFC 3461 NOTIFY from what the sender asked for.
+    // RFC 3461 NOTIFY from what the sender asked for. A delay report is
+    // wanted unless suppressed, itself or with the non-delivery report.
     static std::string notify_for(const report_requests& q) {
-        if (q.delivery) return q.non_delivery_suppressed ? "SUCCESS" : "SUCCESS,FAILURE";
-        return q.non_delivery_suppressed ? "NEVER" : "FAILURE";
+        std::string notify = q.delivery ? "SUCCESS" : "";
+        if (!q.non_delivery_suppressed) notify += notify.empty() ? "FAILURE" : ",FAILURE";
+        if (!q.non_delivery_suppressed && !q.delay_suppressed) notify += ",DELAY";
+        return notify.empty() ? "NEVER" : notify;
     }
 
     Renderer renderer_;
