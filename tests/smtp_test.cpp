@@ -17,6 +17,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -160,6 +161,20 @@ TEST_CASE("DSN parameters go out only where the server offers DSN, and say who m
         CHECK(got[0].find("rcpt-options: NOTIFY=FAILURE ORCPT=RFC822;NO-DELAY@A.TEST") != std::string::npos);
         CHECK(got[0].find("ENVID=SPOOL.42") != std::string::npos);
         CHECK(got[0].find("SIZE=") != std::string::npos);
+    }
+    SECTION("with the spool's secret, the ENVID carries the MAC that lets a returned report be matched") {
+        auto options = relay_to("plain");
+        options.envelope_id_secret = "the spool's secret";
+        spool::smtp_transport smtp{options};
+        m.payload.subject = "dsn-envid." + run_token();
+        const auto rec = hand_off(smtp, m);
+        REQUIRE(rec.sent.size() == 3);
+        const auto got = received("plain", "Subject: dsn-envid");
+        REQUIRE(got.size() == 1);
+        std::string envid = spool::smtp_envelope_id(m.id, options.envelope_id_secret);
+        for (char& c : envid) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        CHECK(envid.size() > 9);
+        CHECK(got[0].find("ENVID=" + envid) != std::string::npos);
     }
     SECTION("not offered: none is sent, and spool's report will say relayed") {
         spool::smtp_transport smtp{relay_to("nodsn")};

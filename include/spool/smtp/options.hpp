@@ -76,6 +76,12 @@ struct smtp_options {
     std::chrono::milliseconds reuse_limit{300'000};
     /// RFC 3461 RET for MAIL FROM when the server offers DSN: "FULL", "HDRS", or empty to leave it out.
     std::string dsn_return{};
+    /// The spool's secret for the envelope ids it sends (RFC 3461 ENVID):
+    /// "spool.<id>.<MAC>" (smtp_envelope_id), so that only a report about a
+    /// message this spool sent is matched when it comes back. Keep it across
+    /// restarts, and the same for every process of one spool. Empty: the id is
+    /// "spool.<id>", and no report mailed back can be matched.
+    std::string envelope_id_secret{};
     /// Threads that run the resolver's lookups, so that a slow or stalled
     /// lookup for one domain does not hold up another's. Without a relay,
     /// every hand-off starts with one.

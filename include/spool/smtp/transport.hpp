@@ -22,6 +22,7 @@
 #include <spool/tags.hpp>
 #include <spool/transmission.hpp>
 #include <spool/transmit_handler.hpp>
+#include <spool/smtp/envelope_id.hpp>
 #include <spool/smtp/message.hpp>
 #include <spool/smtp/options.hpp>
 #include <spool/smtp/route.hpp>
@@ -102,7 +103,7 @@ public:
         j->size = text.size();
         j->eight_bit = detail::smtp::has_8bit(text);
         detail::smtp::append_data(j->data, text);
-        j->envelope_id = "spool." + std::to_string(static_cast<std::uint64_t>(m.id));
+        j->envelope_id = smtp_envelope_id(m.id, envelope_id_secret_);
         runner_->get().start(std::move(j), [&tx, who = std::move(who), done = std::move(done)](detail::smtp::job& j) mutable {
             using kind = detail::smtp::outcome::kind;
             for (std::size_t i = 0; i < who.size(); ++i) {
@@ -130,7 +131,7 @@ public:
 
 private:
     basic_smtp_transport(boost::asio::io_context* io, smtp_options options, Resolver resolver, Renderer renderer)
-        : renderer_(std::move(renderer)),
+        : renderer_(std::move(renderer)), envelope_id_secret_(options.envelope_id_secret),
           runner_(std::make_shared<detail::smtp::runner>(std::move(options), lookups(std::move(resolver)), io)) {}
 
     // A resolver whose resolve() is const is called from every lookup thread
@@ -155,6 +156,7 @@ private:
     }
 
     Renderer renderer_;
+    std::string envelope_id_secret_; // kept here: the engine has no use for it
     std::shared_ptr<detail::smtp::runner> runner_;
 };
 
