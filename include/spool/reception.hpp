@@ -1,8 +1,10 @@
 #pragma once
 
 #include <spool/message.hpp>
+#include <spool/returned_report.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -97,12 +99,18 @@ public:
     void discard() noexcept { discarded_ = true; }
     bool discarded() const noexcept { return discarded_; }
     time_point now() const noexcept { return now_; }
+    /// The message is a report about a message this spool sent, as `report`
+    /// says (spool::smtp_report_reader finds them): the spooler applies it to
+    /// the original before committing this message (docs/returned-reports.md).
+    void report_returned(returned_report report) { returned_ = std::move(report); }
+    std::optional<returned_report>& returned() noexcept { return returned_; }
 
 private:
     Message* message_;
     folder_id folder_;
     time_point now_;
     bool discarded_ = false;
+    std::optional<returned_report> returned_;
 };
 
 } // namespace spool
