@@ -107,7 +107,9 @@ concept DueListingStore = requires(const S& store, time_point now, std::size_t l
 /// rest are released, these renewed when a renewal is due), and while
 /// hand-offs run it wakes at least every `lease_renewal_interval()` to do so.
 /// Clients ask `leased_elsewhere(id)`. Laws Q1–Q5, checked by
-/// testing::check_shared_queue.
+/// testing::check_shared_queue. A store that shares its queue only when so
+/// configured says so with `bool shares_queue() const` (the SQLite store's
+/// shared_queue option); otherwise a SharedQueueStore is taken to share it.
 template <class S>
 concept SharedQueueStore = requires(S& store, const S& cstore, time_point now, std::size_t limit,
                                     const std::vector<message_id>& in_hand, message_id id) {

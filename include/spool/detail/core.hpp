@@ -75,6 +75,9 @@ public:
 
     /// spool::suppression_policy was composed: the store's suppression list is on.
     static constexpr bool suppresses = policies::template composes<spool::suppression_policy> && SuppressionListStore<store_type>;
+    /// Some postprocessor was composed: incoming mail is postprocessed, and a
+    /// report a postprocessor recognised as returned is applied (returned_reports.hpp).
+    static constexpr bool postprocesses = policies::template count<postprocessor_role> > 0;
     /// spool::delay_warning was composed: recipients that wait long get a delayed-delivery report.
     static constexpr bool warns_of_delay = policies::template composes<spool::delay_warning>;
 

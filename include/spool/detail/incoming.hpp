@@ -6,6 +6,7 @@
 
 #include <spool/detail/requirements.hpp>
 #include <spool/detail/guarded.hpp>
+#include <spool/detail/returned_reports.hpp>
 #include <spool/events.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
@@ -32,8 +33,15 @@ struct incoming_commit {
     message_flags flags{};
 };
 
+template <class Core>
+void announce_incoming(Core& core, const incoming_commit& c);
+
 /// Prepares an incoming message, runs the postprocessors and has the store
-/// commit it. A store error is returned, not counted: the caller counts it once.
+/// commit it. A report about a message this spool sent, as a postprocessor
+/// found it (postprocessing::report_returned), is applied to the original
+/// first, so a store that refuses this message leaves it with the transport
+/// to be taken again, and applied again to no effect. A store error is
+/// returned, not counted: the caller counts it once.
 template <class Core, class Message>
 incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
     if (m.message_class.empty()) m.message_class = "IPM.Note";
@@ -43,6 +51,7 @@ incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
 
     folder_id folder = core.receive_folders().folder_for(m.message_class);
     bool discarded = false;
+    std::optional<returned_report> returned;
     core.template for_each_of<postprocessor_tag>([&](auto& p) {
         if (discarded) return;
         postprocessing<Message> job(m, folder, now);
@@ -53,7 +62,22 @@ incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
         if (!result.succeeded()) core.counts().postprocessing_failures.fetch_add(1);
         folder = job.folder();
         discarded = job.discarded();
+        if (job.returned() && !returned) returned = std::move(job.returned());
     });
+    if constexpr (Core::postprocesses) {
+        if (returned) {
+            const returned_outcome applied = apply_returned(
+                core, *returned, now, [&](Message& report) { return commit_incoming(core, report, now); },
+                [&](const incoming_commit& c) {
+                    if (c.id) announce_incoming(core, c);
+                });
+            if (applied.error) { // counted; the mail stays with its transport, to be applied again
+                incoming_commit refused;
+                refused.error = applied.error;
+                return refused;
+            }
+        }
+    }
     if (discarded) return {};
 
     auto id = core.store().create(folder, m);

@@ -513,6 +513,9 @@ public:
     /// How often the spooler renews the leases of hand-offs in flight: a third of the lease.
     std::chrono::milliseconds lease_renewal_interval() const { return state_->options.lease / 3; }
 
+    /// Other processes' spoolers may share this queue: always.
+    bool shares_queue() const noexcept { return true; }
+
     /// Whether another store object (another process's spooler) holds the
     /// message leased now. A client opening it gets errc::no_access. Throws
     /// std::system_error when the server cannot answer.

@@ -465,6 +465,10 @@ public:
     /// How often the spooler renews the leases of hand-offs in flight: a third of the lease.
     std::chrono::milliseconds lease_renewal_interval() const { return state_->options.lease / 3; }
 
+    /// Whether other spoolers may share this queue (options.shared_queue):
+    /// only then can another process write a queued message this one changes.
+    bool shares_queue() const noexcept { return state_->options.shared_queue; }
+
     /// Whether another store object (another process's spooler) holds the
     /// message leased now. A client opening it gets errc::no_access.
     bool leased_elsewhere(message_id id) const {
