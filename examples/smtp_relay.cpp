@@ -6,7 +6,9 @@
 //
 // Environment: SMTP_TLS = none | opportunistic (default) | required | verify;
 // SMTP_USER and SMTP_PASSWORD for AUTH (sent over TLS only); DKIM_KEY (a PEM
-// private key) and DKIM_SELECTOR to DKIM-sign for the sender's domain.
+// private key) and DKIM_SELECTOR to DKIM-sign for the sender's domain;
+// ENVELOPE_ID_SECRET, the spool's secret for the envelope ids that let a
+// report mailed back be matched (docs/returned-reports.md).
 
 #include <spool/dkim.hpp>
 #include <spool/spool.hpp>
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
                 : tls == "verify" ? spool::smtp_tls::verify : spool::smtp_tls::opportunistic;
     if (const char* user = std::getenv("SMTP_USER"))
         options.credentials = spool::smtp_credentials{user, std::getenv("SMTP_PASSWORD") ? std::getenv("SMTP_PASSWORD") : ""};
+    if (const char* secret = std::getenv("ENVELOPE_ID_SECRET")) options.envelope_id_secret = secret;
 
     auto store = spool::sqlite_store::open(argv[1]);
     if (!store) {
