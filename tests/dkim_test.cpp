@@ -21,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ struct keys {
         make("rsa", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048");
         make("ed", "-algorithm ed25519");
         make("other-rsa", "-algorithm RSA -pkeyopt rsa_keygen_bits:2048");
+        // Made as `spoolctl dkim-key` makes them, with the record it prints.
+        records["made-rsa._domainkey.a.test"] = spool::make_dkim_key(pem("made-rsa"), spool::dkim_key_type::rsa);
+        records["made-ed._domainkey.a.test"] = spool::make_dkim_key(pem("made-ed"), spool::dkim_key_type::ed25519);
     }
     ~keys() { fs::remove_all(dir); }
     keys(const keys&) = delete;
@@ -324,4 +328,34 @@ TEST_CASE("a key that cannot be used is an error when the signer is made") {
     refused({.keys = {{"a.test", "rsa", k.pem("rsa")}}, .domain = "b.test"}, "no key for the configured domain b.test");
     CHECK_THROWS_AS(spool::dkim_dns_record(k.dir / "missing.pem"), spool::dkim_key_error);
     CHECK(spool::dkim_dns_record(k.pem("ed")).rfind("v=DKIM1; k=ed25519; p=", 0) == 0);
+}
+
+TEST_CASE("keys made by make_dkim_key sign what both verifiers pass with the record it gives, and stay their owner's") {
+    auto& k = the_keys();
+    spool::dkim_options o;
+    o.keys.push_back({"a.test", "made-rsa", k.pem("made-rsa")});
+    o.keys.push_back({"a.test", "made-ed", k.pem("made-ed")});
+    const std::string text = through_the_wire(rendered(signed_copy(from_a(), o)));
+    CHECK(text.find("s=made-rsa") != std::string::npos);
+    CHECK(text.find("s=made-ed") != std::string::npos);
+    CHECK(dkimpy(text) == both_pass);
+    CHECK(opendkim(text) == both_pass);
+    CHECK(k.records.at("made-rsa._domainkey.a.test").rfind("v=DKIM1; k=rsa; p=", 0) == 0);
+    CHECK(k.records.at("made-ed._domainkey.a.test").rfind("v=DKIM1; k=ed25519; p=", 0) == 0);
+    const auto perms = fs::status(k.pem("made-rsa")).permissions();
+    CHECK((perms & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
+}
+
+TEST_CASE("make_dkim_key never overwrites a file, and refuses RSA keys verifiers would refuse") {
+    auto& k = the_keys();
+    auto slurp = [](const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        return std::string{std::istreambuf_iterator<char>(in), {}};
+    };
+    const std::string before = slurp(k.pem("made-rsa"));
+    CHECK_THROWS_AS(spool::make_dkim_key(k.pem("made-rsa"), spool::dkim_key_type::rsa), spool::dkim_key_error);
+    CHECK(slurp(k.pem("made-rsa")) == before);
+    CHECK_THROWS_WITH(spool::make_dkim_key(k.dir / "small.pem", spool::dkim_key_type::rsa, 512), ContainsSubstring("1024"));
+    CHECK_FALSE(fs::exists(k.dir / "small.pem"));
+    CHECK_THROWS_AS(spool::make_dkim_key(k.dir / "no-such-dir" / "k.pem", spool::dkim_key_type::ed25519), spool::dkim_key_error);
 }
