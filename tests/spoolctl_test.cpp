@@ -432,3 +432,45 @@ TEST_CASE("spoolctl delete with no spooler running deletes at once, and --help e
     for (const char* word : {"list", "show", "hold", "release", "requeue", "flush", "delete", "expire", "stats", "Exit codes", "ALL"})
         CHECK(help.out.find(word) != std::string::npos);
 }
+
+#if SPOOLCTL_WITH_DKIM
+TEST_CASE("spoolctl dkim-key makes a key only its owner reads and prints its record in strings DNS takes, without a spool") {
+    spool_test::temp_dir dir;
+    const std::string key = dir.file("s1.pem");
+    const auto r = spoolctl(dir, {"dkim-key", "--selector", "s1", "--domain", "a.test", key});
+    REQUIRE(r.code == 0);
+    const std::string head = "s1._domainkey.a.test. IN TXT ( \"v=DKIM1; k=rsa; p=";
+    REQUIRE(r.out.rfind(head, 0) == 0);
+    CHECK(r.out.substr(r.out.size() - 3) == " )\n");
+    // The quoted strings, each at most 255 octets, joined, are the record.
+    std::string joined;
+    for (std::size_t at = r.out.find('"'); at != std::string::npos; at = r.out.find('"', at + 1)) {
+        const std::size_t end = r.out.find('"', at + 1);
+        REQUIRE(end != std::string::npos);
+        CHECK(end - at - 1 <= 255);
+        joined += r.out.substr(at + 1, end - at - 1);
+        at = end;
+    }
+    REQUIRE(joined.rfind("v=DKIM1; k=rsa; p=", 0) == 0);
+    // p= is the key's public half, as OpenSSL's own command gives it.
+    const auto pub = spool_test::wait_for(spool_test::spawn("/bin/sh", {"-c", "openssl pkey -in " + key + " -pubout -outform DER | base64 -w0"}, {},
+                                                            dir.file("pub.out"), dir.file("pub.err")));
+    REQUIRE(pub.code == 0);
+    CHECK(joined.substr(18) == contents_of(dir.file("pub.out")));
+    struct stat st {};
+    REQUIRE(::stat(key.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+
+    const auto again = spoolctl(dir, {"dkim-key", "--selector", "s1", "--domain", "a.test", key});
+    CHECK(again.code == 3);
+    CHECK_THAT(again.err, ContainsSubstring(key));
+
+    const auto ed = spoolctl(dir, {"--json", "dkim-key", "--type", "ed25519", "--selector", "s2", "--domain", "a.test", dir.file("s2.pem")});
+    REQUIRE(ed.code == 0);
+    CHECK_THAT(ed.out, ContainsSubstring(R"("name":"s2._domainkey.a.test.")"));
+    CHECK_THAT(ed.out, ContainsSubstring(R"("value":"v=DKIM1; k=ed25519; p=)"));
+
+    CHECK(spoolctl(dir, {"dkim-key", "--type", "dsa", "--selector", "s", "--domain", "a.test", dir.file("x.pem")}).code == 2);
+    CHECK(spoolctl(dir, {"dkim-key", "--bits", "512", "--selector", "s", "--domain", "a.test", dir.file("y.pem")}).code == 3);
+}
+#endif

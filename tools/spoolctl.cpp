@@ -9,6 +9,9 @@
 #ifdef SPOOLCTL_WITH_POSTGRES
 #include <spool/postgres.hpp>
 #endif
+#ifdef SPOOLCTL_WITH_DKIM
+#include <spool/dkim.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <boost/json/src.hpp> // Boost.JSON, header-only: one translation unit includes its sources
@@ -207,7 +210,37 @@ struct options {
     std::string reason, after;
     std::int64_t expires_in = -1; // seconds; none: never
     bool fold_local_part = false;
+    // dkim-key
+    std::string key_type = "rsa", selector, key_domain, key_file;
+    unsigned key_bits = 2048;
 };
+
+#ifdef SPOOLCTL_WITH_DKIM
+// Makes a DKIM key and prints the record to publish: a zone-file line whose
+// TXT value is cut into strings of at most 255 octets (RFC 1035 §3.3.14), as
+// an RSA 2048 key's does not fit in one; or, with --json, the name and the value.
+int make_dkim_key(const options& o) {
+    if (o.key_type != "rsa" && o.key_type != "ed25519") throw usage_error("--type is rsa or ed25519, not " + o.key_type);
+    const auto type = o.key_type == "rsa" ? spool::dkim_key_type::rsa : spool::dkim_key_type::ed25519;
+    std::string record;
+    try {
+        record = spool::make_dkim_key(o.key_file, type, o.key_bits);
+    } catch (const spool::dkim_key_error& e) {
+        std::cerr << "spoolctl: " << e.what() << '\n';
+        return cannot_open;
+    }
+    const std::string name = o.selector + "._domainkey." + o.key_domain + ".";
+    if (o.json) {
+        std::cout << boost::json::serialize(boost::json::object{{"name", name}, {"type", "TXT"}, {"value", record}, {"key", o.key_file}})
+                  << '\n';
+        return ok;
+    }
+    std::cout << name << " IN TXT (";
+    for (std::size_t at = 0; at < record.size(); at += 255) std::cout << " \"" << record.substr(at, 255) << '"';
+    std::cout << " )\n";
+    return ok;
+}
+#endif
 
 boost::json::object suppression_json(const spool::suppression_entry& e) {
     boost::json::object o{{"address", e.address},
@@ -529,6 +562,14 @@ int main(int argc, char** argv) {
         "Seconds until the entry expires (without it, never)");
     addresses(sup->add_subcommand("remove", "Remove addresses: mail to them is sent again"));
     addresses(sup->add_subcommand("lookup", "Show the entries for addresses; exit code 1 if one is not listed"));
+#ifdef SPOOLCTL_WITH_DKIM
+    auto* key = app.add_subcommand("dkim-key", "Make a DKIM signing key (a PEM file only its owner reads) and print the TXT record to publish; needs no spool");
+    key->add_option("--type", o.key_type, "rsa (the default) or ed25519");
+    key->add_option("--bits", o.key_bits, "RSA key size (default 2048; under 1024 is refused)");
+    key->add_option("--selector", o.selector, "The selector the record is published under")->required();
+    key->add_option("--domain", o.key_domain, "The signing domain")->required();
+    key->add_option("file", o.key_file, "Where to write the private key; an existing file is never overwritten")->required();
+#endif
 
     try {
         app.parse(argc, argv);
@@ -538,7 +579,11 @@ int main(int argc, char** argv) {
             for (const std::string& word : app.remaining())
                 if (!word.empty() && word[0] != '-') {
                     std::cerr << "spoolctl: unknown command '" << word
-                              << "' (expected list, show, stats, hold, release, requeue, flush, delete, expire or suppression)\n"
+                              << "' (expected list, show, stats, hold, release, requeue, flush, delete, expire, suppression"
+#ifdef SPOOLCTL_WITH_DKIM
+                                 " or dkim-key"
+#endif
+                                 ")\n"
                                  "Run spoolctl --help for usage.\n";
                     return usage;
                 }
@@ -548,6 +593,9 @@ int main(int argc, char** argv) {
     std::string command = app.get_subcommands().front()->get_name();
     if (command == "suppression") command += " " + sup->get_subcommands().front()->get_name();
     try {
+#ifdef SPOOLCTL_WITH_DKIM
+        if (command == "dkim-key") return make_dkim_key(o);
+#endif
         if (!o.postgres.empty()) {
 #ifdef SPOOLCTL_WITH_POSTGRES
             spool::postgres_options existing;
