@@ -476,3 +476,36 @@ TEST_CASE("a bounce whose writes the store refuses records nothing, stays with i
     CHECK(ndrs == 1);
 }
 #endif
+
+#if SPOOL_TEST_WITH_SQLITE
+namespace {
+struct watcher {
+    using spool_concept = spool::observer_tag;
+    std::shared_ptr<std::vector<std::string>> seen = std::make_shared<std::vector<std::string>>();
+    void on_recipient_status(const spool::recipient_status_event& e) {
+        if (e.recipient.is_failed()) seen->push_back("failed " + e.recipient.address);
+    }
+    void on_suppression(const spool::suppression_event& e) { seen->push_back("listed " + e.address); }
+    void on_new_mail(const spool::new_mail_event& e) { seen->push_back("new mail " + e.message_class); }
+};
+} // namespace
+
+TEST_CASE("observers hear of the recipient a returned report failed, the address it listed and the report it made") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store{dir.file("spool.db")};
+    spool::memory_transport inbox{spool::address_types{"INBOUND"}};
+    watcher w;
+    spool::spooler sp{store, relay{}, inbox, spool::smtp_report_reader{secret}, spool::suppression_policy{}, w};
+    const auto id = sp.client().send(spool_test::from_ann({spool_test::smtp("gone@b.test")}));
+    REQUIRE(id);
+    sp.drain();
+    w.seen->clear();
+    spool::message mail;
+    mail.payload.mime = fixture("postfix-failed.eml", spool::smtp_envelope_id(*id, secret));
+    inbox.arrive(mail);
+    sp.drain();
+    CHECK(*w.seen == std::vector<std::string>{"failed gone@b.test", "listed gone@b.test", "new mail Report.IPM.Note.NDR",
+                                              "new mail IPM.Note"});
+    CHECK(sp.stats().reports_generated == 1);
+}
+#endif

@@ -283,6 +283,36 @@ TEST_CASE("a spooler restarted on the same database does not report a delay twic
     CHECK(spool_test::reports_in(store).size() == 1);
 }
 
+TEST_CASE("time on hold does not count toward the delay warning, as it does not toward the lifetime") {
+    spool_test::temp_dir dir;
+    spool::manual_clock clock;
+    spool_test::greylisting grey;
+    grey.waiting->insert("slow@x");
+    spool::sqlite_store store(dir.file("held.db"));
+    spool::spooler sp{store, grey, clock, spool::exponential_backoff{10min, 10min, 24h}, spool::delay_warning{1h}};
+    const spool::time_point submitted = clock.now();
+    const auto id = sp.client().send(spool_test::from_ann({smtp("slow@x")}));
+    REQUIRE(id);
+    sp.drain();
+    clock.advance(10min);
+    REQUIRE(store.hold(*id, clock.now()).has_value());
+    clock.advance(2h); // held for two hours: the warning is now due at 3 h from the submit
+    REQUIRE(store.release(*id, clock.now()).has_value());
+    for (int i = 0; i < 4; ++i) { // 2 h 10 min to 2 h 40 min
+        sp.drain();
+        clock.advance(10min);
+    }
+    CHECK(spool_test::reports_in(store).empty());
+    for (int i = 0; i < 3; ++i) { // 2 h 50 min to 3 h 10 min
+        sp.drain();
+        clock.advance(10min);
+    }
+    const auto reports = spool_test::reports_in(store);
+    REQUIRE(reports.size() == 1);
+    CHECK(reports[0].report->kind == spool::report_kind::delayed);
+    CHECK(reports[0].report->entries.at(0).will_retry_until == submitted + 26h); // a day from the submit, plus the hold
+}
+
 TEST_CASE("a schema-2 database's queue entries start due, and the first pass writes their next attempt") {
     spool_test::temp_dir dir;
     const auto path = dir.file("v2.db");
