@@ -334,20 +334,6 @@ struct recorder {
     }
 };
 
-// Sends every recipient through a relay that reports, except those in `waiting`, which it defers.
-struct partly_waiting {
-    using spool_concept = spool::transport_tag;
-    std::shared_ptr<std::set<std::string>> waiting = std::make_shared<std::set<std::string>>();
-    spool::address_types address_types() const { return {"SMTP"}; }
-    template <class Message>
-    spool::transmit_result transmit(spool::transmission<Message>& tx) {
-        for (const auto& r : tx.recipients()) {
-            if (waiting->contains(r.address)) tx.deferred(r, "450 4.2.0 try later", "4.2.0", std::chrono::seconds{600});
-            else tx.relayed(r, true);
-        }
-        return spool::transmit_result::done();
-    }
-};
 } // namespace
 
 TEST_CASE("the postprocessors after the reader see every incoming message as it came, a recognised report too") {
@@ -381,7 +367,8 @@ TEST_CASE("a bounce about a message still queued for other recipients is applied
     spool::sqlite_store store{dir.file("spool.db")};
     spool::memory_transport inbox{spool::address_types{"INBOUND"}};
     spool::manual_clock clock;
-    partly_waiting relay_and_wait;
+    spool_test::greylisting relay_and_wait;
+    relay_and_wait.relays = true;
     relay_and_wait.waiting->insert("later@b.test");
     spool::spooler sp{store, relay_and_wait, inbox, clock, spool::smtp_report_reader{secret}};
     const auto id = sp.client().send(spool_test::from_ann({spool_test::smtp("gone@b.test"), spool_test::smtp("later@b.test")}));
@@ -414,7 +401,8 @@ TEST_CASE("on a queue shared by processes, a bounce about a message still queued
     shared.shared_queue = true;
     spool::sqlite_store store{dir.file("spool.db"), shared};
     spool::memory_transport inbox{spool::address_types{"INBOUND"}};
-    partly_waiting relay_and_wait;
+    spool_test::greylisting relay_and_wait;
+    relay_and_wait.relays = true;
     relay_and_wait.waiting->insert("later@b.test");
     spool::spooler sp{store, relay_and_wait, inbox, spool::smtp_report_reader{secret}, spool::suppression_policy{}};
     const auto id = sp.client().send(spool_test::from_ann({spool_test::smtp("gone@b.test"), spool_test::smtp("later@b.test")}));

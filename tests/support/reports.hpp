@@ -32,16 +32,20 @@ std::vector<spool::message> reports_in(const Store& store,
 
 /// A Transport that sends every recipient except those listed in `waiting`,
 /// which it defers as a greylisting SMTP server does (450 4.7.1), until they
-/// are taken off the list. Copies share the list.
+/// are taken off the list. With `relays`, the others are relayed to a next
+/// hop that took the report request over, as spool's SMTP transport reports
+/// a server that accepted DSN. Copies share the list.
 struct greylisting {
     using spool_concept = spool::transport_tag;
     std::shared_ptr<std::set<std::string>> waiting = std::make_shared<std::set<std::string>>();
+    bool relays = false;
 
     spool::address_types address_types() const { return {"SMTP"}; }
     template <class Message>
     spool::transmit_result transmit(spool::transmission<Message>& tx) {
         for (const auto& r : tx.recipients()) {
             if (waiting->contains(r.address)) tx.deferred(r, "450 4.7.1 <" + r.address + ">: greylisted, try again later", "4.7.1");
+            else if (relays) tx.relayed(r, true);
             else tx.sent(r);
         }
         return spool::transmit_result::done();
