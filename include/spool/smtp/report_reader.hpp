@@ -6,6 +6,7 @@
 // spooler (docs/returned-reports.md).
 
 #include <spool/mail/detail/header_section.hpp>
+#include <spool/mail/detail/mime_parts.hpp>
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 #include <spool/reception.hpp>
@@ -23,12 +24,6 @@ namespace spool {
 
 namespace detail::smtp {
 
-inline std::string_view trimmed(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
 // "rfc822; <a@b>" -> "a@b"; empty unless the type is `type` (compared without case).
 inline std::string typed_value(std::string_view value, std::string_view type) {
     const std::size_t semi = value.find(';');
@@ -43,65 +38,6 @@ inline std::string typed_value(std::string_view value, std::string_view type) {
 inline std::string untyped(std::string_view value) {
     const std::size_t semi = value.find(';');
     return std::string(trimmed(semi == std::string_view::npos ? value : value.substr(semi + 1)));
-}
-
-// The value of a Content-Type parameter (RFC 2045 §5.1: a token or a quoted
-// string), or empty; names compare without case.
-inline std::string content_type_parameter(std::string_view content_type, std::string_view name) {
-    std::size_t pos = content_type.find(';');
-    while (pos != std::string_view::npos) {
-        std::string_view rest = trimmed(content_type.substr(pos + 1));
-        const std::size_t eq = rest.find('=');
-        if (eq == std::string_view::npos) return {};
-        const bool wanted = same_field_name(trimmed(rest.substr(0, eq)), name);
-        std::string_view value = trimmed(rest.substr(eq + 1));
-        std::string out;
-        std::size_t used = 0;
-        if (!value.empty() && value.front() == '"') {
-            for (used = 1; used < value.size() && value[used] != '"'; ++used) {
-                if (value[used] == '\\' && used + 1 < value.size()) ++used;
-                out += value[used];
-            }
-            ++used;
-        } else {
-            used = std::min(value.find(';'), value.size());
-            out = std::string(trimmed(value.substr(0, used)));
-        }
-        if (wanted) return out;
-        const std::size_t next = value.find(';', std::min(used, value.size()));
-        pos = next == std::string_view::npos ? next : content_type.size() - value.size() + next;
-    }
-    return {};
-}
-
-// The content type without its parameters, in lower case.
-inline std::string media_type(std::string_view content_type) {
-    std::string out(trimmed(content_type.substr(0, content_type.find(';'))));
-    for (char& c : out) c = fold_case(c);
-    return out;
-}
-
-// The parts of a multipart body (RFC 2046 §5.1.1), each with its headers.
-inline std::vector<std::string_view> multipart_parts(std::string_view body, std::string_view boundary) {
-    std::vector<std::string_view> parts;
-    const std::string delimiter = "--" + std::string(boundary);
-    std::size_t pos = 0, start = std::string_view::npos;
-    while (pos < body.size()) {
-        const std::size_t line_start = pos;
-        const std::string_view line = next_line(body, pos);
-        if (line.substr(0, delimiter.size()) != delimiter) continue;
-        const std::string_view after = trimmed(line.substr(delimiter.size()));
-        if (!after.empty() && after != "--") continue;
-        if (start != std::string_view::npos) {
-            std::size_t end = line_start; // the line break before the delimiter belongs to it
-            if (end > start && body[end - 1] == '\n') --end;
-            if (end > start && body[end - 1] == '\r') --end;
-            parts.push_back(body.substr(start, end - start));
-        }
-        if (after == "--") break;
-        start = pos;
-    }
-    return parts;
 }
 
 // The blocks of fields of a message/delivery-status body, separated by empty lines.
@@ -156,6 +92,7 @@ inline constexpr std::size_t returned_report_limit = 1 << 20;
 inline std::optional<returned_report> read_returned_report(std::string_view mime, std::string_view secret,
                                                            std::size_t limit = returned_report_limit) {
     using namespace detail::smtp;
+    using detail::content_type_parameter, detail::media_type, detail::multipart_parts, detail::trimmed;
     if (mime.size() > limit || secret.empty()) return std::nullopt;
     const auto content_type = detail::mime_field(mime, "Content-Type");
     if (!content_type) return std::nullopt;
