@@ -11,6 +11,7 @@
 #include <spool/detail/incoming.hpp>
 #include <spool/detail/one_commit.hpp>
 #include <spool/detail/reports.hpp>
+#include <spool/detail/suppression_entries.hpp>
 #include <spool/error.hpp>
 #include <spool/delay_warning.hpp>
 #include <spool/events.hpp>
@@ -108,18 +109,10 @@ private:
 /// marked reported) with a code the policy names, unless already listed.
 template <class Core, class Message>
 std::vector<suppression_entry> new_suppressions(Core& core, const Message& m, message_id id, time_point now) {
-    const suppression_policy& policy = core.suppression();
     std::vector<suppression_entry> out;
-    for (const recipient& r : m.recipients) {
-        const auto* f = std::get_if<status::failed>(&r.status);
-        if (!f || r.reported || !policy.suppresses(f->diagnostic)) continue;
-        std::string key = suppression_key(r.address, policy.fold_local_part);
-        const auto listed = core.store().find_suppression(key, now);
-        if (!listed || *listed) continue; // listed already (a submit's refusal, say); unreadable: the next failure adds it
-        std::optional<time_point> expires;
-        if (policy.lifetime) expires = now + *policy.lifetime;
-        out.push_back({std::move(key), f->reason, f->diagnostic, now, expires, id});
-    }
+    for (const recipient& r : m.recipients)
+        if (const auto* f = std::get_if<status::failed>(&r.status); f && !r.reported)
+            if (auto entry = suppression_entry_for(core, r.address, *f, id, now)) out.push_back(std::move(*entry));
     return out;
 }
 
