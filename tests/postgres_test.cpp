@@ -89,6 +89,20 @@ TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by
         lease));
 }
 
+TEST_CASE("the PostgreSQL store claims one named message as the laws say, and keeps returned reports for later") {
+    std::deque<spool_test::postgres_schema> schemas;
+    const auto lease = 400ms;
+    const auto pair = [&] {
+        const auto& schema = schemas.emplace_back();
+        return std::pair{spool::postgres_store(schema.conninfo(), short_lease(lease)),
+                         spool::postgres_store(schema.conninfo(), short_lease(lease))};
+    };
+    STATIC_REQUIRE(spool::MessageClaimStore<spool::postgres_store>);
+    STATIC_REQUIRE(spool::ReportBacklogStore<spool::postgres_store>);
+    report(spool::testing::check_message_claim(pair, lease));
+    report(spool::testing::check_report_backlog(pair));
+}
+
 TEST_CASE("a bulk finish by a holder whose lease another process took is refused for that message, and the new holder's row is untouched") {
     spool_test::postgres_schema schema;
     spool::postgres_store first(schema.conninfo(), short_lease(300ms));
@@ -207,11 +221,12 @@ TEST_CASE("a schema-1 database is brought to the latest schema: its queued messa
         m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
         queued = store.create_queued(spool::folders::outbox, m).value();
     }
-    schema.sql("DROP TABLE spool_suppressions; DROP INDEX spool_queue_waiting; ALTER TABLE spool_queue DROP COLUMN waiting_for,"
+    schema.sql("DROP TABLE spool_returned; DROP TABLE spool_suppressions; DROP INDEX spool_queue_waiting; ALTER TABLE spool_queue DROP COLUMN waiting_for,"
                " DROP COLUMN held_since, DROP COLUMN held_for, DROP COLUMN request; UPDATE spool_schema SET version = 1");
     spool::postgres_store store(schema.conninfo());
     CHECK(schema.value("SELECT version FROM spool_schema") == std::to_string(spool::postgres_store::schema_version));
     CHECK(schema.value("SELECT count(*) FROM spool_suppressions") == "0");
+    CHECK(schema.value("SELECT count(*) FROM spool_returned") == "0");
     CHECK(store.count_queue(spool::time_point{}) == spool::queue_counts{1, 1, 0, 0, 0, 0});
     CHECK(store.hold(queued, spool::time_point{}).value() == spool::admin_outcome::applied);
     CHECK(store.due_queue(std::chrono::system_clock::now(), 10).empty());

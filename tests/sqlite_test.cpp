@@ -68,6 +68,23 @@ TEST_CASE("the SQLite store keeps the shared queue's laws: store objects on one 
         lease));
 }
 
+TEST_CASE("the SQLite store claims one named message as the laws say, and keeps returned reports for later") {
+    spool_test::temp_dir dir;
+    int n = 0;
+    const auto lease = std::chrono::milliseconds{400};
+    spool::sqlite_options options;
+    options.shared_queue = true;
+    options.lease = lease;
+    const auto pair = [&] {
+        const auto path = dir.file("claim" + std::to_string(n++) + ".db");
+        return std::pair{spool::sqlite_store(path, options), spool::sqlite_store(path, options)};
+    };
+    STATIC_REQUIRE(spool::MessageClaimStore<spool::sqlite_store>);
+    STATIC_REQUIRE(spool::ReportBacklogStore<spool::sqlite_store>);
+    report(spool::testing::check_message_claim(pair, lease));
+    report(spool::testing::check_report_backlog(pair));
+}
+
 TEST_CASE("the SQLite store keeps the laws of its spooler lock and its cross-process wake") {
     spool_test::temp_dir dir;
     int n = 0;
@@ -82,9 +99,10 @@ TEST_CASE("the SQLite store keeps the laws of its spooler lock and its cross-pro
     report(spool::testing::check_cross_process_wake(pair));
 }
 
-// What schemas 5 (administration), 6 (waiting for a destination) and 7 (the
-// suppression list) added, for tests that take a database back to an older schema.
-constexpr const char* undo_schema_5 = "DROP TABLE suppressions; DROP INDEX queue_waiting; ALTER TABLE outgoing_queue DROP COLUMN waiting_for;"
+// What schemas 5 (administration), 6 (waiting for a destination), 7 (the
+// suppression list) and 8 (returned reports kept for later) added, for tests
+// that take a database back to an older schema.
+constexpr const char* undo_schema_5 = "DROP TABLE returned_backlog; DROP TABLE suppressions; DROP INDEX queue_waiting; ALTER TABLE outgoing_queue DROP COLUMN waiting_for;"
                                       "ALTER TABLE outgoing_queue DROP COLUMN held_since; ALTER TABLE outgoing_queue DROP COLUMN held_for;"
                                       "ALTER TABLE outgoing_queue DROP COLUMN request;";
 
@@ -107,7 +125,7 @@ TEST_CASE("a schema-3 database is brought to the latest schema, its queued messa
                       "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                       "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
     spool::sqlite_store store(path);
-    CHECK(spool::sqlite_store::schema_version == 7);
+    CHECK(spool::sqlite_store::schema_version == 8);
     CHECK(store.count_queue(spool::time_point{}).held == 0);
     spool::memory_transport transport;
     spool::spooler sp{store, transport};

@@ -9,11 +9,13 @@
 #include <spool/detail/requirements.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
+#include <spool/returned_report.hpp>
 #include <spool/suppression.hpp>
 
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
@@ -117,6 +119,45 @@ concept SharedQueueStore = requires(S& store, const S& cstore, time_point now, s
     { store.retain_leases(in_hand) } -> std::same_as<std::error_code>;
     { cstore.lease_renewal_interval() } -> std::convertible_to<std::chrono::milliseconds>;
     { cstore.leased_elsewhere(id) } -> std::same_as<bool>;
+};
+
+/// **MessageClaimStore**: a SharedQueueStore that claims one named queued
+/// message, to change it outside a hand-off (a report mailed back about it,
+/// docs/returned-reports.md) without another process's copy overwriting the
+/// change or being overwritten by it:
+///   - `result<bool> claim(message_id)`: true when it leased the message to
+///     this store object with a new fencing token, as claim_due does; false,
+///     changing nothing, while a live lease holds it (this object's own
+///     claims too); errc::not_in_queue, or not_found for an unknown id;
+///   - `std::error_code release_claim(message_id)`: ends that claim, so the
+///     message is claimable at once; nothing when this object holds none.
+/// Laws C1–C3, checked by testing::check_message_claim.
+template <class S>
+concept MessageClaimStore = SharedQueueStore<S> && requires(S& store, message_id id) {
+    { store.claim(id) } -> std::same_as<result<bool>>;
+    { store.release_claim(id) } -> std::same_as<std::error_code>;
+};
+
+/// One returned report a ReportBacklogStore keeps, and its key there.
+struct kept_report {
+    std::int64_t key = 0;
+    returned_report report;
+};
+
+/// **ReportBacklogStore**: keeps the returned reports that could not be
+/// applied when they came (their original was in a hand-off), for a spooler
+/// to apply later, durably and shared by every spooler on the store:
+///   - `std::error_code keep_returned(const returned_report&)`;
+///   - `result<std::vector<kept_report>> returned_backlog(std::size_t limit) const`:
+///     up to `limit` of them, oldest first, each as it was kept;
+///   - `std::error_code forget_returned(std::int64_t key)`: removes one;
+///     nothing when it is gone already.
+/// Laws R1–R2, checked by testing::check_report_backlog.
+template <class S>
+concept ReportBacklogStore = requires(S& s, const S& c, const returned_report& r, std::size_t limit, std::int64_t key) {
+    { s.keep_returned(r) } -> std::same_as<std::error_code>;
+    { c.returned_backlog(limit) } -> std::same_as<result<std::vector<kept_report>>>;
+    { s.forget_returned(key) } -> std::same_as<std::error_code>;
 };
 
 /// **ClaimFloorStore**: a SharedQueueStore whose claim is a durable write (a

@@ -49,6 +49,7 @@
 #include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/suppression_rows.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
+#include <spool/stores/detail/returned_rows.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/tags.hpp>
 
@@ -442,6 +443,45 @@ public:
         return n;
     }
 
+    // --- Returned reports kept for later (docs/returned-reports.md; ReportBacklogStore) ---
+
+    std::error_code keep_returned(const returned_report& report) {
+        const std::string recipients = detail::encode_returned_recipients(report.recipients); // bytes() does not copy
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(key(report.original)).bytes(report.reporting_mta).bytes(recipients);
+            auto r = db.run(detail::postgres::sql::keep_returned, p);
+            return r.ok() ? std::error_code{} : db.error_of(r);
+        });
+    }
+
+    /// Up to `limit` kept reports, oldest first.
+    result<std::vector<kept_report>> returned_backlog(std::size_t limit) const {
+        std::vector<kept_report> kept;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            auto r = db.run(detail::postgres::sql::returned_backlog, p);
+            if (!r.ok()) return db.error_of(r);
+            for (int i = 0; i < r.rows(); ++i)
+                kept.push_back({r.integer(i, 0),
+                                {message_id{static_cast<std::uint64_t>(r.integer(i, 1))}, r.bytes(i, 2),
+                                 detail::decode_returned_recipients(r.bytes(i, 3))}});
+            return {};
+        });
+        if (ec) return ec;
+        return kept;
+    }
+
+    std::error_code forget_returned(std::int64_t kept) {
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(kept);
+            auto r = db.run(detail::postgres::sql::forget_returned, p);
+            return r.ok() ? std::error_code{} : db.error_of(r);
+        });
+    }
+
     /// As the SQLite store's (AdministeredStore): applied at once; a hand-off
     /// running now completes, and the message is not attempted while held.
     result<admin_outcome> hold(message_id id, time_point now) { return queue().hold(id, now); }
@@ -515,6 +555,14 @@ public:
 
     /// Other processes' spoolers may share this queue: always.
     bool shares_queue() const noexcept { return true; }
+
+    /// Claims the queued message `id` for this store object, as claim_due
+    /// does, while no live lease holds it (MessageClaimStore): one statement,
+    /// which waits for a claim that has the row locked and then finds its lease.
+    result<bool> claim(message_id id) { return queue().claim(id); }
+
+    /// Ends this object's claim on `id` (the lease, at once).
+    std::error_code release_claim(message_id id) { return queue().release_claim(id); }
 
     /// Whether another store object (another process's spooler) holds the
     /// message leased now. A client opening it gets errc::no_access. Throws

@@ -52,6 +52,7 @@
 #include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
+#include <spool/stores/detail/returned_rows.hpp>
 #include <spool/stores/detail/suppression_rows.hpp>
 #include <spool/tags.hpp>
 
@@ -349,6 +350,40 @@ public:
         return n;
     }
 
+    // --- Returned reports kept for later (docs/returned-reports.md; ReportBacklogStore) ---
+
+    std::error_code keep_returned(const returned_report& report) {
+        const std::string recipients = detail::encode_returned_recipients(report.recipients);
+        return write([&](sqlite3* db) {
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::keep_returned);
+            return st.bind(1, key(report.original)).bind(2, report.reporting_mta).bind(3, recipients).run();
+        });
+    }
+
+    /// Up to `limit` kept reports, oldest first.
+    result<std::vector<kept_report>> returned_backlog(std::size_t limit) const {
+        std::vector<kept_report> kept;
+        const int rc = read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::returned_backlog);
+            st.bind(1, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            int step = SQLITE_ROW;
+            while ((step = st.step()) == SQLITE_ROW)
+                kept.push_back({st.integer(0),
+                                {message_id{static_cast<std::uint64_t>(st.integer(1))}, st.text(2),
+                                 detail::decode_returned_recipients(st.text(3))}});
+            return step;
+        });
+        if (rc != SQLITE_DONE) return detail::sqlite::error(rc);
+        return kept;
+    }
+
+    std::error_code forget_returned(std::int64_t kept) {
+        return write([&](sqlite3* db) {
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::forget_returned);
+            return st.bind(1, kept).run();
+        });
+    }
+
     // --- Waiting for a destination (docs/concepts/store.md) -----------------
 
     /// The messages `ids` wait for `destination`, which is down, until
@@ -468,6 +503,24 @@ public:
     /// Whether other spoolers may share this queue (options.shared_queue):
     /// only then can another process write a queued message this one changes.
     bool shares_queue() const noexcept { return state_->options.shared_queue; }
+
+    /// Claims the queued message `id` for this store object while no live
+    /// lease holds it (MessageClaimStore): with shared_queue, a lease written
+    /// as claim_due writes one; without, kept in memory as its claims are.
+    result<bool> claim(message_id id) {
+        if (state_->options.shared_queue) return queue().claim(id);
+        if (state_->leases.holds(id)) return false;
+        if (auto queued = inspect(id, time_point{}); !queued) return queued.error();
+        state_->leases.claimed(id, 0);
+        return true;
+    }
+
+    /// Ends this object's claim on `id`.
+    std::error_code release_claim(message_id id) {
+        if (state_->options.shared_queue) return queue().release_claim(id);
+        state_->leases.forget(id);
+        return {};
+    }
 
     /// Whether another store object (another process's spooler) holds the
     /// message leased now. A client opening it gets errc::no_access.

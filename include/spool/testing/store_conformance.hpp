@@ -663,6 +663,115 @@ std::vector<conformance_failure> check_shared_queue(MakePair make_pair, std::chr
     return failures;
 }
 
+/// The laws of claiming one named message (docs/concepts/store.md, "A
+/// shared queue"), C1–C3, on two store objects over one queue from
+/// `make_pair`, where the store can (MessageClaimStore). It waits for a lease
+/// to expire: give it a short `lease`.
+///   C1 claim(id) leases a message no live lease holds to this object, and
+///      then nobody else gets it, by claim_due or claim(id);
+///   C2 it fences: a claim taken after a lease expired refuses the earlier
+///      holder's writes (lease_lost), and the new holder's succeed; a claim
+///      refused (false) while a lease holds changes nothing of the holder's;
+///   C3 release_claim makes it claimable at once; a message not queued is
+///      not_in_queue, an unknown one not_found.
+template <class MakePair>
+std::vector<conformance_failure> check_message_claim(MakePair make_pair, std::chrono::milliseconds lease) {
+    using store_type = typename std::invoke_result_t<MakePair&>::first_type;
+    using M = typename store_type::message_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::MessageClaimStore<store_type>) {
+        using namespace std::chrono_literals;
+        detail::findings f(failures);
+        auto stores = make_pair();
+        auto& a = stores.first;
+        auto& b = stores.second;
+        auto queued = [&](int i) {
+            return detail::queued_for_check(a, i, true, [](M& m) { m.sent_mail = disposition::leave_in_place{}; }).id;
+        };
+        const message_id first = queued(1), second = queued(2);
+        const time_point later = detail::t0 + 2h;
+
+        constexpr const char* c1 = "message claim C1: claim(id) leases an unleased message to this object, and nobody else gets it";
+        const auto claimed = a.claim(first);
+        f.expect(c1, claimed && *claimed, "an unleased queued message was not claimed");
+        f.expect(c1, b.leased_elsewhere(first) && !a.leased_elsewhere(first), "leased_elsewhere does not show the claim");
+        f.expect(c1, detail::ids_of(b.claim_due(later, 10)) == std::vector{second}, "claim_due took a message claimed by id");
+        const auto again = b.claim(first), own = a.claim(first);
+        f.expect(c1, again && !*again, "another object claimed a message leased by id");
+        f.expect(c1, own && !*own, "claim(id) of a message this object holds was not false");
+
+        constexpr const char* c2 = "message claim C2: a claim by id fences, and one refused changes nothing";
+        M held = b.load(second).value();
+        held.recipients[3].status = status::deferred{detail::t0 + 400s, "try later", 1, {}};
+        const auto refused = a.claim(second);
+        f.expect(c2, refused && !*refused, "claim(id) of a message another object holds was not false");
+        f.expect(c2, !b.save(second, held), "the holder's save was refused after another's claim(id) was");
+        std::this_thread::sleep_for(lease + 100ms); // every lease so far expires
+        const auto taken = a.claim(second);
+        f.expect(c2, taken && *taken, "claim(id) of a message whose lease expired was not true");
+        M stale = held;
+        stale.recipients[3].status = status::sent{detail::t0 + 500s};
+        f.expect(c2, b.save(second, stale) == errc::lease_lost, "the earlier holder's save was not refused with lease_lost");
+        f.expect(c2, b.finish(second, stale) == errc::lease_lost, "the earlier holder's finish was not refused with lease_lost");
+        f.expect(c2, a.load(second).value() == held, "a refused write changed the message");
+        M current = held;
+        current.recipients[3].status = status::failed{"returned", "5.1.1"};
+        f.expect(c2, !a.save(second, current), "the new holder's save was refused");
+
+        constexpr const char* c3 = "message claim C3: release_claim makes it claimable at once; not queued, unknown";
+        M done = a.load(first).value();
+        f.expect(c3, !a.finish(first, done), "the claim's holder could not finish it");
+        f.expect(c3, !a.release_claim(second), "release_claim failed");
+        f.expect(c3, detail::ids_of(b.claim_due(later, 10)) == std::vector{second}, "a released claim was not claimable at once");
+        f.expect(c3, !a.release_claim(second), "release_claim of a claim no longer held failed");
+        const auto gone = a.claim(first), unknown = a.claim(message_id{987654});
+        f.expect(c3, !gone && gone.error() == errc::not_in_queue, "claim(id) of a message not queued is not not_in_queue");
+        f.expect(c3, !unknown && unknown.error() == errc::not_found, "claim(id) of an unknown id is not not_found");
+    }
+    return failures;
+}
+
+/// The laws of the returned reports kept for later (docs/returned-reports.md),
+/// R1–R2, on two store objects over one store from `make_pair`, where the
+/// store keeps them (ReportBacklogStore):
+///   R1 a kept report reads back as it was kept, from the other object too,
+///      oldest first, at most `limit`, any byte in its texts;
+///   R2 forget_returned removes that one only; forgetting it again is no error.
+template <class MakePair>
+std::vector<conformance_failure> check_report_backlog(MakePair make_pair) {
+    using store_type = typename std::invoke_result_t<MakePair&>::first_type;
+    std::vector<conformance_failure> failures;
+    if constexpr (spool::ReportBacklogStore<store_type>) {
+        detail::findings f(failures);
+        auto stores = make_pair();
+        auto& a = stores.first;
+        auto& b = stores.second;
+        const returned_report first{message_id{7}, "mx.example.org",
+                                    {{"ann@example.org", dsn_action::failed, "5.1.1", "550 5.1.1 no such user: 12:3\r\n", "mx.b"},
+                                     {"bob@example.org", dsn_action::delivered, "2.0.0", "", ""}}};
+        const returned_report second{message_id{8}, std::string("odd\0\xff bytes", 11), {{"", dsn_action::expanded, "", "", ""}}};
+        const returned_report third{message_id{7}, "", {}};
+
+        constexpr const char* r1 = "report backlog R1: kept reports read back as kept, oldest first, at most `limit`";
+        f.expect(r1, !a.keep_returned(first) && !a.keep_returned(second) && !b.keep_returned(third), "keep_returned failed");
+        const auto all = b.returned_backlog(10), two = a.returned_backlog(2);
+        const bool read = all && all->size() == 3 && two && two->size() == 2;
+        f.expect(r1, read, "the backlog did not list three, or two at a limit of two");
+        if (read) {
+            f.expect(r1, (*all)[0].report == first && (*all)[1].report == second && (*all)[2].report == third,
+                     "the reports do not read back as kept, oldest first");
+            f.expect(r1, (*two)[0].key == (*all)[0].key && (*two)[1].key == (*all)[1].key, "the limit did not keep the oldest");
+
+            constexpr const char* r2 = "report backlog R2: forget_returned removes that one only, and again is no error";
+            f.expect(r2, !b.forget_returned((*all)[1].key) && !a.forget_returned((*all)[1].key), "forget_returned failed");
+            const auto left = a.returned_backlog(10);
+            f.expect(r2, left && left->size() == 2 && (*left)[0].report == first && (*left)[1].report == third,
+                     "not exactly the others are left");
+        }
+    }
+    return failures;
+}
+
 /// The laws of waiting for a destination (docs/concepts/store.md, "Waiting
 /// for a destination"), W1–W5, on a fresh store from `make`, where the store
 /// can hold messages back (`hold_back`, `release_held_back`). Where it also

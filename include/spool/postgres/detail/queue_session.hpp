@@ -99,6 +99,15 @@ struct queue_session {
         for (int i = 0; i < r.rows(); ++i) claimed.push_back({entry.read(row(r, i)), r.integer(i, sequence), r.integer(i, fence), r.bytes(i, body)});
         return {};
     }
+    std::error_code claim_message(message_id id, std::chrono::milliseconds lease, std::int64_t& fence, bool& claimed) {
+        params p;
+        p.integer(key(id)).text(owner).integer(lease.count());
+        auto r = db.run(sql::claim_message, p);
+        if (!r.ok()) return db.error_of(r);
+        claimed = r.rows() > 0;
+        if (claimed) fence = r.integer(0, 0);
+        return {};
+    }
     std::error_code release_leases(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& fences) {
         params p;
         p.integers(ids).integers(fences);

@@ -46,6 +46,10 @@ inline constexpr std::string_view migrations[] = {
     // a look-up is one read of the primary key.
     "CREATE TABLE spool_suppressions (address text COLLATE \"C\" PRIMARY KEY, reason text NOT NULL, diagnostic text NOT NULL,"
     " added bigint NOT NULL, expires bigint NOT NULL, source bigint NOT NULL);",
+    // 5: returned reports kept until their original is out of its hand-off
+    // (docs/returned-reports.md), oldest first by key.
+    "CREATE TABLE spool_returned (key bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, original bigint NOT NULL,"
+    " reporting_mta bytea NOT NULL, recipients bytea NOT NULL);",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 

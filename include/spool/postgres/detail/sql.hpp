@@ -139,6 +139,12 @@ inline constexpr statement claim{
     " UPDATE spool_queue q SET lease_owner = $3, lease_until = clock_timestamp() + $4::bigint * interval '1 millisecond',"
     " fence = q.fence + 1 FROM due JOIN spool_messages m ON m.id = due.message_id WHERE q.message_id = due.message_id"
     " RETURNING q.message_id, q.submit_time, q.submit_flags, q.held_for, q.request, q.fence, q.sequence, m.body"};
+// One message claimed by its id, as the claim does, unless a live lease
+// holds it: an update waits for a claim locking the row, then finds its lease.
+inline constexpr statement claim_message{
+    "spool_claim_message",
+    "UPDATE spool_queue SET lease_owner = $2, lease_until = clock_timestamp() + $3::bigint * interval '1 millisecond',"
+    " fence = fence + 1 WHERE message_id = $1 AND (lease_until IS NULL OR lease_until <= clock_timestamp()) RETURNING fence"};
 // Renewal and release of this process's claims: ids and tokens as arrays ($1, $2).
 inline constexpr statement renew{
     "spool_renew",
@@ -186,6 +192,12 @@ inline constexpr statement list_suppressions{
     "spool_list_suppressions", SPOOL_PG_SUPPRESSION " WHERE address > $1 AND expires > $2 ORDER BY address LIMIT $3"};
 inline constexpr statement count_suppressions{
     "spool_count_suppressions", "SELECT count(*) AS entries FROM spool_suppressions WHERE expires > $1"};
+// Returned reports kept for later, oldest first.
+inline constexpr statement keep_returned{
+    "spool_keep_returned", "INSERT INTO spool_returned (original, reporting_mta, recipients) VALUES ($1, $2, $3)"};
+inline constexpr statement returned_backlog{
+    "spool_returned_backlog", "SELECT key, original, reporting_mta, recipients FROM spool_returned ORDER BY key LIMIT $1"};
+inline constexpr statement forget_returned{"spool_forget_returned", "DELETE FROM spool_returned WHERE key = $1"};
 #undef SPOOL_PG_SUPPRESSION
 
 inline constexpr statement count_by_state{

@@ -148,6 +148,14 @@ struct queue_session {
         while ((rc = st.step()) == SQLITE_ROW) claimed.push_back({entry.read(st), st.integer(sequence), st.integer(fence), {}});
         return rc == SQLITE_DONE ? std::error_code{} : error(rc);
     }
+    std::error_code claim_message(message_id id, std::chrono::milliseconds lease, std::int64_t& fence, bool& claimed) {
+        statement st(cache, db, sql::claim_message);
+        st.bind(1, static_cast<std::int64_t>(::getpid())).bind(2, static_cast<std::int64_t>(lease.count())).bind(3, key(id));
+        const int rc = st.step();
+        claimed = rc == SQLITE_ROW;
+        if (claimed) fence = st.integer(0);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? std::error_code{} : error(rc);
+    }
     std::error_code release_leases(const std::vector<std::int64_t>& ids, const std::vector<std::int64_t>& fences) {
         for (std::size_t i = 0; i < ids.size(); ++i) {
             statement st(cache, db, sql::release_lease);

@@ -41,6 +41,10 @@ inline constexpr std::string_view migrations[] = {
     // suppression_key() writes it: a look-up is one read of the primary key.
     "CREATE TABLE suppressions (address BLOB PRIMARY KEY, reason BLOB NOT NULL, diagnostic BLOB NOT NULL,"
     " added INTEGER NOT NULL, expires INTEGER NOT NULL, source INTEGER NOT NULL) WITHOUT ROWID;",
+    // 8: returned reports kept until their original is out of its hand-off
+    // (docs/returned-reports.md), oldest first by key.
+    "CREATE TABLE returned_backlog (key INTEGER PRIMARY KEY AUTOINCREMENT, original INTEGER NOT NULL,"
+    " reporting_mta BLOB NOT NULL, recipients BLOB NOT NULL);",
 };
 // The next attempt of a held message: after every `now`, so no due query finds it.
 inline constexpr std::int64_t held_next_attempt = INT64_MAX;

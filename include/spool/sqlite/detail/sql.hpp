@@ -52,6 +52,11 @@ inline constexpr std::string_view unsuppress = "DELETE FROM suppressions WHERE a
 inline constexpr std::string_view list_suppressions =
     SPOOL_SQLITE_SUPPRESSION " WHERE address > ?1 AND expires > ?2 ORDER BY address LIMIT ?3";
 inline constexpr std::string_view count_suppressions = "SELECT count(*) FROM suppressions WHERE expires > ?1";
+// Returned reports kept for later, oldest first.
+inline constexpr std::string_view keep_returned = "INSERT INTO returned_backlog (original, reporting_mta, recipients) VALUES (?, ?, ?)";
+inline constexpr std::string_view returned_backlog =
+    "SELECT key, original, reporting_mta, recipients FROM returned_backlog ORDER BY key LIMIT ?";
+inline constexpr std::string_view forget_returned = "DELETE FROM returned_backlog WHERE key = ?";
 #undef SPOOL_SQLITE_SUPPRESSION
 
 // Listings. The columns of a queue_entry: message_id, submit_time, submit_flags, held_for, request.
@@ -78,6 +83,10 @@ inline constexpr std::string_view claim =
     " WHERE message_id IN (SELECT message_id FROM outgoing_queue INDEXED BY queue_due WHERE next_attempt <= ?"
     " AND (lease_until IS NULL OR lease_until <= " SPOOL_SQLITE_NOW_MS ") ORDER BY submit_time, sequence LIMIT ?)"
     " RETURNING message_id, submit_time, submit_flags, held_for, request, fence, sequence";
+// One message claimed by its id, unless a live lease holds it.
+inline constexpr std::string_view claim_message =
+    "UPDATE outgoing_queue SET lease_owner = ?, lease_until = " SPOOL_SQLITE_NOW_MS " + ?, fence = fence + 1"
+    " WHERE message_id = ? AND (lease_until IS NULL OR lease_until <= " SPOOL_SQLITE_NOW_MS ") RETURNING fence";
 inline constexpr std::string_view fence = "SELECT fence FROM outgoing_queue WHERE message_id = ?";
 inline constexpr std::string_view release_lease =
     "UPDATE outgoing_queue SET lease_owner = NULL, lease_until = NULL WHERE message_id = ? AND fence = ?";

@@ -64,7 +64,7 @@ concept queue_statements = requires(S& s, message_id id, time_point t, admin_req
                                  std::chrono::milliseconds lease, std::vector<claimed_row>& claimed,
                                  std::vector<std::int64_t>& renewed, std::vector<queue_row>& rows, queue_counts& counts,
                                  const std::string& body, std::optional<std::int64_t> token, std::optional<folder_id> folder,
-                                 write_found& written) {
+                                 write_found& written, std::int64_t& fence) {
     { s.save(id, body, t, token, written) } -> std::same_as<std::error_code>;               // t: the next attempt
     { s.finish(id, body, folder, remove, token, written) } -> std::same_as<std::error_code>;
     { s.message_exists(id, found) } -> std::same_as<std::error_code>;
@@ -77,6 +77,7 @@ concept queue_statements = requires(S& s, message_id id, time_point t, admin_req
     { s.hold_back(ids, ids, t, destination) } -> std::same_as<std::error_code>;
     { s.release_held_back(destination) } -> std::same_as<std::error_code>;
     { s.claim(t, n, lease, claimed) } -> std::same_as<std::error_code>;
+    { s.claim_message(id, lease, fence, found) } -> std::same_as<std::error_code>; // found: leased to this claim
     { s.release_leases(ids, ids) } -> std::same_as<std::error_code>;
     { s.renew_leases(ids, ids, lease, renewed) } -> std::same_as<std::error_code>;
     { s.queue_rows(id, n, exactly, rows) } -> std::same_as<std::error_code>;
@@ -227,6 +228,40 @@ public:
         });
         for (const claimed_row& row : claimed) d_.leases().claimed(row.entry.id, row.fence);
         return claimed;
+    }
+
+    /// One queued message, claimed by its id while no live lease holds it
+    /// (this object's own claims included): true, booked with its new token;
+    /// false when leased; errc::not_in_queue or not_found when not queued.
+    result<bool> claim(message_id id) {
+        if (d_.leases().holds(id)) return false;
+        bool claimed = false;
+        std::int64_t fence = 0;
+        auto ec = d_.write([&](auto& s) -> std::error_code {
+            if (auto ec = s.claim_message(id, d_.lease(), fence, claimed)) return ec;
+            if (claimed) return {};
+            bool queued = false;
+            if (auto ec = s.queued(id, queued)) return ec;
+            if (queued) return {};
+            std::error_code why;
+            if (auto ec = why_not_queued(s, id, why)) return ec;
+            return why;
+        });
+        if (ec) return ec;
+        if (claimed) d_.leases().claimed(id, fence);
+        return claimed;
+    }
+    /// Ends this object's claim on `id`, unless another has taken it since.
+    std::error_code release_claim(message_id id) {
+        const auto claim = d_.leases().find(id);
+        if (!claim) return {};
+        if (!claim->lost)
+            if (auto ec = d_.write([&](auto& s) {
+                    return s.release_leases({static_cast<std::int64_t>(id)}, {claim->fence});
+                }))
+                return ec;
+        d_.leases().forget(id);
+        return {};
     }
 
     /// The end-of-pass account (lease_book::plan_account), written in one
