@@ -323,6 +323,67 @@ TEST_CASE("a delay reported by one process's spooler is not reported again by an
     CHECK(second_store.outgoing_queue().size() == 1);
 }
 
+namespace {
+// A postprocessor that reads each incoming message whose subject is "bounce" as `report` says.
+struct bounce_reader {
+    using spool_concept = spool::postprocessor_tag;
+    std::shared_ptr<spool::returned_report> report = std::make_shared<spool::returned_report>();
+    spool::postprocess_result postprocess(spool::postprocessing<spool::message>& job) {
+        if (job.message().payload.subject == "bounce") job.report_returned(*report);
+        return spool::postprocess_result::ok();
+    }
+};
+} // namespace
+
+TEST_CASE("a bounce about a message another process holds is kept, and applied once that process has finished it") {
+    spool_test::postgres_schema schema;
+    spool::postgres_store store(schema.conninfo(), short_lease());
+    spool::postgres_store other(schema.conninfo(), short_lease()); // another process's spooler
+    spool::manual_clock clock;
+    spool_test::greylisting grey;
+    grey.relays = true;
+    grey.waiting->insert("later@x");
+    spool::memory_transport inbox{spool::address_types{"INBOUND"}};
+    bounce_reader reader;
+    spool::spooler sp{store, grey, inbox, clock, reader, spool::suppression_policy{}};
+    const auto id = sp.client().send(spool_test::from_ann({smtp("gone@x"), smtp("later@x")}));
+    REQUIRE(id);
+    sp.drain();
+    REQUIRE(store.outgoing_queue().size() == 1);
+    *reader.report = {*id, "mx.x", {{"gone@x", spool::dsn_action::failed, "5.1.1", "550 5.1.1 no such user", "mx.x"}}};
+
+    const auto claimed = other.claim_due(clock.now() + 1h, 10);
+    REQUIRE(claimed.size() == 1);
+    REQUIRE(claimed.front().id == *id);
+    spool::message held = other.load(*id).value();
+    const spool::message before = held;
+
+    spool::message bounce;
+    bounce.payload.subject = "bounce";
+    inbox.arrive(bounce);
+    sp.drain();
+    CHECK(store.load(*id).value() == before); // not written under the holder
+    CHECK(store.find_suppression("gone@x", clock.now()).value().has_value());
+    REQUIRE(store.returned_backlog(10).value().size() == 1);
+
+    // Its hand-off relays the other recipient, and it finishes the message.
+    held.find_recipient("later@x")->status = spool::status::sent{clock.now(), spool::delivery_action::relayed};
+    held.flags = held.flags & ~spool::message_flags::submitted;
+    held.sent_mail = spool::disposition::leave_in_place{};
+    REQUIRE_FALSE(other.finish(*id, held));
+    REQUIRE(store.outgoing_queue().empty());
+
+    clock.advance(2s);
+    sp.drain();
+    const spool::message after = store.load(*id).value();
+    CHECK(after.find_recipient("gone@x")->is_failed());
+    CHECK(after.find_recipient("later@x")->status == held.find_recipient("later@x")->status); // its outcome kept
+    CHECK(store.returned_backlog(10).value().empty());
+    const auto reports = spool_test::reports_in(store);
+    REQUIRE(reports.size() == 1);
+    CHECK(reports.front().report->kind == spool::report_kind::non_delivery);
+}
+
 TEST_CASE("a client in another process cannot open or abort a message whose hand-off runs there") {
     spool_test::postgres_schema schema;
     spool::postgres_store spooler_store(schema.conninfo(), short_lease(2s));

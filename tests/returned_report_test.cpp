@@ -395,11 +395,12 @@ TEST_CASE("a bounce about a message still queued for other recipients is applied
 #endif
 
 #if SPOOL_TEST_WITH_SQLITE
-TEST_CASE("on a queue shared by processes, a bounce about a message still queued feeds only the suppression list") {
+TEST_CASE("on a queue shared by processes, a bounce about a message still queued is applied under a claim, let go after") {
     spool_test::temp_dir dir;
     spool::sqlite_options shared;
     shared.shared_queue = true;
     spool::sqlite_store store{dir.file("spool.db"), shared};
+    spool::sqlite_store other{dir.file("spool.db"), shared}; // another process's spooler
     spool::memory_transport inbox{spool::address_types{"INBOUND"}};
     spool_test::greylisting relay_and_wait;
     relay_and_wait.relays = true;
@@ -409,17 +410,113 @@ TEST_CASE("on a queue shared by processes, a bounce about a message still queued
     REQUIRE(id);
     sp.drain();
     REQUIRE(store.outgoing_queue().size() == 1);
-    const auto before = store.load(*id).value();
 
     spool::message mail;
     mail.payload.mime = fixture("handwritten-failed-stranger.eml", spool::smtp_envelope_id(*id, secret));
     inbox.arrive(mail);
     sp.drain();
-    // Another process may hold it next and write its own copy: it is left as it was.
-    CHECK(store.load(*id).value() == before);
+    CHECK(recipient_failed(store, *id, "gone@b.test"));
+    CHECK(store.load(*id).value().find_recipient("later@b.test")->is_deferred());
     const auto now = std::chrono::system_clock::now();
-    CHECK(store.find_suppression("gone@b.test", now).value().has_value()); // the recipient's own address
+    CHECK(store.find_suppression("gone@b.test", now).value().has_value());
     CHECK_FALSE(store.find_suppression("stranger@b.test", now).value().has_value()); // never a recipient
+    CHECK(store.returned_backlog(10).value().empty());
+    CHECK(other.claim(*id).value()); // the claim it changed the message under is let go
+}
+#endif
+
+#if SPOOL_TEST_WITH_SQLITE
+TEST_CASE("on a shared queue, a bounce about a message another process holds is kept, then applied over that process's outcome") {
+    spool_test::temp_dir dir;
+    spool::sqlite_options shared;
+    shared.shared_queue = true;
+    spool::sqlite_store store{dir.file("spool.db"), shared};
+    spool::sqlite_store other{dir.file("spool.db"), shared}; // another process's spooler
+    spool::memory_transport inbox{spool::address_types{"INBOUND"}};
+    spool::manual_clock clock;
+    spool_test::greylisting relay_and_wait;
+    relay_and_wait.relays = true;
+    relay_and_wait.waiting->insert("later@b.test");
+    spool::spooler sp{store, relay_and_wait, inbox, clock, spool::smtp_report_reader{secret}, spool::suppression_policy{}};
+    const auto id = sp.client().send(spool_test::from_ann({spool_test::smtp("gone@b.test"), spool_test::smtp("later@b.test")}));
+    REQUIRE(id);
+    sp.drain();
+    REQUIRE(store.outgoing_queue().size() == 1);
+
+    // The other process claims it for its retry and reads it.
+    const auto claimed = other.claim_due(clock.now() + std::chrono::hours{1}, 10);
+    REQUIRE(claimed.size() == 1);
+    REQUIRE(claimed.front().id == *id);
+    spool::message held = other.load(*id).value();
+    const spool::message before = held;
+
+    spool::message mail;
+    mail.payload.mime = fixture("postfix-failed.eml", spool::smtp_envelope_id(*id, secret));
+    inbox.arrive(mail);
+    sp.drain();
+    CHECK(store.load(*id).value() == before); // not written under the holder
+    CHECK(store.find_suppression("gone@b.test", clock.now()).value().has_value());
+    REQUIRE(store.returned_backlog(10).value().size() == 1);
+
+    // Its hand-off relays the other recipient; it writes that as the holder, and lets go.
+    auto* later = held.find_recipient("later@b.test");
+    later->status = spool::status::sent{clock.now(), spool::delivery_action::relayed};
+    REQUIRE_FALSE(other.save(*id, held));
+    REQUIRE_FALSE(other.retain_leases({}));
+
+    clock.advance(std::chrono::seconds{2});
+    sp.drain();
+    const spool::message after = store.load(*id).value();
+    CHECK(after.find_recipient("gone@b.test")->is_failed());
+    CHECK(after.find_recipient("later@b.test")->status == held.find_recipient("later@b.test")->status); // its outcome kept
+    CHECK(store.returned_backlog(10).value().empty());
+    std::size_t ndr_entries = 0;
+    for (const auto& r : spool_test::reports_in(store))
+        if (r.report->kind == spool::report_kind::non_delivery) ndr_entries += r.report->entries.size();
+    CHECK(ndr_entries == 1);
+}
+#endif
+
+#if SPOOL_TEST_WITH_SQLITE
+namespace {
+// A postprocessor that takes every message it sees for a bounce of `report`'s recipients.
+struct credulous_reader {
+    using spool_concept = spool::postprocessor_tag;
+    std::shared_ptr<spool::returned_report> report = std::make_shared<spool::returned_report>();
+    spool::postprocess_result postprocess(spool::postprocessing<spool::message>& job) {
+        job.report_returned(*report);
+        return spool::postprocess_result::ok();
+    }
+};
+} // namespace
+
+TEST_CASE("a report the spool made itself is never applied as one mailed back, whatever a postprocessor says of it") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store{dir.file("spool.db")};
+    spool::memory_transport inbox{spool::address_types{"INBOUND"}};
+    credulous_reader reader;
+    // What the store keeps for later whenever new mail is announced, the report made too.
+    struct backlog_watcher {
+        using spool_concept = spool::observer_tag;
+        const spool::sqlite_store* store;
+        std::shared_ptr<std::vector<std::size_t>> kept = std::make_shared<std::vector<std::size_t>>();
+        void on_new_mail(const spool::new_mail_event&) { kept->push_back(store->returned_backlog(10).value().size()); }
+    } watcher{&store};
+    spool::spooler sp{store, relay{}, inbox, reader, watcher};
+    const auto id = sp.client().send(spool_test::from_ann({spool_test::smtp("gone@b.test")}));
+    REQUIRE(id);
+    sp.drain();
+    *reader.report = {*id, "mx.b.test", {{"gone@b.test", spool::dsn_action::failed, "5.1.1", "550 5.1.1 no such user", ""}}};
+
+    inbox.arrive(spool::message{});
+    sp.drain(); // its non-delivery report reaches the inbox through the same postprocessor
+    CHECK(recipient_failed(store, *id, "gone@b.test"));
+    CHECK(store.returned_backlog(10).value().empty());
+    CHECK(*watcher.kept == std::vector<std::size_t>{0, 0}); // the report made, then the bounce: nothing kept
+    std::size_t ndrs = 0;
+    for (const auto& r : spool_test::reports_in(store)) ndrs += r.report->kind == spool::report_kind::non_delivery ? 1 : 0;
+    CHECK(ndrs == 1);
+    CHECK(sp.stats().store_errors == 0);
 }
 #endif
 

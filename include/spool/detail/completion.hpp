@@ -167,7 +167,7 @@ template <class Core, class Message>
 std::error_code write_completion(Core& core, completion<Message>& c) {
     c.committed_reports.clear();
     for (Message& report : c.reports) {
-        incoming_commit rc = commit_incoming(core, report, c.now);
+        incoming_commit rc = commit_incoming(core, report, c.now, incoming_origin::own_report);
         if (rc.error) return rc.error;
         c.committed_reports.push_back(std::move(rc));
     }

@@ -218,6 +218,11 @@ public:
     bool take_mail_signal(std::size_t i) { return mail_waiting_[policies::transport_slot[i]].exchange(false); }
     void raise_mail_signal(std::size_t i) { mail_waiting_[policies::transport_slot[i]].store(true); }
 
+    /// A returned report was kept for later (its original was in a hand-off):
+    /// the next pass looks at the kept reports. take_ clears it.
+    void note_returned_kept() noexcept { returned_kept_.store(true); }
+    bool take_returned_kept() noexcept { return returned_kept_.exchange(false); }
+
     /// MAPI NOTIFY_BEGIN_INBOUND / NOTIFY_END_INBOUND.
     bool inbound_enabled() const noexcept { return inbound_.load(); }
     void set_inbound(bool on) noexcept { inbound_.store(on); }
@@ -272,6 +277,7 @@ private:
     spool::receive_folders receive_folders_;
     std::array<std::atomic<bool>, policies::transport_count> mail_waiting_{};
     std::atomic<bool> inbound_{true};
+    std::atomic<bool> returned_kept_{false};
     counters counts_;
     std::array<transport_row<message_type>, policies::transport_count> transports_{};
     [[no_unique_address]] std::conditional_t<single_threaded, quiet_wakeup, detail::wakeup> wakeup_;

@@ -11,9 +11,12 @@
 #include <spool/message.hpp>
 #include <spool/preprocessing.hpp>
 #include <spool/reception.hpp>
+#include <spool/result.hpp>
+#include <spool/store_capabilities.hpp>
 #include <spool/tags.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <string>
@@ -36,14 +39,24 @@ struct incoming_commit {
 template <class Core>
 void announce_incoming(Core& core, const incoming_commit& c);
 
+template <class Core>
+result<returned_fate> apply_returned_now(Core& core, const returned_report& report, std::optional<std::int64_t> kept,
+                                         time_point now);
+
+/// Where an incoming message comes from: a transport, or the spool itself (a
+/// report it made, delivered to the sender's inbox as mail is).
+enum class incoming_origin { transport, own_report };
+
 /// Prepares an incoming message, runs the postprocessors and has the store
 /// commit it. A report about a message this spool sent, as a postprocessor
-/// found it (postprocessing::report_returned), is applied to the original
-/// first, so a store that refuses this message leaves it with the transport
-/// to be taken again, and applied again to no effect. A store error is
-/// returned, not counted: the caller counts it once.
+/// found it (postprocessing::report_returned) in mail that came from a
+/// transport, is applied to the original first, so a store that refuses this
+/// message leaves it with the transport to be taken again, and applied again
+/// to no effect; a report the spool made itself is never taken for one. A
+/// store error is returned, not counted: the caller counts it once.
 template <class Core, class Message>
-incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
+incoming_commit commit_incoming(Core& core, Message& m, time_point now,
+                                [[maybe_unused]] incoming_origin origin = incoming_origin::transport) {
     if (m.message_class.empty()) m.message_class = "IPM.Note";
     m.flags = (m.flags & ~(message_flags::read | message_flags::submitted | message_flags::unsent)) |
               message_flags::unmodified;
@@ -65,15 +78,11 @@ incoming_commit commit_incoming(Core& core, Message& m, time_point now) {
         if (job.returned() && !returned) returned = std::move(job.returned());
     });
     if constexpr (Core::postprocesses) {
-        if (returned) {
-            const returned_outcome applied = apply_returned(
-                core, *returned, now, [&](Message& report) { return commit_incoming(core, report, now); },
-                [&](const incoming_commit& c) {
-                    if (c.id) announce_incoming(core, c);
-                });
-            if (applied.error) { // counted; the mail stays with its transport, to be applied again
+        if (returned && origin == incoming_origin::transport) {
+            const auto applied = apply_returned_now(core, *returned, std::nullopt, now);
+            if (!applied) { // counted; the mail stays with its transport, to be applied again
                 incoming_commit refused;
-                refused.error = applied.error;
+                refused.error = applied.error();
                 return refused;
             }
         }
@@ -94,6 +103,40 @@ template <class Core>
 void announce_incoming(Core& core, const incoming_commit& c) {
     core.counts().messages_received.fetch_add(1);
     core.notify(new_mail_event{*c.id, c.folder, c.message_class, c.flags});
+}
+
+/// Applies a returned report (apply_returned), its non-delivery report
+/// committed as incoming mail and announced once everything is written.
+template <class Core>
+result<returned_fate> apply_returned_now(Core& core, const returned_report& report, std::optional<std::int64_t> kept,
+                                         time_point now) {
+    using message_type = typename Core::message_type;
+    return apply_returned(
+        core, report, kept, now, [&](message_type& made) { return commit_incoming(core, made, now, incoming_origin::own_report); },
+        [&](const incoming_commit& c) {
+            if (c.id) announce_incoming(core, c);
+        });
+}
+
+/// How many kept reports a pass takes, oldest first.
+inline constexpr std::size_t kept_returned_per_pass = 64;
+
+/// Applies the returned reports kept for later whose originals are out of
+/// their hand-offs, and forgets them; true while some are still kept.
+template <class Core>
+bool apply_kept_returned(Core& core, time_point now) {
+    auto kept = core.store().returned_backlog(kept_returned_per_pass);
+    if (!kept) {
+        core.counts().store_error(kept.error());
+        return true;
+    }
+    bool waiting = kept->size() == kept_returned_per_pass;
+    for (const kept_report& k : *kept) {
+        const auto applied = apply_returned_now(core, k.report, k.key, now);
+        if (!applied) core.counts().store_error(applied.error());
+        waiting = waiting || !applied || *applied == returned_fate::busy;
+    }
+    return waiting;
 }
 
 /// Commits an incoming message and announces it; nullopt when a postprocessor

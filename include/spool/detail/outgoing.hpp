@@ -68,6 +68,7 @@ public:
         run_report report;
         report.received = receive_waiting(core_, incoming_per_pass);
         try {
+            look_at_kept_returned(report);
             handoffs_.set_now(core_.now());
             apply_completed(report);
             if constexpr (!Core::plain_dispatch) {
@@ -230,6 +231,25 @@ private:
     }
 
     static constexpr std::size_t incoming_per_pass = 1000;
+
+    // Returned reports kept for later (returned_reports.hpp) are looked at on
+    // the pass after one was kept here, then every kept_returned_retry while
+    // some wait (a hand-off seldom lasts long; the pass comes back for them),
+    // and every kept_returned_look besides: for those another process kept
+    // before it stopped.
+    static constexpr std::chrono::seconds kept_returned_retry{1}, kept_returned_look{300};
+    void look_at_kept_returned(run_report& report) {
+        if constexpr (Core::postprocesses && ReportBacklogStore<store_type>) {
+            const time_point now = core_.now();
+            if (core_.take_returned_kept() || now >= next_kept_look_) {
+                kept_waiting_ = apply_kept_returned(core_, now);
+                next_kept_look_ = now + (kept_waiting_ ? kept_returned_retry : kept_returned_look);
+            }
+            if (kept_waiting_) note_due(report, next_kept_look_);
+        } else {
+            (void)report;
+        }
+    }
     // Messages loaded and locked at once, as Postfix's active queue
     // (qmgr_message_active_limit 20000): past it a pass takes no more until
     // some are done, so a destination at its limit cannot fill memory.
@@ -504,6 +524,8 @@ private:
     commit_group<Core> commits_;
     handoff_stage handoffs_; // after jobs_: its hand-offs refer to them
     std::size_t passes_ = 0;
+    time_point next_kept_look_{}; // the first pass looks
+    bool kept_waiting_ = false;
     bool rescan_ = false; // the last scan stopped at max_active, or with the transports' demand met
     // Messages held for destinations that are down; inline dispatch has no destinations, and none of this.
     struct destination_holds {

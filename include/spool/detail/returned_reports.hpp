@@ -6,10 +6,13 @@
 // the suppression list and makes a non-delivery report unless suppressed.
 // Applied at most once per recipient: a recipient already failed or
 // delivered is left as it is, so the same report received twice changes
-// nothing the second time.
+// nothing the second time. An original in a hand-off, here or in another
+// process sharing the queue, is not changed under it: the report is kept
+// (ReportBacklogStore) and applied by a later pass (apply_kept_returned).
 
 #include <spool/detail/one_commit.hpp>
 #include <spool/detail/reports.hpp>
+#include <spool/detail/suppression_entries.hpp>
 #include <spool/error.hpp>
 #include <spool/events.hpp>
 #include <spool/message.hpp>
@@ -19,6 +22,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,13 +33,6 @@
 
 namespace spool::detail {
 
-/// What applying a returned report did.
-struct returned_outcome {
-    bool applied = false;      // the original was found and could be changed
-    std::size_t changed = 0;   // recipients whose status it changed
-    std::error_code error;     // of the store's writes: nothing of it was recorded
-};
-
 // The failure a returned report records: the remote server's words, and who said them.
 inline status::failed returned_failure(const returned_recipient& r, std::string_view reporting_mta) {
     std::string reason = r.diagnostic.empty() ? "returned as failed" : r.diagnostic;
@@ -43,73 +40,105 @@ inline status::failed returned_failure(const returned_recipient& r, std::string_
     return {std::move(reason), r.status};
 }
 
-// Whether the original, not in a hand-off, can be changed here: not queued,
-// or queued in this process only. On a queue shared by processes
-// another process may claim it and write its own copy over this change, so
-// only the suppression list is fed then.
-template <class Store, class Message>
-bool may_change(const Store& store, const Message& original) {
-    if (!original.submitted()) return true;
-    if constexpr (requires { { store.shares_queue() } -> std::convertible_to<bool>; }) return !store.shares_queue();
-    else return !SharedQueueStore<Store>;
+template <class Store>
+bool shares_queue_of(const Store& store) {
+    if constexpr (requires { { store.shares_queue() } -> std::convertible_to<bool>; }) return store.shares_queue();
+    else return SharedQueueStore<Store>;
 }
+
+// The original, held against every other writer while a report changes it:
+// the in-process lock, which a hand-off running here holds; on a queue shared
+// by processes, the store's claim too (MessageClaimStore), taken before the
+// message is read, so that no other process's copy overwrites the change or
+// is overwritten by it. Let go in the reverse order.
+template <class Core>
+class original_hold {
+public:
+    original_hold(Core& core, message_id id) : core_(core), id_(id) {
+        auto g = core_.queue().guard();
+        locked_ = core_.queue().try_lock(id_); // false: a hand-off runs here
+    }
+    original_hold(const original_hold&) = delete;
+    original_hold& operator=(const original_hold&) = delete;
+    ~original_hold() {
+        // A release that fails leaves a lease that expires by itself.
+        if constexpr (MessageClaimStore<typename Core::store_type>)
+            if (claimed_) (void)core_.store().release_claim(id_);
+        if (!locked_) return;
+        auto g = core_.queue().guard();
+        core_.queue().unlock(id_);
+    }
+
+    /// Takes the claim where the store shares its queue; an error of the store's when it cannot say.
+    std::error_code claim() {
+        if constexpr (MessageClaimStore<typename Core::store_type>) {
+            if (!locked_ || !shares_queue_of(core_.store())) return {};
+            const result<bool> c = core_.store().claim(id_);
+            if (c) {
+                claimed_ = *c;
+                leased_elsewhere_ = !*c;
+            } else if (c.error() != errc::not_in_queue && c.error() != errc::not_found) {
+                return c.error();
+            }
+        }
+        return {};
+    }
+
+    /// Whether `loaded` may be changed and written now: no hand-off has it,
+    /// here or in another process.
+    template <class Message>
+    bool allows_change(const Message& loaded) const {
+        if (!locked_ || leased_elsewhere_) return false;
+        return claimed_ || !loaded.submitted() || !shares_queue_of(core_.store());
+    }
+
+private:
+    Core& core_;
+    message_id id_;
+    bool locked_ = false;
+    bool claimed_ = false;
+    bool leased_elsewhere_ = false;
+};
+
+/// What became of a returned report that was not refused.
+enum class returned_fate {
+    applied, ///< to its original, or, gone, to the suppression list
+    busy,    ///< its original is in a hand-off: only the suppression list was fed
+};
 
 /// Applies `report` to its original, committing a non-delivery report through
 /// `commit_report` (the incoming flow's commit, which gives what `announce`
-/// tells observers once everything is written). Where the original cannot be
-/// changed here, only the suppression list is fed, for its recipients; where
-/// it is gone, for every address the report says failed.
+/// tells observers once everything is written). While the original is in a
+/// hand-off only the suppression list is fed, for its recipients; a report
+/// that came now is then kept for a later pass where the store keeps a
+/// backlog, and one taken from the backlog (`kept`: its key) stays there.
+/// Applied, a kept report is forgotten in the same commit. Where the original
+/// is gone, the list is fed for every address the report says failed.
+/// An error of the store's: nothing of it was recorded.
 template <class Core, class CommitReport, class Announce>
-returned_outcome apply_returned(Core& core, const returned_report& report, time_point now, CommitReport&& commit_report,
-                                Announce&& announce) {
+result<returned_fate> apply_returned(Core& core, const returned_report& report, std::optional<std::int64_t> kept,
+                                     time_point now, CommitReport&& commit_report, Announce&& announce) {
     using message_type = typename Core::message_type;
-    returned_outcome out;
     const message_id id = report.original;
 
-    auto& queue = core.queue();
-    bool locked = false;
-    {
-        auto g = queue.guard();
-        locked = queue.try_lock(id); // false: a hand-off runs; its outcome is the newer truth
-    }
-    struct unlock_at_end {
-        Core& core;
-        message_id id;
-        bool locked;
-        ~unlock_at_end() {
-            if (!locked) return;
-            auto g = core.queue().guard();
-            core.queue().unlock(id);
-        }
-    } unlock{core, id, locked};
-
+    original_hold<Core> hold(core, id);
+    if (auto ec = hold.claim()) return ec;
     result<message_type> loaded = core.store().load(id); // read even while a hand-off has it: to know its recipients
-    if (!loaded && loaded.error() != errc::not_found) { // unreadable now: nothing is decided on a guess
-        out.error = loaded.error();
-        return out;
-    }
-    const bool changeable = locked && loaded && may_change(core.store(), *loaded);
+    if (!loaded && loaded.error() != errc::not_found) return loaded.error(); // unreadable now: nothing is decided on a guess
+    const bool busy = loaded && !hold.allows_change(*loaded);
 
     std::vector<suppression_entry> listed;
     std::vector<std::size_t> changed;
     std::vector<report_entry> failed_entries;
     auto list = [&](const std::string& address, const returned_recipient& r) {
-        if constexpr (Core::suppresses) {
-            const suppression_policy& policy = core.suppression();
-            if (!policy.suppresses(r.status)) return;
-            std::string key = suppression_key(address, policy.fold_local_part);
-            const auto found = core.store().find_suppression(key, now);
-            if (!found || *found) return;
-            std::optional<time_point> expires;
-            if (policy.lifetime) expires = now + *policy.lifetime;
-            listed.push_back({std::move(key), returned_failure(r, report.reporting_mta).reason, r.status, now, expires, id});
-        }
+        if constexpr (Core::suppresses)
+            if (auto entry = suppression_entry_for(core, address, returned_failure(r, report.reporting_mta), id, now))
+                listed.push_back(std::move(*entry));
     };
 
-    message_type* m = changeable ? &*loaded : nullptr;
+    message_type* m = loaded && !busy ? &*loaded : nullptr;
     if (loaded) {
         // Only the original's own recipients count, whether or not it can be changed here.
-        out.applied = changeable;
         for (const auto& [i, r] : recipients_of(report, *loaded)) {
             recipient& x = loaded->recipients[i];
             const auto* sent = std::get_if<status::sent>(&x.status);
@@ -131,7 +160,10 @@ returned_outcome apply_returned(Core& core, const returned_report& report, time_
         for (const returned_recipient& r : report.recipients)
             if (r.action == dsn_action::failed) list(r.address, r);
     }
-    if (changed.empty() && listed.empty()) return out;
+    constexpr bool backlog = ReportBacklogStore<typename Core::store_type>;
+    const bool keep = backlog && busy && !kept, forget = backlog && !busy && kept;
+    const returned_fate fate = busy ? returned_fate::busy : returned_fate::applied;
+    if (changed.empty() && listed.empty() && !keep && !forget) return fate;
 
     std::vector<message_type> reports;
     if (!failed_entries.empty()) reports.push_back(make_report(*m, report_kind::non_delivery, std::move(failed_entries), now));
@@ -146,6 +178,12 @@ returned_outcome apply_returned(Core& core, const returned_report& report, time_
         if constexpr (Core::suppresses)
             for (const suppression_entry& e : listed)
                 if (auto ec = core.store().suppress(e)) return ec;
+        if constexpr (backlog) {
+            if (keep)
+                if (auto ec = core.store().keep_returned(report)) return ec;
+            if (forget)
+                if (auto ec = core.store().forget_returned(*kept)) return ec;
+        }
         return m && !changed.empty() ? core.store().save(id, *m) : std::error_code{};
     };
     // A write refused inside the batch abandons the batch: a store that
@@ -161,17 +199,14 @@ returned_outcome apply_returned(Core& core, const returned_report& report, time_
     } catch (const abandoned& a) {
         ec = a.ec;
     }
-    if (ec) { // the caller counts it, as any refused incoming commit
-        out.error = ec;
-        return out;
-    }
-    out.changed = changed.size();
+    if (ec) return ec; // the caller counts it, as any refused incoming commit
     if constexpr (Core::template observed<recipient_status_event>)
         for (std::size_t i : changed) core.notify(recipient_status_event{id, m->recipients[i]});
     for (const suppression_entry& e : listed) core.notify(suppression_event{id, e.address, suppression_event::change::listed});
     core.counts().reports_generated.fetch_add(reports.size());
     for (const auto& c : committed) announce(c);
-    return out;
+    if (keep) core.note_returned_kept();
+    return fate;
 }
 
 } // namespace spool::detail
