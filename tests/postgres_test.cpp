@@ -80,27 +80,16 @@ TEST_CASE("the PostgreSQL store keeps the suppression list's laws, shared by sto
 TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by the database's clock, fencing") {
     std::deque<spool_test::postgres_schema> schemas;
     const auto lease = 400ms;
-    report(spool::testing::check_shared_queue(
-        [&] {
-            const auto& schema = schemas.emplace_back();
-            return std::pair{spool::postgres_store(schema.conninfo(), short_lease(lease)),
-                             spool::postgres_store(schema.conninfo(), short_lease(lease))};
-        },
-        lease));
-}
-
-TEST_CASE("the PostgreSQL store claims one named message as the laws say, and keeps returned reports for later") {
-    std::deque<spool_test::postgres_schema> schemas;
-    const auto lease = 400ms;
     const auto pair = [&] {
         const auto& schema = schemas.emplace_back();
         return std::pair{spool::postgres_store(schema.conninfo(), short_lease(lease)),
                          spool::postgres_store(schema.conninfo(), short_lease(lease))};
     };
+    report(spool::testing::check_shared_queue(pair, lease));
     STATIC_REQUIRE(spool::MessageClaimStore<spool::postgres_store>);
+    report(spool::testing::check_message_claim(pair, lease)); // one named message claimed
     STATIC_REQUIRE(spool::ReportBacklogStore<spool::postgres_store>);
-    report(spool::testing::check_message_claim(pair, lease));
-    report(spool::testing::check_report_backlog(pair));
+    report(spool::testing::check_report_backlog(pair)); // returned reports kept for later
 }
 
 TEST_CASE("a bulk finish by a holder whose lease another process took is refused for that message, and the new holder's row is untouched") {
@@ -323,18 +312,6 @@ TEST_CASE("a delay reported by one process's spooler is not reported again by an
     CHECK(second_store.outgoing_queue().size() == 1);
 }
 
-namespace {
-// A postprocessor that reads each incoming message whose subject is "bounce" as `report` says.
-struct bounce_reader {
-    using spool_concept = spool::postprocessor_tag;
-    std::shared_ptr<spool::returned_report> report = std::make_shared<spool::returned_report>();
-    spool::postprocess_result postprocess(spool::postprocessing<spool::message>& job) {
-        if (job.message().payload.subject == "bounce") job.report_returned(*report);
-        return spool::postprocess_result::ok();
-    }
-};
-} // namespace
-
 TEST_CASE("a bounce about a message another process holds is kept, and applied once that process has finished it") {
     spool_test::postgres_schema schema;
     spool::postgres_store store(schema.conninfo(), short_lease());
@@ -344,7 +321,8 @@ TEST_CASE("a bounce about a message another process holds is kept, and applied o
     grey.relays = true;
     grey.waiting->insert("later@x");
     spool::memory_transport inbox{spool::address_types{"INBOUND"}};
-    bounce_reader reader;
+    spool_test::returned_report_reader reader;
+    reader.subject = "bounce";
     spool::spooler sp{store, grey, inbox, clock, reader, spool::suppression_policy{}};
     const auto id = sp.client().send(spool_test::from_ann({smtp("gone@x"), smtp("later@x")}));
     REQUIRE(id);

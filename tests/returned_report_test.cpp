@@ -478,23 +478,11 @@ TEST_CASE("on a shared queue, a bounce about a message another process holds is 
 #endif
 
 #if SPOOL_TEST_WITH_SQLITE
-namespace {
-// A postprocessor that takes every message it sees for a bounce of `report`'s recipients.
-struct credulous_reader {
-    using spool_concept = spool::postprocessor_tag;
-    std::shared_ptr<spool::returned_report> report = std::make_shared<spool::returned_report>();
-    spool::postprocess_result postprocess(spool::postprocessing<spool::message>& job) {
-        job.report_returned(*report);
-        return spool::postprocess_result::ok();
-    }
-};
-} // namespace
-
 TEST_CASE("a report the spool made itself is never applied as one mailed back, whatever a postprocessor says of it") {
     spool_test::temp_dir dir;
     spool::sqlite_store store{dir.file("spool.db")};
     spool::memory_transport inbox{spool::address_types{"INBOUND"}};
-    credulous_reader reader;
+    spool_test::returned_report_reader reader; // takes every message for a report mailed back
     // What the store keeps for later whenever new mail is announced, the report made too.
     struct backlog_watcher {
         using spool_concept = spool::observer_tag;

@@ -60,29 +60,15 @@ TEST_CASE("the SQLite store keeps the shared queue's laws: store objects on one 
     spool::sqlite_options options;
     options.shared_queue = true;
     options.lease = lease;
-    report(spool::testing::check_shared_queue(
-        [&] {
-            const auto path = dir.file("shared" + std::to_string(n++) + ".db");
-            return std::pair{spool::sqlite_store(path, options), spool::sqlite_store(path, options)};
-        },
-        lease));
-}
-
-TEST_CASE("the SQLite store claims one named message as the laws say, and keeps returned reports for later") {
-    spool_test::temp_dir dir;
-    int n = 0;
-    const auto lease = std::chrono::milliseconds{400};
-    spool::sqlite_options options;
-    options.shared_queue = true;
-    options.lease = lease;
     const auto pair = [&] {
-        const auto path = dir.file("claim" + std::to_string(n++) + ".db");
+        const auto path = dir.file("shared" + std::to_string(n++) + ".db");
         return std::pair{spool::sqlite_store(path, options), spool::sqlite_store(path, options)};
     };
+    report(spool::testing::check_shared_queue(pair, lease));
     STATIC_REQUIRE(spool::MessageClaimStore<spool::sqlite_store>);
+    report(spool::testing::check_message_claim(pair, lease)); // one named message claimed
     STATIC_REQUIRE(spool::ReportBacklogStore<spool::sqlite_store>);
-    report(spool::testing::check_message_claim(pair, lease));
-    report(spool::testing::check_report_backlog(pair));
+    report(spool::testing::check_report_backlog(pair)); // returned reports kept for later
 }
 
 TEST_CASE("the SQLite store keeps the laws of its spooler lock and its cross-process wake") {

@@ -30,6 +30,19 @@ std::vector<spool::message> reports_in(const Store& store,
     return out;
 }
 
+/// A Postprocessor that takes each incoming message whose subject is
+/// `subject` (every message, when it is empty) for a report mailed back, as
+/// `report` says (set it once the original's id is known). Copies share it.
+struct returned_report_reader {
+    using spool_concept = spool::postprocessor_tag;
+    std::shared_ptr<spool::returned_report> report = std::make_shared<spool::returned_report>();
+    std::string subject;
+    spool::postprocess_result postprocess(spool::postprocessing<spool::message>& job) {
+        if (subject.empty() || job.message().payload.subject == subject) job.report_returned(*report);
+        return spool::postprocess_result::ok();
+    }
+};
+
 /// A Transport that sends every recipient except those listed in `waiting`,
 /// which it defers as a greylisting SMTP server does (450 4.7.1), until they
 /// are taken off the list. With `relays`, the others are relayed to a next
