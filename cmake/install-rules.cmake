@@ -9,7 +9,7 @@ install(TARGETS spool_spool EXPORT spoolTargets FILE_SET HEADERS)
 install(EXPORT spoolTargets NAMESPACE spool:: DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 # Each optional part has its own export set, so that users who do not want
 # its libraries (SQLite, OpenSSL, libpq) do not need them.
-foreach(part sqlite smtp postgres ops dkim)
+foreach(part sqlite smtp postgres ops dkim web)
   if(TARGET spool_${part})
     string(SUBSTRING "${part}" 0 1 first)
     string(TOUPPER "${first}" first)
@@ -25,7 +25,7 @@ configure_package_config_file(cmake/spoolConfig.cmake.in "${PROJECT_BINARY_DIR}/
 write_basic_package_version_file("${PROJECT_BINARY_DIR}/spoolConfigVersion.cmake"
   COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
 install(FILES "${PROJECT_BINARY_DIR}/spoolConfig.cmake" "${PROJECT_BINARY_DIR}/spoolConfigVersion.cmake"
-  cmake/FindOpenDKIM.cmake DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
+  cmake/FindOpenDKIM.cmake cmake/FindCrypt.cmake DESTINATION "${SPOOL_INSTALL_CMAKEDIR}")
 
 # For build systems other than CMake. Header-only, so it is arch-independent.
 configure_file(cmake/spool.pc.in "${PROJECT_BINARY_DIR}/spool.pc" @ONLY)

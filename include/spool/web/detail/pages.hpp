@@ -1,0 +1,57 @@
+#pragma once
+
+// The dashboard's HTML: one layout, plain forms, no script, and a stylesheet
+// served from the dashboard itself (the Content-Security-Policy allows
+// nothing inline). Every value from a message goes through html().
+
+#include <spool/administration.hpp>
+#include <spool/web/credentials.hpp>
+#include <spool/web/detail/text.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace spool::detail::web {
+
+inline std::string iso(time_point t) {
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+inline constexpr std::string_view stylesheet = R"(body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
+header{background:#234;color:#fff;padding:.5em 1em;display:flex;gap:1.5em;align-items:center}
+header a{color:#fff}header form{margin-left:auto}main{padding:1em}
+table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
+.error{color:#a00}.counts td{text-align:right}form.inline{display:inline}
+)";
+
+/// A whole page. `nav` is false before signing in; `csrf` goes in the
+/// sign-out form.
+inline std::string page(std::string_view base, std::string_view title, const std::string& body, const std::string* user = nullptr,
+                        std::string_view csrf = {}) {
+    std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html(title) +
+                      " · spool</title><link rel=\"stylesheet\" href=\"" + html(base) + "/static/style.css\"></head><body><header><strong>spool</strong>";
+    if (user) {
+        out += "<a href=\"" + html(base) + "/\">Overview</a><a href=\"" + html(base) + "/messages\">Messages</a><form method=\"post\" action=\"" +
+               html(base) + "/logout\"><input type=\"hidden\" name=\"csrf\" value=\"" + html(csrf) + "\">" + html(*user) +
+               " <button>Sign out</button></form>";
+    }
+    return out + "</header><main><h1>" + html(title) + "</h1>" + body + "</main></body></html>\n";
+}
+
+inline std::string sign_in_form(std::string_view base, std::string_view problem = {}) {
+    std::string out;
+    if (!problem.empty()) out += "<p class=\"error\">" + html(problem) + "</p>";
+    return out + "<form method=\"post\" action=\"" + html(base) +
+           "/login\"><p><label>User <input name=\"user\" autocomplete=\"username\" required></label></p>"
+           "<p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label></p>"
+           "<p><button>Sign in</button></p></form>";
+}
+
+} // namespace spool::detail::web

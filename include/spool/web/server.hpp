@@ -1,0 +1,140 @@
+#pragma once
+
+// Serves a dashboard over HTTP with Boost.Beast, on an io_context the caller
+// runs (docs/web.md, "Serving"). It listens where it is told; spoolctl serve
+// tells it loopback unless asked otherwise. A request's header may be 8 KiB
+// and its body 64 KiB (a sign-in or an action is a few hundred bytes); a
+// client gets 30 s to send one. Larger or slower requests are answered with
+// an error, or the connection is closed.
+
+#include <spool/web/dashboard.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace spool {
+
+/// What answers a request: a web_dashboard's handle().
+using web_handler = std::function<web_response(const web_request&, const std::string& client_address)>;
+
+namespace detail::web {
+
+class connection : public std::enable_shared_from_this<connection> {
+public:
+    connection(boost::asio::ip::tcp::socket socket, std::shared_ptr<const web_handler> handler)
+        : stream_(std::move(socket)), handler_(std::move(handler)) {
+        boost::system::error_code ec;
+        const auto peer = stream_.socket().remote_endpoint(ec);
+        address_ = ec ? std::string("unknown") : peer.address().to_string();
+    }
+    void start() { read(); }
+
+private:
+    static constexpr std::size_t header_limit = 8 * 1024, body_limit = 64 * 1024;
+
+    void read() {
+        parser_.emplace();
+        parser_->header_limit(header_limit);
+        parser_->body_limit(body_limit);
+        stream_.expires_after(std::chrono::seconds{30});
+        boost::beast::http::async_read(stream_, buffer_, *parser_,
+                                       [self = shared_from_this()](boost::beast::error_code ec, std::size_t) { self->on_read(ec); });
+    }
+    void on_read(boost::beast::error_code ec) {
+        if (ec == boost::beast::http::error::end_of_stream || ec == boost::beast::error::timeout || ec == boost::asio::error::operation_aborted)
+            return close();
+        if (ec) { // a request too large or malformed: say so, then close
+            web_request none;
+            none.version(11);
+            web_response r{ec == boost::beast::http::error::body_limit || ec == boost::beast::http::error::header_limit
+                               ? boost::beast::http::status::payload_too_large
+                               : boost::beast::http::status::bad_request,
+                           11};
+            r.set(boost::beast::http::field::content_type, "text/plain; charset=utf-8");
+            r.body() = "the request cannot be read: " + ec.message() + "\n";
+            r.keep_alive(false);
+            r.prepare_payload();
+            return write(std::move(r));
+        }
+        web_response r = (*handler_)(parser_->get(), address_);
+        return write(std::move(r));
+    }
+    void write(web_response r) {
+        auto held = std::make_shared<web_response>(std::move(r));
+        const bool keep = held->keep_alive();
+        boost::beast::http::async_write(stream_, *held, [self = shared_from_this(), held, keep](boost::beast::error_code ec, std::size_t) {
+            if (ec || !keep) return self->close();
+            self->read();
+        });
+    }
+    // A lingering close: the answer is sent, then what the client still
+    // sends (the rest of a body too large to read) is read and dropped until
+    // it closes too, or for 5 s. Closed at once, the socket would reset the
+    // connection, and the client might lose the answer.
+    void close() {
+        boost::beast::error_code ignored;
+        stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(std::chrono::seconds{5});
+        drain();
+    }
+    void drain() {
+        stream_.async_read_some(boost::asio::buffer(discard_), [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+            if (!ec) self->drain();
+        });
+    }
+
+    boost::beast::tcp_stream stream_;
+    boost::beast::flat_buffer buffer_;
+    std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+    std::shared_ptr<const web_handler> handler_;
+    std::string address_;
+    std::array<char, 4096> discard_;
+};
+
+} // namespace detail::web
+
+/// Accepts connections on `endpoint` and answers each request with
+/// `handler`, on the caller's io_context, until stop() or the context ends.
+/// Throws boost::system::system_error when it cannot listen there.
+class web_server {
+public:
+    web_server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, web_handler handler)
+        : io_(io), acceptor_(io, endpoint), handler_(std::make_shared<const web_handler>(std::move(handler))) {
+        accept();
+    }
+    /// Where it listens (the port the system chose, for port 0).
+    boost::asio::ip::tcp::endpoint endpoint() const { return acceptor_.local_endpoint(); }
+    void stop() {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+    }
+
+private:
+    void accept() {
+        acceptor_.async_accept(boost::asio::make_strand(io_), [this](boost::system::error_code ec, boost::asio::ip::tcp::socket socket) {
+            if (ec == boost::asio::error::operation_aborted) return;
+            if (!ec) std::make_shared<detail::web::connection>(std::move(socket), handler_)->start();
+            accept();
+        });
+    }
+
+    boost::asio::io_context& io_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    std::shared_ptr<const web_handler> handler_;
+};
+
+} // namespace spool
