@@ -474,3 +474,92 @@ TEST_CASE("spoolctl dkim-key makes a key only its owner reads and prints its rec
     CHECK(spoolctl(dir, {"dkim-key", "--bits", "512", "--selector", "s", "--domain", "a.test", dir.file("y.pem")}).code == 3);
 }
 #endif
+
+#if SPOOLCTL_WITH_WEB
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+
+#include <csignal>
+
+namespace {
+namespace http = boost::beast::http;
+
+// One request to 127.0.0.1:`port`, its answer.
+http::response<http::string_body> ask_dashboard(unsigned short port, http::request<http::string_body> r) {
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream(io);
+    stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    r.set(http::field::host, "127.0.0.1");
+    r.prepare_payload();
+    http::write(stream, r);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> out;
+    http::read(stream, buffer, out);
+    return out;
+}
+} // namespace
+
+TEST_CASE("web-user adds an operator with a hashed password read from standard input, and refuses a bad role or name") {
+    spool_test::temp_dir dir;
+    const std::string users = dir.file("users");
+    std::ofstream(dir.file("password")) << "correct horse\n";
+    const auto added = spoolctl(dir, {"web-user", "add", "olga", "--role", "operator", "--users", users}, dir.file("password"));
+    CHECK(added.code == 0);
+    CHECK(added.out == "olga: can sign in as operator (" + users + ")\n");
+    const std::string text = contents_of(users);
+    CHECK(text.starts_with("olga:operator:$y$"));
+    CHECK(text.find("correct horse") == std::string::npos);
+    CHECK(spoolctl(dir, {"web-user", "add", "olga", "--role", "admin", "--users", users}, dir.file("password")).code == 2);
+    CHECK(spoolctl(dir, {"web-user", "add", "o:lga", "--users", users}, dir.file("password")).code == 2);
+    CHECK(spoolctl(dir, {"web-user", "remove", "nobody", "--users", users}).code == 1);
+    CHECK(spoolctl(dir, {"web-user", "remove", "olga", "--users", users}).code == 0);
+    CHECK(contents_of(users).empty());
+}
+
+TEST_CASE("serve refuses to start when nobody can sign in, or on a malformed address") {
+    spool_test::temp_dir dir;
+    const std::string db = dir.file("spool.db");
+    { spool::sqlite_store make(db); }
+    const auto nobody = spoolctl(dir, {"--db", db, "serve", "--listen", "127.0.0.1:0"});
+    CHECK(nobody.code == 3);
+    CHECK(nobody.err.find("nobody can sign in") != std::string::npos);
+    std::ofstream(dir.file("password")) << "pw\n";
+    REQUIRE(spoolctl(dir, {"web-user", "add", "olga", "--users", db + ".users"}, dir.file("password")).code == 0);
+    CHECK(spoolctl(dir, {"--db", db, "serve", "--listen", "localhost"}).code == 2);
+}
+
+TEST_CASE("serve answers on loopback: a user signs in and reads the queue's counts, until SIGTERM ends it") {
+    spool_test::temp_dir dir;
+    const std::string db = dir.file("spool.db");
+    {
+        spool::sqlite_store store(db);
+        queue(store, "bob@b.test");
+    }
+    std::ofstream(dir.file("password")) << "pw for rita\n";
+    REQUIRE(spoolctl(dir, {"web-user", "add", "rita", "--users", db + ".users"}, dir.file("password")).code == 0);
+    const pid_t server = spool_test::spawn(SPOOLCTL, {"--db", db, "serve", "--listen", "127.0.0.1:0"}, {}, dir.file("serve.out"),
+                                           dir.file("serve.err"));
+    const std::string banner = "serving the dashboard at http://127.0.0.1:";
+    REQUIRE(eventually([&] { return contents_of(dir.file("serve.out")).find("/\n") != std::string::npos; }));
+    const std::string out = contents_of(dir.file("serve.out"));
+    REQUIRE(out.find(banner) != std::string::npos);
+    const auto port = static_cast<unsigned short>(std::stoi(out.substr(out.find(banner) + banner.size())));
+
+    http::request<http::string_body> login{http::verb::post, "/login", 11};
+    login.set(http::field::content_type, "application/x-www-form-urlencoded");
+    login.body() = "user=rita&password=pw+for+rita";
+    const auto in = ask_dashboard(port, login);
+    REQUIRE(in.result() == http::status::see_other);
+    const std::string cookie = std::string(in[http::field::set_cookie]).substr(0, std::string(in[http::field::set_cookie]).find(';'));
+    http::request<http::string_body> counts{http::verb::get, "/api/counts", 11};
+    counts.set(http::field::cookie, cookie);
+    const auto answer = ask_dashboard(port, counts);
+    CHECK(answer.result() == http::status::ok);
+    CHECK(answer.body().starts_with("{\"total\":1,"));
+
+    ::kill(server, SIGTERM);
+    CHECK(spool_test::wait_for(server).code == 0);
+}
+#endif

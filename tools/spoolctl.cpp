@@ -12,6 +12,11 @@
 #ifdef SPOOLCTL_WITH_DKIM
 #include <spool/dkim.hpp>
 #endif
+#ifdef SPOOLCTL_WITH_WEB
+#include <spool/web.hpp>
+
+#include <boost/asio/signal_set.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <boost/json/src.hpp> // Boost.JSON, header-only: one translation unit includes its sources
@@ -213,6 +218,8 @@ struct options {
     // dkim-key
     std::string key_type = "rsa", selector, key_domain, key_file;
     unsigned key_bits = 2048;
+    // serve and web-user
+    std::string listen = "127.0.0.1:8025", users, base_path, user_name, role = "reader";
 };
 
 #ifdef SPOOLCTL_WITH_DKIM
@@ -460,9 +467,79 @@ private:
     const options& o_;
 };
 
+#ifdef SPOOLCTL_WITH_WEB
+// The users file of a spool: --users, else the SQLite file's name with ".users".
+std::string users_file(const options& o) {
+    if (!o.users.empty()) return o.users;
+    if (!o.db.empty()) return o.db + ".users";
+    throw usage_error("name the users file: --users <file>");
+}
+
+// Adds or changes a user (the password is the first line of standard input),
+// or removes one. Needs no spool.
+int web_user(const options& o, const std::string& command) {
+    const std::string path = users_file(o);
+    auto users = spool::web_credentials::load(path);
+    if (command == "web-user remove") {
+        if (!users.remove_user(o.user_name)) {
+            std::cerr << "spoolctl: " << o.user_name << ": no such user in " << path << '\n';
+            return some_failed;
+        }
+    } else {
+        const auto role = spool::web_role_named(o.role);
+        if (!role) throw usage_error("--role is reader or operator, not '" + o.role + "'");
+        std::string password;
+        std::getline(std::cin, password);
+        if (!password.empty() && password.back() == '\r') password.pop_back();
+        try {
+            users.set_user(o.user_name, password, *role);
+        } catch (const std::invalid_argument& e) {
+            throw usage_error(e.what());
+        }
+    }
+    users.save(path);
+    std::cout << o.user_name << ": " << (command == "web-user remove" ? "removed" : "can sign in as " + o.role) << " (" << path << ")\n";
+    return ok;
+}
+
+// Serves the dashboard (docs/web.md) until SIGINT or SIGTERM.
+template <class Store>
+int serve(Store& store, const options& o) {
+    const std::string path = users_file(o);
+    auto users = spool::web_credentials::load(path);
+    if (users.empty()) {
+        std::cerr << "spoolctl: nobody can sign in: add a user first (spoolctl web-user add NAME --role operator --users " << path << ")\n";
+        return cannot_open;
+    }
+    const auto colon = o.listen.rfind(':');
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(colon == std::string::npos ? "" : o.listen.substr(0, colon), ec);
+    std::uint16_t port = 0;
+    const std::string port_text = colon == std::string::npos ? "" : o.listen.substr(colon + 1);
+    const auto [end, bad] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec || bad != std::errc{} || end != port_text.data() + port_text.size() || port_text.empty())
+        throw usage_error("--listen is address:port (127.0.0.1:8025), not '" + o.listen + "'");
+    spool::web_options options;
+    options.base_path = o.base_path;
+    spool::web_dashboard<Store> dashboard(store, std::move(users), options);
+    boost::asio::io_context io;
+    spool::web_server server(io, {address, port}, [&](const spool::web_request& r, const std::string& a) { return dashboard.handle(r, a); });
+    boost::asio::signal_set stop(io, SIGINT, SIGTERM);
+    stop.async_wait([&](boost::system::error_code, int) { io.stop(); });
+    const auto at = server.endpoint();
+    std::cout << "spoolctl: serving the dashboard at http://" << at.address().to_string() << ':' << at.port() << o.base_path << "/\n"
+              << std::flush;
+    io.run();
+    return ok;
+}
+#endif
+
 template <class Store>
 int run(Store& store, const options& o, const std::string& command) {
     if (command.rfind("suppression ", 0) == 0) return suppression(store, o, command.substr(std::string_view("suppression ").size()));
+#ifdef SPOOLCTL_WITH_WEB
+    if (command == "serve") return serve(store, o);
+#endif
     control<Store> c(store, o);
     const auto now = [] { return std::chrono::system_clock::now(); };
     if (command == "list") return c.list();
@@ -571,6 +648,20 @@ int main(int argc, char** argv) {
     key->add_option("file", o.key_file, "Where to write the private key; an existing file is never overwritten")->required();
 #endif
 
+#ifdef SPOOLCTL_WITH_WEB
+    auto* serve_cmd = app.add_subcommand("serve", "Serve the web dashboard (docs/web.md) until interrupted; it asks every visitor to sign in");
+    serve_cmd->add_option("--listen", o.listen, "address:port to listen on (default 127.0.0.1:8025, loopback only)");
+    serve_cmd->add_option("--users", o.users, "The users file (default: the --db file's name with .users)");
+    serve_cmd->add_option("--base-path", o.base_path, "The path it is served under behind a reverse proxy, e.g. /spool");
+    auto* web_users = app.add_subcommand("web-user", "Add, change or remove a dashboard user; needs no spool");
+    web_users->require_subcommand(1, 1);
+    web_users->add_option("--users", o.users, "The users file (default: the --db file's name with .users)");
+    auto* user_add = web_users->add_subcommand("add", "Add a user, or change one's password and role: the password is read from standard input");
+    user_add->add_option("name", o.user_name, "The user's name (letters, digits, '.', '_', '-')")->required();
+    user_add->add_option("--role", o.role, "reader (the default: looks only) or operator (also acts on messages)");
+    web_users->add_subcommand("remove", "Remove a user")->add_option("name", o.user_name, "The user's name")->required();
+#endif
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -581,7 +672,10 @@ int main(int argc, char** argv) {
                     std::cerr << "spoolctl: unknown command '" << word
                               << "' (expected list, show, stats, hold, release, requeue, flush, delete, expire, suppression"
 #ifdef SPOOLCTL_WITH_DKIM
-                                 " or dkim-key"
+                                 ", dkim-key"
+#endif
+#ifdef SPOOLCTL_WITH_WEB
+                                 ", serve, web-user"
 #endif
                                  ")\n"
                                  "Run spoolctl --help for usage.\n";
@@ -592,9 +686,15 @@ int main(int argc, char** argv) {
     }
     std::string command = app.get_subcommands().front()->get_name();
     if (command == "suppression") command += " " + sup->get_subcommands().front()->get_name();
+#ifdef SPOOLCTL_WITH_WEB
+    if (command == "web-user") command += " " + web_users->get_subcommands().front()->get_name();
+#endif
     try {
 #ifdef SPOOLCTL_WITH_DKIM
         if (command == "dkim-key") return make_dkim_key(o);
+#endif
+#ifdef SPOOLCTL_WITH_WEB
+        if (command.rfind("web-user ", 0) == 0) return web_user(o, command);
 #endif
         if (!o.postgres.empty()) {
 #ifdef SPOOLCTL_WITH_POSTGRES
