@@ -9,7 +9,8 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libboost1.81-dev librange-v3-dev catch2 libbenchmark-dev libsqlite3-dev python3 python3-flufl.bounce
   libssl-dev openssl python3-aiosmtpd dnsmasq-base postfix libpq-dev postgresql-15
-  libcli11-dev python3-prometheus-client libopendkim-dev python3-dkim python3-nacl libcrypt-dev)
+  libcli11-dev python3-prometheus-client libopendkim-dev python3-dkim python3-nacl libcrypt-dev
+  chromium chromium-driver python3-selenium)
 for extra in "$@"; do
   case "$extra" in
     clang) packages+=(clang-14) ;;

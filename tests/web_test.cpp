@@ -104,6 +104,7 @@ TEST_CASE("every answer forbids inline script, framing and sniffing, and is not 
         CHECK(has(std::string(r["Content-Security-Policy"]), "frame-ancestors 'none'"));
         CHECK_FALSE(has(std::string(r["Content-Security-Policy"]), "unsafe-inline"));
         CHECK(r["X-Content-Type-Options"] == "nosniff");
+        CHECK(r["Referrer-Policy"] == "same-origin");
         CHECK(r[http::field::cache_control] == "no-store");
     }
 }

@@ -497,7 +497,7 @@ private:
               "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
         r.set("X-Content-Type-Options", "nosniff");
         r.set(boost::beast::http::field::x_frame_options, "DENY");
-        r.set("Referrer-Policy", "no-referrer");
+        r.set("Referrer-Policy", "same-origin"); // not no-referrer: Chromium then sends "Origin: null" on its own forms
         r.set(boost::beast::http::field::cache_control, "no-store");
         r.keep_alive(request.keep_alive());
         r.body() = std::move(body);
