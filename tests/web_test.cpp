@@ -346,3 +346,52 @@ TEST_CASE("served on loopback, it answers over a socket, and refuses a body over
     big.prepare_payload();
     CHECK(s.ask(big).result() == http::status::payload_too_large);
 }
+
+TEST_CASE("everything matching a filter is acted on after a confirmation that counts it, and only up to the id counted") {
+    dashboard_rig rig;
+    const auto a1 = rig.queued("one", "ann@a.test"), a2 = rig.queued("two", "amy@a.test");
+    const auto other = rig.queued("three", "bob@b.test");
+    rig.sign_in("olga", "operator password");
+    CHECK(has(rig.get("/messages?domain=a.test").body(), "/messages/all/hold?domain=a.test\""));
+
+    const auto confirm = rig.post("/messages/all/hold?domain=a.test", "csrf=" + rig.csrf);
+    CHECK(confirm.result() == http::status::ok);
+    CHECK(has(confirm.body(), "hold 2 messages matching domain=a.test?"));
+    CHECK(has(confirm.body(), "name=\"up_to\" value=\"" + text(a2) + "\""));
+
+    const auto late = rig.queued("four", "al@a.test"); // arrives between the count and the confirmation
+    const auto done = rig.post("/messages/all/hold?domain=a.test", "csrf=" + rig.csrf + "&up_to=" + text(a2));
+    CHECK(done.result() == http::status::ok);
+    CHECK(has(done.body(), "hold: 2 done, 0 refused (no longer queued), 1 skipped (arrived after the count)."));
+    const auto now = std::chrono::system_clock::now();
+    CHECK(rig.store.inspect(a1, now)->held);
+    CHECK(rig.store.inspect(a2, now)->held);
+    CHECK_FALSE(rig.store.inspect(late, now)->held);
+    CHECK_FALSE(rig.store.inspect(other, now)->held);
+
+    // The same through the API: count, then act up to the id counted.
+    const auto counted = rig.get("/api/messages/count?state=held");
+    CHECK(counted.body() == "{\"count\":2,\"up_to\":" + text(a2) + "}\n");
+    const auto released = rig.post("/api/messages/all/release?state=held", "csrf=" + rig.csrf + "&up_to=" + text(a2));
+    CHECK(released.body() == "{\"operation\":\"release\",\"done\":2,\"refused\":0,\"skipped\":0}\n");
+    CHECK(rig.store.count_queue(now).held == 0);
+}
+
+TEST_CASE("an action on everything matching is refused to a reader, without the token, for an unknown action or a bad up_to") {
+    dashboard_rig rig;
+    const auto id = rig.queued("one");
+    rig.sign_in("olga", "operator password");
+    CHECK(rig.post("/messages/all/hold", "").result() == http::status::forbidden);
+    CHECK(rig.post("/messages/all/explode", "csrf=" + rig.csrf).result() == http::status::not_found);
+    CHECK(rig.post("/messages/all/hold", "csrf=" + rig.csrf + "&up_to=many").result() == http::status::bad_request);
+    CHECK(rig.post("/messages/all/hold?state=lost", "csrf=" + rig.csrf + "&up_to=1").result() == http::status::bad_request);
+    CHECK(rig.post("/api/messages/all/hold", "csrf=" + rig.csrf).result() == http::status::bad_request); // the API needs up_to
+    CHECK(rig.get("/messages/all/hold").result() == http::status::method_not_allowed);
+    dashboard_rig reader_rig;
+    reader_rig.queued("one");
+    reader_rig.sign_in("rita", "reader password");
+    CHECK_FALSE(has(reader_rig.get("/messages").body(), "/messages/all/"));
+    CHECK(reader_rig.post("/messages/all/hold", "csrf=" + reader_rig.csrf + "&up_to=" + text(id)).result() == http::status::forbidden);
+    CHECK(rig.store.count_queue(std::chrono::system_clock::now()).held == 0);
+    CHECK(reader_rig.store.count_queue(std::chrono::system_clock::now()).held == 0);
+}

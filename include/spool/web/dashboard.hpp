@@ -14,6 +14,7 @@
 #include <spool/error.hpp>
 #include <spool/mail/detail/header_section.hpp>
 #include <spool/message.hpp>
+#include <spool/store_capabilities.hpp>
 #include <spool/web/credentials.hpp>
 #include <spool/web/detail/pages.hpp>
 #include <spool/web/detail/sessions.hpp>
@@ -130,6 +131,14 @@ private:
         if (rest == "/messages") {
             if (request.method() != verb::get) return not_allowed(request, "GET");
             return messages(request, *session, *query, api);
+        }
+        if (rest == "/messages/count") {
+            if (request.method() != verb::get) return not_allowed(request, "GET");
+            return count_matching(request, *query, api);
+        }
+        if (rest.substr(0, 14) == "/messages/all/") {
+            if (request.method() != verb::post) return not_allowed(request, "POST");
+            return act_on_all(request, *session, rest.substr(14), *query, api);
         }
         if (rest.substr(0, 10) == "/messages/") {
             rest.remove_prefix(10);
@@ -322,6 +331,15 @@ private:
             body += "</tr>";
         }
         body += "</table><p>" + std::to_string(page_rows.size()) + (page_rows.size() == 1 ? " message" : " messages");
+        if (s.role == web_role::operator_) {
+            // Everything matching, not only this page: each button asks for a confirmation with the count.
+            const std::string filtered = l.query.empty() ? "" : "?" + detail::web::html(l.query);
+            body += "</p><p>Everything matching this filter: ";
+            for (std::string_view a : actions)
+                body += "<form class=\"inline\" method=\"post\" action=\"" + base + "/messages/all/" + std::string(a) + filtered +
+                        "\"><input type=\"hidden\" name=\"csrf\" value=\"" + detail::web::html(s.csrf) + "\"><button>" + std::string(a) +
+                        " all</button></form> ";
+        }
         if (more)
             body += " · <a href=\"" + base + "/messages?" + detail::web::html(l.query) + (l.query.empty() ? "" : "&amp;") +
                     "after=" + std::to_string(static_cast<std::uint64_t>(page_rows.back().id)) + "\">next page</a>";
@@ -369,19 +387,31 @@ private:
         return page(request, s, "Message " + std::to_string(static_cast<std::uint64_t>(id)), body);
     }
 
+    // One administrative operation by its name in a path; none for an unknown name.
+    std::optional<result<admin_outcome>> apply(std::string_view action, message_id id) {
+        const auto now = std::chrono::system_clock::now();
+        if (action == "hold") return store_.hold(id, now);
+        if (action == "release") return store_.release(id, now);
+        if (action == "flush") return store_.request(id, admin_request::flush);
+        if (action == "expire") return store_.request(id, admin_request::expire);
+        if (action == "delete") return store_.request(id, admin_request::remove);
+        if (action == "delete_with_report") return store_.request(id, admin_request::remove_with_report);
+        return std::nullopt;
+    }
+    static bool known_action(std::string_view action) {
+        for (std::string_view a : actions)
+            if (a == action) return true;
+        return false;
+    }
+    static constexpr std::string_view actions[] = {"hold", "release", "flush", "expire", "delete", "delete_with_report"};
+    static constexpr std::string_view no_such_action = "no such action (hold, release, flush, expire, delete, delete_with_report)";
+
     web_response act(const web_request& request, const detail::web::session& s, message_id id, std::string_view action, bool api) {
         if (s.role != web_role::operator_) return refuse(request, api, http_status::forbidden, "only an operator acts on messages");
-        const auto now = std::chrono::system_clock::now();
-        result<admin_outcome> done = make_error_code(errc::not_found);
-        if (action == "hold") done = store_.hold(id, now);
-        else if (action == "release") done = store_.release(id, now);
-        else if (action == "flush") done = store_.request(id, admin_request::flush);
-        else if (action == "expire") done = store_.request(id, admin_request::expire);
-        else if (action == "delete") done = store_.request(id, admin_request::remove);
-        else if (action == "delete_with_report") done = store_.request(id, admin_request::remove_with_report);
-        else return refuse(request, api, http_status::not_found, "no action '" + std::string(action) + "' (hold, release, flush, expire, delete, delete_with_report)");
-        if (!done) return not_queued(request, api, id, done.error());
-        const std::string outcome(to_string(*done));
+        const auto done = apply(action, id);
+        if (!done) return refuse(request, api, http_status::not_found, std::string(no_such_action));
+        if (!*done) return not_queued(request, api, id, done->error());
+        const std::string outcome(to_string(**done));
         if (api)
             return respond(request, http_status::ok, "application/json",
                            "{\"id\":" + std::to_string(static_cast<std::uint64_t>(id)) + ",\"operation\":" + detail::web::json_string(action) +
@@ -389,9 +419,105 @@ private:
         const std::string link = detail::web::html(options_.base_path) + "/messages/" + std::to_string(static_cast<std::uint64_t>(id));
         return page(request, s, "Done",
                     "<p>" + std::string(action) + " of <a href=\"" + link + "\">message " + std::to_string(static_cast<std::uint64_t>(id)) + "</a>: " +
-                        outcome + (*done == admin_outcome::requested ? " (a hand-off holds it: the spooler applies it when the hand-off ends)" : "") +
+                        outcome + (**done == admin_outcome::requested ? " (a hand-off holds it: the spooler applies it when the hand-off ends)" : "") +
                         ".</p>");
     }
+
+    // --- Everything matching a filter ----------------------------------------
+    // Counted first: how many match, and the highest id among them. The
+    // action then applies to matching messages up to that id only, so a
+    // message that arrives between the count and the confirmation is left
+    // alone (counted as skipped), and a message that left the queue meanwhile
+    // is counted as refused. Written a chunk at a time, one commit per chunk
+    // where the store batches.
+
+    struct matching {
+        std::size_t count = 0;
+        message_id highest{};
+    };
+    matching count_of(const queue_filter& filter) {
+        matching m;
+        const auto now = std::chrono::system_clock::now();
+        for (message_id after{};;) {
+            const auto page_rows = store_.list_queue(filter, now, after, chunk);
+            m.count += page_rows.size();
+            if (!page_rows.empty()) m.highest = page_rows.back().id;
+            if (page_rows.size() < chunk) return m;
+            after = page_rows.back().id;
+        }
+    }
+
+    web_response count_matching(const web_request& request, const fields& query, bool api) {
+        auto parsed = listing_of(query);
+        if (auto* why = std::get_if<std::string>(&parsed)) return refuse(request, api, http_status::bad_request, *why);
+        const matching m = count_of(std::get<listing>(parsed).filter);
+        if (!api) return refuse(request, api, http_status::not_found, "no such page");
+        return respond(request, http_status::ok, "application/json",
+                       "{\"count\":" + std::to_string(m.count) + ",\"up_to\":" + std::to_string(static_cast<std::uint64_t>(m.highest)) + "}\n");
+    }
+
+    web_response act_on_all(const web_request& request, const detail::web::session& s, std::string_view action, const fields& query, bool api) {
+        if (s.role != web_role::operator_) return refuse(request, api, http_status::forbidden, "only an operator acts on messages");
+        if (!known_action(action)) return refuse(request, api, http_status::not_found, std::string(no_such_action));
+        auto parsed = listing_of(query);
+        if (auto* why = std::get_if<std::string>(&parsed)) return refuse(request, api, http_status::bad_request, *why);
+        const listing& l = std::get<listing>(parsed);
+        if (l.after != message_id{}) return refuse(request, api, http_status::bad_request, "an action on everything matching takes no 'after'");
+        const auto form = detail::web::form_fields(request.body());
+        const auto up_to_field = form ? form->find("up_to") : fields::const_iterator{};
+        const std::string target = detail::web::html(options_.base_path) + "/messages/all/" + std::string(action) +
+                                   (l.query.empty() ? "" : "?" + detail::web::html(l.query));
+        if (!form || up_to_field == form->end()) {
+            if (api) return json_error(request, http_status::bad_request, "give up_to: the highest id of a count (GET /api/messages/count)");
+            // The confirmation: the count, and the highest id it covers.
+            const matching m = count_of(l.filter);
+            return page(request, s, "Confirm",
+                        "<p>" + std::string(action) + " " + std::to_string(m.count) + (m.count == 1 ? " message" : " messages") +
+                            " matching " + (l.query.empty() ? std::string("the whole queue") : detail::web::html(l.query)) +
+                            "? Messages that arrive after this count are left alone.</p><form method=\"post\" action=\"" + target +
+                            "\"><input type=\"hidden\" name=\"csrf\" value=\"" + detail::web::html(s.csrf) +
+                            "\"><input type=\"hidden\" name=\"up_to\" value=\"" + std::to_string(static_cast<std::uint64_t>(m.highest)) +
+                            "\"><button>" + std::string(action) + " " + std::to_string(m.count) + "</button></form>");
+        }
+        const auto up_to = parse_number(up_to_field->second);
+        if (!up_to) return refuse(request, api, http_status::bad_request, "up_to is a message id, not '" + up_to_field->second + "'");
+        std::size_t done = 0, refused = 0, skipped = 0;
+        const auto now = std::chrono::system_clock::now();
+        std::vector<message_id> ids;
+        for (message_id after{};;) {
+            const auto page_rows = store_.list_queue(l.filter, now, after, chunk);
+            ids.clear();
+            for (const auto& q : page_rows) {
+                if (static_cast<std::uint64_t>(q.id) <= *up_to) ids.push_back(q.id);
+                else ++skipped;
+            }
+            auto run = [&] {
+                for (message_id id : ids) {
+                    const auto outcome = *apply(action, id);
+                    if (outcome) ++done;
+                    else if (outcome.error() == errc::not_found || outcome.error() == errc::not_in_queue) ++refused;
+                    else throw std::system_error(outcome.error());
+                }
+            };
+            if constexpr (BatchingStore<Store>) {
+                if (auto ec = store_.batch(run)) throw std::system_error(ec, "the store could not commit the action");
+            } else {
+                run();
+            }
+            if (page_rows.size() < chunk) break;
+            after = page_rows.back().id;
+        }
+        if (api)
+            return respond(request, http_status::ok, "application/json",
+                           "{\"operation\":" + detail::web::json_string(action) + ",\"done\":" + std::to_string(done) + ",\"refused\":" +
+                               std::to_string(refused) + ",\"skipped\":" + std::to_string(skipped) + "}\n");
+        return page(request, s, "Done",
+                    "<p>" + std::string(action) + ": " + std::to_string(done) + " done, " + std::to_string(refused) +
+                        " refused (no longer queued), " + std::to_string(skipped) + " skipped (arrived after the count).</p><p><a href=\"" +
+                        detail::web::html(options_.base_path) + "/messages" + (l.query.empty() ? "" : "?" + detail::web::html(l.query)) +
+                        "\">Back to the messages</a></p>");
+    }
+    static constexpr std::size_t chunk = 256; // per listing page, and per commit
 
     // --- Answers ------------------------------------------------------------
 
