@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -529,7 +530,10 @@ int serve(Store& store, const options& o) {
     const auto at = server.endpoint();
     std::cout << "spoolctl: serving the dashboard at http://" << at.address().to_string() << ':' << at.port() << o.base_path << "/\n"
               << std::flush;
+    // Two threads: a long action on everything matching holds one, and the pages keep answering on the other.
+    std::thread second([&] { io.run(); });
     io.run();
+    second.join();
     return ok;
 }
 #endif
