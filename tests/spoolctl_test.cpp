@@ -518,6 +518,21 @@ TEST_CASE("web-user adds an operator with a hashed password read from standard i
     CHECK(contents_of(users).empty());
 }
 
+TEST_CASE("web-token prints a new token once and keeps only its hash; remove revokes it") {
+    spool_test::temp_dir dir;
+    const std::string users = dir.file("users");
+    const auto added = spoolctl(dir, {"web-token", "add", "deploy-bot", "--role", "operator", "--users", users});
+    CHECK(added.code == 0);
+    REQUIRE(added.out.size() == 6 + 64 + 1);
+    CHECK(added.out.starts_with("spool_"));
+    const std::string text = contents_of(users);
+    CHECK(text.starts_with("token:deploy-bot:operator:"));
+    CHECK(text.find(added.out.substr(6, 64)) == std::string::npos);
+    CHECK(spoolctl(dir, {"web-token", "add", "bad name", "--users", users}).code == 2);
+    CHECK(spoolctl(dir, {"web-token", "remove", "deploy-bot", "--users", users}).code == 0);
+    CHECK(spoolctl(dir, {"web-token", "remove", "deploy-bot", "--users", users}).code == 1);
+}
+
 TEST_CASE("serve refuses to start when nobody can sign in, or on a malformed address") {
     spool_test::temp_dir dir;
     const std::string db = dir.file("spool.db");

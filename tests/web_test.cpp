@@ -395,3 +395,43 @@ TEST_CASE("an action on everything matching is refused to a reader, without the 
     CHECK(rig.store.count_queue(std::chrono::system_clock::now()).held == 0);
     CHECK(reader_rig.store.count_queue(std::chrono::system_clock::now()).held == 0);
 }
+
+TEST_CASE("an API token calls the API with its role and no CSRF token; a wrong, revoked or non-bearer one gets 401") {
+    spool_test::temp_dir dir;
+    spool::sqlite_store store{dir.file("spool.db")};
+    auto m = spool_test::from_ann({spool_test::smtp("bob@b.test")}, "by token");
+    m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
+    const auto id = store.create_queued(spool::folders::outbox, m).value();
+    spool::web_credentials users;
+    const std::string ops = users.add_token("deploy-bot", spool::web_role::operator_);
+    const std::string watcher = users.add_token("grafana", spool::web_role::reader);
+    CHECK(ops.starts_with("spool_"));
+    CHECK(ops.size() == 6 + 64);
+    users.save(dir.file("users"));
+    std::ifstream file(dir.file("users"));
+    const std::string kept((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    CHECK(has(kept, "token:deploy-bot:operator:"));
+    CHECK_FALSE(has(kept, ops.substr(6))); // only its hash is kept
+    spool::web_dashboard<spool::sqlite_store> web(store, spool::web_credentials::load(dir.file("users")));
+    auto call = [&](http::verb method, const std::string& target, const std::string& authorization) {
+        spool::web_request r{method, target, 11};
+        r.set(http::field::host, "dashboard.test");
+        r.set(http::field::authorization, authorization);
+        r.prepare_payload();
+        return web.handle(r, "127.0.0.1");
+    };
+    CHECK(call(http::verb::get, "/api/counts", "Bearer " + watcher).result() == http::status::ok);
+    CHECK(call(http::verb::post, "/api/messages/" + text(id) + "/hold", "Bearer " + watcher).result() == http::status::forbidden);
+    const auto held = call(http::verb::post, "/api/messages/" + text(id) + "/hold", "Bearer " + ops);
+    CHECK(held.body() == "{\"id\":" + text(id) + ",\"operation\":\"hold\",\"result\":\"applied\"}\n");
+    CHECK(call(http::verb::get, "/api/counts", "Bearer spool_" + std::string(64, '0')).result() == http::status::unauthorized);
+    CHECK(call(http::verb::get, "/api/counts", "Basic b2xnYTpwdw==").result() == http::status::unauthorized);
+    CHECK(call(http::verb::get, "/messages", "Bearer " + ops).result() == http::status::see_other); // pages need a sign-in
+
+    users.remove_token("grafana");
+    CHECK_FALSE(users.check_token(watcher));
+    CHECK(users.check_token(ops)->first == "deploy-bot");
+    const std::string again = users.add_token("deploy-bot", spool::web_role::reader); // a new token replaces the name's old one
+    CHECK_FALSE(users.check_token(ops));
+    CHECK(users.check_token(again)->second == spool::web_role::reader);
+}

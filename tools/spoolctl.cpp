@@ -503,6 +503,32 @@ int web_user(const options& o, const std::string& command) {
     return ok;
 }
 
+// Adds an API token (printed once: only its hash is kept) or removes one. Needs no spool.
+int web_token(const options& o, const std::string& command) {
+    const std::string path = users_file(o);
+    auto users = spool::web_credentials::load(path);
+    if (command == "web-token remove") {
+        if (!users.remove_token(o.user_name)) {
+            std::cerr << "spoolctl: " << o.user_name << ": no such token in " << path << '\n';
+            return some_failed;
+        }
+        users.save(path);
+        std::cout << o.user_name << ": token removed (" << path << ")\n";
+        return ok;
+    }
+    const auto role = spool::web_role_named(o.role);
+    if (!role) throw usage_error("--role is reader or operator, not '" + o.role + "'");
+    std::string token;
+    try {
+        token = users.add_token(o.user_name, *role);
+    } catch (const std::invalid_argument& e) {
+        throw usage_error(e.what());
+    }
+    users.save(path);
+    std::cout << token << '\n';
+    return ok;
+}
+
 // Serves the dashboard (docs/web.md) until SIGINT or SIGTERM.
 template <class Store>
 int serve(Store& store, const options& o) {
@@ -664,6 +690,13 @@ int main(int argc, char** argv) {
     user_add->add_option("name", o.user_name, "The user's name (letters, digits, '.', '_', '-')")->required();
     user_add->add_option("--role", o.role, "reader (the default: looks only) or operator (also acts on messages)");
     web_users->add_subcommand("remove", "Remove a user")->add_option("name", o.user_name, "The user's name")->required();
+    auto* web_tokens = app.add_subcommand("web-token", "Add or remove an API token (Authorization: Bearer); needs no spool");
+    web_tokens->require_subcommand(1, 1);
+    web_tokens->add_option("--users", o.users, "The users file (default: the --db file's name with .users)");
+    auto* token_add = web_tokens->add_subcommand("add", "Make a token for a name (replacing its old one) and print it, once: only its hash is kept");
+    token_add->add_option("name", o.user_name, "The token's name (letters, digits, '.', '_', '-')")->required();
+    token_add->add_option("--role", o.role, "reader (the default) or operator");
+    web_tokens->add_subcommand("remove", "Remove a name's token")->add_option("name", o.user_name, "The token's name")->required();
 #endif
 
     try {
@@ -679,7 +712,7 @@ int main(int argc, char** argv) {
                                  ", dkim-key"
 #endif
 #ifdef SPOOLCTL_WITH_WEB
-                                 ", serve, web-user"
+                                 ", serve, web-user, web-token"
 #endif
                                  ")\n"
                                  "Run spoolctl --help for usage.\n";
@@ -692,6 +725,7 @@ int main(int argc, char** argv) {
     if (command == "suppression") command += " " + sup->get_subcommands().front()->get_name();
 #ifdef SPOOLCTL_WITH_WEB
     if (command == "web-user") command += " " + web_users->get_subcommands().front()->get_name();
+    if (command == "web-token") command += " " + web_tokens->get_subcommands().front()->get_name();
 #endif
     try {
 #ifdef SPOOLCTL_WITH_DKIM
@@ -699,6 +733,7 @@ int main(int argc, char** argv) {
 #endif
 #ifdef SPOOLCTL_WITH_WEB
         if (command.rfind("web-user ", 0) == 0) return web_user(o, command);
+        if (command.rfind("web-token ", 0) == 0) return web_token(o, command);
 #endif
         if (!o.postgres.empty()) {
 #ifdef SPOOLCTL_WITH_POSTGRES

@@ -1,13 +1,19 @@
 #pragma once
 
 // Who may open the dashboard (docs/web.md, "Users"): a file of users, each
-// with a role and a password hashed by yescrypt (libcrypt's crypt_r), written
-// only by its owner. spoolctl's `web-user` commands keep it. There is no
-// anonymous access: a dashboard with no users lets nobody in.
+// with a role and a password hashed by yescrypt (libcrypt's crypt_r), and of
+// API tokens, each with a name, a role and the SHA-256 of the token, written
+// only by its owner. spoolctl's `web-user` and `web-token` commands keep it.
+// There is no anonymous access: a dashboard with no users lets nobody in.
+//
+// A token is 32 random bytes: guessing one is hopeless however fast the
+// hash, so it is checked with one SHA-256, not with yescrypt's deliberate
+// slowness, which every API call would pay.
 
 #include <spool/web/detail/random.hpp>
 
 #include <crypt.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 namespace spool {
 
@@ -43,8 +51,9 @@ struct web_credentials_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// The dashboard's users: name, role and yescrypt hash, one per line
-/// (`name:role:hash`). Names are letters, digits and `.`, `_`, `-`.
+/// The dashboard's users, one per line (`name:role:hash`, the hash
+/// yescrypt's), and its API tokens (`token:name:role:sha256`). Names are
+/// letters, digits and `.`, `_`, `-`.
 class web_credentials {
 public:
     web_credentials() = default;
@@ -62,12 +71,20 @@ public:
         std::string line;
         for (int n = 1; std::getline(in, line); ++n) {
             if (line.empty()) continue;
-            const auto a = line.find(':'), b = line.find(':', a == std::string::npos ? a : a + 1);
-            const auto role = a == std::string::npos || b == std::string::npos ? std::nullopt
-                                                                              : web_role_named(line.substr(a + 1, b - a - 1));
-            if (!role || !valid_name(line.substr(0, a)) || line.size() == b + 1)
-                throw web_credentials_error(path + ", line " + std::to_string(n) + ": not name:role:hash");
-            c.users_[line.substr(0, a)] = {*role, line.substr(b + 1)};
+            std::vector<std::string> f;
+            for (std::size_t at = 0;;) {
+                const std::size_t colon = line.find(':', at);
+                f.push_back(line.substr(at, colon - at));
+                if (colon == std::string::npos) break;
+                at = colon + 1;
+            }
+            const bool token = f.size() == 4 && f[0] == "token";
+            if (token) f.erase(f.begin());
+            const auto role = f.size() == 3 ? web_role_named(f[1]) : std::nullopt;
+            if (!role || !valid_name(f[0]) || f[2].empty() || (token && f[2].size() != 64))
+                throw web_credentials_error(path + ", line " + std::to_string(n) + ": not name:role:hash nor token:name:role:sha256");
+            if (token) c.tokens_[f[2]] = {f[0], *role};
+            else c.users_[f[0]] = {*role, f[2]};
         }
         return c;
     }
@@ -80,6 +97,7 @@ public:
         if (fd < 0) throw web_credentials_error(temporary + ": " + std::strerror(errno));
         std::ostringstream out;
         for (const auto& [name, user] : users_) out << name << ':' << to_string(user.role) << ':' << user.hash << '\n';
+        for (const auto& [hash, t] : tokens_) out << "token:" << t.name << ':' << to_string(t.role) << ':' << hash << '\n';
         const std::string text = out.str();
         const bool written = ::fchmod(fd, 0600) == 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
                              ::fsync(fd) == 0;
@@ -116,7 +134,29 @@ public:
         return it->second.role;
     }
 
-    bool empty() const noexcept { return users_.empty(); }
+    /// A new API token for `name` (replacing that name's token), returned
+    /// once: only its SHA-256 is kept. Throws std::invalid_argument for a
+    /// name that is not one.
+    std::string add_token(const std::string& name, web_role role) {
+        if (!valid_name(name)) throw std::invalid_argument("a token name is letters, digits, '.', '_' and '-': '" + name + "'");
+        remove_token(name);
+        std::string token = "spool_" + detail::web::random_token(32);
+        tokens_[sha256_hex(token)] = {name, role};
+        return token;
+    }
+    /// Removes the token called `name`; false when there was none.
+    bool remove_token(const std::string& name) {
+        return std::erase_if(tokens_, [&](const auto& t) { return t.second.name == name; }) > 0;
+    }
+    /// The name and role of `token`, or none.
+    std::optional<std::pair<std::string, web_role>> check_token(std::string_view token) const {
+        const auto it = tokens_.find(sha256_hex(token));
+        if (it == tokens_.end()) return std::nullopt;
+        return std::pair{it->second.name, it->second.role};
+    }
+
+    /// Whether nobody can sign in or call the API.
+    bool empty() const noexcept { return users_.empty() && tokens_.empty(); }
     std::size_t size() const noexcept { return users_.size(); }
     /// The role of a user, or none.
     std::optional<web_role> role_of(const std::string& name) const {
@@ -137,6 +177,21 @@ private:
         web_role role;
         std::string hash;
     };
+    struct token {
+        std::string name;
+        web_role role;
+    };
+
+    static std::string sha256_hex(std::string_view text) {
+        unsigned char digest[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        if (::EVP_Digest(text.data(), text.size(), digest, &n, ::EVP_sha256(), nullptr) != 1)
+            throw std::runtime_error("SHA-256 is not available from OpenSSL");
+        static constexpr char digits[] = "0123456789abcdef";
+        std::string out;
+        for (unsigned int i = 0; i < n; ++i) (out += digits[digest[i] >> 4]) += digits[digest[i] & 15];
+        return out;
+    }
 
     // yescrypt with libcrypt's default cost, on a salt from the kernel's generator.
     static std::string hash(std::string_view password) {
@@ -158,6 +213,7 @@ private:
     }
 
     std::map<std::string, user, std::less<>> users_;
+    std::map<std::string, token, std::less<>> tokens_; // by the token's SHA-256
 };
 
 } // namespace spool

@@ -99,6 +99,13 @@ private:
             return not_allowed(request, "GET, POST");
         }
 
+        if (api)
+            if (const auto bearer = bearer_token(request)) {
+                // A token calls the API with its role; no cookie is involved, so no CSRF token either.
+                const auto holder = users_.check_token(*bearer);
+                if (!holder) return json_error(request, http_status::unauthorized, "the token is not valid (revoked, or never issued)");
+                return route_api(request, detail::web::session{holder->first, holder->second, {}, {}}, path, *query);
+            }
         const auto session = session_of(request);
         if (!session) {
             if (api) return json_error(request, http_status::unauthorized, "sign in first");
@@ -123,22 +130,32 @@ private:
             return r;
         }
 
+        return routed(request, *session, path, *query, api);
+    }
+
+    web_response route_api(const web_request& request, const detail::web::session& s, std::string_view path, const fields& query) {
+        if (request.method() != verb::get && request.method() != verb::post) return not_allowed(request, "GET, POST");
+        return routed(request, s, path, query, true);
+    }
+
+    // The pages and calls of a signed-in session (or an API token's).
+    web_response routed(const web_request& request, const detail::web::session& s, std::string_view path, const fields& query, bool api) {
         std::string_view rest = api ? path.substr(4) : path; // "/api/messages/7" -> "/messages/7"
         if (rest == "/" || rest.empty() || rest == "/counts") {
             if (request.method() != verb::get) return not_allowed(request, "GET");
-            return api ? counts_json(request) : overview(request, *session);
+            return api ? counts_json(request) : overview(request, s);
         }
         if (rest == "/messages") {
             if (request.method() != verb::get) return not_allowed(request, "GET");
-            return messages(request, *session, *query, api);
+            return messages(request, s, query, api);
         }
         if (rest == "/messages/count") {
             if (request.method() != verb::get) return not_allowed(request, "GET");
-            return count_matching(request, *query, api);
+            return count_matching(request, query, api);
         }
         if (rest.substr(0, 14) == "/messages/all/") {
             if (request.method() != verb::post) return not_allowed(request, "POST");
-            return act_on_all(request, *session, rest.substr(14), *query, api);
+            return act_on_all(request, s, rest.substr(14), query, api);
         }
         if (rest.substr(0, 10) == "/messages/") {
             rest.remove_prefix(10);
@@ -147,12 +164,20 @@ private:
             if (!id) return refuse(request, api, http_status::bad_request, "'" + std::string(rest.substr(0, slash)) + "' is not a message id");
             if (slash == std::string_view::npos) {
                 if (request.method() != verb::get) return not_allowed(request, "GET");
-                return message(request, *session, *id, api);
+                return message(request, s, *id, api);
             }
             if (request.method() != verb::post) return not_allowed(request, "POST");
-            return act(request, *session, *id, rest.substr(slash + 1), api);
+            return act(request, s, *id, rest.substr(slash + 1), api);
         }
         return refuse(request, api, http_status::not_found, "no such page");
+    }
+
+    static std::optional<std::string> bearer_token(const web_request& request) {
+        const auto h = request.find(boost::beast::http::field::authorization);
+        if (h == request.end()) return std::nullopt;
+        const std::string_view v = h->value();
+        if (v.substr(0, 7) != "Bearer ") return std::string(); // another scheme: no valid token
+        return std::string(v.substr(7));
     }
 
     // --- Sign-in ------------------------------------------------------------
