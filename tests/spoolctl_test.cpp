@@ -476,28 +476,15 @@ TEST_CASE("spoolctl dkim-key makes a key only its owner reads and prints its rec
 #endif
 
 #if SPOOLCTL_WITH_WEB
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http.hpp>
+#include "support/http_client.hpp"
 
 #include <csignal>
 
 namespace {
 namespace http = boost::beast::http;
 
-// One request to 127.0.0.1:`port`, its answer.
 http::response<http::string_body> ask_dashboard(unsigned short port, http::request<http::string_body> r) {
-    boost::asio::io_context io;
-    boost::beast::tcp_stream stream(io);
-    stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-    r.set(http::field::host, "127.0.0.1");
-    r.prepare_payload();
-    http::write(stream, r);
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> out;
-    http::read(stream, buffer, out);
-    return out;
+    return spool_test::ask_http({boost::asio::ip::make_address("127.0.0.1"), port}, std::move(r));
 }
 } // namespace
 

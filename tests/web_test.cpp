@@ -4,6 +4,7 @@
 
 #include "catch.hpp"
 #include "support/fixtures.hpp"
+#include "support/http_client.hpp"
 #include "support/reports.hpp"
 #include "support/temp_dir.hpp"
 
@@ -321,17 +322,7 @@ struct served {
         runner.join();
     }
 
-    http::response<http::string_body> ask(spool::web_request r) {
-        boost::asio::io_context client;
-        boost::beast::tcp_stream stream(client);
-        stream.connect(server.endpoint());
-        r.set(http::field::host, "127.0.0.1");
-        http::write(stream, r);
-        boost::beast::flat_buffer buffer;
-        http::response<http::string_body> out;
-        http::read(stream, buffer, out);
-        return out;
-    }
+    http::response<http::string_body> ask(spool::web_request r) { return spool_test::ask_http(server.endpoint(), std::move(r)); }
 };
 } // namespace
 
