@@ -505,7 +505,7 @@ TEST_CASE("web-user adds an operator with a hashed password read from standard i
     CHECK(contents_of(users).empty());
 }
 
-TEST_CASE("web-token prints a new token once and keeps only its hash; remove revokes it") {
+TEST_CASE("web-token prints a new token once and keeps only its hash, and remove revokes it") {
     spool_test::temp_dir dir;
     const std::string users = dir.file("users");
     const auto added = spoolctl(dir, {"web-token", "add", "deploy-bot", "--role", "operator", "--users", users});

@@ -387,7 +387,7 @@ TEST_CASE("an action on everything matching is refused to a reader, without the 
     CHECK(reader_rig.store.count_queue(std::chrono::system_clock::now()).held == 0);
 }
 
-TEST_CASE("an API token calls the API with its role and no CSRF token; a wrong, revoked or non-bearer one gets 401") {
+TEST_CASE("an API token calls the API with its role and no CSRF token, and a wrong, revoked or non-bearer one gets 401") {
     spool_test::temp_dir dir;
     spool::sqlite_store store{dir.file("spool.db")};
     auto m = spool_test::from_ann({spool_test::smtp("bob@b.test")}, "by token");
