@@ -77,6 +77,15 @@ TEST_CASE("the PostgreSQL store keeps the suppression list's laws, shared by sto
     }));
 }
 
+TEST_CASE("the PostgreSQL store keeps the action log's laws, shared by store objects on one database") {
+    std::deque<spool_test::postgres_schema> schemas;
+    STATIC_REQUIRE(spool::ActionLogStore<spool::postgres_store>);
+    report(spool::testing::check_action_log([&] {
+        const auto& schema = schemas.emplace_back();
+        return std::pair{spool::postgres_store(schema.conninfo()), spool::postgres_store(schema.conninfo())};
+    }));
+}
+
 TEST_CASE("the PostgreSQL store keeps the shared queue's laws: claims, leases by the database's clock, fencing") {
     std::deque<spool_test::postgres_schema> schemas;
     const auto lease = 400ms;
@@ -210,7 +219,7 @@ TEST_CASE("a schema-1 database is brought to the latest schema: its queued messa
         m.flags = spool::message_flags::submitted | spool::message_flags::unsent;
         queued = store.create_queued(spool::folders::outbox, m).value();
     }
-    schema.sql("DROP TABLE spool_returned; DROP TABLE spool_suppressions; DROP INDEX spool_queue_waiting; ALTER TABLE spool_queue DROP COLUMN waiting_for,"
+    schema.sql("DROP TABLE spool_actions; DROP TABLE spool_returned; DROP TABLE spool_suppressions; DROP INDEX spool_queue_waiting; ALTER TABLE spool_queue DROP COLUMN waiting_for,"
                " DROP COLUMN held_since, DROP COLUMN held_for, DROP COLUMN request; UPDATE spool_schema SET version = 1");
     spool::postgres_store store(schema.conninfo());
     CHECK(schema.value("SELECT version FROM spool_schema") == std::to_string(spool::postgres_store::schema_version));

@@ -88,7 +88,7 @@ TEST_CASE("the SQLite store keeps the laws of its spooler lock and its cross-pro
 // What schemas 5 (administration), 6 (waiting for a destination), 7 (the
 // suppression list) and 8 (returned reports kept for later) added, for tests
 // that take a database back to an older schema.
-constexpr const char* undo_schema_5 = "DROP TABLE returned_backlog; DROP TABLE suppressions; DROP INDEX queue_waiting; ALTER TABLE outgoing_queue DROP COLUMN waiting_for;"
+constexpr const char* undo_schema_5 = "DROP TABLE action_log; DROP TABLE returned_backlog; DROP TABLE suppressions; DROP INDEX queue_waiting; ALTER TABLE outgoing_queue DROP COLUMN waiting_for;"
                                       "ALTER TABLE outgoing_queue DROP COLUMN held_since; ALTER TABLE outgoing_queue DROP COLUMN held_for;"
                                       "ALTER TABLE outgoing_queue DROP COLUMN request;";
 
@@ -111,7 +111,7 @@ TEST_CASE("a schema-3 database is brought to the latest schema, its queued messa
                       "ALTER TABLE outgoing_queue DROP COLUMN lease_owner; ALTER TABLE outgoing_queue DROP COLUMN lease_until;"
                       "ALTER TABLE outgoing_queue DROP COLUMN fence; UPDATE spool_schema SET version = 3");
     spool::sqlite_store store(path);
-    CHECK(spool::sqlite_store::schema_version == 8);
+    CHECK(spool::sqlite_store::schema_version == 9);
     CHECK(store.count_queue(spool::time_point{}).held == 0);
     spool::memory_transport transport;
     spool::spooler sp{store, transport};
@@ -547,6 +547,16 @@ TEST_CASE("the SQLite store keeps the suppression list's laws, across store obje
     int n = 0;
     report(spool::testing::check_suppression_list([&] {
         const auto path = dir.file("suppressions" + std::to_string(n++) + ".db");
+        return std::pair{spool::sqlite_store(path), spool::sqlite_store(path)};
+    }));
+}
+
+TEST_CASE("the SQLite store keeps the action log's laws, across store objects on one file") {
+    spool_test::temp_dir dir;
+    int n = 0;
+    STATIC_REQUIRE(spool::ActionLogStore<spool::sqlite_store>);
+    report(spool::testing::check_action_log([&] {
+        const auto path = dir.file("actions" + std::to_string(n++) + ".db");
         return std::pair{spool::sqlite_store(path), spool::sqlite_store(path)};
     }));
 }

@@ -6,6 +6,7 @@
 // spool::testing checks them (store_conformance.hpp). AdministeredStore, the
 // queue an administrator works, is in administration.hpp.
 
+#include <spool/action_log.hpp>
 #include <spool/detail/requirements.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
@@ -158,6 +159,23 @@ concept ReportBacklogStore = requires(S& s, const S& c, const returned_report& r
     { s.keep_returned(r) } -> std::same_as<std::error_code>;
     { c.returned_backlog(limit) } -> std::same_as<result<std::vector<kept_report>>>;
     { s.forget_returned(key) } -> std::same_as<std::error_code>;
+};
+
+/// **ActionLogStore**: keeps the action log (docs/web.md, "The action log"),
+/// durably and shared by every process on the store's data:
+///   - `std::error_code log_action(const logged_action&)`: adds the entry
+///     (its `key` is ignored: the store gives one, higher than any before);
+///   - `result<std::vector<logged_action>> action_log(std::int64_t before,
+///     std::size_t limit) const`: up to `limit` entries with keys below
+///     `before` (0: from the newest), newest first;
+///   - `result<std::size_t> forget_actions(time_point before)`: removes the
+///     entries logged before `before`, and says how many.
+/// Laws L1–L3, checked by testing::check_action_log.
+template <class S>
+concept ActionLogStore = requires(S& s, const S& c, const logged_action& a, std::int64_t key, std::size_t limit, time_point t) {
+    { s.log_action(a) } -> std::same_as<std::error_code>;
+    { c.action_log(key, limit) } -> std::same_as<result<std::vector<logged_action>>>;
+    { s.forget_actions(t) } -> std::same_as<result<std::size_t>>;
 };
 
 /// **ClaimFloorStore**: a SharedQueueStore whose claim is a durable write (a

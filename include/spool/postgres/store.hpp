@@ -47,6 +47,7 @@
 #include <spool/stores/detail/lease_book.hpp>
 #include <spool/stores/detail/loaded_message.hpp>
 #include <spool/stores/detail/queue_columns.hpp>
+#include <spool/stores/detail/action_rows.hpp>
 #include <spool/stores/detail/suppression_rows.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
 #include <spool/stores/detail/returned_rows.hpp>
@@ -480,6 +481,49 @@ public:
             auto r = db.run(detail::postgres::sql::forget_returned, p);
             return r.ok() ? std::error_code{} : db.error_of(r);
         });
+    }
+
+    // --- The action log (docs/web.md; ActionLogStore) -----------------------
+
+    /// Adds `a` with the next key.
+    std::error_code log_action(const logged_action& a) {
+        return with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p; // bytes() keeps a view: `a` outlives the call
+            p.integer(detail::stored_nanoseconds(a.at)).bytes(a.who).bytes(a.action).bytes(a.target)
+                .integer(detail::stored_count(a.done)).integer(detail::stored_count(a.refused)).integer(detail::stored_count(a.skipped));
+            auto r = db.run(detail::postgres::sql::log_action, p);
+            return r.ok() ? std::error_code{} : db.error_of(r);
+        });
+    }
+
+    /// Up to `limit` entries with keys below `before` (0: from the newest), newest first.
+    result<std::vector<logged_action>> action_log(std::int64_t before, std::size_t limit) const {
+        std::vector<logged_action> page;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(before > 0 ? before : INT64_MAX).integer(static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            auto r = db.run(detail::postgres::sql::action_log, p);
+            if (!r.ok()) return db.error_of(r);
+            for (int i = 0; i < r.rows(); ++i) page.push_back(detail::action_columns::read(detail::postgres::row(r, i)));
+            return {};
+        });
+        if (ec) return ec;
+        return page;
+    }
+
+    /// Removes the entries logged before `before`: one statement through the log's time index.
+    result<std::size_t> forget_actions(time_point before) {
+        std::size_t removed = 0;
+        auto ec = with_connection([&](detail::postgres::connection& db) -> std::error_code {
+            detail::postgres::params p;
+            p.integer(detail::stored_nanoseconds(before));
+            auto r = db.run(detail::postgres::sql::forget_actions, p);
+            if (!r.ok()) return db.error_of(r);
+            removed = static_cast<std::size_t>(r.integer(0, 0));
+            return {};
+        });
+        if (ec) return ec;
+        return removed;
     }
 
     /// As the SQLite store's (AdministeredStore): applied at once; a hand-off

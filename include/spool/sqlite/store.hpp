@@ -53,6 +53,7 @@
 #include <spool/stores/detail/queue_columns.hpp>
 #include <spool/stores/detail/queue_listing.hpp>
 #include <spool/stores/detail/returned_rows.hpp>
+#include <spool/stores/detail/action_rows.hpp>
 #include <spool/stores/detail/suppression_rows.hpp>
 #include <spool/tags.hpp>
 
@@ -382,6 +383,44 @@ public:
             detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::forget_returned);
             return st.bind(1, kept).run();
         });
+    }
+
+    // --- The action log (docs/web.md; ActionLogStore) -----------------------
+
+    /// Adds `a` with the next key.
+    std::error_code log_action(const logged_action& a) {
+        return write([&](sqlite3* db) {
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::log_action);
+            return st.bind(1, detail::stored_nanoseconds(a.at)).bind(2, a.who).bind(3, a.action).bind(4, a.target)
+                .bind(5, detail::stored_count(a.done)).bind(6, detail::stored_count(a.refused)).bind(7, detail::stored_count(a.skipped)).run();
+        });
+    }
+
+    /// Up to `limit` entries with keys below `before` (0: from the newest), newest first.
+    result<std::vector<logged_action>> action_log(std::int64_t before, std::size_t limit) const {
+        std::vector<logged_action> page;
+        const int rc = read([&](sqlite3* db, detail::sqlite::statement_cache& cache) {
+            detail::sqlite::statement st(cache, db, detail::sqlite::sql::action_log);
+            st.bind(1, before > 0 ? before : INT64_MAX).bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+            int step = SQLITE_ROW;
+            while ((step = st.step()) == SQLITE_ROW) page.push_back(detail::action_columns::read(st));
+            return step;
+        });
+        if (rc != SQLITE_DONE) return detail::sqlite::error(rc);
+        return page;
+    }
+
+    /// Removes the entries logged before `before`: one statement through the log's time index.
+    result<std::size_t> forget_actions(time_point before) {
+        std::size_t removed = 0;
+        auto ec = write([&](sqlite3* db) -> std::error_code {
+            detail::sqlite::statement st(state_->statements, db, detail::sqlite::sql::forget_actions);
+            if (auto e = st.bind(1, detail::stored_nanoseconds(before)).run()) return e;
+            removed = static_cast<std::size_t>(sqlite3_changes(db));
+            return {};
+        });
+        if (ec) return ec;
+        return removed;
     }
 
     // --- Waiting for a destination (docs/concepts/store.md) -----------------

@@ -50,6 +50,12 @@ inline constexpr std::string_view migrations[] = {
     // (docs/returned-reports.md), oldest first by key.
     "CREATE TABLE spool_returned (key bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, original bigint NOT NULL,"
     " reporting_mta bytea NOT NULL, recipients bytea NOT NULL);",
+    // 6: the action log (docs/web.md), newest first by key; retention removes
+    // by time, through its index. Texts are bytea: a user name or a filter
+    // is kept as given, whatever its encoding.
+    "CREATE TABLE spool_actions (key bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at bigint NOT NULL, who bytea NOT NULL,"
+    " action bytea NOT NULL, target bytea NOT NULL, done bigint NOT NULL, refused bigint NOT NULL, skipped bigint NOT NULL);"
+    "CREATE INDEX spool_actions_by_time ON spool_actions (at);",
 };
 inline constexpr int latest_schema = static_cast<int>(std::size(migrations));
 

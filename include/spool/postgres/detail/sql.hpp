@@ -198,6 +198,13 @@ inline constexpr statement keep_returned{
 inline constexpr statement returned_backlog{
     "spool_returned_backlog", "SELECT key, original, reporting_mta, recipients FROM spool_returned ORDER BY key LIMIT $1"};
 inline constexpr statement forget_returned{"spool_forget_returned", "DELETE FROM spool_returned WHERE key = $1"};
+// The action log, newest first, below key $1.
+inline constexpr statement log_action{
+    "spool_log_action", "INSERT INTO spool_actions (at, who, action, target, done, refused, skipped) VALUES ($1, $2, $3, $4, $5, $6, $7)"};
+inline constexpr statement action_log{"spool_action_log", "SELECT key, at, who, action, target, done, refused, skipped FROM spool_actions"
+                                                          " WHERE key < $1 ORDER BY key DESC LIMIT $2"};
+inline constexpr statement forget_actions{
+    "spool_forget_actions", "WITH d AS (DELETE FROM spool_actions WHERE at < $1 RETURNING 1) SELECT count(*) AS removed FROM d"};
 #undef SPOOL_PG_SUPPRESSION
 
 inline constexpr statement count_by_state{

@@ -45,6 +45,11 @@ inline constexpr std::string_view migrations[] = {
     // (docs/returned-reports.md), oldest first by key.
     "CREATE TABLE returned_backlog (key INTEGER PRIMARY KEY AUTOINCREMENT, original INTEGER NOT NULL,"
     " reporting_mta BLOB NOT NULL, recipients BLOB NOT NULL);",
+    // 9: the action log (docs/web.md), newest first by key; retention
+    // removes by time, through its index.
+    "CREATE TABLE action_log (key INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, who BLOB NOT NULL,"
+    " action BLOB NOT NULL, target BLOB NOT NULL, done INTEGER NOT NULL, refused INTEGER NOT NULL, skipped INTEGER NOT NULL);"
+    "CREATE INDEX action_log_by_time ON action_log (at);",
 };
 // The next attempt of a held message: after every `now`, so no due query finds it.
 inline constexpr std::int64_t held_next_attempt = INT64_MAX;

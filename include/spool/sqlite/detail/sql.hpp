@@ -57,6 +57,12 @@ inline constexpr std::string_view keep_returned = "INSERT INTO returned_backlog 
 inline constexpr std::string_view returned_backlog =
     "SELECT key, original, reporting_mta, recipients FROM returned_backlog ORDER BY key LIMIT ?";
 inline constexpr std::string_view forget_returned = "DELETE FROM returned_backlog WHERE key = ?";
+// The action log, newest first, below key ?1.
+inline constexpr std::string_view log_action =
+    "INSERT INTO action_log (at, who, action, target, done, refused, skipped) VALUES (?, ?, ?, ?, ?, ?, ?)";
+inline constexpr std::string_view action_log = "SELECT key, at, who, action, target, done, refused, skipped FROM action_log"
+                                               " WHERE key < ?1 ORDER BY key DESC LIMIT ?2";
+inline constexpr std::string_view forget_actions = "DELETE FROM action_log WHERE at < ?";
 #undef SPOOL_SQLITE_SUPPRESSION
 
 // Listings. The columns of a queue_entry: message_id, submit_time, submit_flags, held_for, request.
