@@ -21,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json/src.hpp> // Boost.JSON, header-only: one translation unit includes its sources
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,7 +222,32 @@ struct options {
     unsigned key_bits = 2048;
     // serve and web-user
     std::string listen = "127.0.0.1:8025", users, base_path, user_name, role = "reader";
+    // the action log
+    std::int64_t log_retention_days = 90; // 0: keep every entry
 };
+
+// Who the action log names for this run: the account that ran spoolctl
+// (from the password database, not $USER, which anyone can set).
+std::string operator_name() {
+    passwd pw{};
+    passwd* found = nullptr;
+    char buffer[4096];
+    if (getpwuid_r(geteuid(), &pw, buffer, sizeof buffer, &found) == 0 && found) return std::string(found->pw_name) + " (spoolctl)";
+    return "uid " + std::to_string(geteuid()) + " (spoolctl)";
+}
+
+// Writes one action to the spool's action log (docs/web.md): 0, or
+// store_failed with why, when the log cannot be written (the action itself
+// is done: its results were printed).
+template <class Store>
+int log_action(Store& store, const options& o, std::string action, std::string target, std::uint64_t done, std::uint64_t refused) {
+    const spool::logged_action entry{0, std::chrono::system_clock::now(), operator_name(), std::move(action), std::move(target), done, refused, 0};
+    if (const auto ec = spool::record_action(store, entry, std::chrono::hours{24} * o.log_retention_days)) {
+        std::cerr << "spoolctl: done, but the action log could not be written: " << ec.message() << '\n';
+        return store_failed;
+    }
+    return ok;
+}
 
 #ifdef SPOOLCTL_WITH_DKIM
 // Makes a DKIM key and prints the record to publish: a zone-file line whose
@@ -268,6 +294,32 @@ void print_suppression(std::ostream& out, const spool::suppression_entry& e) {
     out << '\n';
 }
 
+// The action log, newest first, with the dashboard's field names.
+template <class Store>
+int action_log(Store& store, const options& o) {
+    std::uint64_t shown = 0;
+    for (std::int64_t before = 0; !o.limit || shown < *o.limit;) {
+        const std::size_t want = o.limit ? static_cast<std::size_t>(std::min<std::uint64_t>(256, *o.limit - shown)) : 256;
+        const auto page = store.action_log(before, want);
+        if (!page) throw std::system_error(page.error(), "reading the action log");
+        for (const auto& a : *page) {
+            if (o.json)
+                std::cout << boost::json::serialize(boost::json::object{{"key", a.key}, {"at", iso(a.at)}, {"who", a.who}, {"action", a.action},
+                                                                        {"target", a.target}, {"done", a.done}, {"refused", a.refused},
+                                                                        {"skipped", a.skipped}})
+                          << '\n';
+            else
+                std::cout << iso(a.at) << "  " << a.who << "  " << a.action << "  " << a.target << "  " << a.done << " done, " << a.refused
+                          << " refused, " << a.skipped << " skipped\n";
+        }
+        shown += page->size();
+        if (page->size() < want) break;
+        before = page->back().key;
+    }
+    if (!o.json) std::cout << shown << (shown == 1 ? " entry\n" : " entries\n");
+    return ok;
+}
+
 // The suppression list (docs/suppression.md): list, add, remove, look up.
 template <class Store>
 int suppression(Store& store, const options& o, const std::string& command) {
@@ -296,9 +348,12 @@ int suppression(Store& store, const options& o, const std::string& command) {
         const std::string k = key(address);
         if (k.empty() || k.find('@') == std::string::npos) throw usage_error("not an address: '" + address + "'");
     }
+    std::uint64_t done = 0, refused = 0;
+    std::string target;
     for (const std::string& address : o.addresses) {
         const std::string k = key(address);
         std::error_code ec;
+        if (command != "lookup") target += (target.empty() ? "" : ", ") + k;
         if (command == "add") {
             spool::suppression_entry e{k, o.reason.empty() ? "added by spoolctl" : o.reason, "", now, std::nullopt, {}};
             if (o.expires_in >= 0) e.expires = now + std::chrono::seconds{o.expires_in};
@@ -316,15 +371,18 @@ int suppression(Store& store, const options& o, const std::string& command) {
             if (o.json) std::cout << boost::json::serialize(boost::json::object{{"address", k}, {"error", "not on the suppression list"}}) << '\n';
             std::cerr << "spoolctl: " << k << ": not on the suppression list\n";
             rc = std::max<int>(rc, some_failed);
+            ++refused;
         } else if (ec) {
             std::cerr << "spoolctl: " << k << ": suppression " << command << ": " << ec.message() << '\n';
             return store_failed;
         } else if (command != "lookup") {
+            ++done;
             if (o.json) std::cout << boost::json::serialize(boost::json::object{{"address", k}, {"operation", command}, {"result", "applied"}}) << '\n';
             else std::cout << k << ": " << (command == "add" ? "suppressed" : "removed from the suppression list") << '\n';
         }
     }
-    return rc;
+    if (command == "lookup") return rc;
+    return std::max(rc, log_action(store, o, command == "add" ? "suppress" : "unsuppress", target, done, refused));
 }
 
 template <class Store>
@@ -399,7 +457,7 @@ public:
                              set.ids.begin() + static_cast<std::ptrdiff_t>(std::min(set.ids.size(), i + per_commit)));
                 rc = std::max(rc, apply_chunk(name, op, chunk));
             }
-            return rc;
+            return std::max(rc, log_action(store_, o_, logged_name(name), spool::logged_ids(set.ids), done_, refused_));
         }
         const auto now = std::chrono::system_clock::now();
         for (spool::message_id after{};;) {
@@ -410,7 +468,8 @@ public:
             if (page.size() < per_commit) break;
             after = page.back().id;
         }
-        return rc;
+        const std::string target = filter.domain.empty() ? "every queued message" : "matching domain=" + filter.domain;
+        return std::max(rc, log_action(store_, o_, logged_name(name), target, done_, refused_));
     }
 
 private:
@@ -444,7 +503,15 @@ private:
         return rc;
     }
 
+    // The action as the dashboard logs it too: requeue is flush, and a delete says whether it reports.
+    std::string logged_name(std::string_view name) const {
+        if (name == "requeue") return "flush";
+        if (name == "delete" && o_.report) return "delete_with_report";
+        return std::string(name);
+    }
+
     void report(spool::message_id id, const char* name, spool::admin_outcome outcome) {
+        ++done_;
         if (o_.json) {
             boost::json::object o{{"id", static_cast<std::uint64_t>(id)}, {"operation", name}, {"result", std::string(spool::to_string(outcome))}};
             std::cout << boost::json::serialize(o) << '\n';
@@ -456,6 +523,7 @@ private:
         }
     }
     int refused(spool::message_id id, const char* name, std::error_code ec) {
+        ++refused_;
         if (o_.json) {
             boost::json::object o{{"id", static_cast<std::uint64_t>(id)}, {"operation", name}, {"error", ec.message()}};
             std::cout << boost::json::serialize(o) << '\n';
@@ -466,6 +534,7 @@ private:
 
     Store& store_;
     const options& o_;
+    std::uint64_t done_ = 0, refused_ = 0;
 };
 
 #ifdef SPOOLCTL_WITH_WEB
@@ -548,6 +617,7 @@ int serve(Store& store, const options& o) {
         throw usage_error("--listen is address:port (127.0.0.1:8025), not '" + o.listen + "'");
     spool::web_options options;
     options.base_path = o.base_path;
+    options.action_log_retention = std::chrono::hours{24} * o.log_retention_days;
     spool::web_dashboard<Store> dashboard(store, std::move(users), options);
     boost::asio::io_context io;
     spool::web_server server(io, {address, port}, [&](const spool::web_request& r, const std::string& a) { return dashboard.handle(r, a); });
@@ -575,6 +645,7 @@ int run(Store& store, const options& o, const std::string& command) {
     if (command == "list") return c.list();
     if (command == "show") return c.show();
     if (command == "stats") return c.stats();
+    if (command == "actions") return action_log(store, o);
     if (command == "hold") return c.apply("hold", [&](spool::message_id id) { return store.hold(id, now()); });
     if (command == "release") return c.apply("release", [&](spool::message_id id) { return store.release(id, now()); });
     if (command == "requeue" || command == "flush") {
@@ -628,6 +699,9 @@ int main(int argc, char** argv) {
 #endif
     (void)db;
     app.add_flag("--json", o.json, "One JSON object per line, for scripts");
+    app.add_option_function<std::string>(
+        "--log-retention", [&](const std::string& v) { o.log_retention_days = whole_number("--log-retention", v); },
+        "Days the action log keeps an entry (default 90; 0 keeps every one): applied when an action is logged");
 
     auto* list = app.add_subcommand("list", "List the queue, a page at a time (memory stays small on any queue)");
     list->add_option("--state", o.state, "Only messages in this state: due, deferred, held, in_hand, waiting (for a destination that is down)");
@@ -641,6 +715,10 @@ int main(int argc, char** argv) {
     auto ids = [&](CLI::App* cmd) { cmd->add_option("ids", o.ids, "Message ids, ALL, or - (ids from standard input)"); };
     ids(app.add_subcommand("show", "Show queued messages in full"));
     app.add_subcommand("stats", "Count the queued messages by state");
+    auto* actions = app.add_subcommand("actions", "Show the action log, newest first: who acted on the queue, how, and what came of it");
+    actions->add_option_function<std::string>(
+        "--limit", [&](const std::string& v) { o.limit = static_cast<std::uint64_t>(whole_number("--limit", v)); },
+        "Show at most this many entries");
     ids(app.add_subcommand("hold", "Put messages on hold: not attempted until released; the time held does not count toward their lifetime"));
     ids(app.add_subcommand("release", "Release held messages: looked at again at once; recipients waiting for a retry keep their next attempt"));
     for (const char* name : {"requeue", "flush"}) {
@@ -707,7 +785,7 @@ int main(int argc, char** argv) {
             for (const std::string& word : app.remaining())
                 if (!word.empty() && word[0] != '-') {
                     std::cerr << "spoolctl: unknown command '" << word
-                              << "' (expected list, show, stats, hold, release, requeue, flush, delete, expire, suppression"
+                              << "' (expected list, show, stats, actions, hold, release, requeue, flush, delete, expire, suppression"
 #ifdef SPOOLCTL_WITH_DKIM
                                  ", dkim-key"
 #endif

@@ -5,15 +5,18 @@
 // that offers it is an AdministeredStore; spoolctl drives one from the command
 // line. docs/administration.md has the rules, docs/state-machine.md the Held state.
 
+#include <spool/action_log.hpp>
 #include <spool/error.hpp>
 #include <spool/message.hpp>
 #include <spool/result.hpp>
+#include <spool/store_capabilities.hpp>
 
 #include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -136,6 +139,26 @@ inline std::string address_domain(std::string_view address) {
     std::string out;
     if (at == std::string_view::npos) return out;
     for (char c : address.substr(at + 1)) out += detail::fold_case(c);
+    return out;
+}
+
+/// Writes `entry` to the store's action log, and forgets the entries logged
+/// more than `retention` before it (zero: keeps every entry). The dashboard
+/// and spoolctl log each action through it.
+template <ActionLogStore S>
+std::error_code record_action(S& store, const logged_action& entry, std::chrono::seconds retention = default_action_log_retention) {
+    if (auto ec = store.log_action(entry)) return ec;
+    if (retention.count() > 0)
+        if (auto forgotten = store.forget_actions(entry.at - retention); !forgotten) return forgotten.error();
+    return {};
+}
+
+/// How an action log entry names the messages it applied to: "message 7",
+/// "messages 3, 4, 9", or the first ten and how many more.
+inline std::string logged_ids(std::span<const message_id> ids) {
+    std::string out = ids.size() == 1 ? "message " : "messages ";
+    for (std::size_t i = 0; i < ids.size() && i < 10; ++i) out += (i ? ", " : "") + std::to_string(static_cast<std::uint64_t>(ids[i]));
+    if (ids.size() > 10) out += " and " + std::to_string(ids.size() - 10) + " more";
     return out;
 }
 

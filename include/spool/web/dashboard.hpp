@@ -12,10 +12,12 @@
 
 #include <spool/administration.hpp>
 #include <spool/error.hpp>
-#include <spool/mail/detail/header_section.hpp>
+#include <spool/action_log.hpp>
 #include <spool/message.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/web/credentials.hpp>
+#include <spool/web/detail/listing.hpp>
+#include <spool/web/detail/message_view.hpp>
 #include <spool/web/detail/pages.hpp>
 #include <spool/web/detail/sessions.hpp>
 #include <spool/web/detail/text.hpp>
@@ -75,7 +77,8 @@ public:
 private:
     using http_status = boost::beast::http::status;
     using verb = boost::beast::http::verb;
-    using fields = std::map<std::string, std::string, std::less<>>;
+    using fields = detail::web::fields;
+    using listing = detail::web::listing;
 
     static constexpr std::string_view cookie_name = "spool_session";
 
@@ -160,7 +163,7 @@ private:
         if (rest.substr(0, 10) == "/messages/") {
             rest.remove_prefix(10);
             const std::size_t slash = rest.find('/');
-            const auto id = parse_id(rest.substr(0, slash));
+            const auto id = detail::web::parse_id(rest.substr(0, slash));
             if (!id) return refuse(request, api, http_status::bad_request, "'" + std::string(rest.substr(0, slash)) + "' is not a message id");
             if (slash == std::string_view::npos) {
                 if (request.method() != verb::get) return not_allowed(request, "GET");
@@ -283,52 +286,15 @@ private:
         return respond(request, http_status::ok, "application/json", body);
     }
 
-    // The filter of a listing: state, domain, older_than (seconds) and after (an id).
-    struct listing {
-        queue_filter filter;
-        message_id after{};
-        std::string query; // the filter again, for the next page's link
-    };
-    static std::variant<listing, std::string> listing_of(const fields& query) {
-        listing l;
-        for (const auto& [name, value] : query) {
-            if (value.empty()) continue;
-            if (name == "state") {
-                std::optional<queue_state> st;
-                for (auto x : {queue_state::due, queue_state::deferred, queue_state::held, queue_state::in_hand, queue_state::waiting})
-                    if (to_string(x) == value) st = x;
-                if (!st) return "state is due, deferred, held, in_hand or waiting, not '" + value + "'";
-                l.filter.state = st;
-            } else if (name == "domain") {
-                l.filter.domain = address_domain("@" + value);
-            } else if (name == "older_than") {
-                const auto n = parse_number(value);
-                if (!n) return "older_than is a number of seconds, not '" + value + "'";
-                l.filter.older_than = std::chrono::seconds{static_cast<std::int64_t>(std::min<std::uint64_t>(*n, 1ull << 40))};
-                continue;
-            } else if (name == "after") {
-                const auto id = parse_id(value);
-                if (!id) return "after is a message id, not '" + value + "'";
-                l.after = *id;
-                continue;
-            } else {
-                return "unknown filter field '" + name + "' (state, domain, older_than, after)";
-            }
-            l.query += (l.query.empty() ? "" : "&") + name + "=" + detail::web::percent_encoded(value);
-        }
-        if (l.filter.older_than) l.query += std::string(l.query.empty() ? "" : "&") + "older_than=" + std::to_string(l.filter.older_than->count());
-        return l;
-    }
-
     web_response messages(const web_request& request, const detail::web::session& s, const fields& query, bool api) {
-        auto parsed = listing_of(query);
+        auto parsed = detail::web::listing_of(query);
         if (auto* why = std::get_if<std::string>(&parsed)) return refuse(request, api, http_status::bad_request, *why);
         const listing& l = std::get<listing>(parsed);
         const auto page_rows = store_.list_queue(l.filter, std::chrono::system_clock::now(), l.after, options_.page_size);
         const bool more = page_rows.size() == options_.page_size;
         if (api) {
             std::string body = "{\"messages\":[";
-            for (std::size_t i = 0; i < page_rows.size(); ++i) body += (i ? "," : "") + message_json(page_rows[i]);
+            for (std::size_t i = 0; i < page_rows.size(); ++i) body += (i ? "," : "") + detail::web::message_json(page_rows[i]);
             body += "],\"next_after\":";
             body += more ? std::to_string(static_cast<std::uint64_t>(page_rows.back().id)) : std::string("null");
             return respond(request, http_status::ok, "application/json", body + "}\n");
@@ -348,7 +314,7 @@ private:
                     std::to_string(static_cast<std::uint64_t>(q.id)) + "</a></td><td>" + detail::web::iso(q.submit_time) + "</td><td>" +
                     std::string(to_string(q.state)) + "</td>";
             if (q.message) {
-                body += "<td>" + detail::web::html(q.message->sender.address) + "</td><td>" + detail::web::html(subject_of(*q.message)) +
+                body += "<td>" + detail::web::html(q.message->sender.address) + "</td><td>" + detail::web::html(detail::web::subject_of(*q.message)) +
                         "</td><td>" + std::to_string(q.message->recipients.size()) + "</td>";
             } else {
                 body += "<td colspan=\"3\" class=\"error\">cannot be read here: " + detail::web::html(q.message.error().message()) + "</td>";
@@ -374,7 +340,7 @@ private:
     web_response message(const web_request& request, const detail::web::session& s, message_id id, bool api) {
         const auto q = store_.inspect(id, std::chrono::system_clock::now());
         if (!q) return not_queued(request, api, id, q.error());
-        if (api) return respond(request, http_status::ok, "application/json", message_json(*q) + "\n");
+        if (api) return respond(request, http_status::ok, "application/json", detail::web::message_json(*q) + "\n");
         using detail::web::html;
         std::string body = "<table><tr><th>State</th><td>" + std::string(to_string(q->state));
         if (q->request != admin_request::none) body += " (" + std::string(to_string(q->request)) + " requested)";
@@ -387,9 +353,9 @@ private:
         if (q->message) {
             const auto& m = *q->message;
             body += "<tr><th>Class</th><td>" + html(m.message_class) + "</td></tr><tr><th>From</th><td>" + html(m.sender.address) +
-                    "</td></tr><tr><th>Subject</th><td>" + html(subject_of(m)) + "</td></tr></table><h2>Recipients</h2><table><tr><th>Address</th><th>Type</th><th>Status</th><th>Attempts</th><th>Next attempt</th><th>Last reply</th></tr>";
+                    "</td></tr><tr><th>Subject</th><td>" + html(detail::web::subject_of(m)) + "</td></tr></table><h2>Recipients</h2><table><tr><th>Address</th><th>Type</th><th>Status</th><th>Attempts</th><th>Next attempt</th><th>Last reply</th></tr>";
             for (const recipient& r : m.recipients) {
-                body += "<tr><td>" + html(r.address) + "</td><td>" + html(r.address_type) + "</td><td>" + recipient_status_name(r) + "</td>";
+                body += "<tr><td>" + html(r.address) + "</td><td>" + html(r.address_type) + "</td><td>" + detail::web::recipient_status_name(r) + "</td>";
                 if (const auto* d = std::get_if<status::deferred>(&r.status))
                     body += "<td>" + std::to_string(d->attempts) + "</td><td>" + detail::web::iso(d->next_attempt) + "</td><td>" + html(d->reason) + "</td>";
                 else if (const auto* f = std::get_if<status::failed>(&r.status))
@@ -473,7 +439,7 @@ private:
     }
 
     web_response count_matching(const web_request& request, const fields& query, bool api) {
-        auto parsed = listing_of(query);
+        auto parsed = detail::web::listing_of(query);
         if (auto* why = std::get_if<std::string>(&parsed)) return refuse(request, api, http_status::bad_request, *why);
         const matching m = count_of(std::get<listing>(parsed).filter);
         if (!api) return refuse(request, api, http_status::not_found, "no such page");
@@ -484,7 +450,7 @@ private:
     web_response act_on_all(const web_request& request, const detail::web::session& s, std::string_view action, const fields& query, bool api) {
         if (s.role != web_role::operator_) return refuse(request, api, http_status::forbidden, "only an operator acts on messages");
         if (!known_action(action)) return refuse(request, api, http_status::not_found, std::string(no_such_action));
-        auto parsed = listing_of(query);
+        auto parsed = detail::web::listing_of(query);
         if (auto* why = std::get_if<std::string>(&parsed)) return refuse(request, api, http_status::bad_request, *why);
         const listing& l = std::get<listing>(parsed);
         if (l.after != message_id{}) return refuse(request, api, http_status::bad_request, "an action on everything matching takes no 'after'");
@@ -504,7 +470,7 @@ private:
                             "\"><input type=\"hidden\" name=\"up_to\" value=\"" + std::to_string(static_cast<std::uint64_t>(m.highest)) +
                             "\"><button>" + std::string(action) + " " + std::to_string(m.count) + "</button></form>");
         }
-        const auto up_to = parse_number(up_to_field->second);
+        const auto up_to = detail::web::parse_number(up_to_field->second);
         if (!up_to) return refuse(request, api, http_status::bad_request, "up_to is a message id, not '" + up_to_field->second + "'");
         std::size_t done = 0, refused = 0, skipped = 0;
         const auto now = std::chrono::system_clock::now();
@@ -546,70 +512,11 @@ private:
 
     // --- Answers ------------------------------------------------------------
 
-    static std::string recipient_status_name(const recipient& r) {
-        if (r.is_sent()) return "sent";
-        if (r.is_failed()) return "failed";
-        if (r.is_deferred()) return "deferred";
-        return r.responsibility ? "settled" : "pending";
-    }
-
-    // The fields spoolctl's --json output has, with the same names.
-    template <class Queued>
-    static std::string message_json(const Queued& q) {
-        using detail::web::json_string;
-        auto time_or_null = [](std::optional<time_point> t) { return t ? json_string(detail::web::iso(*t)) : std::string("null"); };
-        auto text_or_null = [](const std::string& s) { return s.empty() ? std::string("null") : json_string(s); };
-        std::string o = "{\"id\":" + std::to_string(static_cast<std::uint64_t>(q.id)) + ",\"submit_time\":" +
-                        json_string(detail::web::iso(q.submit_time)) + ",\"size\":" + std::to_string(q.size) + ",\"state\":" +
-                        json_string(to_string(q.state)) + ",\"held\":" + (q.held ? "true" : "false") + ",\"held_since\":" +
-                        time_or_null(q.held_since) + ",\"held_for_ms\":" +
-                        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(q.held_for).count()) + ",\"request\":" +
-                        json_string(to_string(q.request)) + ",\"next_attempt\":" + time_or_null(std::max(q.next_attempt, q.submit_time)) +
-                        ",\"locked\":" + (q.state == queue_state::in_hand ? "true" : "false") + ",\"lease_owner\":" +
-                        text_or_null(q.lease_owner) + ",\"waiting_for\":" + text_or_null(q.waiting_for);
-        if (!q.message) return o + ",\"decoded\":false,\"decode_error\":" + json_string(q.message.error().message()) + "}";
-        const auto& m = *q.message;
-        o += ",\"decoded\":true,\"message_class\":" + json_string(m.message_class) + ",\"sender\":" + json_string(m.sender.address) +
-             ",\"subject\":" + json_string(subject_of(m)) + ",\"recipients\":[";
-        for (std::size_t i = 0; i < m.recipients.size(); ++i) {
-            const recipient& r = m.recipients[i];
-            o += std::string(i ? "," : "") + "{\"address\":" + json_string(r.address) + ",\"address_type\":" + json_string(r.address_type) +
-                 ",\"status\":" + json_string(recipient_status_name(r));
-            if (const auto* d = std::get_if<status::deferred>(&r.status))
-                o += ",\"attempts\":" + std::to_string(d->attempts) + ",\"next_attempt\":" + json_string(detail::web::iso(d->next_attempt)) +
-                     ",\"last_error\":" + json_string(d->reason) + ",\"diagnostic\":" + json_string(d->diagnostic);
-            else if (const auto* f = std::get_if<status::failed>(&r.status))
-                o += ",\"last_error\":" + json_string(f->reason) + ",\"diagnostic\":" + json_string(f->diagnostic);
-            else if (const auto* sent = std::get_if<status::sent>(&r.status))
-                o += ",\"sent_at\":" + json_string(detail::web::iso(sent->at));
-            o += "}";
-        }
-        return o + "]}";
-    }
-
-    template <class M>
-    static std::string subject_of(const M& m) {
-        if constexpr (requires { m.payload.subject; }) return detail::subject_of(m.payload);
-        else return {};
-    }
-
     web_response not_queued(const web_request& request, bool api, message_id id, std::error_code ec) {
         const std::string what = "message " + std::to_string(static_cast<std::uint64_t>(id));
         if (ec == errc::not_found) return refuse(request, api, http_status::not_found, what + ": no such message");
         if (ec == errc::not_in_queue) return refuse(request, api, http_status::conflict, what + ": not in the queue (sent or taken back)");
         return refuse(request, api, http_status::service_unavailable, what + ": " + ec.message());
-    }
-
-    static std::optional<std::uint64_t> parse_number(std::string_view text) {
-        std::uint64_t v = 0;
-        const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-        if (ec != std::errc{} || p != text.data() + text.size() || text.empty()) return std::nullopt;
-        return v;
-    }
-    static std::optional<message_id> parse_id(std::string_view text) {
-        const auto v = parse_number(text);
-        if (!v || *v == 0) return std::nullopt;
-        return message_id{*v};
     }
 
     web_response page(const web_request& request, const detail::web::session& s, std::string_view title, const std::string& body) {

@@ -15,15 +15,6 @@
 
 namespace spool::detail::web {
 
-inline std::string iso(time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 inline constexpr std::string_view stylesheet = R"(body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}
 header{background:#234;color:#fff;padding:.5em 1em;display:flex;gap:1.5em;align-items:center}
 header a{color:#fff}header form{margin-left:auto}main{padding:1em}

@@ -3,13 +3,29 @@
 // The dashboard's text in and out: HTML with every value escaped, JSON
 // strings, and the percent-encoded fields of a query or a form.
 
+#include <spool/clock.hpp>
+
+#include <chrono>
 #include <cstddef>
+#include <ctime>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace spool::detail::web {
+
+/// A time as the pages and the API show it: UTC, to the second (ISO 8601).
+inline std::string iso(time_point t) {
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
 
 /// Text for HTML content and quoted attributes: a subject `<script>` shows as text.
 inline std::string html(std::string_view s) {
@@ -82,10 +98,12 @@ inline std::string percent_encoded(std::string_view s) {
     return out;
 }
 
-/// The fields of `a=1&b=x%20y` (a query or an urlencoded form); none when a
-/// field is malformed or repeated.
-inline std::optional<std::map<std::string, std::string, std::less<>>> form_fields(std::string_view s) {
-    std::map<std::string, std::string, std::less<>> out;
+using field_list = std::vector<std::pair<std::string, std::string>>;
+
+/// The fields of `a=1&b=x%20y&b=z` (a query or an urlencoded form) in order,
+/// repeats kept (a form's checked boxes share a name); none when one is malformed.
+inline std::optional<field_list> form_pairs(std::string_view s) {
+    field_list out;
     while (!s.empty()) {
         const std::size_t amp = s.find('&');
         const std::string_view field = s.substr(0, amp);
@@ -95,8 +113,18 @@ inline std::optional<std::map<std::string, std::string, std::less<>>> form_field
         auto name = percent_decoded(field.substr(0, eq));
         auto value = percent_decoded(eq == std::string_view::npos ? std::string_view{} : field.substr(eq + 1));
         if (!name || !value || name->empty()) return std::nullopt;
-        if (!out.emplace(std::move(*name), std::move(*value)).second) return std::nullopt;
+        out.emplace_back(std::move(*name), std::move(*value));
     }
+    return out;
+}
+
+/// The fields of `a=1&b=x%20y` by name; none when a field is malformed or repeated.
+inline std::optional<std::map<std::string, std::string, std::less<>>> form_fields(std::string_view s) {
+    auto pairs = form_pairs(s);
+    if (!pairs) return std::nullopt;
+    std::map<std::string, std::string, std::less<>> out;
+    for (auto& [name, value] : *pairs)
+        if (!out.emplace(std::move(name), std::move(value)).second) return std::nullopt;
     return out;
 }
 
