@@ -13,6 +13,7 @@
 #include <spool/spool.hpp>
 #include <spool/sqlite.hpp>
 
+#include <pwd.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -251,6 +252,45 @@ TEST_CASE("spoolctl suppression --json, and bad input") {
     CHECK(spoolctl(dir, {"--db", db, "suppression"}).code == 2);
     const auto count = spoolctl(dir, {"--db", db, "suppression", "list"});
     CHECK(count.out.find("2 addresses\n") != std::string::npos); // nothing added by the refused commands
+}
+
+TEST_CASE("spoolctl's actions go to the spool's action log, with the account that ran it, which spoolctl actions shows") {
+    one_queued s;
+    const auto missing = spool::message_id{static_cast<std::uint64_t>(s.a) + 100};
+    REQUIRE(spoolctl(s.dir, {"--db", s.db, "hold", id_text(s.a), id_text(missing)}).code == 1); // one held, one refused
+    REQUIRE(spoolctl(s.dir, {"--db", s.db, "delete", "--report", id_text(s.a)}).code == 0);
+    REQUIRE(spoolctl(s.dir, {"--db", s.db, "suppression", "add", "Gone@Example.ORG"}).code == 0);
+    REQUIRE(spoolctl(s.dir, {"--db", s.db, "suppression", "lookup", "Gone@example.org"}).code == 0); // a look-up is not an action
+
+    const passwd* me = getpwuid(geteuid());
+    REQUIRE(me);
+    const std::string who = std::string(me->pw_name) + " (spoolctl)";
+    const auto log = spool::sqlite_store(s.db).action_log(0, 10);
+    REQUIRE(log);
+    REQUIRE(log->size() == 3);
+    const auto& e = *log;
+    CHECK((e[0].who == who && e[0].action == "suppress" && e[0].target == "Gone@example.org" && e[0].done == 1));
+    CHECK((e[1].action == "delete_with_report" && e[1].target == "message " + id_text(s.a) && e[1].done == 1 && e[1].refused == 0));
+    CHECK((e[2].action == "hold" && e[2].target == "messages " + id_text(s.a) + ", " + id_text(missing) && e[2].done == 1 &&
+           e[2].refused == 1));
+
+    const auto shown = spoolctl(s.dir, {"--db", s.db, "--json", "actions", "--limit", "1"});
+    CHECK(shown.code == 0);
+    CHECK(shown.out.find("\"who\":\"" + who + "\",\"action\":\"suppress\",\"target\":\"Gone@example.org\",\"done\":1,\"refused\":0,"
+                         "\"skipped\":0}\n") != std::string::npos);
+    CHECK(std::count(shown.out.begin(), shown.out.end(), '\n') == 1);
+    const auto text_form = spoolctl(s.dir, {"--db", s.db, "actions"});
+    CHECK(text_form.out.find("  hold  messages " + id_text(s.a) + ", " + id_text(missing) + "  1 done, 1 refused, 0 skipped\n") != std::string::npos);
+    CHECK(text_form.out.find("3 entries\n") != std::string::npos);
+
+    // Retention: an entry older than --log-retention days goes at the next logged action.
+    REQUIRE_FALSE(spool::sqlite_store(s.db).log_action({0, std::chrono::system_clock::now() - std::chrono::hours{24 * 3}, "old", "hold", "x", 1, 0, 0}));
+    REQUIRE(spoolctl(s.dir, {"--db", s.db, "--log-retention", "2", "suppression", "remove", "Gone@example.org"}).code == 0);
+    const auto kept = spool::sqlite_store(s.db).action_log(0, 10);
+    REQUIRE(kept);
+    CHECK(kept->size() == 4);
+    CHECK(std::none_of(kept->begin(), kept->end(), [](const spool::logged_action& a) { return a.who == "old"; }));
+    CHECK(spoolctl(s.dir, {"--db", s.db, "--log-retention", "-1", "actions"}).code == 2);
 }
 
 TEST_CASE("spoolctl lists 100k queued messages a page at a time: its memory does not grow with the queue") {

@@ -15,6 +15,7 @@
 #include <spool/action_log.hpp>
 #include <spool/message.hpp>
 #include <spool/store_capabilities.hpp>
+#include <spool/suppression.hpp>
 #include <spool/web/credentials.hpp>
 #include <spool/web/detail/listing.hpp>
 #include <spool/web/detail/message_view.hpp>
@@ -32,6 +33,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -50,6 +52,18 @@ struct web_options {
     std::chrono::seconds session_lifetime{std::chrono::hours{8}};
     /// Messages per page.
     std::size_t page_size = 100;
+    /// How many queued messages a page of the messages filtered by error
+    /// text reads at most before it offers "more" (the store cannot index
+    /// the text, which is inside each stored message).
+    std::size_t error_scan_limit = 10000;
+    /// The most messages one action on a hand-picked selection takes.
+    std::size_t max_selection = 1000;
+    /// How long the action log keeps an entry, where the store keeps one
+    /// (ActionLogStore); zero: every entry.
+    std::chrono::seconds action_log_retention = default_action_log_retention;
+    /// Whether an address added to the suppression list has its local part
+    /// folded to lower case, as the spooler's suppression_policy does when so set.
+    bool fold_local_part = false;
 };
 
 using web_request = boost::beast::http::request<boost::beast::http::string_body>;
@@ -61,7 +75,10 @@ public:
     using message_type = typename Store::message_type;
 
     web_dashboard(Store& store, web_credentials users, web_options options = {})
-        : store_(store), users_(std::move(users)), options_(std::move(options)), sessions_(options_.session_lifetime) {}
+        : store_(store), users_(std::move(users)), options_(std::move(options)), sessions_(options_.session_lifetime) {
+        if constexpr (SuppressionListStore<Store>) store_pages_.emplace_back("/suppressions", "Suppressions");
+        if constexpr (ActionLogStore<Store>) store_pages_.emplace_back("/actions", "Action log");
+    }
 
     /// The answer to `request`, from a client at `client_address` (for the
     /// sign-in throttle). Never throws for a request, however malformed:
@@ -160,6 +177,27 @@ private:
             if (request.method() != verb::post) return not_allowed(request, "POST");
             return act_on_all(request, s, rest.substr(14), query, api);
         }
+        if (rest.substr(0, 19) == "/messages/selected/") {
+            if (request.method() != verb::post) return not_allowed(request, "POST");
+            return act_on_selected(request, s, rest.substr(19), api);
+        }
+        if (rest == "/actions") {
+            if (request.method() != verb::get) return not_allowed(request, "GET");
+            if constexpr (ActionLogStore<Store>) return action_log(request, s, query, api);
+            else return refuse(request, api, http_status::not_found, "this store keeps no action log");
+        }
+        if (rest == "/suppressions" || rest == "/suppressions/add" || rest == "/suppressions/remove") {
+            if constexpr (SuppressionListStore<Store>) {
+                if (rest == "/suppressions") {
+                    if (request.method() != verb::get) return not_allowed(request, "GET");
+                    return suppressions(request, s, query, api);
+                }
+                if (request.method() != verb::post) return not_allowed(request, "POST");
+                return change_suppression(request, s, rest == "/suppressions/add", api);
+            } else {
+                return refuse(request, api, http_status::not_found, "this store keeps no suppression list");
+            }
+        }
         if (rest.substr(0, 10) == "/messages/") {
             rest.remove_prefix(10);
             const std::size_t slash = rest.find('/');
@@ -249,8 +287,12 @@ private:
     static bool carries_csrf(const web_request& request, const detail::web::session& s) {
         std::string given;
         if (const auto h = request.find("X-CSRF-Token"); h != request.end()) given = std::string(h->value());
-        else if (const auto form = detail::web::form_fields(request.body()))
-            if (const auto it = form->find("csrf"); it != form->end()) given = it->second;
+        else if (const auto form = detail::web::form_pairs(request.body())) {
+            int tokens = 0; // the form's fields may repeat (checked boxes), its token may not
+            for (const auto& [name, value] : *form)
+                if (name == "csrf" && ++tokens == 1) given = value;
+            if (tokens != 1) return false;
+        }
         return detail::web::same_bytes(given, s.csrf);
     }
 
@@ -286,54 +328,109 @@ private:
         return respond(request, http_status::ok, "application/json", body);
     }
 
+    // A page of the listing. The store filters by state, domain and age
+    // through its indexes; a filter on error text is applied here, to at
+    // most error_scan_limit rows per page, and a page that stops there
+    // continues after the last row read ("more").
+    struct listed_page {
+        std::vector<basic_queued_message<message_type>> rows;
+        std::size_t scanned = 0;
+        std::optional<message_id> next_after; ///< where the next page starts; none at the end
+    };
+    listed_page list_page(const listing& l) {
+        listed_page p;
+        const auto now = std::chrono::system_clock::now();
+        if (l.error_text.empty()) {
+            p.rows = store_.list_queue(l.filter, now, l.after, options_.page_size);
+            p.scanned = p.rows.size();
+            if (p.rows.size() == options_.page_size) p.next_after = p.rows.back().id;
+            return p;
+        }
+        const std::size_t limit = std::max<std::size_t>(options_.error_scan_limit, 1);
+        for (message_id after = l.after;;) {
+            const std::size_t want = std::min(chunk, limit - p.scanned);
+            auto rows = store_.list_queue(l.filter, now, after, want);
+            p.scanned += rows.size();
+            for (auto& q : rows) {
+                after = q.id;
+                if (!l.matches(q)) continue;
+                p.rows.push_back(std::move(q));
+                if (p.rows.size() == options_.page_size) {
+                    p.next_after = after;
+                    return p;
+                }
+            }
+            if (rows.size() < want) return p; // the end of the queue
+            if (p.scanned >= limit) {
+                p.next_after = after;
+                return p;
+            }
+        }
+    }
+
     web_response messages(const web_request& request, const detail::web::session& s, const fields& query, bool api) {
         auto parsed = detail::web::listing_of(query);
         if (auto* why = std::get_if<std::string>(&parsed)) return refuse(request, api, http_status::bad_request, *why);
         const listing& l = std::get<listing>(parsed);
-        const auto page_rows = store_.list_queue(l.filter, std::chrono::system_clock::now(), l.after, options_.page_size);
-        const bool more = page_rows.size() == options_.page_size;
+        const listed_page p = list_page(l);
+        const std::string next = p.next_after ? std::to_string(static_cast<std::uint64_t>(*p.next_after)) : std::string();
         if (api) {
             std::string body = "{\"messages\":[";
-            for (std::size_t i = 0; i < page_rows.size(); ++i) body += (i ? "," : "") + detail::web::message_json(page_rows[i]);
-            body += "],\"next_after\":";
-            body += more ? std::to_string(static_cast<std::uint64_t>(page_rows.back().id)) : std::string("null");
-            return respond(request, http_status::ok, "application/json", body + "}\n");
+            for (std::size_t i = 0; i < p.rows.size(); ++i) body += (i ? "," : "") + detail::web::message_json(p.rows[i]);
+            return respond(request, http_status::ok, "application/json",
+                           body + "],\"scanned\":" + std::to_string(p.scanned) + ",\"next_after\":" + (next.empty() ? "null" : next) + "}\n");
         }
-        const std::string base = detail::web::html(options_.base_path);
+        using detail::web::html;
+        const std::string base = html(options_.base_path);
+        const bool operator_ = s.role == web_role::operator_;
         std::string body = "<form method=\"get\" action=\"" + base + "/messages\">State <select name=\"state\"><option value=\"\">any</option>";
-        for (auto x : {queue_state::due, queue_state::deferred, queue_state::held, queue_state::in_hand, queue_state::waiting}) {
+        for (auto x : detail::web::listed_states) {
             const std::string name(to_string(x));
             body += "<option" + std::string(l.filter.state == x ? " selected" : "") + ">" + name + "</option>";
         }
-        body += "</select> Domain <input name=\"domain\" value=\"" + detail::web::html(l.filter.domain) +
-                "\"> Older than <input name=\"older_than\" size=\"6\" value=\"" +
-                (l.filter.older_than ? std::to_string(l.filter.older_than->count()) : std::string()) +
-                "\"> s <button>Filter</button></form><table><tr><th>Id</th><th>Submitted</th><th>State</th><th>From</th><th>Subject</th><th>Recipients</th></tr>";
-        for (const auto& q : page_rows) {
-            body += "<tr><td><a href=\"" + base + "/messages/" + std::to_string(static_cast<std::uint64_t>(q.id)) + "\">" +
-                    std::to_string(static_cast<std::uint64_t>(q.id)) + "</a></td><td>" + detail::web::iso(q.submit_time) + "</td><td>" +
+        body += "</select> Domain <input name=\"domain\" value=\"" + html(l.filter.domain) + "\"> Older than <input name=\"older_than\" size=\"6\" value=\"" +
+                (l.filter.older_than ? std::to_string(l.filter.older_than->count()) : std::string()) + "\"> s Error text <input name=\"error\" value=\"" +
+                html(l.error_text) + "\"> <button>Filter</button></form>";
+        // The checked boxes go to /messages/selected/ACTION: one form, a button per action.
+        if (operator_)
+            body += "<form method=\"post\" action=\"" + base + "/messages/selected/hold\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+                    html(s.csrf) + "\">";
+        body += "<table><tr>" + std::string(operator_ ? "<th></th>" : "") +
+                "<th>Id</th><th>Submitted</th><th>State</th><th>From</th><th>Subject</th><th>Recipients</th></tr>";
+        for (const auto& q : p.rows) {
+            const std::string id = std::to_string(static_cast<std::uint64_t>(q.id));
+            body += "<tr>";
+            if (operator_) body += "<td><input type=\"checkbox\" name=\"id\" value=\"" + id + "\" aria-label=\"select " + id + "\"></td>";
+            body += "<td><a href=\"" + base + "/messages/" + id + "\">" + id + "</a></td><td>" + detail::web::iso(q.submit_time) + "</td><td>" +
                     std::string(to_string(q.state)) + "</td>";
             if (q.message) {
-                body += "<td>" + detail::web::html(q.message->sender.address) + "</td><td>" + detail::web::html(detail::web::subject_of(*q.message)) +
-                        "</td><td>" + std::to_string(q.message->recipients.size()) + "</td>";
+                body += "<td>" + html(q.message->sender.address) + "</td><td>" + html(detail::web::subject_of(*q.message)) + "</td><td>" +
+                        std::to_string(q.message->recipients.size()) + "</td>";
             } else {
-                body += "<td colspan=\"3\" class=\"error\">cannot be read here: " + detail::web::html(q.message.error().message()) + "</td>";
+                body += "<td colspan=\"3\" class=\"error\">cannot be read here: " + html(q.message.error().message()) + "</td>";
             }
             body += "</tr>";
         }
-        body += "</table><p>" + std::to_string(page_rows.size()) + (page_rows.size() == 1 ? " message" : " messages");
-        if (s.role == web_role::operator_) {
+        body += "</table>";
+        if (operator_) {
+            body += "<p>Selected: ";
+            for (std::string_view a : actions)
+                body += "<button formaction=\"" + base + "/messages/selected/" + std::string(a) + "\">" + std::string(a) + "</button> ";
+            body += "</p></form>";
+        }
+        body += "<p>" + std::to_string(p.rows.size()) + (p.rows.size() == 1 ? " message" : " messages");
+        if (!l.error_text.empty()) body += " (" + std::to_string(p.scanned) + " read for the error text)";
+        if (operator_) {
             // Everything matching, not only this page: each button asks for a confirmation with the count.
-            const std::string filtered = l.query.empty() ? "" : "?" + detail::web::html(l.query);
+            const std::string filtered = l.query.empty() ? "" : "?" + html(l.query);
             body += "</p><p>Everything matching this filter: ";
             for (std::string_view a : actions)
                 body += "<form class=\"inline\" method=\"post\" action=\"" + base + "/messages/all/" + std::string(a) + filtered +
-                        "\"><input type=\"hidden\" name=\"csrf\" value=\"" + detail::web::html(s.csrf) + "\"><button>" + std::string(a) +
-                        " all</button></form> ";
+                        "\"><input type=\"hidden\" name=\"csrf\" value=\"" + html(s.csrf) + "\"><button>" + std::string(a) + " all</button></form> ";
         }
-        if (more)
-            body += " · <a href=\"" + base + "/messages?" + detail::web::html(l.query) + (l.query.empty() ? "" : "&amp;") +
-                    "after=" + std::to_string(static_cast<std::uint64_t>(page_rows.back().id)) + "\">next page</a>";
+        if (!next.empty())
+            body += " · <a href=\"" + base + "/messages?" + html(l.query) + (l.query.empty() ? "" : "&amp;") + "after=" + next + "\">" +
+                    (p.rows.size() == options_.page_size ? "next page" : "more") + "</a>";
         return page(request, s, "Messages", body + "</p>");
     }
 
@@ -364,10 +461,15 @@ private:
                     body += "<td></td><td></td><td></td>";
                 body += "</tr>";
             }
+            body += "</table>";
+            if (const auto headers = detail::web::header_fields(m); !headers.empty()) {
+                body += "<h2>Headers</h2><table class=\"headers\">";
+                for (const auto& [name, value] : headers) body += "<tr><th>" + html(name) + "</th><td>" + html(value) + "</td></tr>";
+                body += "</table>";
+            }
         } else {
-            body += "<tr><th>Message</th><td class=\"error\">cannot be read here: " + html(q->message.error().message()) + "</td></tr>";
+            body += "<tr><th>Message</th><td class=\"error\">cannot be read here: " + html(q->message.error().message()) + "</td></tr></table>";
         }
-        body += "</table>";
         if (s.role == web_role::operator_) {
             body += "<h2>Actions</h2>";
             for (std::string_view a : {"hold", "release", "flush", "expire", "delete", "delete_with_report"})
@@ -401,17 +503,244 @@ private:
         if (s.role != web_role::operator_) return refuse(request, api, http_status::forbidden, "only an operator acts on messages");
         const auto done = apply(action, id);
         if (!done) return refuse(request, api, http_status::not_found, std::string(no_such_action));
-        if (!*done) return not_queued(request, api, id, done->error());
+        const message_id one[] = {id};
+        if (!*done) {
+            const std::error_code ec = done->error();
+            if (ec == errc::not_found || ec == errc::not_in_queue) (void)logged(s, action, logged_ids(one), 0, 1, 0);
+            return not_queued(request, api, id, ec);
+        }
+        const std::string log_problem = logged(s, action, logged_ids(one), 1, 0, 0);
         const std::string outcome(to_string(**done));
         if (api)
             return respond(request, http_status::ok, "application/json",
                            "{\"id\":" + std::to_string(static_cast<std::uint64_t>(id)) + ",\"operation\":" + detail::web::json_string(action) +
-                               ",\"result\":" + detail::web::json_string(outcome) + "}\n");
+                               ",\"result\":" + detail::web::json_string(outcome) + log_problem_json(log_problem) + "}\n");
         const std::string link = detail::web::html(options_.base_path) + "/messages/" + std::to_string(static_cast<std::uint64_t>(id));
         return page(request, s, "Done",
                     "<p>" + std::string(action) + " of <a href=\"" + link + "\">message " + std::to_string(static_cast<std::uint64_t>(id)) + "</a>: " +
                         outcome + (**done == admin_outcome::requested ? " (a hand-off holds it: the spooler applies it when the hand-off ends)" : "") +
-                        ".</p>");
+                        ".</p>" + log_problem_html(log_problem));
+    }
+
+    // --- A hand-picked selection --------------------------------------------
+    // The messages page's checked boxes (form fields `id`, repeated): the
+    // action on each, one commit per chunk where the store batches; the
+    // answer says how many were done and refused (no longer queued).
+
+    web_response act_on_selected(const web_request& request, const detail::web::session& s, std::string_view action, bool api) {
+        if (s.role != web_role::operator_) return refuse(request, api, http_status::forbidden, "only an operator acts on messages");
+        if (!known_action(action)) return refuse(request, api, http_status::not_found, std::string(no_such_action));
+        const auto form = detail::web::form_pairs(request.body());
+        if (!form) return refuse(request, api, http_status::bad_request, "the form is malformed (a broken %-escape)");
+        std::vector<message_id> ids;
+        for (const auto& [name, value] : *form) {
+            if (name != "id") continue;
+            const auto id = detail::web::parse_id(value);
+            if (!id) return refuse(request, api, http_status::bad_request, "'" + value + "' is not a message id");
+            if (std::find(ids.begin(), ids.end(), *id) == ids.end()) ids.push_back(*id);
+        }
+        if (ids.empty()) return refuse(request, api, http_status::bad_request, "no message is selected (give one or more fields id)");
+        if (ids.size() > options_.max_selection)
+            return refuse(request, api, http_status::payload_too_large,
+                          "at most " + std::to_string(options_.max_selection) + " messages at once: act on everything matching a filter instead");
+        std::size_t done = 0, refused = 0;
+        for (std::size_t at = 0; at < ids.size(); at += chunk) {
+            const std::span<const message_id> part(ids.data() + at, std::min(chunk, ids.size() - at));
+            const auto counted = apply_to(action, part);
+            done += counted.first;
+            refused += counted.second;
+        }
+        const std::string log_problem = logged(s, action, logged_ids(ids), done, refused, 0);
+        if (api)
+            return respond(request, http_status::ok, "application/json",
+                           "{\"operation\":" + detail::web::json_string(action) + ",\"done\":" + std::to_string(done) + ",\"refused\":" +
+                               std::to_string(refused) + log_problem_json(log_problem) + "}\n");
+        return page(request, s, "Done",
+                    "<p>" + std::string(action) + " of the " + std::to_string(ids.size()) + " selected: " + std::to_string(done) + " done, " +
+                        std::to_string(refused) + " refused (no longer queued).</p>" + log_problem_html(log_problem) + "<p><a href=\"" +
+                        detail::web::html(options_.base_path) + "/messages\">Back to the messages</a></p>");
+    }
+
+    // The action on `ids`, in one commit where the store batches: how many were done and refused.
+    std::pair<std::size_t, std::size_t> apply_to(std::string_view action, std::span<const message_id> ids) {
+        std::size_t done = 0, refused = 0;
+        auto run = [&] {
+            for (message_id id : ids) {
+                const auto outcome = *apply(action, id);
+                if (outcome) ++done;
+                else if (outcome.error() == errc::not_found || outcome.error() == errc::not_in_queue) ++refused;
+                else throw std::system_error(outcome.error());
+            }
+        };
+        if constexpr (BatchingStore<Store>) {
+            if (auto ec = store_.batch(run)) throw std::system_error(ec, "the store could not commit the action");
+        } else {
+            run();
+        }
+        return {done, refused};
+    }
+
+    // --- The action log ------------------------------------------------------
+
+    // Who the log names: the user, and whether through the pages or a token.
+    static std::string who(const detail::web::session& s) { return s.user + (s.csrf.empty() ? " (API token)" : " (web)"); }
+
+    // Logs an action where the store keeps a log. The action is done either
+    // way: a log that cannot be written gives the words to say so, not a failure.
+    std::string logged(const detail::web::session& s, std::string_view action, std::string target, std::uint64_t done, std::uint64_t refused,
+                       std::uint64_t skipped) {
+        if constexpr (ActionLogStore<Store>) {
+            const logged_action entry{0, std::chrono::system_clock::now(), who(s), std::string(action), std::move(target), done, refused, skipped};
+            if (const auto ec = record_action(store_, entry, options_.action_log_retention))
+                return "done, but the action log could not be written: " + ec.message();
+        }
+        return {};
+    }
+    static std::string log_problem_json(const std::string& problem) {
+        return problem.empty() ? std::string() : ",\"log_error\":" + detail::web::json_string(problem);
+    }
+    static std::string log_problem_html(const std::string& problem) {
+        return problem.empty() ? std::string() : "<p class=\"error\">" + detail::web::html(problem) + "</p>";
+    }
+
+    template <class S = Store>
+        requires ActionLogStore<S>
+    web_response action_log(const web_request& request, const detail::web::session& s, const fields& query, bool api) {
+        std::int64_t before = 0;
+        for (const auto& [name, value] : query) {
+            if (name != "before") return refuse(request, api, http_status::bad_request, "unknown field '" + name + "' (before)");
+            const auto key = detail::web::parse_number(value);
+            if (!key || *key == 0 || *key > static_cast<std::uint64_t>(INT64_MAX))
+                return refuse(request, api, http_status::bad_request, "before is an entry's key, not '" + value + "'");
+            before = static_cast<std::int64_t>(*key);
+        }
+        const auto entries = store_.action_log(before, options_.page_size);
+        if (!entries) throw std::system_error(entries.error(), "reading the action log");
+        const bool more = entries->size() == options_.page_size;
+        using detail::web::json_string;
+        if (api) {
+            std::string body = "{\"actions\":[";
+            for (std::size_t i = 0; i < entries->size(); ++i) {
+                const logged_action& a = (*entries)[i];
+                body += std::string(i ? "," : "") + "{\"key\":" + std::to_string(a.key) + ",\"at\":" + json_string(detail::web::iso(a.at)) +
+                        ",\"who\":" + json_string(a.who) + ",\"action\":" + json_string(a.action) + ",\"target\":" + json_string(a.target) +
+                        ",\"done\":" + std::to_string(a.done) + ",\"refused\":" + std::to_string(a.refused) + ",\"skipped\":" +
+                        std::to_string(a.skipped) + "}";
+            }
+            return respond(request, http_status::ok, "application/json",
+                           body + "],\"next_before\":" + (more ? std::to_string(entries->back().key) : std::string("null")) + "}\n");
+        }
+        using detail::web::html;
+        std::string body = "<table><tr><th>When</th><th>Who</th><th>Action</th><th>On</th><th>Done</th><th>Refused</th><th>Skipped</th></tr>";
+        for (const logged_action& a : *entries)
+            body += "<tr><td>" + detail::web::iso(a.at) + "</td><td>" + html(a.who) + "</td><td>" + html(a.action) + "</td><td>" + html(a.target) +
+                    "</td><td>" + std::to_string(a.done) + "</td><td>" + std::to_string(a.refused) + "</td><td>" + std::to_string(a.skipped) +
+                    "</td></tr>";
+        body += "</table><p>" + std::to_string(entries->size()) + (entries->size() == 1 ? " entry" : " entries");
+        if (more) body += " · <a href=\"" + html(options_.base_path) + "/actions?before=" + std::to_string(entries->back().key) + "\">older</a>";
+        return page(request, s, "Action log", body + "</p>");
+    }
+
+    // --- The suppression list (docs/suppression.md) --------------------------
+    // Where the store keeps one: a page of entries in address order, and for
+    // operators a form to add one and a button to remove each.
+
+    template <class S = Store>
+        requires SuppressionListStore<S>
+    web_response suppressions(const web_request& request, const detail::web::session& s, const fields& query, bool api) {
+        std::string after;
+        for (const auto& [name, value] : query) {
+            if (name != "after") return refuse(request, api, http_status::bad_request, "unknown field '" + name + "' (after)");
+            after = value;
+        }
+        const auto now = std::chrono::system_clock::now();
+        const auto entries = store_.list_suppressions(after, options_.page_size, now);
+        if (!entries) throw std::system_error(entries.error(), "reading the suppression list");
+        const auto count = store_.count_suppressions(now);
+        if (!count) throw std::system_error(count.error(), "counting the suppression list");
+        const bool more = entries->size() == options_.page_size;
+        using detail::web::iso;
+        using detail::web::json_string;
+        if (api) {
+            std::string body = "{\"count\":" + std::to_string(*count) + ",\"suppressions\":[";
+            for (std::size_t i = 0; i < entries->size(); ++i) {
+                const suppression_entry& e = (*entries)[i];
+                body += std::string(i ? "," : "") + "{\"address\":" + json_string(e.address) + ",\"reason\":" + json_string(e.reason) +
+                        ",\"diagnostic\":" + json_string(e.diagnostic) + ",\"added\":" + json_string(iso(e.added)) + ",\"expires\":" +
+                        (e.expires ? json_string(iso(*e.expires)) : std::string("null")) + ",\"source\":" +
+                        std::to_string(static_cast<std::uint64_t>(e.source)) + "}";
+            }
+            return respond(request, http_status::ok, "application/json",
+                           body + "],\"next_after\":" + (more ? json_string(entries->back().address) : std::string("null")) + "}\n");
+        }
+        using detail::web::html;
+        const std::string base = html(options_.base_path);
+        const bool operator_ = s.role == web_role::operator_;
+        std::string body = "<p>" + std::to_string(*count) + (*count == 1 ? " address" : " addresses") +
+                           " on the list: the spooler sends them no more mail.</p>";
+        if (operator_)
+            body += "<form method=\"post\" action=\"" + base + "/suppressions/add\"><input type=\"hidden\" name=\"csrf\" value=\"" +
+                    html(s.csrf) + "\">Address <input name=\"address\" required> Reason <input name=\"reason\"> Expires in "
+                    "<input name=\"expires_in\" size=\"8\"> s <button>Add</button></form>";
+        body += "<table><tr><th>Address</th><th>Since</th><th>Until</th><th>Code</th><th>Reason</th><th>Message</th>" +
+                std::string(operator_ ? "<th></th>" : "") + "</tr>";
+        for (const suppression_entry& e : *entries) {
+            body += "<tr><td>" + html(e.address) + "</td><td>" + iso(e.added) + "</td><td>" + (e.expires ? iso(*e.expires) : "removed") +
+                    "</td><td>" + html(e.diagnostic) + "</td><td>" + html(e.reason) + "</td><td>";
+            if (e.source != message_id{}) body += std::to_string(static_cast<std::uint64_t>(e.source));
+            body += "</td>";
+            if (operator_)
+                body += "<td><form class=\"inline\" method=\"post\" action=\"" + base + "/suppressions/remove\"><input type=\"hidden\" "
+                        "name=\"csrf\" value=\"" + html(s.csrf) + "\"><input type=\"hidden\" name=\"address\" value=\"" + html(e.address) +
+                        "\"><button>remove</button></form></td>";
+            body += "</tr>";
+        }
+        body += "</table>";
+        if (more)
+            body += "<p><a href=\"" + base + "/suppressions?after=" + html(detail::web::percent_encoded(entries->back().address)) + "\">next page</a></p>";
+        return page(request, s, "Suppression list", body);
+    }
+
+    template <class S = Store>
+        requires SuppressionListStore<S>
+    web_response change_suppression(const web_request& request, const detail::web::session& s, bool add, bool api) {
+        if (s.role != web_role::operator_) return refuse(request, api, http_status::forbidden, "only an operator changes the suppression list");
+        const auto form = detail::web::form_fields(request.body());
+        if (!form) return refuse(request, api, http_status::bad_request, "the form is malformed (a broken %-escape, or a field given twice)");
+        auto field = [&](std::string_view name) {
+            const auto it = form->find(name);
+            return it == form->end() ? std::string() : it->second;
+        };
+        const std::string key = suppression_key(field("address"), options_.fold_local_part);
+        if (key.find('@') == std::string::npos || key.size() > 320)
+            return refuse(request, api, http_status::bad_request, "not an address: '" + field("address") + "'");
+        std::error_code ec;
+        if (add) {
+            const auto now = std::chrono::system_clock::now();
+            suppression_entry e{key, field("reason").empty() ? "added by " + s.user + " (web)" : field("reason"), "", now, std::nullopt, {}};
+            if (e.reason.size() > 1000) return refuse(request, api, http_status::bad_request, "the reason is at most 1000 characters");
+            if (const std::string in = field("expires_in"); !in.empty()) {
+                const auto seconds = detail::web::parse_number(in);
+                if (!seconds || *seconds > (1ull << 40))
+                    return refuse(request, api, http_status::bad_request, "expires_in is a number of seconds, not '" + in + "'");
+                e.expires = now + std::chrono::seconds{static_cast<std::int64_t>(*seconds)};
+            }
+            ec = store_.suppress(e);
+        } else {
+            ec = store_.unsuppress(key);
+        }
+        const bool absent = ec == errc::not_found;
+        if (ec && !absent) throw std::system_error(ec, "changing the suppression list");
+        const std::string log_problem = logged(s, add ? "suppress" : "unsuppress", key, absent ? 0 : 1, absent ? 1 : 0, 0);
+        if (absent) return refuse(request, api, http_status::not_found, key + ": not on the suppression list");
+        if (api)
+            return respond(request, http_status::ok, "application/json",
+                           "{\"address\":" + detail::web::json_string(key) + ",\"operation\":\"" + (add ? "add" : "remove") +
+                               "\",\"result\":\"applied\"" + log_problem_json(log_problem) + "}\n");
+        return page(request, s, "Done",
+                    "<p>" + detail::web::html(key) + (add ? ": on the suppression list." : ": removed from the suppression list.") + "</p>" +
+                        log_problem_html(log_problem) + "<p><a href=\"" + detail::web::html(options_.base_path) +
+                        "/suppressions\">Back to the list</a></p>");
     }
 
     // --- Everything matching a filter ----------------------------------------
@@ -426,13 +755,16 @@ private:
         std::size_t count = 0;
         message_id highest{};
     };
-    matching count_of(const queue_filter& filter) {
+    matching count_of(const listing& l) {
         matching m;
         const auto now = std::chrono::system_clock::now();
         for (message_id after{};;) {
-            const auto page_rows = store_.list_queue(filter, now, after, chunk);
-            m.count += page_rows.size();
-            if (!page_rows.empty()) m.highest = page_rows.back().id;
+            const auto page_rows = store_.list_queue(l.filter, now, after, chunk);
+            for (const auto& q : page_rows)
+                if (l.matches(q)) {
+                    ++m.count;
+                    m.highest = q.id;
+                }
             if (page_rows.size() < chunk) return m;
             after = page_rows.back().id;
         }
@@ -441,7 +773,7 @@ private:
     web_response count_matching(const web_request& request, const fields& query, bool api) {
         auto parsed = detail::web::listing_of(query);
         if (auto* why = std::get_if<std::string>(&parsed)) return refuse(request, api, http_status::bad_request, *why);
-        const matching m = count_of(std::get<listing>(parsed).filter);
+        const matching m = count_of(std::get<listing>(parsed));
         if (!api) return refuse(request, api, http_status::not_found, "no such page");
         return respond(request, http_status::ok, "application/json",
                        "{\"count\":" + std::to_string(m.count) + ",\"up_to\":" + std::to_string(static_cast<std::uint64_t>(m.highest)) + "}\n");
@@ -461,7 +793,7 @@ private:
         if (!form || up_to_field == form->end()) {
             if (api) return json_error(request, http_status::bad_request, "give up_to: the highest id of a count (GET /api/messages/count)");
             // The confirmation: the count, and the highest id it covers.
-            const matching m = count_of(l.filter);
+            const matching m = count_of(l);
             return page(request, s, "Confirm",
                         "<p>" + std::string(action) + " " + std::to_string(m.count) + (m.count == 1 ? " message" : " messages") +
                             " matching " + (l.query.empty() ? std::string("the whole queue") : detail::web::html(l.query)) +
@@ -479,34 +811,27 @@ private:
             const auto page_rows = store_.list_queue(l.filter, now, after, chunk);
             ids.clear();
             for (const auto& q : page_rows) {
+                if (!l.matches(q)) continue;
                 if (static_cast<std::uint64_t>(q.id) <= *up_to) ids.push_back(q.id);
                 else ++skipped;
             }
-            auto run = [&] {
-                for (message_id id : ids) {
-                    const auto outcome = *apply(action, id);
-                    if (outcome) ++done;
-                    else if (outcome.error() == errc::not_found || outcome.error() == errc::not_in_queue) ++refused;
-                    else throw std::system_error(outcome.error());
-                }
-            };
-            if constexpr (BatchingStore<Store>) {
-                if (auto ec = store_.batch(run)) throw std::system_error(ec, "the store could not commit the action");
-            } else {
-                run();
-            }
+            const auto counted = apply_to(action, ids);
+            done += counted.first;
+            refused += counted.second;
             if (page_rows.size() < chunk) break;
             after = page_rows.back().id;
         }
+        const std::string log_problem = logged(s, action, "matching " + (l.query.empty() ? std::string("the whole queue") : l.query) + ", up to " +
+                                                           std::to_string(*up_to), done, refused, skipped);
         if (api)
             return respond(request, http_status::ok, "application/json",
                            "{\"operation\":" + detail::web::json_string(action) + ",\"done\":" + std::to_string(done) + ",\"refused\":" +
-                               std::to_string(refused) + ",\"skipped\":" + std::to_string(skipped) + "}\n");
+                               std::to_string(refused) + ",\"skipped\":" + std::to_string(skipped) + log_problem_json(log_problem) + "}\n");
         return page(request, s, "Done",
                     "<p>" + std::string(action) + ": " + std::to_string(done) + " done, " + std::to_string(refused) +
-                        " refused (no longer queued), " + std::to_string(skipped) + " skipped (arrived after the count).</p><p><a href=\"" +
-                        detail::web::html(options_.base_path) + "/messages" + (l.query.empty() ? "" : "?" + detail::web::html(l.query)) +
-                        "\">Back to the messages</a></p>");
+                        " refused (no longer queued), " + std::to_string(skipped) + " skipped (arrived after the count).</p>" +
+                        log_problem_html(log_problem) + "<p><a href=\"" + detail::web::html(options_.base_path) + "/messages" +
+                        (l.query.empty() ? "" : "?" + detail::web::html(l.query)) + "\">Back to the messages</a></p>");
     }
     static constexpr std::size_t chunk = 256; // per listing page, and per commit
 
@@ -520,7 +845,8 @@ private:
     }
 
     web_response page(const web_request& request, const detail::web::session& s, std::string_view title, const std::string& body) {
-        return respond(request, http_status::ok, "text/html; charset=utf-8", detail::web::page(options_.base_path, title, body, &s.user, s.csrf));
+        std::string text = detail::web::page(options_.base_path, title, body, &s.user, s.csrf, store_pages_);
+        return respond(request, http_status::ok, "text/html; charset=utf-8", std::move(text));
     }
     web_response html(const web_request& request, http_status code, std::string_view title, const std::string& body) {
         return respond(request, code, "text/html; charset=utf-8", detail::web::page(options_.base_path, title, body));
@@ -567,6 +893,7 @@ private:
     web_credentials users_;
     web_options options_;
     detail::web::session_book sessions_;
+    std::vector<std::pair<std::string_view, std::string_view>> store_pages_; // the pages the store's capabilities add
 };
 
 } // namespace spool

@@ -12,6 +12,8 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <span>
+#include <utility>
 
 namespace spool::detail::web {
 
@@ -19,17 +21,20 @@ inline constexpr std::string_view stylesheet = R"(body{font:14px/1.4 system-ui,s
 header{background:#234;color:#fff;padding:.5em 1em;display:flex;gap:1.5em;align-items:center}
 header a{color:#fff}header form{margin-left:auto}main{padding:1em}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
-.error{color:#a00}.counts td{text-align:right}form.inline{display:inline}
+.error{color:#a00}.counts td{text-align:right}form.inline{display:inline}.headers td{font-family:monospace;white-space:pre-wrap;word-break:break-all}
 )";
 
-/// A whole page. `nav` is false before signing in; `csrf` goes in the
-/// sign-out form.
+/// A whole page. Without a `user` (before signing in) it has no links;
+/// `csrf` goes in the sign-out form; `more_links` are the pages the store's
+/// capabilities add, as (path, name).
 inline std::string page(std::string_view base, std::string_view title, const std::string& body, const std::string* user = nullptr,
-                        std::string_view csrf = {}) {
+                        std::string_view csrf = {}, std::span<const std::pair<std::string_view, std::string_view>> more_links = {}) {
     std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" + html(title) +
                       " · spool</title><link rel=\"stylesheet\" href=\"" + html(base) + "/static/style.css\"></head><body><header><strong>spool</strong>";
     if (user) {
-        out += "<a href=\"" + html(base) + "/\">Overview</a><a href=\"" + html(base) + "/messages\">Messages</a><form method=\"post\" action=\"" +
+        out += "<a href=\"" + html(base) + "/\">Overview</a><a href=\"" + html(base) + "/messages\">Messages</a>";
+        for (const auto& [path, name] : more_links) out += "<a href=\"" + html(base) + html(path) + "\">" + html(name) + "</a>";
+        out += "<form method=\"post\" action=\"" +
                html(base) + "/logout\"><input type=\"hidden\" name=\"csrf\" value=\"" + html(csrf) + "\">" + html(*user) +
                " <button>Sign out</button></form>";
     }
