@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
 
     spool::web_credentials users;
     users.set_user("olga", "pw", spool::web_role::operator_);
-    spool::web_dashboard<spool::sqlite_store> dashboard(store, users);
+    spool::web_options options;
+    options.requests_per_second = 0; // the 20 clients share one loopback address here, and stand for 20 people
+    spool::web_dashboard<spool::sqlite_store> dashboard(store, users, options);
     boost::asio::io_context io;
     spool::web_server server(io, {boost::asio::ip::make_address("127.0.0.1"), 0},
                              [&](const spool::web_request& r, const std::string& a) { return dashboard.handle(r, a); });

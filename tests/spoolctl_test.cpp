@@ -560,7 +560,7 @@ TEST_CASE("web-token prints a new token once and keeps only its hash, and remove
     CHECK(spoolctl(dir, {"web-token", "remove", "deploy-bot", "--users", users}).code == 1);
 }
 
-TEST_CASE("serve refuses to start when nobody can sign in, or on a malformed address") {
+TEST_CASE("serve refuses to start when nobody can sign in, on a malformed address, or with TLS files it cannot use") {
     spool_test::temp_dir dir;
     const std::string db = dir.file("spool.db");
     { spool::sqlite_store make(db); }
@@ -570,6 +570,10 @@ TEST_CASE("serve refuses to start when nobody can sign in, or on a malformed add
     std::ofstream(dir.file("password")) << "pw\n";
     REQUIRE(spoolctl(dir, {"web-user", "add", "olga", "--users", db + ".users"}, dir.file("password")).code == 0);
     CHECK(spoolctl(dir, {"--db", db, "serve", "--listen", "localhost"}).code == 2);
+    CHECK(spoolctl(dir, {"--db", db, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("cert.pem")}).code == 2); // no key
+    const auto missing = spoolctl(dir, {"--db", db, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem")});
+    CHECK(missing.code == 3);
+    CHECK(missing.err.find("cert.pem") != std::string::npos);
 }
 
 TEST_CASE("serve answers on loopback: a user signs in and reads the queue's counts, until SIGTERM ends it") {

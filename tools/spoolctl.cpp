@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -221,7 +222,8 @@ struct options {
     std::string key_type = "rsa", selector, key_domain, key_file;
     unsigned key_bits = 2048;
     // serve and web-user
-    std::string listen = "127.0.0.1:8025", users, base_path, user_name, role = "reader";
+    std::string listen = "127.0.0.1:8025", users, base_path, user_name, role = "reader", tls_cert, tls_key;
+    std::vector<std::string> trusted_proxies;
     // the action log
     std::int64_t log_retention_days = 90; // 0: keep every entry
 };
@@ -598,6 +600,8 @@ int web_token(const options& o, const std::string& command) {
     return ok;
 }
 
+int open_failed(const std::string& what, const std::string& why);
+
 // Serves the dashboard (docs/web.md) until SIGINT or SIGTERM.
 template <class Store>
 int serve(Store& store, const options& o) {
@@ -618,13 +622,23 @@ int serve(Store& store, const options& o) {
     spool::web_options options;
     options.base_path = o.base_path;
     options.action_log_retention = std::chrono::hours{24} * o.log_retention_days;
+    options.trusted_proxies = o.trusted_proxies;
+    if (o.tls_cert.empty() != o.tls_key.empty()) throw usage_error("--tls-cert and --tls-key go together");
+    std::optional<boost::asio::ssl::context> tls;
+    try {
+        if (!o.tls_cert.empty()) tls.emplace(spool::web_tls_context(o.tls_cert, o.tls_key));
+    } catch (const boost::system::system_error& e) {
+        return open_failed("the TLS files", e.what());
+    }
     spool::web_dashboard<Store> dashboard(store, std::move(users), options);
     boost::asio::io_context io;
-    spool::web_server server(io, {address, port}, [&](const spool::web_request& r, const std::string& a) { return dashboard.handle(r, a); });
+    auto handler = [&](const spool::web_request& r, const std::string& a) { return dashboard.handle(r, a); };
+    auto server = tls ? std::make_unique<spool::web_server>(io, boost::asio::ip::tcp::endpoint{address, port}, *tls, handler)
+                      : std::make_unique<spool::web_server>(io, boost::asio::ip::tcp::endpoint{address, port}, handler);
     boost::asio::signal_set stop(io, SIGINT, SIGTERM);
     stop.async_wait([&](boost::system::error_code, int) { io.stop(); });
-    const auto at = server.endpoint();
-    std::cout << "spoolctl: serving the dashboard at http://" << at.address().to_string() << ':' << at.port() << o.base_path << "/\n"
+    const auto at = server->endpoint();
+    std::cout << "spoolctl: serving the dashboard at " << (tls ? "https" : "http") << "://" << at.address().to_string() << ':' << at.port() << o.base_path << "/\n"
               << std::flush;
     // Two threads: a long action on everything matching holds one, and the pages keep answering on the other.
     std::thread second([&] { io.run(); });
@@ -761,6 +775,10 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--listen", o.listen, "address:port to listen on (default 127.0.0.1:8025, loopback only)");
     serve_cmd->add_option("--users", o.users, "The users file (default: the --db file's name with .users)");
     serve_cmd->add_option("--base-path", o.base_path, "The path it is served under behind a reverse proxy, e.g. /spool");
+    serve_cmd->add_option("--tls-cert", o.tls_cert, "Serve HTTPS with this certificate chain (PEM; with --tls-key)");
+    serve_cmd->add_option("--tls-key", o.tls_key, "The certificate's private key (PEM)");
+    serve_cmd->add_option("--trusted-proxy", o.trusted_proxies,
+                          "The address of a reverse proxy whose X-Forwarded-For, -Host and -Proto are believed (repeatable)");
     auto* web_users = app.add_subcommand("web-user", "Add, change or remove a dashboard user; needs no spool");
     web_users->require_subcommand(1, 1);
     web_users->add_option("--users", o.users, "The users file (default: the --db file's name with .users)");

@@ -20,6 +20,7 @@
 #include <spool/web/detail/listing.hpp>
 #include <spool/web/detail/message_view.hpp>
 #include <spool/web/detail/pages.hpp>
+#include <spool/web/detail/request_rates.hpp>
 #include <spool/web/detail/sessions.hpp>
 #include <spool/web/detail/text.hpp>
 
@@ -61,6 +62,17 @@ struct web_options {
     /// How long the action log keeps an entry, where the store keeps one
     /// (ActionLogStore); zero: every entry.
     std::chrono::seconds action_log_retention = default_action_log_retention;
+    /// Requests a second one client address may make, after a burst of
+    /// `request_burst`; a faster client gets 429 and Retry-After. Zero: no limit.
+    double requests_per_second = 20;
+    double request_burst = 100;
+    /// The addresses of reverse proxies whose forwarding headers are
+    /// believed: from them, the client is the last address in
+    /// X-Forwarded-For that is not a trusted proxy (for the sign-in throttle
+    /// and the request rates), and a POST's Origin is compared with
+    /// X-Forwarded-Host and X-Forwarded-Proto. From anyone else those headers
+    /// are ignored, since a client can write them.
+    std::vector<std::string> trusted_proxies;
     /// Whether an address added to the suppression list has its local part
     /// folded to lower case, as the spooler's suppression_policy does when so set.
     bool fold_local_part = false;
@@ -75,7 +87,8 @@ public:
     using message_type = typename Store::message_type;
 
     web_dashboard(Store& store, web_credentials users, web_options options = {})
-        : store_(store), users_(std::move(users)), options_(std::move(options)), sessions_(options_.session_lifetime) {
+        : store_(store), users_(std::move(users)), options_(std::move(options)), sessions_(options_.session_lifetime),
+          rates_(options_.requests_per_second, options_.request_burst) {
         if constexpr (SuppressionListStore<Store>) store_pages_.emplace_back("/suppressions", "Suppressions");
         if constexpr (ActionLogStore<Store>) store_pages_.emplace_back("/actions", "Action log");
     }
@@ -85,7 +98,14 @@ public:
     /// a store that throws gives 503.
     web_response handle(const web_request& request, const std::string& client_address) {
         try {
-            return route(request, client_address);
+            const bool proxied = trusted_proxy(client_address);
+            const std::string client = proxied ? forwarded_client(request, client_address) : client_address;
+            if (const auto wait = rates_.wait_for(client); wait.count() > 0) {
+                web_response r = error(request, http_status::too_many_requests, "too many requests from " + client + ": slow down");
+                r.set(boost::beast::http::field::retry_after, std::to_string(wait.count()));
+                return r;
+            }
+            return route(request, client, proxied);
         } catch (const std::exception& e) {
             return error(request, boost::beast::http::status::service_unavailable, std::string("the store could not answer: ") + e.what());
         }
@@ -101,7 +121,7 @@ private:
 
     // --- Routing ------------------------------------------------------------
 
-    web_response route(const web_request& request, const std::string& client_address) {
+    web_response route(const web_request& request, const std::string& client_address, bool proxied) {
         std::string_view target = request.target();
         const std::string_view base = options_.base_path;
         if (target.substr(0, base.size()) != base) return error(request, http_status::not_found, "no such page");
@@ -115,7 +135,7 @@ private:
         if (path == "/static/style.css") return stylesheet(request);
         if (path == "/login") {
             if (request.method() == verb::get) return html(request, http_status::ok, "Sign in", detail::web::sign_in_form(base));
-            if (request.method() == verb::post) return sign_in(request, client_address);
+            if (request.method() == verb::post) return sign_in(request, client_address, proxied);
             return not_allowed(request, "GET, POST");
         }
 
@@ -135,7 +155,7 @@ private:
         }
         if (request.method() == verb::post) {
             // A POST is the session's own: the same origin, and its CSRF token.
-            if (!same_origin(request)) return refuse(request, api, http_status::forbidden, "a request from another site");
+            if (!same_origin(request, proxied)) return refuse(request, api, http_status::forbidden, "a request from another site");
             if (!carries_csrf(request, *session))
                 return refuse(request, api, http_status::forbidden, "the form is stale or forged (no valid CSRF token): reload the page");
         } else if (request.method() != verb::get && request.method() != verb::head) {
@@ -223,9 +243,9 @@ private:
 
     // --- Sign-in ------------------------------------------------------------
 
-    web_response sign_in(const web_request& request, const std::string& client_address) {
+    web_response sign_in(const web_request& request, const std::string& client_address, bool proxied) {
         const std::string_view base = options_.base_path;
-        if (!same_origin(request)) return error(request, http_status::forbidden, "a sign-in from another site");
+        if (!same_origin(request, proxied)) return error(request, http_status::forbidden, "a sign-in from another site");
         const auto form = detail::web::form_fields(request.body());
         const auto user = form ? form->find("user") : fields::const_iterator{};
         const auto password = form ? form->find("password") : fields::const_iterator{};
@@ -274,15 +294,52 @@ private:
         return sessions_.find(id);
     }
 
-    // A browser names the page's origin on a POST; one from elsewhere is refused.
-    static bool same_origin(const web_request& request) {
+    // A browser names the page's origin on a POST; one from elsewhere is
+    // refused. The origin is the host the browser asked for: Host, or behind
+    // a trusted proxy the one it forwards, with its scheme.
+    static bool same_origin(const web_request& request, bool proxied) {
         const auto origin = request.find(boost::beast::http::field::origin);
         if (origin == request.end()) return true; // not a browser's cross-site POST (browsers send Origin on those)
-        const auto host = request.find(boost::beast::http::field::host);
-        if (host == request.end()) return false;
+        std::string_view host, scheme;
+        if (const auto h = request.find(boost::beast::http::field::host); h != request.end()) host = h->value();
+        if (proxied) {
+            if (const auto h = request.find("X-Forwarded-Host"); h != request.end()) host = first_forwarded(h->value());
+            if (const auto p = request.find("X-Forwarded-Proto"); p != request.end()) scheme = first_forwarded(p->value());
+        }
+        if (host.empty()) return false;
         std::string_view o = origin->value();
-        const std::size_t scheme = o.find("://");
-        return scheme != std::string_view::npos && o.substr(scheme + 3) == host->value();
+        const std::size_t sep = o.find("://");
+        if (sep == std::string_view::npos || o.substr(sep + 3) != host) return false;
+        return scheme.empty() || o.substr(0, sep) == scheme;
+    }
+    // The first of a forwarded header's comma-separated values: the one the
+    // proxy nearest the browser wrote.
+    static std::string_view first_forwarded(std::string_view v) {
+        v = v.substr(0, v.find(','));
+        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+        while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+        return v;
+    }
+    bool trusted_proxy(const std::string& address) const {
+        return std::find(options_.trusted_proxies.begin(), options_.trusted_proxies.end(), address) != options_.trusted_proxies.end();
+    }
+    // The client behind trusted proxies: X-Forwarded-For's addresses, read
+    // from the right, past every trusted proxy. The ones further left were
+    // written by whoever sent the request, and prove nothing.
+    std::string forwarded_client(const web_request& request, const std::string& peer) const {
+        const auto h = request.find("X-Forwarded-For");
+        if (h == request.end()) return peer;
+        std::string_view rest = h->value();
+        while (!rest.empty()) {
+            const std::size_t comma = rest.rfind(',');
+            std::string_view last = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
+            while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+            while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
+            if (last.empty()) continue;
+            if (!trusted_proxy(std::string(last))) return std::string(last);
+        }
+        return peer;
     }
     static bool carries_csrf(const web_request& request, const detail::web::session& s) {
         std::string given;
@@ -894,6 +951,7 @@ private:
     web_options options_;
     detail::web::session_book sessions_;
     std::vector<std::pair<std::string_view, std::string_view>> store_pages_; // the pages the store's capabilities add
+    detail::web::request_rates rates_;
 };
 
 } // namespace spool

@@ -1,0 +1,171 @@
+// How the dashboard is served (docs/web.md, "Serving"): over TLS with the
+// user's certificate, behind a trusted reverse proxy, and with a request rate
+// per client. A real server on loopback, asked by a Beast client over TLS,
+// with a certificate made for the test by the openssl command.
+
+#include "catch.hpp"
+#include "support/dashboard_rig.hpp"
+#include "support/processes.hpp"
+#include "support/temp_dir.hpp"
+
+#include <spool/sqlite.hpp>
+#include <spool/web.hpp>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <string>
+#include <thread>
+
+namespace http = boost::beast::http;
+using spool_test::dashboard_rig;
+using spool_test::has;
+
+namespace {
+
+// A self-signed certificate for 127.0.0.1, made by the openssl command.
+struct certificate {
+    spool_test::temp_dir dir;
+    std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
+    certificate() {
+        const auto made = spool_test::wait_for(spool_test::spawn(
+            "/usr/bin/openssl", {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                                 "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert},
+            {}, dir.file("openssl.out"), dir.file("openssl.err")));
+        REQUIRE(made.code == 0);
+    }
+};
+
+struct served_over_tls {
+    certificate c;
+    dashboard_rig rig;
+    boost::asio::ssl::context tls = spool::web_tls_context(c.cert, c.key);
+    boost::asio::io_context io;
+    spool::web_server server{io, {boost::asio::ip::make_address("127.0.0.1"), 0}, tls,
+                             [this](const spool::web_request& r, const std::string& a) { return rig.web.handle(r, a); }};
+    std::thread runner{[this] { io.run(); }};
+    ~served_over_tls() {
+        boost::asio::post(io, [this] { server.stop(); });
+        io.stop();
+        runner.join();
+    }
+};
+
+// A request over TLS that checks the server's certificate against `ca`.
+http::response<http::string_body> ask_https(const boost::asio::ip::tcp::endpoint& at, const std::string& ca, spool::web_request r) {
+    boost::asio::io_context io;
+    boost::asio::ssl::context client(boost::asio::ssl::context::tls_client);
+    client.load_verify_file(ca);
+    client.set_verify_mode(boost::asio::ssl::verify_peer);
+    boost::beast::ssl_stream<boost::beast::tcp_stream> stream(io, client);
+    boost::beast::get_lowest_layer(stream).connect(at);
+    stream.handshake(boost::asio::ssl::stream_base::client);
+    r.set(http::field::host, "127.0.0.1");
+    r.prepare_payload();
+    http::write(stream, r);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> out;
+    http::read(stream, buffer, out);
+    return out;
+}
+
+spool::web_response ask(dashboard_rig& rig, http::verb method, const std::string& target, const std::string& peer,
+                        std::initializer_list<std::pair<std::string, std::string>> headers, const std::string& body = {}) {
+    spool::web_request r{method, target, 11};
+    r.set(http::field::host, "internal:8025");
+    if (!rig.cookie.empty()) r.set(http::field::cookie, "spool_session=" + rig.cookie);
+    for (const auto& [name, value] : headers) r.set(name, value);
+    if (method == http::verb::post) r.set(http::field::content_type, "application/x-www-form-urlencoded");
+    r.body() = body;
+    r.prepare_payload();
+    return rig.web.handle(r, peer);
+}
+
+spool::web_options behind(std::string proxy) {
+    spool::web_options o;
+    o.trusted_proxies = {std::move(proxy)};
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("with the user's certificate it serves HTTPS only: a TLS client gets the page, a plain request no answer") {
+    served_over_tls s;
+    const auto page = ask_https(s.server.endpoint(), s.c.cert, {http::verb::get, "/login", 11});
+    CHECK(page.result() == http::status::ok);
+    CHECK(has(page.body(), "Sign in"));
+    // Plain HTTP to the TLS port: the handshake fails and the connection closes, with no page in clear.
+    boost::asio::io_context io;
+    boost::beast::tcp_stream plain(io);
+    plain.connect(s.server.endpoint());
+    spool::web_request r{http::verb::get, "/login", 11};
+    r.set(http::field::host, "127.0.0.1");
+    http::write(plain, r);
+    boost::beast::flat_buffer buffer;
+    http::response<http::string_body> out;
+    boost::beast::error_code ec;
+    http::read(plain, buffer, out, ec);
+    CHECK(ec);
+    CHECK_FALSE(has(out.body(), "Sign in"));
+}
+
+TEST_CASE("a certificate or key that cannot be used is an error naming the file") {
+    certificate c;
+    CHECK_THROWS_WITH(spool::web_tls_context(c.dir.file("missing.pem"), c.key), ContainsSubstring("missing.pem"));
+    CHECK_THROWS_WITH(spool::web_tls_context(c.cert, c.cert), ContainsSubstring("the private key"));
+}
+
+TEST_CASE("behind a trusted proxy, the client is the forwarded one: sign-ins are throttled per real client, and a forged header from elsewhere is ignored") {
+    dashboard_rig rig{behind("10.0.0.1")};
+    auto fail = [&](const std::string& peer, const std::string& forwarded, const std::string& user) {
+        return ask(rig, http::verb::post, "/login", peer, {{"X-Forwarded-For", forwarded}}, "user=" + user + "&password=guess").result();
+    };
+    for (int i = 0; i < 3; ++i) CHECK(fail("10.0.0.1", "198.51.100.7, 203.0.113.5", "olga") == http::status::unauthorized);
+    // The client the proxy saw (the rightmost address) waits; another client through the same proxy does not.
+    CHECK(ask(rig, http::verb::post, "/login", "10.0.0.1", {{"X-Forwarded-For", "203.0.113.5"}}, "user=rita&password=reader+password").result() ==
+          http::status::too_many_requests);
+    CHECK(ask(rig, http::verb::post, "/login", "10.0.0.1", {{"X-Forwarded-For", "203.0.113.6"}}, "user=rita&password=reader+password").result() ==
+          http::status::see_other);
+    // From a peer that is not a trusted proxy, X-Forwarded-For proves nothing: the peer's own address is counted.
+    for (int i = 0; i < 3; ++i) CHECK(fail("192.0.2.9", "203.0.113." + std::to_string(20 + i), "anyone") == http::status::unauthorized);
+    CHECK(ask(rig, http::verb::post, "/login", "192.0.2.9", {{"X-Forwarded-For", "203.0.113.99"}}, "user=rita&password=reader+password").result() ==
+          http::status::too_many_requests);
+}
+
+TEST_CASE("behind a trusted proxy, a POST's origin is checked against the host and scheme it forwards, and only from it") {
+    dashboard_rig rig{behind("10.0.0.1")};
+    const std::initializer_list<std::pair<std::string, std::string>> forwarded = {
+        {"X-Forwarded-Host", "mail.example.org"}, {"X-Forwarded-Proto", "https"}, {"Origin", "https://mail.example.org"}};
+    const auto signed_in = ask(rig, http::verb::post, "/login", "10.0.0.1", forwarded, "user=olga&password=operator+password");
+    REQUIRE(signed_in.result() == http::status::see_other);
+    CHECK(ask(rig, http::verb::post, "/login", "10.0.0.1",
+              {{"X-Forwarded-Host", "mail.example.org"}, {"X-Forwarded-Proto", "https"}, {"Origin", "http://mail.example.org"}},
+              "user=olga&password=operator+password")
+              .result() == http::status::forbidden); // another scheme is another origin
+    CHECK(ask(rig, http::verb::post, "/login", "10.0.0.1", {{"X-Forwarded-Host", "mail.example.org"}, {"Origin", "https://evil.test"}},
+              "user=olga&password=operator+password")
+              .result() == http::status::forbidden);
+    // Not from the proxy: the forwarded host is ignored, and the origin does not match Host.
+    CHECK(ask(rig, http::verb::post, "/login", "10.0.0.2", forwarded, "user=olga&password=operator+password").result() == http::status::forbidden);
+    CHECK(ask(rig, http::verb::post, "/login", "10.0.0.2", {{"Origin", "http://internal:8025"}}, "user=olga&password=operator+password").result() ==
+          http::status::see_other);
+}
+
+TEST_CASE("a client that sends requests faster than its rate is told to wait, and other clients are not") {
+    spool::web_options o;
+    o.requests_per_second = 0.5;
+    o.request_burst = 3;
+    dashboard_rig rig{o};
+    for (int i = 0; i < 3; ++i) CHECK(rig.ask(http::verb::get, "/login", {}, "192.0.2.1").result() == http::status::ok);
+    const auto slowed = rig.ask(http::verb::get, "/login", {}, "192.0.2.1");
+    CHECK(slowed.result() == http::status::too_many_requests);
+    CHECK(std::stoi(std::string(slowed[http::field::retry_after])) >= 1);
+    CHECK(rig.ask(http::verb::get, "/login", {}, "192.0.2.2").result() == http::status::ok);
+    spool::web_options unlimited;
+    unlimited.requests_per_second = 0;
+    dashboard_rig free_rig{unlimited};
+    for (int i = 0; i < 300; ++i) REQUIRE(free_rig.ask(http::verb::get, "/login", {}, "192.0.2.1").result() == http::status::ok);
+}
