@@ -294,6 +294,7 @@ TEST_CASE("after a site failure the destination is down: not called until the co
     CHECK(down->consecutive_failures == 1);
     CHECK(down->last_error == "connection refused");
     CHECK(down->next_probe == clock.now() + 300s);
+    CHECK(down->limit == 1); // the limit set above, as the dashboard shows it beside in_flight
     REQUIRE(log.events->size() == 1);
     CHECK(log.events->at(0).what == spool::destination_event::change::down);
     CHECK(log.events->at(0).destination == "down.example");

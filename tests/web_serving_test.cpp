@@ -1,13 +1,16 @@
 // How the dashboard is served (docs/web.md, "Serving"): over TLS with the
-// user's certificate, behind a trusted reverse proxy, and with a request rate
-// per client. A real server on loopback, asked by a Beast client over TLS,
-// with a certificate made for the test by the openssl command.
+// user's certificate, behind a trusted reverse proxy, with a request rate per
+// client, and embedded beside a running spooler. A real server on loopback,
+// asked by a Beast client over TLS, with a certificate made for the test by
+// the openssl command.
 
 #include "catch.hpp"
+#include "support/async_transport.hpp"
 #include "support/dashboard_rig.hpp"
 #include "support/processes.hpp"
 #include "support/temp_dir.hpp"
 
+#include <spool/spool.hpp>
 #include <spool/sqlite.hpp>
 #include <spool/web.hpp>
 
@@ -168,4 +171,78 @@ TEST_CASE("a client that sends requests faster than its rate is told to wait, an
     unlimited.requests_per_second = 0;
     dashboard_rig free_rig{unlimited};
     for (int i = 0; i < 300; ++i) REQUIRE(free_rig.ask(http::verb::get, "/login", {}, "192.0.2.1").result() == http::status::ok);
+}
+
+TEST_CASE("embedded beside a spooler, the destinations page shows each one's state, limit, failures and recent work, and the overview charts the day") {
+    using namespace std::chrono_literals;
+    spool_test::temp_dir dir;
+    spool::sqlite_store store(dir.file("spool.db"));
+    spool_test::async_transport transport;
+    transport.on_transmit([](spool::transmission<spool::message>& tx) {
+        if (spool_test::domain_of((*tx.recipients().begin()).address) == "down.example")
+            return spool::transmit_result::site_failure("421 <b>too busy</b>", "4.4.1");
+        for (const auto& r : tx.recipients()) tx.sent(r);
+        return spool::transmit_result::done();
+    });
+    const spool::time_point noon = std::chrono::sys_days{std::chrono::year{2026} / 12 / 7} + 12h;
+    spool::time_point now = noon;
+    spool::web_activity activity([&] { return now; });
+    spool::spooler sp{store, transport, activity};
+    sp.limits<spool_test::async_transport>({.destination_concurrency = 3, .cool_down = 300s});
+    auto client = sp.client();
+    for (int i = 0; i < 2; ++i) REQUIRE(client.send(spool_test::from_ann({spool_test::smtp("u" + std::to_string(i) + "@up.example")})));
+    REQUIRE(client.send(spool_test::from_ann({spool_test::smtp("x@down.example")})));
+    sp.drain();
+    REQUIRE(sp.stats().recipients_sent == 2);
+
+    spool::web_dashboard<spool::sqlite_store> web(store, dashboard_rig::users());
+    web.show_live({[&] { return sp.destinations(); }, activity, {"SMTP"}});
+    dashboard_rig view; // its sign-in and requests, pointed at the embedded dashboard
+    auto ask_embedded = [&](spool::web_dashboard<spool::sqlite_store>& d, const std::string& target) {
+        spool::web_request r{http::verb::get, target, 11};
+        r.set(http::field::host, "dashboard.test");
+        r.set(http::field::cookie, "spool_session=" + view.cookie);
+        return d.handle(r, "127.0.0.1");
+    };
+    {
+        spool::web_request in{http::verb::post, "/login", 11};
+        in.set(http::field::host, "dashboard.test");
+        in.body() = "user=rita&password=reader+password";
+        in.prepare_payload();
+        const auto r = web.handle(in, "127.0.0.1");
+        REQUIRE(r.result() == http::status::see_other);
+        const std::string set(r[http::field::set_cookie]);
+        view.cookie = set.substr(set.find('=') + 1, set.find(';') - set.find('=') - 1);
+    }
+    const std::string page = ask_embedded(web, "/destinations").body();
+    CHECK(has(page, "<td>SMTP</td><td>down.example</td><td class=\"error\">down</td><td>0 of 3</td>"));
+    CHECK(has(page, "421 &lt;b&gt;too busy&lt;/b&gt;"));
+    const std::string json = ask_embedded(web, "/api/destinations").body();
+    CHECK(has(json, "{\"transport\":\"SMTP\",\"destination\":\"down.example\",\"state\":\"down\",\"in_flight\":0,\"limit\":3,\"waiting\":0,"
+                    "\"consecutive_failures\":1,\"next_probe\":\""));
+    CHECK(has(json, "\"last_error\":\"421 \\u003cb>too busy\\u003c/b>\",\"recent\":{\"sent\":0,\"deferred\":1,\"failed\":0}}"));
+
+    const std::string overview = ask_embedded(web, "/").body();
+    CHECK(has(overview, "<svg class=\"chart\""));
+    CHECK(has(overview, "<tr><th>last hour</th><td>3</td><td>2</td><td>2</td><td>1</td><td>0</td></tr>"));
+    CHECK(has(overview, "href=\"/destinations\">Destinations</a>"));
+    now = noon + 61min; // an hour later the last hour is empty, the day is not
+    const std::string later = ask_embedded(web, "/").body();
+    CHECK(has(later, "<tr><th>last hour</th><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td></tr>"));
+    CHECK(has(later, "<tr><th>last 24 hours</th><td>3</td><td>2</td><td>2</td><td>1</td><td>0</td></tr>"));
+    const std::string minutes = ask_embedded(web, "/api/activity").body();
+    CHECK(std::count(minutes.begin(), minutes.end(), '{') == 1 + 24 * 60);
+    CHECK(has(minutes, "{\"start\":\"2026-12-07T12:00:00Z\",\"submitted\":3,\"finished\":2,\"sent\":2,\"deferred\":1,\"failed\":0}"));
+
+    sp.stop();
+}
+
+TEST_CASE("a dashboard not embedded in a spooler has no destinations page or activity, and says why") {
+    dashboard_rig rig;
+    rig.sign_in("rita", "reader password");
+    CHECK_FALSE(has(rig.get("/").body(), "/destinations"));
+    const auto page = rig.get("/destinations");
+    CHECK(page.result() == http::status::not_found);
+    CHECK(has(page.body(), "not embedded"));
+    CHECK(rig.get("/api/activity").result() == http::status::not_found);
 }

@@ -52,6 +52,7 @@ struct destination_health {
     unsigned consecutive_failures = 0;
     time_point next_probe{};   ///< meaningful while down
     std::string last_error;    ///< the reason of the last site failure
+    std::size_t limit = 0;     ///< hand-offs to it allowed at once (delivery_limits::destination_concurrency, resolved)
 };
 
 } // namespace spool

@@ -180,7 +180,8 @@ public:
         std::vector<destination_health> out;
         for (std::size_t slot = 0; slot < lanes_.size(); ++slot)
             lanes_[slot].for_each([&](const std::string& key, const destination& d) {
-                out.push_back({slot, key, d.health, d.in_flight, d.waiting.size(), d.failures, d.next_probe, d.last_error});
+                out.push_back({slot, key, d.health, d.in_flight, d.waiting.size(), d.failures, d.next_probe, d.last_error,
+                               lanes_[slot].concurrency_of(d)});
             });
         return out;
     }

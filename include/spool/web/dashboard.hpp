@@ -11,13 +11,16 @@
 // has a Content-Security-Policy that allows no inline script and no framing.
 
 #include <spool/administration.hpp>
+#include <spool/delivery.hpp>
 #include <spool/error.hpp>
 #include <spool/action_log.hpp>
 #include <spool/message.hpp>
 #include <spool/store_capabilities.hpp>
 #include <spool/suppression.hpp>
+#include <spool/web/activity.hpp>
 #include <spool/web/credentials.hpp>
 #include <spool/web/detail/listing.hpp>
+#include <spool/web/detail/live_views.hpp>
 #include <spool/web/detail/message_view.hpp>
 #include <spool/web/detail/pages.hpp>
 #include <spool/web/detail/request_rates.hpp>
@@ -30,6 +33,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
 #include <chrono>
 #include <cstdint>
@@ -78,6 +82,18 @@ struct web_options {
     bool fold_local_part = false;
 };
 
+/// What a dashboard embedded beside a spooler shows from it, besides the
+/// store (docs/web.md, "Embedded"): the destinations page, and the
+/// overview's charts of the last 24 hours.
+struct web_live {
+    /// The spooler's destinations now: `[&] { return spooler.destinations(); }`.
+    std::function<std::vector<destination_health>()> destinations;
+    /// The spooler's work over time: a copy of the web_activity composed with it.
+    std::optional<web_activity> activity;
+    /// The transports' names, by their place in the composition (empty: numbers).
+    std::vector<std::string> transport_names;
+};
+
 using web_request = boost::beast::http::request<boost::beast::http::string_body>;
 using web_response = boost::beast::http::response<boost::beast::http::string_body>;
 
@@ -91,6 +107,14 @@ public:
           rates_(options_.requests_per_second, options_.request_burst) {
         if constexpr (SuppressionListStore<Store>) store_pages_.emplace_back("/suppressions", "Suppressions");
         if constexpr (ActionLogStore<Store>) store_pages_.emplace_back("/actions", "Action log");
+    }
+
+    /// Embedded beside a spooler: adds the destinations page and the
+    /// overview's charts from `live`. Call it before serving.
+    void show_live(web_live live) {
+        live_ = std::move(live);
+        if (live_.destinations && std::none_of(store_pages_.begin(), store_pages_.end(), [](const auto& p) { return p.first == "/destinations"; }))
+            store_pages_.insert(store_pages_.begin(), {"/destinations", "Destinations"});
     }
 
     /// The answer to `request`, from a client at `client_address` (for the
@@ -188,6 +212,15 @@ private:
         if (rest == "/messages") {
             if (request.method() != verb::get) return not_allowed(request, "GET");
             return messages(request, s, query, api);
+        }
+        if (rest == "/destinations" || (api && rest == "/activity")) {
+            if (request.method() != verb::get) return not_allowed(request, "GET");
+            if (rest == "/activity") {
+                if (!live_.activity) return refuse(request, api, http_status::not_found, "no spooler's activity here: the dashboard is not embedded in one");
+                return respond(request, http_status::ok, "application/json", detail::web::activity_json(live_.activity->last_day()));
+            }
+            if (!live_.destinations) return refuse(request, api, http_status::not_found, "no spooler's destinations here: the dashboard is not embedded in one");
+            return destinations(request, s, api);
         }
         if (rest == "/messages/count") {
             if (request.method() != verb::get) return not_allowed(request, "GET");
@@ -373,6 +406,13 @@ private:
         row("in hand", "in_hand", c.in_hand);
         row("requested", "", c.requested);
         body += "</table>";
+        const auto oldest = store_.list_queue({}, std::chrono::system_clock::now(), message_id{}, 1); // the lowest id: submitted first
+        if (!oldest.empty())
+            body += "<p>The oldest queued message is <a href=\"" + detail::web::html(base) + "/messages/" +
+                    std::to_string(static_cast<std::uint64_t>(oldest.front().id)) + "\">" +
+                    std::to_string(static_cast<std::uint64_t>(oldest.front().id)) + "</a>, submitted " + detail::web::iso(oldest.front().submit_time) +
+                    " (" + std::string(to_string(oldest.front().state)) + ").</p>";
+        if (live_.activity) body += detail::web::activity_chart(live_.activity->last_day());
         return page(request, s, "Overview", body);
     }
 
@@ -383,6 +423,25 @@ private:
                                  std::to_string(c.in_hand) + ",\"requested\":" + std::to_string(c.requested) + ",\"waiting\":" +
                                  std::to_string(c.waiting) + "}\n";
         return respond(request, http_status::ok, "application/json", body);
+    }
+
+    web_response destinations(const web_request& request, const detail::web::session& s, bool api) {
+        std::vector<detail::web::destination_row> rows;
+        for (destination_health& h : live_.destinations()) {
+            detail::web::destination_row r;
+            r.transport = h.transport < live_.transport_names.size() ? live_.transport_names[h.transport] : std::to_string(h.transport);
+            if (live_.activity) r.recent = live_.activity->recent(h.transport, h.destination);
+            r.health = std::move(h);
+            rows.push_back(std::move(r));
+        }
+        // Trouble first: down, then probing, then by hand-offs waiting.
+        std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+            const auto rank = [](const auto& r) { return r.health.what == destination_health::state::up ? 2 : r.health.what == destination_health::state::down ? 0 : 1; };
+            if (rank(a) != rank(b)) return rank(a) < rank(b);
+            return a.health.waiting > b.health.waiting;
+        });
+        if (api) return respond(request, http_status::ok, "application/json", detail::web::destinations_json(rows));
+        return page(request, s, "Destinations", detail::web::destinations_table(rows));
     }
 
     // A page of the listing. The store filters by state, domain and age
@@ -952,6 +1011,7 @@ private:
     detail::web::session_book sessions_;
     std::vector<std::pair<std::string_view, std::string_view>> store_pages_; // the pages the store's capabilities add
     detail::web::request_rates rates_;
+    web_live live_;
 };
 
 } // namespace spool

@@ -22,6 +22,7 @@ header{background:#234;color:#fff;padding:.5em 1em;display:flex;gap:1.5em;align-
 header a{color:#fff}header form{margin-left:auto}main{padding:1em}
 table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}
 .error{color:#a00}.counts td{text-align:right}form.inline{display:inline}.headers td{font-family:monospace;white-space:pre-wrap;word-break:break-all}
+.chart{display:block;width:100%;max-width:60em;height:8em;border-bottom:1px solid #999}.legend{color:#555}
 )";
 
 /// A whole page. Without a `user` (before signing in) it has no links;
