@@ -13,6 +13,10 @@
 #include <spool/web.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 
 namespace http = boost::beast::http;
@@ -29,7 +33,40 @@ spool::message deferred_by(const std::string& reason, const std::string& to = "b
     return m;
 }
 
-bool held(dashboard_rig& rig, spool::message_id id) { return rig.store.inspect(id, std::chrono::system_clock::now())->held; }
+template <class Rig>
+bool held(Rig& rig, spool::message_id id) { return rig.store.inspect(id, std::chrono::system_clock::now())->held; }
+
+// A SQLite store whose first batch waits until let go: an action on
+// everything matching, caught in its middle.
+struct gated_store : spool::sqlite_store {
+    using spool::sqlite_store::sqlite_store;
+    struct gate {
+        std::mutex m;
+        std::condition_variable changed;
+        bool reached = false, open = false;
+    };
+    std::shared_ptr<gate> g = std::make_shared<gate>();
+
+    template <class F>
+    std::error_code batch(F&& f) {
+        {
+            std::unique_lock l{g->m};
+            g->reached = true;
+            g->changed.notify_all();
+            g->changed.wait(l, [&] { return g->open; });
+        }
+        return spool::sqlite_store::batch(std::forward<F>(f));
+    }
+    void wait_until_reached() {
+        std::unique_lock l{g->m};
+        g->changed.wait(l, [&] { return g->reached; });
+    }
+    void let_go() {
+        std::lock_guard l{g->m};
+        g->open = true;
+        g->changed.notify_all();
+    }
+};
 
 } // namespace
 
@@ -242,4 +279,40 @@ TEST_CASE("an operator adds to and removes from the suppression list, and a read
     CHECK(reader.get("/suppressions?sort=name").result() == http::status::bad_request);
     const auto still = reader.store.find_suppression("x@y.test", std::chrono::system_clock::now());
     CHECK((still && *still));
+}
+
+TEST_CASE("while an action on everything matching runs, the pages answer, and a second such action is refused with 409") {
+    spool_test::basic_dashboard_rig<gated_store> rig;
+    const auto a = rig.queued("one"), b = rig.queued("two");
+    rig.sign_in("olga", "operator password");
+    spool::web_response first;
+    std::thread running([&] { first = rig.post("/api/messages/all/hold", "csrf=" + rig.csrf + "&up_to=" + text(b)); });
+    rig.store.wait_until_reached(); // the first action is in its first chunk's commit
+    CHECK(rig.get("/messages").result() == http::status::ok);
+    const auto second = rig.post("/api/messages/all/release", "csrf=" + rig.csrf + "&up_to=" + text(b));
+    CHECK(second.result() == http::status::conflict);
+    CHECK(has(second.body(), "another action on everything matching is running"));
+    rig.store.let_go();
+    running.join();
+    CHECK(first.body() == "{\"operation\":\"hold\",\"done\":2,\"refused\":0,\"skipped\":0}\n");
+    CHECK(held(rig, a));
+    CHECK(held(rig, b));
+    // Ended, the next one runs.
+    CHECK(rig.post("/api/messages/all/release", "csrf=" + rig.csrf + "&up_to=" + text(b)).result() == http::status::ok);
+    CHECK_FALSE(held(rig, a));
+}
+
+TEST_CASE("a store that cannot answer gives 503: a page for the pages, JSON for the API") {
+    dashboard_rig rig;
+    rig.queued("one");
+    rig.sign_in("olga", "operator password");
+    spool_test::raw_sql(rig.dir.file("spool.db"), "DROP TABLE outgoing_queue");
+    const auto page = rig.get("/messages");
+    CHECK(page.result() == http::status::service_unavailable);
+    CHECK(has(std::string(page[http::field::content_type]), "text/html"));
+    CHECK(has(page.body(), "the store could not answer"));
+    const auto api = rig.get("/api/messages");
+    CHECK(api.result() == http::status::service_unavailable);
+    CHECK(api[http::field::content_type] == "application/json");
+    CHECK(has(api.body(), "{\"error\":\"the store could not answer: "));
 }

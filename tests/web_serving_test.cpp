@@ -175,8 +175,7 @@ TEST_CASE("a client that sends requests faster than its rate is told to wait, an
 
 TEST_CASE("embedded beside a spooler, the destinations page shows each one's state, limit, failures and recent work, and the overview charts the day") {
     using namespace std::chrono_literals;
-    spool_test::temp_dir dir;
-    spool::sqlite_store store(dir.file("spool.db"));
+    dashboard_rig view;
     spool_test::async_transport transport;
     transport.on_transmit([](spool::transmission<spool::message>& tx) {
         if (spool_test::domain_of((*tx.recipients().begin()).address) == "down.example")
@@ -187,7 +186,7 @@ TEST_CASE("embedded beside a spooler, the destinations page shows each one's sta
     const spool::time_point noon = std::chrono::sys_days{std::chrono::year{2026} / 12 / 7} + 12h;
     spool::time_point now = noon;
     spool::web_activity activity([&] { return now; });
-    spool::spooler sp{store, transport, activity};
+    spool::spooler sp{view.store, transport, activity};
     sp.limits<spool_test::async_transport>({.destination_concurrency = 3, .cool_down = 300s});
     auto client = sp.client();
     for (int i = 0; i < 2; ++i) REQUIRE(client.send(spool_test::from_ann({spool_test::smtp("u" + std::to_string(i) + "@up.example")})));
@@ -195,42 +194,25 @@ TEST_CASE("embedded beside a spooler, the destinations page shows each one's sta
     sp.drain();
     REQUIRE(sp.stats().recipients_sent == 2);
 
-    spool::web_dashboard<spool::sqlite_store> web(store, dashboard_rig::users());
-    web.show_live({[&] { return sp.destinations(); }, activity, {"SMTP"}});
-    dashboard_rig view; // its sign-in and requests, pointed at the embedded dashboard
-    auto ask_embedded = [&](spool::web_dashboard<spool::sqlite_store>& d, const std::string& target) {
-        spool::web_request r{http::verb::get, target, 11};
-        r.set(http::field::host, "dashboard.test");
-        r.set(http::field::cookie, "spool_session=" + view.cookie);
-        return d.handle(r, "127.0.0.1");
-    };
-    {
-        spool::web_request in{http::verb::post, "/login", 11};
-        in.set(http::field::host, "dashboard.test");
-        in.body() = "user=rita&password=reader+password";
-        in.prepare_payload();
-        const auto r = web.handle(in, "127.0.0.1");
-        REQUIRE(r.result() == http::status::see_other);
-        const std::string set(r[http::field::set_cookie]);
-        view.cookie = set.substr(set.find('=') + 1, set.find(';') - set.find('=') - 1);
-    }
-    const std::string page = ask_embedded(web, "/destinations").body();
+    view.web.show_live({[&] { return sp.destinations(); }, activity, {"SMTP"}});
+    view.sign_in("rita", "reader password");
+    const std::string page = view.get("/destinations").body();
     CHECK(has(page, "<td>SMTP</td><td>down.example</td><td class=\"error\">down</td><td>0 of 3</td>"));
     CHECK(has(page, "421 &lt;b&gt;too busy&lt;/b&gt;"));
-    const std::string json = ask_embedded(web, "/api/destinations").body();
+    const std::string json = view.get("/api/destinations").body();
     CHECK(has(json, "{\"transport\":\"SMTP\",\"destination\":\"down.example\",\"state\":\"down\",\"in_flight\":0,\"limit\":3,\"waiting\":0,"
                     "\"consecutive_failures\":1,\"next_probe\":\""));
     CHECK(has(json, "\"last_error\":\"421 \\u003cb>too busy\\u003c/b>\",\"recent\":{\"sent\":0,\"deferred\":1,\"failed\":0}}"));
 
-    const std::string overview = ask_embedded(web, "/").body();
+    const std::string overview = view.get("/").body();
     CHECK(has(overview, "<svg class=\"chart\""));
     CHECK(has(overview, "<tr><th>last hour</th><td>3</td><td>2</td><td>2</td><td>1</td><td>0</td></tr>"));
     CHECK(has(overview, "href=\"/destinations\">Destinations</a>"));
     now = noon + 61min; // an hour later the last hour is empty, the day is not
-    const std::string later = ask_embedded(web, "/").body();
+    const std::string later = view.get("/").body();
     CHECK(has(later, "<tr><th>last hour</th><td>0</td><td>0</td><td>0</td><td>0</td><td>0</td></tr>"));
     CHECK(has(later, "<tr><th>last 24 hours</th><td>3</td><td>2</td><td>2</td><td>1</td><td>0</td></tr>"));
-    const std::string minutes = ask_embedded(web, "/api/activity").body();
+    const std::string minutes = view.get("/api/activity").body();
     CHECK(std::count(minutes.begin(), minutes.end(), '{') == 1 + 24 * 60);
     CHECK(has(minutes, "{\"start\":\"2026-12-07T12:00:00Z\",\"submitted\":3,\"finished\":2,\"sent\":2,\"deferred\":1,\"failed\":0}"));
 

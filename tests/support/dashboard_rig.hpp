@@ -20,14 +20,15 @@ namespace spool_test {
 namespace http = boost::beast::http;
 
 // A spool with messages, a dashboard over it, and a browser's cookie jar.
-struct dashboard_rig {
+template <class Store = spool::sqlite_store>
+struct basic_dashboard_rig {
     temp_dir dir;
-    spool::sqlite_store store{dir.file("spool.db")};
-    spool::web_dashboard<spool::sqlite_store> web;
+    Store store{dir.file("spool.db")};
+    spool::web_dashboard<Store> web;
     std::string cookie; // the session, once signed in
     std::string csrf;
 
-    explicit dashboard_rig(spool::web_options options = {}) : web(store, users(), std::move(options)) {}
+    explicit basic_dashboard_rig(spool::web_options options = {}) : web(store, users(), std::move(options)) {}
 
     static spool::web_credentials users() {
         spool::web_credentials c;
@@ -70,6 +71,8 @@ struct dashboard_rig {
         csrf = page.substr(at + 19, 64);
     }
 };
+
+using dashboard_rig = basic_dashboard_rig<>;
 
 inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 inline std::string text(spool::message_id id) { return std::to_string(static_cast<std::uint64_t>(id)); }

@@ -35,6 +35,7 @@
 #include <charconv>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -131,7 +132,9 @@ public:
             }
             return route(request, client, proxied);
         } catch (const std::exception& e) {
-            return error(request, boost::beast::http::status::service_unavailable, std::string("the store could not answer: ") + e.what());
+            const std::string_view target = request.target();
+            const bool api = target.substr(options_.base_path.size(), 5) == "/api/";
+            return refuse(request, api, boost::beast::http::status::service_unavailable, std::string("the store could not answer: ") + e.what());
         }
     }
 
@@ -920,6 +923,12 @@ private:
         }
         const auto up_to = detail::web::parse_number(up_to_field->second);
         if (!up_to) return refuse(request, api, http_status::bad_request, "up_to is a message id, not '" + up_to_field->second + "'");
+        // One at a time: a second would hold a second serving thread, and
+        // two over overlapping filters would say confusing things.
+        std::unique_lock one_at_a_time{bulk_action_, std::try_to_lock};
+        if (!one_at_a_time.owns_lock())
+            return refuse(request, api, http_status::conflict,
+                          "another action on everything matching is running: try again when it has ended (the action log shows it then)");
         std::size_t done = 0, refused = 0, skipped = 0;
         const auto now = std::chrono::system_clock::now();
         std::vector<message_id> ids;
@@ -1012,6 +1021,7 @@ private:
     std::vector<std::pair<std::string_view, std::string_view>> store_pages_; // the pages the store's capabilities add
     detail::web::request_rates rates_;
     web_live live_;
+    std::mutex bulk_action_;
 };
 
 } // namespace spool
