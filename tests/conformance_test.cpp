@@ -275,3 +275,51 @@ TEST_CASE("a finish that ignores the disposition, and a create_queued that forge
     CHECK(std::any_of(queued.begin(), queued.end(),
                       [](const auto& f) { return f.check == "create_queued: creates a queued message"; }));
 }
+
+namespace {
+// An action log kept in memory and shared by copies, wrong in the ways
+// `flaw` says: oldest first, or forgetting nothing.
+struct flawed_log {
+    enum class flaw { none, oldest_first, forgets_nothing };
+    flaw wrong = flaw::none;
+    std::shared_ptr<std::vector<spool::logged_action>> entries = std::make_shared<std::vector<spool::logged_action>>();
+
+    std::error_code log_action(const spool::logged_action& a) {
+        entries->push_back(a);
+        entries->back().key = static_cast<std::int64_t>(entries->size());
+        return {};
+    }
+    spool::result<std::vector<spool::logged_action>> action_log(std::int64_t before, std::size_t limit) const {
+        std::vector<spool::logged_action> out;
+        for (auto it = entries->rbegin(); it != entries->rend() && out.size() < limit; ++it)
+            if (before == 0 || it->key < before) out.push_back(*it);
+        if (wrong == flaw::oldest_first) std::reverse(out.begin(), out.end());
+        return out;
+    }
+    spool::result<std::size_t> forget_actions(spool::time_point t) {
+        if (wrong == flaw::forgets_nothing) return std::size_t{0};
+        return static_cast<std::size_t>(std::erase_if(*entries, [&](const auto& e) { return e.at < t; }));
+    }
+};
+static_assert(spool::ActionLogStore<flawed_log>);
+
+std::vector<spool::testing::conformance_failure> action_log_checked(flawed_log::flaw f) {
+    return spool::testing::check_action_log([f] {
+        flawed_log a;
+        a.wrong = f;
+        return std::pair{a, a};
+    });
+}
+} // namespace
+
+TEST_CASE("an action log kept right passes A1-A3, and one listed oldest first or that forgets nothing is caught by name") {
+    CHECK(action_log_checked(flawed_log::flaw::none).empty());
+    const auto order = action_log_checked(flawed_log::flaw::oldest_first);
+    INFO(listed(order));
+    CHECK(std::any_of(order.begin(), order.end(), [](const auto& f) { return f.check.rfind("action log A1", 0) == 0; }));
+    CHECK(std::any_of(order.begin(), order.end(), [](const auto& f) { return f.check.rfind("action log A2", 0) == 0; }));
+    const auto kept = action_log_checked(flawed_log::flaw::forgets_nothing);
+    INFO(listed(kept));
+    REQUIRE_FALSE(kept.empty());
+    CHECK(std::all_of(kept.begin(), kept.end(), [](const auto& f) { return f.check.rfind("action log A3", 0) == 0; }));
+}

@@ -170,7 +170,7 @@ concept ReportBacklogStore = requires(S& s, const S& c, const returned_report& r
 ///     `before` (0: from the newest), newest first;
 ///   - `result<std::size_t> forget_actions(time_point before)`: removes the
 ///     entries logged before `before`, and says how many.
-/// Laws L1–L3, checked by testing::check_action_log.
+/// Laws A1–A3, checked by testing::check_action_log.
 template <class S>
 concept ActionLogStore = requires(S& s, const S& c, const logged_action& a, std::int64_t key, std::size_t limit, time_point t) {
     { s.log_action(a) } -> std::same_as<std::error_code>;

@@ -731,14 +731,14 @@ std::vector<conformance_failure> check_message_claim(MakePair make_pair, std::ch
     return failures;
 }
 
-/// The laws of the action log (docs/web.md, "The action log"), L1–L3, on two
+/// The laws of the action log (docs/web.md, "The action log"), A1–A3, on two
 /// store objects over one store from `make_pair`, where the store keeps it
 /// (ActionLogStore):
-///   L1 an entry logged reads back as written, from the other object too,
+///   A1 an entry logged reads back as written, from the other object too,
 ///      with a key above every earlier entry's, any byte in its texts;
-///   L2 the log is newest first, below `before` (0: from the newest), at most
+///   A2 the log is newest first, below `before` (0: from the newest), at most
 ///      `limit`, and its pages together give every entry once;
-///   L3 forget_actions removes exactly the entries logged before its time,
+///   A3 forget_actions removes exactly the entries logged before its time,
 ///      and says how many.
 template <class MakePair>
 std::vector<conformance_failure> check_action_log(MakePair make_pair) {
@@ -756,33 +756,33 @@ std::vector<conformance_failure> check_action_log(MakePair make_pair) {
                                i % 2 ? "hold" : "delete_with_report", "matching state=held&domain=x.test, up to " + std::to_string(100 + i),
                                static_cast<std::uint64_t>(i), 1, static_cast<std::uint64_t>(10 * i)});
 
-        constexpr const char* l1 = "action log L1: an entry reads back as written, from the other object, with a rising key";
-        for (const auto& w : written) f.expect(l1, !(&w == &written[3] ? b : a).log_action(w), "log_action failed");
+        constexpr const char* a1 = "action log A1: an entry reads back as written, from the other object, with a rising key";
+        for (const auto& w : written) f.expect(a1, !(&w == &written[3] ? b : a).log_action(w), "log_action failed");
         const auto all = b.action_log(0, 100);
-        f.expect(l1, all && all->size() == written.size(), "the log does not have every entry logged");
+        f.expect(a1, all && all->size() == written.size(), "the log does not have every entry logged");
         if (all && all->size() == written.size()) {
             for (std::size_t i = 0; i < written.size(); ++i) {
                 logged_action expected = written[written.size() - 1 - i];
                 expected.key = (*all)[i].key;
-                f.expect(l1, (*all)[i] == expected, "an entry does not read back as it was written");
+                f.expect(a1, (*all)[i] == expected, "an entry does not read back as it was written");
             }
             for (std::size_t i = 1; i < all->size(); ++i)
-                f.expect(l1, (*all)[i - 1].key > (*all)[i].key, "a later entry has no higher key than an earlier one");
+                f.expect(a1, (*all)[i - 1].key > (*all)[i].key, "a later entry has no higher key than an earlier one");
         }
 
-        constexpr const char* l2 = "action log L2: newest first, below `before`, at most `limit`, every entry once";
+        constexpr const char* a2 = "action log A2: newest first, below `before`, at most `limit`, every entry once";
         std::vector<std::int64_t> seen;
         std::int64_t before = 0;
         for (int pages = 0; pages < 10; ++pages) {
             const auto page = a.action_log(before, 3);
             if (!page) {
-                f.expect(l2, false, "action_log failed");
+                f.expect(a2, false, "action_log failed");
                 break;
             }
-            f.expect(l2, page->size() <= 3, "a page is longer than its limit");
+            f.expect(a2, page->size() <= 3, "a page is longer than its limit");
             if (page->empty()) break;
             for (const auto& e : *page) {
-                f.expect(l2, before == 0 || e.key < before, "a page has an entry not below `before`");
+                f.expect(a2, before == 0 || e.key < before, "a page has an entry not below `before`");
                 seen.push_back(e.key);
             }
             before = page->back().key;
@@ -790,18 +790,18 @@ std::vector<conformance_failure> check_action_log(MakePair make_pair) {
         std::vector<std::int64_t> keys;
         if (all)
             for (const auto& e : *all) keys.push_back(e.key);
-        f.expect(l2, seen == keys, "the pages together are not every entry once, newest first");
+        f.expect(a2, seen == keys, "the pages together are not every entry once, newest first");
 
-        constexpr const char* l3 = "action log L3: forget_actions removes exactly the entries logged before its time";
+        constexpr const char* a3 = "action log A3: forget_actions removes exactly the entries logged before its time";
         const auto removed = b.forget_actions(detail::t0 + 3s);
-        f.expect(l3, removed && *removed == 3, "forget_actions did not say it removed the 3 entries before its time");
+        f.expect(a3, removed && *removed == 3, "forget_actions did not say it removed the 3 entries before its time");
         const auto left = a.action_log(0, 100);
         bool kept_the_rest = left && left->size() == 4;
         if (left)
             for (const auto& e : *left) kept_the_rest = kept_the_rest && e.at >= detail::t0 + 3s;
-        f.expect(l3, kept_the_rest, "the log does not keep exactly the entries logged at or after the time");
+        f.expect(a3, kept_the_rest, "the log does not keep exactly the entries logged at or after the time");
         const auto again = a.forget_actions(detail::t0 + 3s);
-        f.expect(l3, again && *again == 0, "forgetting again removed more");
+        f.expect(a3, again && *again == 0, "forgetting again removed more");
     }
     return failures;
 }
