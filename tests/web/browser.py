@@ -133,6 +133,42 @@ try:
     wait.until(ready.title_contains("Done"))
     check(held_count() == 0, "after release all, none is held")
 
+    # A hand-picked selection: two of the three messages to a.test, checked and held.
+    driver.get(base + "/messages?domain=a.test")
+    boxes = driver.find_elements(By.XPATH, "//input[@type='checkbox' and @name='id']")
+    check(len(boxes) == 3, "each of the three messages to a.test has a box to check")
+    for box in boxes[:2]:
+        box.click()
+    shot("6b-selected")
+    driver.find_element(By.XPATH, "//button[text()='hold']").click()
+    wait.until(ready.title_contains("Done"))
+    check("hold of the 2 selected: 2 done, 0 refused" in driver.page_source, "the two checked messages were held")
+    check(held_count() == 2, "after holding the selection, the overview counts two held messages")
+    driver.get(base + "/messages?state=held")
+    for box in driver.find_elements(By.XPATH, "//input[@type='checkbox' and @name='id']"):
+        box.click()
+    driver.find_element(By.XPATH, "//button[text()='release']").click()
+    wait.until(ready.title_contains("Done"))
+    check(held_count() == 0, "after releasing the selection, none is held")
+
+    # The suppression list: an operator adds an address, and it is listed.
+    driver.get(base + "/suppressions")
+    driver.find_element(By.NAME, "address").send_keys("gone@x.test")
+    driver.find_element(By.NAME, "reason").send_keys("asked to stop")
+    driver.find_element(By.XPATH, "//button[text()='Add']").click()
+    wait.until(ready.title_contains("Done"))
+    driver.get(base + "/suppressions")
+    check("gone@x.test" in driver.find_element(By.TAG_NAME, "main").text, "the address added is on the suppression list")
+    shot("6c-suppressions")
+
+    # The action log: every action so far, newest first, by the operator through the web.
+    driver.get(base + "/actions")
+    log_rows = driver.find_elements(By.XPATH, "//main//table//tr[td]")
+    shot("6d-action-log")
+    check(len(log_rows) == 7, "the action log has the seven actions taken: hold, release, each of them all, of a selection, and a suppression (found %d)" % len(log_rows))
+    check(log_rows and "suppress" in log_rows[0].text and "olga (web)" in log_rows[0].text,
+          "its newest entry is the suppression, by olga through the web")
+
     # A script in a subject is text: nothing of it runs.
     driver.get(base + "/messages?domain=b.test")
     driver.find_element(By.XPATH, "//tr[td[contains(., 'carl@')] or td[contains(., 'script')]]/td/a").click()
