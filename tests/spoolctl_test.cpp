@@ -560,7 +560,7 @@ TEST_CASE("web-token prints a new token once and keeps only its hash, and remove
     CHECK(spoolctl(dir, {"web-token", "remove", "deploy-bot", "--users", users}).code == 1);
 }
 
-TEST_CASE("serve refuses to start when nobody can sign in, on a malformed address, or with TLS files it cannot use") {
+TEST_CASE("serve refuses to start when nobody can sign in, on a malformed address or metrics URL, or with TLS files it cannot use") {
     spool_test::temp_dir dir;
     const std::string db = dir.file("spool.db");
     { spool::sqlite_store make(db); }
@@ -574,6 +574,9 @@ TEST_CASE("serve refuses to start when nobody can sign in, on a malformed addres
     const auto missing = spoolctl(dir, {"--db", db, "serve", "--listen", "127.0.0.1:0", "--tls-cert", dir.file("cert.pem"), "--tls-key", dir.file("key.pem")});
     CHECK(missing.code == 3);
     CHECK(missing.err.find("cert.pem") != std::string::npos);
+    const auto metrics = spoolctl(dir, {"--db", db, "serve", "--listen", "127.0.0.1:0", "--metrics-url", "https://127.0.0.1:9100/metrics"});
+    CHECK(metrics.code == 2);
+    CHECK(metrics.err.find("http://host[:port]/path") != std::string::npos);
 }
 
 TEST_CASE("serve answers on loopback: a user signs in and reads the queue's counts, until SIGTERM ends it") {

@@ -10,6 +10,7 @@
 #include "support/processes.hpp"
 #include "support/temp_dir.hpp"
 
+#include <spool/ops/metrics.hpp>
 #include <spool/spool.hpp>
 #include <spool/sqlite.hpp>
 #include <spool/web.hpp>
@@ -227,4 +228,104 @@ TEST_CASE("a dashboard not embedded in a spooler has no destinations page or act
     CHECK(page.result() == http::status::not_found);
     CHECK(has(page.body(), "not embedded"));
     CHECK(rig.get("/api/activity").result() == http::status::not_found);
+}
+
+TEST_CASE("apart from the spooler, the overview charts what the spooler's metrics page says, read over HTTP, counting from the first read") {
+    using namespace std::chrono_literals;
+    // The spooler, with its metrics served on loopback as spool's metrics example serves them.
+    spool::memory_store store;
+    spool::memory_transport transport;
+    transport.reject("gone@x.test");
+    spool::metrics metrics;
+    spool::spooler sp{store, transport, metrics};
+    auto client = sp.client();
+    auto send = [&](const std::string& to) { REQUIRE(client.send(spool_test::from_ann({spool_test::smtp(to)}))); };
+    send("early@x.test"); // before the first read: not charted
+    sp.drain();
+    boost::asio::io_context io;
+    spool::web_server metrics_page(io, {boost::asio::ip::make_address("127.0.0.1"), 0}, [&](const spool::web_request& r, const std::string&) {
+        spool::web_response a{http::status::ok, r.version()};
+        a.set(http::field::content_type, spool::content_type(spool::exposition::openmetrics));
+        a.body() = metrics.render(spool::exposition::openmetrics);
+        a.prepare_payload();
+        return a;
+    });
+    // The dashboard's side: a feed into the activity it charts.
+    spool::web_activity activity;
+    std::vector<std::string> problems;
+    std::mutex problems_mutex;
+    spool::web_metrics_feed feed(io, "http://127.0.0.1:" + std::to_string(metrics_page.endpoint().port()) + "/metrics", activity, 20ms,
+                                 [&](const std::string& why) {
+                                     std::lock_guard g{problems_mutex};
+                                     problems.push_back(why);
+                                 });
+    std::thread runner([&] { io.run(); });
+    auto wait_until = [&](auto done) {
+        const auto deadline = std::chrono::steady_clock::now() + 60s; // a bound for a broken build, not a timing
+        while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+        return done();
+    };
+    auto day = [&] {
+        spool::web_minute sum;
+        for (const auto& m : activity.last_day()) {
+            sum.submitted += m.submitted;
+            sum.finished += m.finished;
+            sum.sent += m.sent;
+            sum.deferred += m.deferred;
+            sum.failed += m.failed;
+        }
+        return sum;
+    };
+    CHECK(wait_until([&] { return feed.reads() >= 1; }));
+    send("a@x.test");
+    send("b@x.test");
+    send("gone@x.test");
+    sp.drain();
+    CHECK(wait_until([&] { return day().finished == 3; }));
+    const auto counted = day();
+    CHECK(counted.submitted == 3);
+    CHECK(counted.sent == 2);
+    CHECK(counted.failed == 1);
+    CHECK(counted.deferred == 0);
+    {
+        std::lock_guard g{problems_mutex};
+        CHECK(problems.empty());
+    }
+    io.stop();
+    runner.join();
+    sp.stop();
+}
+
+TEST_CASE("a metrics feed refuses a URL it cannot read, and says why a read failed") {
+    using namespace std::chrono_literals;
+    boost::asio::io_context io;
+    spool::web_activity activity;
+    CHECK_THROWS_AS(spool::web_metrics_feed(io, "https://127.0.0.1/metrics", activity), std::invalid_argument);
+    CHECK_THROWS_AS(spool::web_metrics_feed(io, "http://:80/metrics", activity), std::invalid_argument);
+    CHECK_THROWS_AS(spool::web_metrics_feed(io, "http://127.0.0.1:http/", activity), std::invalid_argument);
+    // A page with none of spool's counters, served on loopback: the feed says so and charts nothing.
+    spool::web_server other(io, {boost::asio::ip::make_address("127.0.0.1"), 0}, [](const spool::web_request& r, const std::string&) {
+        spool::web_response a{http::status::ok, r.version()};
+        a.body() = "# TYPE other_total counter\nother_total 5\n";
+        a.prepare_payload();
+        return a;
+    });
+    std::string why;
+    std::mutex m;
+    spool::web_metrics_feed feed(io, "http://127.0.0.1:" + std::to_string(other.endpoint().port()) + "/metrics", activity, 20ms,
+                                 [&](const std::string& w) {
+                                     std::lock_guard g{m};
+                                     if (why.empty()) why = w;
+                                 });
+    std::thread runner([&] { io.run(); });
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    auto said = [&] {
+        std::lock_guard g{m};
+        return !why.empty();
+    };
+    while (!said() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+    io.stop();
+    runner.join();
+    CHECK(has(why, "has none of spool's counters"));
+    CHECK(feed.reads() == 0);
 }

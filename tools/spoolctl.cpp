@@ -224,6 +224,8 @@ struct options {
     // serve and web-user
     std::string listen = "127.0.0.1:8025", users, base_path, user_name, role = "reader", tls_cert, tls_key;
     std::vector<std::string> trusted_proxies;
+    std::string metrics_url;
+    std::int64_t metrics_every = 60;
     // the action log
     std::int64_t log_retention_days = 90; // 0: keep every entry
 };
@@ -632,6 +634,18 @@ int serve(Store& store, const options& o) {
     }
     spool::web_dashboard<Store> dashboard(store, std::move(users), options);
     boost::asio::io_context io;
+    // The overview's charts, from a spooler's metrics page (spool::metrics), when given one.
+    std::optional<spool::web_metrics_feed> feed;
+    if (!o.metrics_url.empty()) {
+        spool::web_activity activity;
+        try {
+            feed.emplace(io, o.metrics_url, activity, std::chrono::seconds{std::max<std::int64_t>(o.metrics_every, 1)},
+                         [](const std::string& why) { std::cerr << "spoolctl: metrics: " << why << '\n'; });
+        } catch (const std::invalid_argument& e) {
+            throw usage_error(e.what());
+        }
+        dashboard.show_live({{}, activity, {}});
+    }
     auto handler = [&](const spool::web_request& r, const std::string& a) { return dashboard.handle(r, a); };
     auto server = tls ? std::make_unique<spool::web_server>(io, boost::asio::ip::tcp::endpoint{address, port}, *tls, handler)
                       : std::make_unique<spool::web_server>(io, boost::asio::ip::tcp::endpoint{address, port}, handler);
@@ -777,6 +791,11 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--base-path", o.base_path, "The path it is served under behind a reverse proxy, e.g. /spool");
     serve_cmd->add_option("--tls-cert", o.tls_cert, "Serve HTTPS with this certificate chain (PEM; with --tls-key)");
     serve_cmd->add_option("--tls-key", o.tls_key, "The certificate's private key (PEM)");
+    serve_cmd->add_option("--metrics-url", o.metrics_url,
+                          "A spooler's metrics page (http://host:port/metrics): the overview charts the last 24 hours from it");
+    serve_cmd->add_option_function<std::string>(
+        "--metrics-every", [&](const std::string& v) { o.metrics_every = whole_number("--metrics-every", v); },
+        "Seconds between reads of the metrics page (default 60)");
     serve_cmd->add_option("--trusted-proxy", o.trusted_proxies,
                           "The address of a reverse proxy whose X-Forwarded-For, -Host and -Proto are believed (repeatable)");
     auto* web_users = app.add_subcommand("web-user", "Add, change or remove a dashboard user; needs no spool");

@@ -5,4 +5,5 @@
 #include <spool/web/activity.hpp>
 #include <spool/web/credentials.hpp>
 #include <spool/web/dashboard.hpp>
+#include <spool/web/metrics_feed.hpp>
 #include <spool/web/server.hpp>

@@ -75,6 +75,20 @@ public:
         d.failed += e.failed;
     }
 
+    /// Adds `counts` to the minute of `at`: for a source other than this
+    /// process's spooler (web_metrics_feed reads one from its metrics page).
+    void add(time_point at, const web_minute& counts) {
+        std::lock_guard g{state_->mutex};
+        web_minute& m = state_->minute_at(at);
+        m.submitted += counts.submitted;
+        m.finished += counts.finished;
+        m.sent += counts.sent;
+        m.deferred += counts.deferred;
+        m.failed += counts.failed;
+    }
+    /// The clock minutes are read by.
+    time_point now() const { return state_->now(); }
+
     // --- What the dashboard reads ----------------------------------------------
 
     /// The last 24 hours, a minute each, oldest first, ending with the minute now.
