@@ -14,6 +14,8 @@
 #include <spool/sqlite.hpp>
 #include <spool/web.hpp>
 
+#include "dashboard_client.hpp"
+
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -49,32 +51,6 @@ std::string load_average() {
     in >> a;
     return a;
 }
-
-// A keep-alive client of the dashboard, signed in with `cookie`.
-struct client {
-    boost::asio::io_context io;
-    boost::beast::tcp_stream stream{io};
-    boost::beast::flat_buffer buffer;
-    std::string cookie;
-    client(const boost::asio::ip::tcp::endpoint& at, std::string c) : cookie(std::move(c)) { stream.connect(at); }
-    http::response<http::string_body> ask(http::verb method, const std::string& target, const std::string& body = {}) {
-        http::request<http::string_body> r{method, target, 11};
-        r.set(http::field::host, "127.0.0.1");
-        if (!cookie.empty()) r.set(http::field::cookie, cookie);
-        if (method == http::verb::post) r.set(http::field::content_type, "application/x-www-form-urlencoded");
-        r.body() = body;
-        r.keep_alive(true);
-        r.prepare_payload();
-        http::write(stream, r);
-        http::response<http::string_body> out;
-        http::read(stream, buffer, out);
-        if (out.result_int() != 200 && out.result_int() != 303) {
-            std::fprintf(stderr, "%s: %u %s\n", target.c_str(), out.result_int(), out.body().c_str());
-            std::exit(1);
-        }
-        return out;
-    }
-};
 
 } // namespace
 
@@ -120,7 +96,7 @@ int main(int argc, char** argv) {
 
     std::string cookie, csrf;
     {
-        client c(server.endpoint(), "");
+        spool_bench::client c(server.endpoint(), "");
         const auto in = c.ask(http::verb::post, "/login", "user=olga&password=pw");
         const std::string set(in[http::field::set_cookie]);
         cookie = set.substr(0, set.find(';'));
@@ -151,7 +127,7 @@ int main(int argc, char** argv) {
         std::atomic<int> ready{0};
         for (int k = 0; k < 20; ++k)
             clients.emplace_back([&, k] {
-                client c(server.endpoint(), cookie);
+                spool_bench::client c(server.endpoint(), cookie);
                 ++ready;
                 while (ready.load() < 20) std::this_thread::yield();
                 for (int i = 0; i < 50; ++i) {
@@ -168,7 +144,7 @@ int main(int argc, char** argv) {
     }
 
     {
-        client counter(server.endpoint(), cookie), actor(server.endpoint(), cookie);
+        spool_bench::client counter(server.endpoint(), cookie), actor(server.endpoint(), cookie);
         const std::string count = actor.ask(http::verb::get, "/api/messages/count?domain=hold.example").body();
         const std::string up_to = count.substr(count.find("\"up_to\":") + 8, count.find('}') - count.find("\"up_to\":") - 8);
         std::atomic<bool> done{false};

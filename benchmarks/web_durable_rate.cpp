@@ -9,6 +9,7 @@
 // machine weighs on both; the median of each and the spread are printed.
 //   build/<preset>/benchmarks/spool_web_durable_rate [pairs] [seconds per run]
 
+#include "dashboard_client.hpp"
 #include "durable_workload.hpp"
 
 #include <spool/spool.hpp>
@@ -51,25 +52,6 @@ double median(std::vector<double> v) {
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-http::response<http::string_body> ask(boost::beast::tcp_stream& stream, boost::beast::flat_buffer& buffer, http::verb method,
-                                      const std::string& target, const std::string& cookie, const std::string& body = {}) {
-    http::request<http::string_body> r{method, target, 11};
-    r.set(http::field::host, "127.0.0.1");
-    if (!cookie.empty()) r.set(http::field::cookie, cookie);
-    if (method == http::verb::post) r.set(http::field::content_type, "application/x-www-form-urlencoded");
-    r.body() = body;
-    r.keep_alive(true);
-    r.prepare_payload();
-    http::write(stream, r);
-    http::response<http::string_body> out;
-    http::read(stream, buffer, out);
-    if (out.result_int() != 200 && out.result_int() != 303) {
-        std::fprintf(stderr, "%s: %u %s\n", target.c_str(), out.result_int(), out.body().c_str());
-        std::exit(1);
-    }
-    return out;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
@@ -110,13 +92,10 @@ int main(int argc, char** argv) {
     std::atomic<int> polls{0};
     std::atomic<long long> polling_us{0}; // time the polls took to answer, in all
     std::thread poller([&] {
-        boost::asio::io_context cio;
-        boost::beast::tcp_stream stream(cio);
-        boost::beast::flat_buffer buffer;
-        stream.connect(server.endpoint());
-        const auto in = ask(stream, buffer, http::verb::post, "/login", "", "user=olga&password=pw");
+        spool_bench::client c(server.endpoint(), "");
+        const auto in = c.ask(http::verb::post, "/login", "user=olga&password=pw");
         const std::string set(in[http::field::set_cookie]);
-        const std::string cookie = set.substr(0, set.find(';'));
+        c.cookie = set.substr(0, set.find(';'));
         std::unique_lock l{mutex};
         while (!done) {
             if (!polling) {
@@ -125,8 +104,8 @@ int main(int argc, char** argv) {
             }
             l.unlock();
             const auto asked = clock_type::now();
-            ask(stream, buffer, http::verb::get, "/", cookie);
-            ask(stream, buffer, http::verb::get, "/messages", cookie);
+            c.ask(http::verb::get, "/");
+            c.ask(http::verb::get, "/messages");
             polling_us += std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - asked).count();
             ++polls;
             l.lock();

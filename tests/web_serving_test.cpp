@@ -7,6 +7,7 @@
 #include "catch.hpp"
 #include "support/async_transport.hpp"
 #include "support/dashboard_rig.hpp"
+#include "support/https_client.hpp"
 #include "support/processes.hpp"
 #include "support/temp_dir.hpp"
 
@@ -58,24 +59,6 @@ struct served_over_tls {
     }
 };
 
-// A request over TLS that checks the server's certificate against `ca`.
-http::response<http::string_body> ask_https(const boost::asio::ip::tcp::endpoint& at, const std::string& ca, spool::web_request r) {
-    boost::asio::io_context io;
-    boost::asio::ssl::context client(boost::asio::ssl::context::tls_client);
-    client.load_verify_file(ca);
-    client.set_verify_mode(boost::asio::ssl::verify_peer);
-    boost::beast::ssl_stream<boost::beast::tcp_stream> stream(io, client);
-    boost::beast::get_lowest_layer(stream).connect(at);
-    stream.handshake(boost::asio::ssl::stream_base::client);
-    r.set(http::field::host, "127.0.0.1");
-    r.prepare_payload();
-    http::write(stream, r);
-    boost::beast::flat_buffer buffer;
-    http::response<http::string_body> out;
-    http::read(stream, buffer, out);
-    return out;
-}
-
 spool::web_response ask(dashboard_rig& rig, http::verb method, const std::string& target, const std::string& peer,
                         std::initializer_list<std::pair<std::string, std::string>> headers, const std::string& body = {}) {
     spool::web_request r{method, target, 11};
@@ -98,7 +81,7 @@ spool::web_options behind(std::string proxy) {
 
 TEST_CASE("with the user's certificate it serves HTTPS only: a TLS client gets the page, a plain request no answer") {
     served_over_tls s;
-    const auto page = ask_https(s.server.endpoint(), s.c.cert, {http::verb::get, "/login", 11});
+    const auto page = spool_test::ask_https(s.server.endpoint(), s.c.cert, {http::verb::get, "/login", 11});
     CHECK(page.result() == http::status::ok);
     CHECK(has(page.body(), "Sign in"));
     // Plain HTTP to the TLS port: the handshake fails and the connection closes, with no page in clear.

@@ -57,14 +57,7 @@ struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-std::string iso(spool::time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+std::string iso(spool::time_point t) { return spool::utc_text(t); }
 
 boost::json::value time_json(spool::time_point t) {
     if (t == spool::time_point::max()) return nullptr;

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <memory>
+#include <string>
 
 namespace spool {
 
@@ -32,5 +34,16 @@ public:
 private:
     std::shared_ptr<std::atomic<time_point::rep>> ticks_;
 };
+
+/// `t` in UTC to the second, in ISO 8601 ("2026-12-07T10:38:39Z"): how
+/// spoolctl and the dashboard show a time, so that the two agree.
+inline std::string utc_text(time_point t) {
+    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
 
 } // namespace spool

@@ -5,9 +5,7 @@
 
 #include <spool/clock.hpp>
 
-#include <chrono>
 #include <cstddef>
-#include <ctime>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,15 +15,8 @@
 
 namespace spool::detail::web {
 
-/// A time as the pages and the API show it: UTC, to the second (ISO 8601).
-inline std::string iso(time_point t) {
-    const std::time_t secs = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
+/// A time as the pages and the API show it, as spoolctl does.
+inline std::string iso(time_point t) { return utc_text(t); }
 
 /// Text for HTML content and quoted attributes: a subject `<script>` shows as text.
 inline std::string html(std::string_view s) {
