@@ -23,6 +23,7 @@
 #include <spool/web/detail/live_views.hpp>
 #include <spool/web/detail/message_view.hpp>
 #include <spool/web/detail/pages.hpp>
+#include <spool/web/detail/request_checks.hpp>
 #include <spool/web/detail/request_rates.hpp>
 #include <spool/web/detail/sessions.hpp>
 #include <spool/web/detail/text.hpp>
@@ -123,8 +124,8 @@ public:
     /// a store that throws gives 503.
     web_response handle(const web_request& request, const std::string& client_address) {
         try {
-            const bool proxied = trusted_proxy(client_address);
-            const std::string client = proxied ? forwarded_client(request, client_address) : client_address;
+            const bool proxied = detail::web::listed(options_.trusted_proxies, client_address);
+            const std::string client = proxied ? detail::web::forwarded_client(request, client_address, options_.trusted_proxies) : client_address;
             if (const auto wait = rates_.wait_for(client); wait.count() > 0) {
                 web_response r = error(request, http_status::too_many_requests, "too many requests from " + client + ": slow down");
                 r.set(boost::beast::http::field::retry_after, std::to_string(wait.count()));
@@ -167,7 +168,7 @@ private:
         }
 
         if (api)
-            if (const auto bearer = bearer_token(request)) {
+            if (const auto bearer = detail::web::bearer_token(request)) {
                 // A token calls the API with its role; no cookie is involved, so no CSRF token either.
                 const auto holder = users_.check_token(*bearer);
                 if (!holder) return json_error(request, http_status::unauthorized, "the token is not valid (revoked, or never issued)");
@@ -182,15 +183,15 @@ private:
         }
         if (request.method() == verb::post) {
             // A POST is the session's own: the same origin, and its CSRF token.
-            if (!same_origin(request, proxied)) return refuse(request, api, http_status::forbidden, "a request from another site");
-            if (!carries_csrf(request, *session))
+            if (!detail::web::same_origin(request, proxied)) return refuse(request, api, http_status::forbidden, "a request from another site");
+            if (!detail::web::carries_csrf(request, session->csrf))
                 return refuse(request, api, http_status::forbidden, "the form is stale or forged (no valid CSRF token): reload the page");
         } else if (request.method() != verb::get && request.method() != verb::head) {
             return not_allowed(request, "GET, POST");
         }
         if (path == "/logout") {
             if (request.method() != verb::post) return not_allowed(request, "POST");
-            sessions_.close(session_id(request));
+            sessions_.close(detail::web::cookie_value(request, cookie_name));
             web_response r = respond(request, http_status::see_other, "text/plain; charset=utf-8", "signed out\n");
             r.set(boost::beast::http::field::location, std::string(base) + "/login");
             r.set(boost::beast::http::field::set_cookie, cookie("", std::chrono::seconds{0}));
@@ -269,19 +270,11 @@ private:
         return refuse(request, api, http_status::not_found, "no such page");
     }
 
-    static std::optional<std::string> bearer_token(const web_request& request) {
-        const auto h = request.find(boost::beast::http::field::authorization);
-        if (h == request.end()) return std::nullopt;
-        const std::string_view v = h->value();
-        if (v.substr(0, 7) != "Bearer ") return std::string(); // another scheme: no valid token
-        return std::string(v.substr(7));
-    }
-
     // --- Sign-in ------------------------------------------------------------
 
     web_response sign_in(const web_request& request, const std::string& client_address, bool proxied) {
         const std::string_view base = options_.base_path;
-        if (!same_origin(request, proxied)) return error(request, http_status::forbidden, "a sign-in from another site");
+        if (!detail::web::same_origin(request, proxied)) return error(request, http_status::forbidden, "a sign-in from another site");
         const auto form = detail::web::form_fields(request.body());
         const auto user = form ? form->find("user") : fields::const_iterator{};
         const auto password = form ? form->find("password") : fields::const_iterator{};
@@ -311,82 +304,10 @@ private:
                "; HttpOnly; Secure; SameSite=Strict";
     }
 
-    std::string session_id(const web_request& request) const {
-        const auto header = request.find(boost::beast::http::field::cookie);
-        if (header == request.end()) return {};
-        std::string_view rest = header->value();
-        while (!rest.empty()) {
-            const std::size_t semi = rest.find(';');
-            std::string_view c = rest.substr(0, semi);
-            rest = semi == std::string_view::npos ? std::string_view{} : rest.substr(semi + 1);
-            while (!c.empty() && c.front() == ' ') c.remove_prefix(1);
-            if (c.substr(0, cookie_name.size() + 1) == std::string(cookie_name) + "=") return std::string(c.substr(cookie_name.size() + 1));
-        }
-        return {};
-    }
     std::optional<detail::web::session> session_of(const web_request& request) const {
-        const std::string id = session_id(request);
+        const std::string id = detail::web::cookie_value(request, cookie_name);
         if (id.empty()) return std::nullopt;
         return sessions_.find(id);
-    }
-
-    // A browser names the page's origin on a POST; one from elsewhere is
-    // refused. The origin is the host the browser asked for: Host, or behind
-    // a trusted proxy the one it forwards, with its scheme.
-    static bool same_origin(const web_request& request, bool proxied) {
-        const auto origin = request.find(boost::beast::http::field::origin);
-        if (origin == request.end()) return true; // not a browser's cross-site POST (browsers send Origin on those)
-        std::string_view host, scheme;
-        if (const auto h = request.find(boost::beast::http::field::host); h != request.end()) host = h->value();
-        if (proxied) {
-            if (const auto h = request.find("X-Forwarded-Host"); h != request.end()) host = first_forwarded(h->value());
-            if (const auto p = request.find("X-Forwarded-Proto"); p != request.end()) scheme = first_forwarded(p->value());
-        }
-        if (host.empty()) return false;
-        std::string_view o = origin->value();
-        const std::size_t sep = o.find("://");
-        if (sep == std::string_view::npos || o.substr(sep + 3) != host) return false;
-        return scheme.empty() || o.substr(0, sep) == scheme;
-    }
-    // The first of a forwarded header's comma-separated values: the one the
-    // proxy nearest the browser wrote.
-    static std::string_view first_forwarded(std::string_view v) {
-        v = v.substr(0, v.find(','));
-        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-        while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-        return v;
-    }
-    bool trusted_proxy(const std::string& address) const {
-        return std::find(options_.trusted_proxies.begin(), options_.trusted_proxies.end(), address) != options_.trusted_proxies.end();
-    }
-    // The client behind trusted proxies: X-Forwarded-For's addresses, read
-    // from the right, past every trusted proxy. The ones further left were
-    // written by whoever sent the request, and prove nothing.
-    std::string forwarded_client(const web_request& request, const std::string& peer) const {
-        const auto h = request.find("X-Forwarded-For");
-        if (h == request.end()) return peer;
-        std::string_view rest = h->value();
-        while (!rest.empty()) {
-            const std::size_t comma = rest.rfind(',');
-            std::string_view last = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
-            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
-            while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-            while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
-            if (last.empty()) continue;
-            if (!trusted_proxy(std::string(last))) return std::string(last);
-        }
-        return peer;
-    }
-    static bool carries_csrf(const web_request& request, const detail::web::session& s) {
-        std::string given;
-        if (const auto h = request.find("X-CSRF-Token"); h != request.end()) given = std::string(h->value());
-        else if (const auto form = detail::web::form_pairs(request.body())) {
-            int tokens = 0; // the form's fields may repeat (checked boxes), its token may not
-            for (const auto& [name, value] : *form)
-                if (name == "csrf" && ++tokens == 1) given = value;
-            if (tokens != 1) return false;
-        }
-        return detail::web::same_bytes(given, s.csrf);
     }
 
     // --- Pages and calls ----------------------------------------------------
