@@ -4,6 +4,7 @@
 // carries, whether a POST comes from the dashboard's own pages (its Origin,
 // and its CSRF token), and the client behind trusted reverse proxies.
 
+#include <spool/web/detail/random.hpp>
 #include <spool/web/detail/text.hpp>
 
 #include <boost/beast/http/message.hpp>
