@@ -28,6 +28,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <type_traits>
@@ -752,7 +753,7 @@ std::vector<conformance_failure> check_action_log(MakePair make_pair) {
         auto& b = stores.second;
         std::vector<logged_action> written;
         for (int i = 0; i < 7; ++i)
-            written.push_back({0, detail::t0 + std::chrono::seconds{i}, i == 3 ? std::string("b\xc3\x28" "d \0user", 12) : "olga (web)",
+            written.push_back({0, detail::t0 + std::chrono::seconds{i}, i == 3 ? std::string(std::string_view("b\xc3\x28" "d \0user", 10)) : "olga (web)",
                                i % 2 ? "hold" : "delete_with_report", "matching state=held&domain=x.test, up to " + std::to_string(100 + i),
                                static_cast<std::uint64_t>(i), 1, static_cast<std::uint64_t>(10 * i)});
 
